@@ -186,16 +186,18 @@ c_enum! {
 }
 
 /// Packs a PCI segment/bus/device/function into the value an
-/// [`IoRangeType::PCI`] range holds (`XEN_DMOP_PCI_SBDF`).
+/// [`IoRangeType::PCI`] range holds (`XEN_DMOP_PCI_SBDF`), computed in 64
+/// bits as libxendevicemodel does (it casts every argument to `uint64_t`;
+/// the macro given plain `int`s would sign-extend segments from 0x8000 up).
 pub const fn pci_sbdf(segment: u16, bus: u8, device: u8, function: u8) -> u64 {
     ((segment as u64) << 16) | ((bus as u64) << 8) | (((device & 0x1f) as u64) << 3) | ((function & 7) as u64)
 }
 
 /// The C macro calls that must give the same values as [`pci_sbdf`].
 pub const SBDF_CHECKS: &[ConstDesc] = &[
-    ConstDesc { name: "XEN_DMOP_PCI_SBDF(0, 0, 0, 0)", header: "xen/hvm/dm_op.h", value: pci_sbdf(0, 0, 0, 0) },
-    ConstDesc { name: "XEN_DMOP_PCI_SBDF(0xffff, 0xff, 0x1f, 7)", header: "xen/hvm/dm_op.h", value: pci_sbdf(0xffff, 0xff, 0x1f, 7) },
-    ConstDesc { name: "XEN_DMOP_PCI_SBDF(0x1234, 0x56, 0x0a, 3)", header: "xen/hvm/dm_op.h", value: pci_sbdf(0x1234, 0x56, 0x0a, 3) },
+    ConstDesc { name: "XEN_DMOP_PCI_SBDF((uint64_t)0, (uint64_t)0, (uint64_t)0, (uint64_t)0)", header: "xen/hvm/dm_op.h", value: pci_sbdf(0, 0, 0, 0) },
+    ConstDesc { name: "XEN_DMOP_PCI_SBDF((uint64_t)0xffff, (uint64_t)0xff, (uint64_t)0x1f, (uint64_t)7)", header: "xen/hvm/dm_op.h", value: pci_sbdf(0xffff, 0xff, 0x1f, 7) },
+    ConstDesc { name: "XEN_DMOP_PCI_SBDF((uint64_t)0x1234, (uint64_t)0x56, (uint64_t)0x0a, (uint64_t)3)", header: "xen/hvm/dm_op.h", value: pci_sbdf(0x1234, 0x56, 0x0a, 3) },
 ];
 
 abi_struct! {
@@ -212,7 +214,7 @@ abi_struct! {
 }
 
 abi_struct! {
-    #[c(name = "xen_dm_op_get_ioreq_server_info", header = "xen/hvm/dm_op.h")]
+    #[c(name = "xen_dm_op_get_ioreq_server_info", header = "xen/hvm/dm_op.h", uint64_aligned)]
     /// `XEN_DMOP_get_ioreq_server_info`.
     pub struct GetIoreqServerInfo {
         /// IN: server id.
@@ -229,7 +231,7 @@ abi_struct! {
 }
 
 abi_struct! {
-    #[c(name = "xen_dm_op_ioreq_server_range", header = "xen/hvm/dm_op.h")]
+    #[c(name = "xen_dm_op_ioreq_server_range", header = "xen/hvm/dm_op.h", uint64_aligned)]
     /// `XEN_DMOP_map_io_range_to_ioreq_server` and
     /// `XEN_DMOP_unmap_io_range_from_ioreq_server`: an inclusive range.
     pub struct IoreqServerRange {
@@ -271,7 +273,7 @@ abi_struct! {
 }
 
 abi_struct! {
-    #[c(name = "xen_dm_op_track_dirty_vram", header = "xen/hvm/dm_op.h")]
+    #[c(name = "xen_dm_op_track_dirty_vram", header = "xen/hvm/dm_op.h", uint64_aligned)]
     /// `XEN_DMOP_track_dirty_vram`: the dirty bitmap (one bit a page,
     /// `ceil(nr / 8)` bytes) is written to buffer 1.
     pub struct TrackDirtyVram {
@@ -336,7 +338,7 @@ abi_struct! {
 }
 
 abi_struct! {
-    #[c(name = "xen_dm_op_modified_memory_extent", header = "xen/hvm/dm_op.h")]
+    #[c(name = "xen_dm_op_modified_memory_extent", header = "xen/hvm/dm_op.h", uint64_aligned)]
     /// One extent of [`ModifiedMemory`], in buffer 1.
     pub struct ModifiedMemoryExtent {
         /// Number of contiguous pages.
@@ -349,7 +351,7 @@ abi_struct! {
 }
 
 abi_struct! {
-    #[c(name = "xen_dm_op_set_mem_type", header = "xen/hvm/dm_op.h")]
+    #[c(name = "xen_dm_op_set_mem_type", header = "xen/hvm/dm_op.h", uint64_aligned)]
     /// `XEN_DMOP_set_mem_type`.
     pub struct SetMemType {
         /// IN: number of contiguous pages.
@@ -364,7 +366,7 @@ abi_struct! {
 }
 
 abi_struct! {
-    #[c(name = "xen_dm_op_inject_event", header = "xen/hvm/dm_op.h")]
+    #[c(name = "xen_dm_op_inject_event", header = "xen/hvm/dm_op.h", uint64_aligned)]
     /// `XEN_DMOP_inject_event`.
     pub struct InjectEvent {
         /// IN: vCPU index.
@@ -387,7 +389,7 @@ abi_struct! {
 }
 
 abi_struct! {
-    #[c(name = "xen_dm_op_inject_msi", header = "xen/hvm/dm_op.h")]
+    #[c(name = "xen_dm_op_inject_msi", header = "xen/hvm/dm_op.h", uint64_aligned)]
     /// `XEN_DMOP_inject_msi`.
     pub struct InjectMsi {
         /// IN: MSI data.
@@ -424,7 +426,7 @@ abi_struct! {
 }
 
 abi_struct! {
-    #[c(name = "xen_dm_op_relocate_memory", header = "xen/hvm/dm_op.h")]
+    #[c(name = "xen_dm_op_relocate_memory", header = "xen/hvm/dm_op.h", uint64_aligned)]
     /// `XEN_DMOP_relocate_memory`.
     pub struct RelocateMemory {
         /// IN/OUT: number of gfns to move.
@@ -439,7 +441,7 @@ abi_struct! {
 }
 
 abi_struct! {
-    #[c(name = "xen_dm_op_pin_memory_cacheattr", header = "xen/hvm/dm_op.h")]
+    #[c(name = "xen_dm_op_pin_memory_cacheattr", header = "xen/hvm/dm_op.h", uint64_aligned)]
     /// `XEN_DMOP_pin_memory_cacheattr`.
     pub struct PinMemoryCacheattr {
         /// IN: first gfn.
@@ -479,7 +481,7 @@ abi_struct! {
 pub const DMOP_PAYLOAD_SIZE: usize = 24;
 
 abi_struct! {
-    #[c(name = "xen_dm_op", header = "xen/hvm/dm_op.h")]
+    #[c(name = "xen_dm_op", header = "xen/hvm/dm_op.h", uint64_aligned)]
     /// `struct xen_dm_op`, the content of buffer 0: an op number and its
     /// payload. The payload is a union in C; here it is its bytes, aligned
     /// as the union is (`XenDmOp::with_payload` fills it from an op struct

@@ -42,6 +42,20 @@ macro_rules! abi_field_in_c {
 /// block describes C bit fields held in a storage field and generates their
 /// accessors.
 macro_rules! abi_struct {
+    // `uint64_aligned`: the struct has `uint64_aligned_t` members, which
+    // Xen's tools builds align to 8 bytes even on 32-bit x86 (where plain
+    // `uint64_t` is 4-aligned). The members already sit at multiples of 8,
+    // so raising the struct's alignment there reproduces C exactly.
+    (
+        #[c(name = $cname:literal, header = $header:literal, uint64_aligned)]
+        $($rest:tt)*
+    ) => {
+        abi_struct! {
+            #[c(name = $cname, header = $header)]
+            #[cfg_attr(target_arch = "x86", repr(align(8)))]
+            $($rest)*
+        }
+    };
     (
         #[c(name = $cname:literal, header = $header:literal)]
         $(#[$meta:meta])*
