@@ -377,8 +377,7 @@ fn render(unit: &Unit, failed: &BTreeMap<usize, String>, failed_bits: &BTreeMap<
     text.push_str("    0\n};\n");
     let first_bit_line = line + 2;
     let mut bit_line_of = BTreeMap::new();
-    let mut line = first_bit_line;
-    for (i, b) in unit.bits.iter().enumerate() {
+    for (line, (i, b)) in (first_bit_line..).zip(unit.bits.iter().enumerate()) {
         if failed_bits.contains_key(&i) {
             text.push('\n');
         } else {
@@ -391,7 +390,6 @@ fn render(unit: &Unit, failed: &BTreeMap<usize, String>, failed_bits: &BTreeMap<
             );
             bit_line_of.insert(line, i);
         }
-        line += 1;
     }
     (text, line_of, bit_line_of, first_bit_line)
 }

@@ -213,6 +213,12 @@ pub struct ArchView {
 }
 
 impl ArchView {
+    /// Puts the constants in their canonical order (by header, then name),
+    /// the order the manifest file keeps them in.
+    pub fn normalize(&mut self) {
+        self.constants.sort_by(|a, b| (&a.header, &a.name).cmp(&(&b.header, &b.name)));
+    }
+
     /// The struct with this C name.
     pub fn struct_view(&self, name: &str) -> Option<&StructView> {
         self.structs.iter().find(|s| s.name == name)
@@ -385,7 +391,9 @@ pub fn view_from_flat(arch: Arch, flat: &[u64]) -> Result<ArchView, ManifestErro
             return Err(ManifestError(format!("DMOP {} has number {} on {}", d.name, n, arch)));
         }
     }
-    Ok(ArchView { arch, structs, constants, ioctls })
+    let mut view = ArchView { arch, structs, constants, ioctls };
+    view.normalize();
+    Ok(view)
 }
 
 /// The view of the architecture this crate was compiled for, straight from
@@ -620,6 +628,9 @@ impl Manifest {
                     value,
                 });
             }
+        }
+        for v in views.values_mut() {
+            v.normalize();
         }
         Ok(Manifest { abi_version: raw.abi_version, dmops, views })
     }

@@ -83,6 +83,7 @@ impl GuestHandle {
     }
 
     /// The address this handle holds.
+    #[allow(clippy::unnecessary_cast)] // u64 on Arm, usize on x86
     pub const fn addr(self) -> usize {
         self.0 as usize
     }
