@@ -61,3 +61,117 @@ pub fn uapi_headers(ctx: &Ctx, src: &Source) -> Result<PathBuf> {
     })?;
     Ok(dir)
 }
+
+/// The built dom0 kernel.
+#[allow(dead_code)] // build, src and make_vars serve the module build
+pub struct Kernel {
+    /// `arch/x86/boot/bzImage`.
+    pub bzimage: PathBuf,
+    /// The `O=` build tree, configured and built: modules build against it.
+    pub build: PathBuf,
+    /// The source tree.
+    pub src: PathBuf,
+    /// `make` variables every kernel and module build uses (LLVM=1, the Rust toolchain).
+    pub make_vars: Vec<String>,
+}
+
+/// The Rust toolchain variables the kernel needs: Debian's rustc 1.96 and
+/// its library source (the rustup toolchains ship no rust-src), and our
+/// bindgen-cli.
+pub fn make_vars(ctx: &Ctx) -> Result<Vec<String>> {
+    let v = cmd("/usr/bin/rustc").arg("--version").read()?;
+    let ver = v.split_whitespace().nth(1).unwrap_or_default().to_string();
+    let lib = format!("/usr/src/rustc-{ver}/library");
+    if !std::path::Path::new(&lib).join("core/src/lib.rs").exists() {
+        crate::bail!("{lib} missing: rust-web-src must match rustc-web {ver}");
+    }
+    Ok(vec![
+        "LLVM=1".into(),
+        "RUSTC=/usr/bin/rustc".into(),
+        "HOSTRUSTC=/usr/bin/rustc".into(),
+        "RUSTDOC=/usr/bin/rustdoc".into(),
+        format!("BINDGEN={}", deps::bindgen(ctx).display()),
+        format!("RUST_LIB_SRC={lib}"),
+    ])
+}
+
+/// Configures (tinyconfig + `tests/dom0/kernel.config`) and builds the dom0
+/// kernel, cached by the source version, the fragment and the toolchain.
+pub fn kernel(ctx: &Ctx, src: &Source) -> Result<Kernel> {
+    let fragment = ctx.root.join("tests/dom0/kernel.config");
+    let vars = make_vars(ctx)?;
+    let rustc = cmd("/usr/bin/rustc").arg("-vV").read()?;
+    let key = Key::new("kernel")
+        .str(&src.version)
+        .file(&fragment)?
+        .str(&rustc)
+        .str(deps::BINDGEN_VERSION)
+        .str(&vars.join(" "))
+        .finish();
+    let dir = ctx.cache.join("kernel").join(&key);
+    let build = dir.join("build");
+    let log = ctx.log("kernel.log");
+    ctx.step("kernel: Linux 6.12 dom0 with Rust (tinyconfig + fragment)", || {
+        let built = ctx.cached(&dir, &key, |_| {
+            let _ = std::fs::remove_file(&log);
+            let make = |targets: &[&str]| {
+                cmd("make")
+                    .arg("-C")
+                    .arg(&src.dir)
+                    .arg(format!("O={}", build.display()))
+                    .args(&vars)
+                    .args(targets)
+            };
+            make(&["tinyconfig"]).run_logged(&log, "make tinyconfig")?;
+            cmd(src.dir.join("scripts/kconfig/merge_config.sh"))
+                .args(["-m", "-O"])
+                .arg(&build)
+                .arg(build.join(".config"))
+                .arg(&fragment)
+                .dir(&src.dir)
+                .run_logged(&log, "merging the config fragment")?;
+            make(&["olddefconfig"]).run_logged(&log, "make olddefconfig")?;
+            check_config(&build.join(".config"), &fragment)?;
+            make(&["rustavailable"]).run_logged(&log, "make rustavailable")?;
+            make(&["-j", &jobs(), "bzImage", "modules"]).run_logged(&log, "building the kernel")?;
+            Ok(())
+        })?;
+        Ok(if built { format!("built ({key})") } else { format!("cached ({key})") })
+    })?;
+    Ok(Kernel {
+        bzimage: build.join("arch/x86/boot/bzImage"),
+        build,
+        src: src.dir.clone(),
+        make_vars: vars,
+    })
+}
+
+/// Parallel jobs for builds: the number of CPUs.
+pub fn jobs() -> String {
+    std::thread::available_parallelism().map_or(2, |n| n.get()).to_string()
+}
+
+/// Fails unless every option the fragment sets survived `olddefconfig`
+/// (a missing dependency drops an option silently otherwise).
+fn check_config(config: &std::path::Path, fragment: &std::path::Path) -> Result<()> {
+    let have = std::fs::read_to_string(config)?;
+    let want = std::fs::read_to_string(fragment)?;
+    let mut lost = Vec::new();
+    for line in want.lines().map(str::trim) {
+        let ok = if line.starts_with("CONFIG_") {
+            have.lines().any(|l| l.trim() == line)
+        } else if let Some(rest) = line.strip_prefix("# CONFIG_") {
+            let name = rest.split_whitespace().next().unwrap_or("");
+            !have.lines().any(|l| l.starts_with(&format!("CONFIG_{name}=")))
+        } else {
+            true
+        };
+        if !ok {
+            lost.push(line.to_string());
+        }
+    }
+    if !lost.is_empty() {
+        crate::bail!("kernel options of tests/dom0/kernel.config lost by olddefconfig (a dependency is missing): {}", lost.join(", "));
+    }
+    Ok(())
+}

@@ -7,10 +7,17 @@
 
 mod ctx;
 mod deps;
+mod guest;
+mod host;
+mod image;
 mod linux;
 mod sh;
+mod testbed;
+mod vm;
+mod xen;
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use ctx::{Ctx, Result};
 use sh::cmd;
@@ -20,9 +27,13 @@ usage: cargo xtask <command>
 
   demo          boot Xen with the deprivileged device model and show it working
   test          run every test: host tests and the in-VM suites
+                (--host: run the suites natively on a real Xen dom0 instead)
   bench         run the benchmarks (prints ratios against the reference)
 
+  vm [--suite NAME]... [--shell] [--timeout SECS]
+                boot the test bed, run suites in dom0 (or give a dom0 shell)
   deps          install the host packages and bindgen-cli
+  kernel        build the dom0 kernel
   abi-freeze    record the code's ABI in dmop-abi/abi/frozen.toml (--check: report only)
 ";
 
@@ -42,8 +53,14 @@ fn main() -> ExitCode {
     };
     let r = match command.as_str() {
         "deps" => deps::all(&ctx),
+        "kernel" => (|| {
+            deps::all(&ctx)?;
+            let src = linux::source(&ctx)?;
+            linux::kernel(&ctx, &src).map(|k| println!("{}", k.bzimage.display()))
+        })(),
         "abi-freeze" => abi_freeze(&ctx, rest),
         "test" => test(&ctx, rest),
+        "vm" => vm_cmd(&ctx, rest),
         "demo" => demo(&ctx, rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
@@ -96,9 +113,45 @@ fn abi_freeze(ctx: &Ctx, rest: &[String]) -> Result<()> {
     })
 }
 
-/// `cargo xtask test`.
+/// `cargo xtask vm`.
+fn vm_cmd(ctx: &Ctx, rest: &[String]) -> Result<()> {
+    let mut suites = Vec::new();
+    let mut shell = false;
+    let mut timeout = 600u64;
+    let mut it = rest.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--suite" => suites.push(it.next().ok_or_else(|| ctx::Error("vm: --suite needs a name".into()))?.clone()),
+            "--shell" => shell = true,
+            "--timeout" => {
+                let v = it.next().ok_or_else(|| ctx::Error("vm: --timeout needs seconds".into()))?;
+                timeout = v.parse().map_err(|_| ctx::Error(format!("vm: --timeout {v}: not a number of seconds")))?;
+            }
+            other => bail!("vm: unexpected argument `{other}` (--suite NAME, --shell, --timeout SECS)"),
+        }
+    }
+    if suites.is_empty() && !shell {
+        bail!("vm: name a suite (--suite xen-smoke) or ask for --shell");
+    }
+    let bed = testbed::prepare(ctx)?;
+    let names: Vec<&str> = suites.iter().map(String::as_str).collect();
+    if shell {
+        let mut cfg = testbed::config(&bed, &names, Duration::from_secs(timeout), "vm-shell.log");
+        cfg.shell = true;
+        println!("==> booting Xen; dom0 gives a shell on this terminal once the suites ran (exit it to power off)");
+        vm::run(ctx, &cfg)?;
+        return Ok(());
+    }
+    testbed::run_suites(ctx, &bed, &format!("vm: {}", names.join(", ")), &names, Duration::from_secs(timeout))
+}
+
+/// `cargo xtask test [--host]`.
 fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
-    no_args("test", rest)?;
+    match rest {
+        [] => {}
+        [h] if h == "--host" => return host::test(ctx),
+        [a, ..] => bail!("test: unexpected argument `{a}` (only --host)"),
+    }
     deps::all(ctx)?;
     let src = linux::source(ctx)?;
     let uapi = linux::uapi_headers(ctx, &src)?;
@@ -116,20 +169,21 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
             .dir(&ctx.root)
             .run()?;
         Ok("passed".into())
-    })
+    })?;
+    let bed = testbed::prepare_from(ctx, &src)?;
+    testbed::run_suites(ctx, &bed, "vm: xen-smoke", &["xen-smoke"], Duration::from_secs(600))?;
+    testbed::self_test(ctx, &bed)
 }
 
 /// `cargo xtask demo`.
 fn demo(ctx: &Ctx, rest: &[String]) -> Result<()> {
     no_args("demo", rest)?;
-    deps::all(ctx)?;
-    ctx.step("demo: the frozen ABI against this machine's headers", || {
-        cmd("cargo")
-            .args(["run", "-q", "-p", "dmop-abi", "--bin", "dmop-abi-check", "--", "--xen-include", "/usr/include"])
-            .dir(&ctx.root)
-            .run()?;
-        Ok("compatible".into())
-    })?;
-    println!("\nThe test bed (Xen under QEMU) is not there yet: the demo will boot it once it lands.");
-    Ok(())
+    let bed = testbed::prepare(ctx)?;
+    ctx.step("demo: boot Xen, dom0 and a guest", || {
+        let mut cfg = testbed::config(&bed, &["demo-testbed"], Duration::from_secs(300), "vm-demo.log");
+        cfg.echo = |l| l.starts_with("| ") || l == "|";
+        let run = vm::run(ctx, &cfg)?;
+        vm::verdict(&run, &cfg.suites)?;
+        Ok(format!("shown in {:.0}s (full serial log: {})", run.took.as_secs_f64(), run.log.display()))
+    })
 }

@@ -92,6 +92,15 @@ impl Cmd {
         Ok(String::from_utf8_lossy(&o.stdout).into_owned())
     }
 
+    /// Runs and returns stdout as bytes; fails on a non-zero exit.
+    pub fn read_bytes(mut self) -> Result<Vec<u8>> {
+        let o = self.inner.output().ctx(format!("cannot run `{}`", self.shown))?;
+        if !o.status.success() {
+            return Err(Error(format!("`{}` failed ({})", self.shown, o.status)));
+        }
+        Ok(o.stdout)
+    }
+
     /// Runs with stdout and stderr appended to `log`, printing a progress
     /// line every 30 s; on failure the error carries the log's last 40 lines.
     pub fn run_logged(mut self, log: &Path, what: &str) -> Result<()> {

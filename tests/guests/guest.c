@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xdm test guest: a freestanding HVM "firmware" that exercises a device
+ * model. It prints through COM1 and Xen's debug port, checks the scratch
+ * port and MMIO devices (byte, word, dword, string I/O both directions),
+ * looks for the test PCI device, prints "Test result: SUCCESS" or
+ * "FAILURE", and asks to be shut down through the debug-exit port.
+ */
+#include <stdint.h>
+#include "testguest.h"
+
+static inline void outb(uint16_t p, uint8_t v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(p)); }
+static inline void outw(uint16_t p, uint16_t v) { __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(p)); }
+static inline void outl(uint16_t p, uint32_t v) { __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(p)); }
+static inline uint8_t inb(uint16_t p) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(p)); return v; }
+static inline uint16_t inw(uint16_t p) { uint16_t v; __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(p)); return v; }
+static inline uint32_t inl(uint16_t p) { uint32_t v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(p)); return v; }
+
+static int uart_present;
+
+static void putc_all(char c)
+{
+    outb(TG_XEN_DEBUG_PORT, (uint8_t)c);
+    if (uart_present) {
+        /* Wait for the transmit holding register to empty (LSR bit 5). */
+        for (int i = 0; i < 100000 && !(inb(TG_COM1 + 5) & 0x20); i++)
+            ;
+        outb(TG_COM1, (uint8_t)c);
+    }
+}
+
+static void puts_all(const char *s)
+{
+    while (*s)
+        putc_all(*s++);
+}
+
+static void puthex(uint32_t v)
+{
+    static const char d[] = "0123456789abcdef";
+    puts_all("0x");
+    for (int i = 28; i >= 0; i -= 4)
+        putc_all(d[(v >> i) & 0xf]);
+}
+
+static int failures;
+
+static void check(const char *what, uint32_t got, uint32_t want)
+{
+    puts_all(got == want ? "ok     " : "FAILED ");
+    puts_all(what);
+    if (got != want) {
+        puts_all(": got ");
+        puthex(got);
+        puts_all(" want ");
+        puthex(want);
+        failures++;
+    }
+    puts_all("\n");
+}
+
+static void uart_init(void)
+{
+    /* A 16550 keeps what is written to its scratch register (offset 7). */
+    outb(TG_COM1 + 7, 0x5a);
+    uart_present = inb(TG_COM1 + 7) == 0x5a;
+    if (uart_present) {
+        outb(TG_COM1 + 3, 0x80);   /* DLAB */
+        outb(TG_COM1 + 0, 0x01);   /* 115200 baud */
+        outb(TG_COM1 + 1, 0x00);
+        outb(TG_COM1 + 3, 0x03);   /* 8n1 */
+        outb(TG_COM1 + 2, 0xc7);   /* FIFO on, cleared */
+    }
+}
+
+static void pio_tests(void)
+{
+    outb(TG_SCRATCH_PORT, 0xa5);
+    check("pio byte write/read", inb(TG_SCRATCH_PORT), 0xa5);
+    outw(TG_SCRATCH_PORT, 0xbeef);
+    check("pio word write/read", inw(TG_SCRATCH_PORT), 0xbeef);
+    outl(TG_SCRATCH_PORT, 0x12345678);
+    check("pio dword write/read", inl(TG_SCRATCH_PORT), 0x12345678);
+    check("pio byte read of a dword's second byte", inb(TG_SCRATCH_PORT + 1), 0x56);
+
+    /* String I/O: rep outsb walks the source; the device keeps the last byte. */
+    static const uint8_t src[4] = { 1, 2, 3, 4 };
+    const uint8_t *s = src;
+    uint32_t n = 4;
+    __asm__ volatile("cld; rep outsb" : "+S"(s), "+c"(n) : "d"((uint16_t)TG_SCRATCH_PORT) : "memory");
+    check("rep outsb (df=0) leaves the last byte", inb(TG_SCRATCH_PORT), 4);
+    s = src + 3;
+    n = 4;
+    __asm__ volatile("std; rep outsb; cld" : "+S"(s), "+c"(n) : "d"((uint16_t)TG_SCRATCH_PORT) : "memory");
+    check("rep outsb (df=1) leaves the first byte", inb(TG_SCRATCH_PORT), 1);
+    outl(TG_SCRATCH_PORT, 0x44332211);
+    uint8_t dst[4] = { 0, 0, 0, 0 };
+    uint8_t *d = dst;
+    n = 4;
+    __asm__ volatile("cld; rep insb" : "+D"(d), "+c"(n) : "d"((uint16_t)TG_SCRATCH_PORT) : "memory");
+    check("rep insb reads the same byte four times", dst[0] | dst[1] << 8 | dst[2] << 16 | (uint32_t)dst[3] << 24, 0x11111111);
+}
+
+static void mmio_tests(void)
+{
+    volatile uint8_t *b = (volatile uint8_t *)TG_SCRATCH_MMIO;
+    volatile uint16_t *w = (volatile uint16_t *)TG_SCRATCH_MMIO;
+    volatile uint32_t *l = (volatile uint32_t *)TG_SCRATCH_MMIO;
+    b[16] = 0x5a;
+    check("mmio byte write/read", b[16], 0x5a);
+    w[16] = 0xcafe;
+    check("mmio word write/read", w[16], 0xcafe);
+    l[16] = 0xdeadbeef;
+    check("mmio dword write/read", l[16], 0xdeadbeef);
+    check("mmio byte within a dword", b[65], 0xbe);
+    /* rep movsd to MMIO and back. */
+    static const uint32_t pattern[4] = { 0x11111111, 0x22222222, 0x33333333, 0x44444444 };
+    const uint32_t *s = pattern;
+    volatile uint32_t *dd = l + 32;
+    uint32_t n = 4;
+    __asm__ volatile("cld; rep movsl" : "+S"(s), "+D"(dd), "+c"(n) : : "memory");
+    uint32_t back[4];
+    uint32_t *bd = back;
+    volatile uint32_t *ss = l + 32;
+    n = 4;
+    __asm__ volatile("cld; rep movsl" : "+S"(ss), "+D"(bd), "+c"(n) : : "memory");
+    check("rep movsl to and from mmio", back[0] ^ back[1] ^ back[2] ^ back[3], 0x11111111 ^ 0x22222222 ^ 0x33333333 ^ 0x44444444);
+}
+
+static uint32_t pci_read(uint32_t bdf, uint32_t reg)
+{
+    outl(0xcf8, 0x80000000u | bdf << 8 | (reg & 0xfc));
+    return inl(0xcfc);
+}
+
+static void pci_write(uint32_t bdf, uint32_t reg, uint32_t v)
+{
+    outl(0xcf8, 0x80000000u | bdf << 8 | (reg & 0xfc));
+    outl(0xcfc, v);
+}
+
+static void pci_tests(void)
+{
+    for (uint32_t dev = 0; dev < 32; dev++) {
+        uint32_t bdf = dev << 3;
+        uint32_t id = pci_read(bdf, 0);
+        if (id != ((uint32_t)TG_PCI_DEVICE << 16 | TG_PCI_VENDOR))
+            continue;
+        puts_all("pci: test device at 00:");
+        puthex(dev);
+        puts_all("\n");
+        pci_write(bdf, 0x10, 0xffffffffu);
+        uint32_t mask = pci_read(bdf, 0x10) & ~0xfu;
+        check("pci BAR0 sizes to 4 KiB", ~mask + 1, 0x1000);
+        pci_write(bdf, 0x10, 0xfe000000u);
+        check("pci BAR0 takes its address", pci_read(bdf, 0x10) & ~0xfu, 0xfe000000u);
+        pci_write(bdf, 0x04, pci_read(bdf, 0x04) | 0x2);
+        volatile uint32_t *regs = (volatile uint32_t *)0xfe000000u;
+        check("pci mmio id register", regs[0], TG_SCRATCH_ID);
+        regs[1] = 0x600dcafe;
+        check("pci mmio scratch register", regs[1], 0x600dcafe);
+        uint32_t c0 = regs[2], c1 = regs[2];
+        check("pci mmio counter counts reads", c1 - c0, 1);
+        return;
+    }
+    puts_all("pci: no test device\n");
+}
+
+void guest_main(void)
+{
+    uart_init();
+    puts_all("xdm-testguest: hello\n");
+    puts_all(uart_present ? "uart: present\n" : "uart: absent (console on port 0xe9 only)\n");
+    if (inl(TG_SCRATCH_ID_PORT) == TG_SCRATCH_ID) {
+        pio_tests();
+        mmio_tests();
+    } else {
+        puts_all("scratch devices: absent (no device model emulates them)\n");
+    }
+    pci_tests();
+    puts_all(failures ? "Test result: FAILURE\n" : "Test result: SUCCESS\n");
+    outw(TG_DEBUG_EXIT_PORT, failures ? TG_EXIT_FAILURE : TG_EXIT_SUCCESS);
+    puts_all("xdm-testguest: still running after the exit request\n");
+}

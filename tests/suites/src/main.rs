@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: MIT
+//! `xdm-suite`: the test suites that run inside the test bed's dom0.
+//!
+//! Each suite prints TAP and exits 0 only when every check passed; the
+//! host's `cargo xtask vm` turns that into its own exit status.
+
+mod demo;
+mod raw;
+mod smoke;
+mod tap;
+mod xl;
+
+const USAGE: &str = "usage: xdm-suite <xen-smoke | demo-testbed | harness-fail | fake-dm [-d N]>";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let code = match args.first().map(String::as_str) {
+        Some("xen-smoke") => smoke::run(),
+        Some("demo-testbed") => demo::run(),
+        Some("harness-fail") => {
+            // A deliberately failing check: the harness must turn it into a failure.
+            let mut t = tap::Tap::new("harness-fail");
+            t.check("a check that passes", true, "");
+            t.check("a deliberately failing check", false, "this suite exists to prove that failures are reported");
+            t.finish()
+        }
+        Some("fake-dm") => xl::fake_dm(&args[1..]),
+        _ => {
+            eprintln!("{USAGE}");
+            2
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: MIT
+//! Raw privcmd and evtchn ioctls, with numbers and structs from dmop-abi,
+//! to test drivers directly (no library in between).
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use dmop_abi::dmop::{CreateIoreqServer, DestroyIoreqServer, DmopCode, XenDmOp};
+use dmop_abi::evtchn::{self, EvtchnBindUnboundPort, EvtchnRestrictDomid};
+use dmop_abi::privcmd::{self, PrivcmdDmOp, PrivcmdDmOpBuf, PrivcmdHypercall};
+use dmop_abi::types::{DomId, IoservId, UserPtr};
+use zerocopy::IntoBytes;
+
+/// An errno value.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Errno(pub i32);
+
+impl std::fmt::Debug for Errno {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(errno_name(self.0))
+    }
+}
+
+/// The symbolic name of an errno.
+pub fn errno_name(e: i32) -> &'static str {
+    match e {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::ESRCH => "ESRCH",
+        libc::EINTR => "EINTR",
+        libc::EIO => "EIO",
+        libc::E2BIG => "E2BIG",
+        libc::EBADF => "EBADF",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EFAULT => "EFAULT",
+        libc::EBUSY => "EBUSY",
+        libc::EEXIST => "EEXIST",
+        libc::ENODEV => "ENODEV",
+        libc::EINVAL => "EINVAL",
+        libc::ENOTTY => "ENOTTY",
+        libc::ENOSPC => "ENOSPC",
+        libc::ENOSYS => "ENOSYS",
+        libc::ENODATA => "ENODATA",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::EXDEV => "EXDEV",
+        _ => "E?",
+    }
+}
+
+/// `ioctl` result: the return value or the errno.
+pub type IoctlResult = Result<i32, Errno>;
+
+fn last_errno() -> Errno {
+    Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+}
+
+/// Opens a device read-write, close-on-exec.
+pub fn open(path: &str) -> Result<OwnedFd, Errno> {
+    let c = CString::new(path).expect("no NUL");
+    // SAFETY: `c` is a valid NUL-terminated string; open has no other preconditions.
+    let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: `fd` was just returned by open and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `ioctl(fd, cmd, arg)` with a pointer argument.
+///
+/// # Safety
+///
+/// `arg` must point to memory the ioctl `cmd` may read and write.
+pub unsafe fn ioctl_ptr(fd: &OwnedFd, cmd: u32, arg: *mut libc::c_void) -> IoctlResult {
+    // SAFETY: the caller guarantees that `arg` is valid for `cmd`.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), cmd as libc::Ioctl, arg) };
+    if r < 0 {
+        Err(last_errno())
+    } else {
+        Ok(r)
+    }
+}
+
+/// `IOCTL_PRIVCMD_DM_OP` with the given buffers.
+pub fn dm_op(fd: &OwnedFd, dom: DomId, bufs: &mut [&mut [u8]]) -> IoctlResult {
+    let mut ubufs: Vec<PrivcmdDmOpBuf> =
+        bufs.iter_mut().map(|b| PrivcmdDmOpBuf { uptr: UserPtr::from_ptr(b.as_mut_ptr()), size: b.len() }).collect();
+    let mut arg = PrivcmdDmOp {
+        dom,
+        num: ubufs.len() as u16,
+        ubufs: UserPtr::from_ptr(ubufs.as_mut_ptr()),
+        ..PrivcmdDmOp::ZEROED
+    };
+    // SAFETY: `arg` points to the buffer array, which points to the caller's
+    // buffers; all stay alive and writable for the call.
+    unsafe { ioctl_ptr(fd, privcmd::IOCTL_PRIVCMD_DM_OP, (&raw mut arg).cast()) }
+}
+
+/// `IOCTL_PRIVCMD_DM_OP` with `num` = 0 and no buffers (libxendevicemodel's probe).
+pub fn dm_op_empty(fd: &OwnedFd, dom: DomId) -> IoctlResult {
+    let mut arg = PrivcmdDmOp { dom, ..PrivcmdDmOp::ZEROED };
+    // SAFETY: with num == 0 the driver reads no buffer array.
+    unsafe { ioctl_ptr(fd, privcmd::IOCTL_PRIVCMD_DM_OP, (&raw mut arg).cast()) }
+}
+
+/// Creates an ioreq server on `dom` (a real op with a visible effect).
+pub fn create_ioreq_server(fd: &OwnedFd, dom: DomId) -> Result<IoservId, Errno> {
+    let mut op = XenDmOp::with_payload(DmopCode::CREATE_IOREQ_SERVER, &CreateIoreqServer::ZEROED);
+    dm_op(fd, dom, &mut [op.as_mut_bytes()])?;
+    Ok(op.payload::<CreateIoreqServer>().id)
+}
+
+/// Destroys an ioreq server.
+pub fn destroy_ioreq_server(fd: &OwnedFd, dom: DomId, id: IoservId) -> IoctlResult {
+    let mut op = XenDmOp::with_payload(DmopCode::DESTROY_IOREQ_SERVER, &DestroyIoreqServer { id, ..DestroyIoreqServer::ZEROED });
+    dm_op(fd, dom, &mut [op.as_mut_bytes()])
+}
+
+/// `IOCTL_PRIVCMD_RESTRICT`.
+pub fn restrict(fd: &OwnedFd, dom: DomId) -> IoctlResult {
+    let mut d = dom;
+    // SAFETY: the argument is a domid_t the driver reads.
+    unsafe { ioctl_ptr(fd, privcmd::IOCTL_PRIVCMD_RESTRICT, (&raw mut d).cast()) }
+}
+
+/// `IOCTL_PRIVCMD_HYPERCALL` of `xen_version(XENVER_version)`: harmless, answered by Xen for anyone.
+pub fn hypercall_xen_version(fd: &OwnedFd) -> IoctlResult {
+    const HYPERVISOR_XEN_VERSION: u64 = 17;
+    let mut h = PrivcmdHypercall { op: HYPERVISOR_XEN_VERSION, ..PrivcmdHypercall::ZEROED };
+    // SAFETY: xen_version(0, NULL) reads and writes nothing in our memory.
+    unsafe { ioctl_ptr(fd, privcmd::IOCTL_PRIVCMD_HYPERCALL, (&raw mut h).cast()) }
+}
+
+/// `IOCTL_EVTCHN_RESTRICT_DOMID`.
+pub fn evtchn_restrict(fd: &OwnedFd, dom: DomId) -> IoctlResult {
+    let mut r = EvtchnRestrictDomid { domid: dom };
+    // SAFETY: the argument is the struct the ioctl reads.
+    unsafe { ioctl_ptr(fd, evtchn::IOCTL_EVTCHN_RESTRICT_DOMID, (&raw mut r).cast()) }
+}
+
+/// `IOCTL_EVTCHN_BIND_UNBOUND_PORT`: returns the new local port.
+pub fn evtchn_bind_unbound(fd: &OwnedFd, remote: DomId) -> IoctlResult {
+    let mut b = EvtchnBindUnboundPort { remote_domain: u32::from(remote.0) };
+    // SAFETY: the argument is the struct the ioctl reads.
+    unsafe { ioctl_ptr(fd, evtchn::IOCTL_EVTCHN_BIND_UNBOUND_PORT, (&raw mut b).cast()) }
+}

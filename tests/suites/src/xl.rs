@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: MIT
+//! Driving the toolstack: xl and xenstore commands, test guests.
+
+use std::process::Command;
+
+use dmop_abi::types::DomId;
+
+/// Runs a command; returns whether it succeeded and its stdout+stderr.
+pub fn run(prog: &str, args: &[&str]) -> (bool, String) {
+    let (ok, out, err) = run3(prog, args);
+    (ok, format!("{out}{err}"))
+}
+
+/// Runs a command; returns whether it succeeded, its stdout and its stderr.
+pub fn run3(prog: &str, args: &[&str]) -> (bool, String, String) {
+    match Command::new(prog).args(args).output() {
+        Ok(o) => (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        ),
+        Err(e) => (false, String::new(), format!("cannot run {prog}: {e}")),
+    }
+}
+
+/// The placeholder device model for guests created without xen-thin-dm
+/// (`$XDM_FAKE_DM` overrides, for running on a real Xen host).
+pub fn fake_dm_path() -> String {
+    std::env::var("XDM_FAKE_DM").unwrap_or_else(|_| "/usr/libexec/xdm/fake-dm".into())
+}
+
+/// The test guest, loaded as HVM firmware (`$XDM_TEST_GUEST` overrides).
+pub fn test_guest_path() -> String {
+    std::env::var("XDM_TEST_GUEST").unwrap_or_else(|_| "/guests/testguest.elf".into())
+}
+
+/// A guest created for a test; destroyed when dropped.
+#[derive(Debug)]
+pub struct Guest {
+    /// Its name in xl.
+    pub name: String,
+    /// Its domain id.
+    pub domid: DomId,
+}
+
+/// The xl configuration of a test guest with device model `dm`.
+pub fn guest_config(name: &str, dm: &str, extra: &str) -> String {
+    format!(
+        "name = \"{name}\"\n\
+         type = \"hvm\"\n\
+         memory = 32\n\
+         vcpus = 1\n\
+         firmware_override = \"{guest}\"\n\
+         device_model_version = \"qemu-xen-traditional\"\n\
+         device_model_override = \"{dm}\"\n\
+         vga = \"none\"\n\
+         vnc = 0\n\
+         sdl = 0\n\
+         nographic = 1\n\
+         {extra}",
+        guest = test_guest_path()
+    )
+}
+
+impl Guest {
+    /// `xl create` (paused with `paused`) of the test guest with device model `dm`.
+    pub fn create(name: &str, dm: &str, paused: bool, extra: &str) -> Result<Guest, String> {
+        let cfg = format!("/tmp/{name}.cfg");
+        std::fs::write(&cfg, guest_config(name, dm, extra)).map_err(|e| e.to_string())?;
+        let mut args = vec!["create"];
+        if paused {
+            args.push("-p");
+        }
+        args.push(&cfg);
+        let (ok, out) = run("xl", &args);
+        if !ok {
+            return Err(format!("xl create failed:\n{out}"));
+        }
+        let (ok, id, err) = run3("xl", &["domid", name]);
+        if !ok {
+            return Err(format!("xl domid {name}: {err}"));
+        }
+        let domid = id.trim().parse::<u16>().map_err(|_| format!("xl domid {name}: {id}{err}"))?;
+        Ok(Guest { name: name.to_string(), domid: DomId(domid) })
+    }
+
+    /// The guest's state letters in `xl list` (e.g. `--p---`), if listed.
+    pub fn state(&self) -> Option<String> {
+        list_state(&self.name)
+    }
+}
+
+impl Drop for Guest {
+    fn drop(&mut self) {
+        let _ = run("xl", &["destroy", &self.name]);
+    }
+}
+
+/// The state column of `name` in `xl list`.
+pub fn list_state(name: &str) -> Option<String> {
+    let (_, out) = run("xl", &["list"]);
+    out.lines().find_map(|l| {
+        let cols: Vec<&str> = l.split_whitespace().collect();
+        (cols.first() == Some(&name)).then(|| cols.get(4).map(|s| s.to_string())).flatten()
+    })
+}
+
+/// `fake-dm`: what xl starts as the device model of a guest that has none.
+/// It reports `running` in xenstore (what libxl waits for) and idles until
+/// killed.
+pub fn fake_dm(args: &[String]) -> i32 {
+    let mut dom = std::env::var("XEN_DOMAIN_ID").ok();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "-d" || a == "-xen-domid" || a == "--domid" {
+            dom = it.next().cloned();
+        }
+    }
+    let Some(dom) = dom else {
+        eprintln!("fake-dm: no domain id (-d N or XEN_DOMAIN_ID)");
+        return 2;
+    };
+    let key = format!("/local/domain/0/device-model/{dom}/state");
+    let (ok, out) = run("xenstore-write", &[&key, "running"]);
+    if !ok {
+        eprintln!("fake-dm: xenstore-write {key}: {out}");
+        return 1;
+    }
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(3600));
+    }
+}

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: MIT
+//! The test bed: everything a boot needs, prepared (or taken from the
+//! cache) in order, and the ways to run suites on it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::ctx::{Ctx, Result};
+use crate::image::{self, Item};
+use crate::linux::{self, Kernel, Source};
+use crate::sh::cmd;
+use crate::vm::{self, VmConfig, VmRun};
+use crate::xen::{self, Dist};
+use crate::{deps, guest};
+
+/// A prepared test bed.
+pub struct Bed {
+    /// Debian's Xen, unpacked.
+    pub dist: Dist,
+    /// The dom0 kernel.
+    pub kernel: Kernel,
+    /// The dom0 initramfs with every suite.
+    pub initrd: PathBuf,
+}
+
+/// The project's programs that run in dom0, built for the host (dom0 runs
+/// the same Debian userspace).
+pub fn dom0_programs(ctx: &Ctx) -> Result<Vec<Item>> {
+    ctx.step("host: build the dom0 programs (release)", || {
+        cmd("cargo").args(["build", "-q", "--release", "-p", "xdm-suites"]).dir(&ctx.root).run()?;
+        Ok("built".into())
+    })?;
+    let rel = ctx.root.join("target/release");
+    let mut items = vec![
+        Item::new(rel.join("xdm-suite"), "/usr/bin/xdm-suite"),
+        Item::new(ctx.root.join("tests/dom0/fake-dm"), "/usr/libexec/xdm/fake-dm"),
+    ];
+    for e in std::fs::read_dir(ctx.root.join("tests/dom0/suites"))? {
+        let p = e?.path();
+        let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        items.push(Item::new(p, &format!("/suites/{name}")));
+    }
+    Ok(items)
+}
+
+/// Prepares everything for a boot.
+pub fn prepare(ctx: &Ctx) -> Result<Bed> {
+    deps::all(ctx)?;
+    let src = linux::source(ctx)?;
+    prepare_from(ctx, &src)
+}
+
+/// Prepares everything for a boot, with the packages and source in place.
+pub fn prepare_from(ctx: &Ctx, src: &Source) -> Result<Bed> {
+    let kernel = linux::kernel(ctx, src)?;
+    let dist = xen::dist(ctx)?;
+    let guest = guest::testguest(ctx)?;
+    let mut items = dom0_programs(ctx)?;
+    items.push(Item::new(guest, "/guests/testguest.elf"));
+    let initrd = image::initramfs(ctx, &dist, "test", &items)?;
+    Ok(Bed { dist, kernel, initrd })
+}
+
+/// A boot configuration on `bed` running `suites`.
+pub fn config(bed: &Bed, suites: &[&str], timeout: Duration, log: &str) -> VmConfig {
+    VmConfig {
+        xen: bed.dist.xen.clone(),
+        kernel: bed.kernel.bzimage.clone(),
+        initrd: bed.initrd.clone(),
+        suites: suites.iter().map(|s| s.to_string()).collect(),
+        dom0_args: Vec::new(),
+        timeout,
+        shell: false,
+        log_name: log.to_string(),
+        echo: vm::echo_suites,
+    }
+}
+
+/// Boots, runs `suites`, and fails unless all of them pass.
+pub fn run_suites(ctx: &Ctx, bed: &Bed, step: &str, suites: &[&str], timeout: Duration) -> Result<()> {
+    let log = format!("vm-{}.log", suites.join("+"));
+    ctx.step(step, || {
+        let run = vm::run(ctx, &config(bed, suites, timeout, &log))?;
+        vm::print_summary(&run);
+        let expected: Vec<String> = suites.iter().map(|s| s.to_string()).collect();
+        vm::verdict(&run, &expected)?;
+        Ok(format!("{} suite(s) passed in {:.0}s", suites.len(), run.took.as_secs_f64()))
+    })
+}
+
+/// The harness tests itself: a deliberately failing in-VM check must fail
+/// the run with a clear message, and a timeout must leave no QEMU behind.
+pub fn self_test(ctx: &Ctx, bed: &Bed) -> Result<()> {
+    ctx.step("harness: a deliberately failing in-VM check fails the run", || {
+        let mut cfg = config(bed, &["harness-fail"], Duration::from_secs(180), "vm-harness-fail.log");
+        cfg.dom0_args.push("xdm.daemons=0".into());
+        let run = vm::run(ctx, &cfg)?;
+        match vm::verdict(&run, &cfg.suites) {
+            Ok(()) => crate::bail!("the harness passed a suite with a failing check"),
+            Err(e) if e.0.contains("a deliberately failing check") => {
+                Ok(format!("refused as it must: {}", e.0.lines().next().unwrap_or("")))
+            }
+            Err(e) => crate::bail!("failed, but not for the failing check: {e}"),
+        }
+    })?;
+    ctx.step("harness: a timeout stops the run and leaves no QEMU", || {
+        let mut cfg = config(bed, &["harness-hang"], Duration::from_secs(20), "vm-harness-hang.log");
+        cfg.dom0_args.push("xdm.daemons=0".into());
+        let run: VmRun = vm::run(ctx, &cfg)?;
+        if run.outcome != vm::Outcome::Timeout {
+            crate::bail!("expected a timeout, got {:?}", run.outcome);
+        }
+        if !run.suites.iter().any(|s| s.name == "harness-hang") {
+            crate::bail!("the hanging suite never started: the timeout hit the boot instead");
+        }
+        if vm::qemu_alive(run.qemu_pid) {
+            crate::bail!("QEMU (pid {}) is still running after the timeout", run.qemu_pid);
+        }
+        let e = vm::verdict(&run, &cfg.suites).expect_err("a timeout fails");
+        if !e.0.contains("timed out") || !e.0.contains("last 40 lines") {
+            crate::bail!("the timeout's message lacks the reason or the log tail: {e}");
+        }
+        Ok(format!("timed out after {:.0}s, QEMU {} gone", run.took.as_secs_f64(), run.qemu_pid))
+    })
+}
