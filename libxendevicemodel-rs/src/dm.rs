@@ -132,31 +132,30 @@ impl DeviceModel {
         Ok(IoreqServerInfo { bufioreq_port: r.bufioreq_port, gfns: gfns.then_some((r.ioreq_gfn, r.bufioreq_gfn)) })
     }
 
-    fn range(&self, code: DmopCode, name: &'static str, domid: DomId, id: IoservId, ty: IoRangeType, start: u64, end: u64) -> Result<()> {
-        let p = IoreqServerRange { id, r#type: ty, start, end, ..IoreqServerRange::ZEROED };
+    fn range(&self, code: DmopCode, name: &'static str, domid: DomId, p: IoreqServerRange) -> Result<()> {
         self.op(domid, code, &p, name).map(|_| ())
     }
 
     /// Claims the inclusive range `start..=end` of ports or MMIO for the server.
     pub fn map_io_range_to_ioreq_server(&self, domid: DomId, id: IoservId, ty: IoRangeType, start: u64, end: u64) -> Result<()> {
-        self.range(DmopCode::MAP_IO_RANGE_TO_IOREQ_SERVER, "map_io_range_to_ioreq_server", domid, id, ty, start, end)
+        self.range(DmopCode::MAP_IO_RANGE_TO_IOREQ_SERVER, "map_io_range_to_ioreq_server", domid, range(id, ty, start, end))
     }
 
     /// Releases a claimed range.
     pub fn unmap_io_range_from_ioreq_server(&self, domid: DomId, id: IoservId, ty: IoRangeType, start: u64, end: u64) -> Result<()> {
-        self.range(DmopCode::UNMAP_IO_RANGE_FROM_IOREQ_SERVER, "unmap_io_range_from_ioreq_server", domid, id, ty, start, end)
+        self.range(DmopCode::UNMAP_IO_RANGE_FROM_IOREQ_SERVER, "unmap_io_range_from_ioreq_server", domid, range(id, ty, start, end))
     }
 
     /// Claims the config space of one PCI function.
     pub fn map_pcidev_to_ioreq_server(&self, domid: DomId, id: IoservId, segment: u16, bus: u8, device: u8, function: u8) -> Result<()> {
         let sbdf = pci_sbdf(segment, bus, device, function);
-        self.range(DmopCode::MAP_IO_RANGE_TO_IOREQ_SERVER, "map_pcidev_to_ioreq_server", domid, id, IoRangeType::PCI, sbdf, sbdf)
+        self.range(DmopCode::MAP_IO_RANGE_TO_IOREQ_SERVER, "map_pcidev_to_ioreq_server", domid, range(id, IoRangeType::PCI, sbdf, sbdf))
     }
 
     /// Releases the config space of one PCI function.
     pub fn unmap_pcidev_from_ioreq_server(&self, domid: DomId, id: IoservId, segment: u16, bus: u8, device: u8, function: u8) -> Result<()> {
         let sbdf = pci_sbdf(segment, bus, device, function);
-        self.range(DmopCode::UNMAP_IO_RANGE_FROM_IOREQ_SERVER, "unmap_pcidev_from_ioreq_server", domid, id, IoRangeType::PCI, sbdf, sbdf)
+        self.range(DmopCode::UNMAP_IO_RANGE_FROM_IOREQ_SERVER, "unmap_pcidev_from_ioreq_server", domid, range(id, IoRangeType::PCI, sbdf, sbdf))
     }
 
     /// Forwards accesses to pages of type `ty` (`HVMMEM_ioreq_server`) to the server; empty `flags` unmaps.
@@ -264,6 +263,10 @@ impl DeviceModel {
     pub fn nr_vcpus(&self, domid: DomId) -> Result<u32> {
         Ok(self.op(domid, DmopCode::NR_VCPUS, &NrVcpus::ZEROED, "nr_vcpus")?.vcpus)
     }
+}
+
+fn range(id: IoservId, r#type: IoRangeType, start: u64, end: u64) -> IoreqServerRange {
+    IoreqServerRange { id, r#type, start, end, ..IoreqServerRange::ZEROED }
 }
 
 impl AsRawFd for DeviceModel {
