@@ -2,6 +2,7 @@
 //! [`DeviceModel`]: every DMOP, issued through a privcmd node.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+
 use std::sync::Arc;
 
 use dmop_abi::dmop::*;
@@ -48,9 +49,34 @@ pub struct IoreqServerInfo {
 /// dm.set_ioreq_server_state(guest, id, true)?;
 /// # Ok::<(), xendevicemodel::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DeviceModel {
-    shared: Arc<Shared>,
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Privcmd(Arc<Shared>),
+    Fallback(Arc<dyn DmOpFallback>),
+}
+
+impl std::fmt::Debug for DeviceModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.backend {
+            Backend::Privcmd(s) => f.debug_struct("DeviceModel").field("privcmd", s).finish(),
+            Backend::Fallback(_) => f.debug_struct("DeviceModel").field("privcmd", &"none (hypercall fallback)").finish(),
+        }
+    }
+}
+
+/// Issues `__HYPERVISOR_dm_op` some other way than `IOCTL_PRIVCMD_DM_OP`,
+/// for kernels without it: the C drop-in routes it through libxencall,
+/// as libxendevicemodel does. A handle on a fallback cannot be restricted
+/// (`EOPNOTSUPP`), like the C library's.
+pub trait DmOpFallback: Send + Sync {
+    /// Issues the hypercall with these buffers; returns its value, or the
+    /// errno as an [`Error`] of `op`.
+    fn dm_op(&self, domid: DomId, bufs: &mut [&mut [u8]], op: &'static str) -> Result<i32>;
 }
 
 impl DeviceModel {
@@ -63,35 +89,57 @@ impl DeviceModel {
     pub fn open_path(path: &str) -> Result<Self> {
         let fd = sys::open(path, "open privcmd")?;
         sys::dm_op_probe(fd.as_raw_fd())?;
-        Ok(Self { shared: Shared::new(fd, HandleKind::Privcmd, path, None) })
+        Ok(Self { backend: Backend::Privcmd(Shared::new(fd, HandleKind::Privcmd, path, None)) })
     }
 
     /// Uses an already open privcmd descriptor (no probe). It is registered
     /// for [`restrict_all`](crate::restrict_all) like any other.
     pub fn from_fd(fd: std::os::fd::OwnedFd) -> Self {
-        Self { shared: Shared::new(fd, HandleKind::Privcmd, "(descriptor)", None) }
+        Self { backend: Backend::Privcmd(Shared::new(fd, HandleKind::Privcmd, "(descriptor)", None)) }
     }
 
-    pub(crate) fn shared(&self, _op: &'static str) -> Result<Arc<Shared>> {
-        Ok(self.shared.clone())
+    /// A handle without a privcmd descriptor, whose DMOPs go through
+    /// `fallback` (see [`DmOpFallback`]).
+    pub fn with_fallback(fallback: Arc<dyn DmOpFallback>) -> Self {
+        Self { backend: Backend::Fallback(fallback) }
+    }
+
+    /// Whether the handle has a privcmd descriptor (not a fallback).
+    pub fn has_privcmd(&self) -> bool {
+        matches!(self.backend, Backend::Privcmd(_))
+    }
+
+    pub(crate) fn shared(&self, op: &'static str) -> Result<Arc<Shared>> {
+        match &self.backend {
+            Backend::Privcmd(s) => Ok(s.clone()),
+            Backend::Fallback(_) => Err(Error::new(op, libc::EOPNOTSUPP)),
+        }
     }
 
     /// Confines the descriptor to `domid` for good: DMOPs on any other
     /// domain fail with `EPERM`. Again to the same domain: success; to
-    /// another: `EINVAL`; to a reserved id (`DOMID_INVALID`...): `EINVAL`.
+    /// another: `EINVAL`; to a reserved id (`DOMID_INVALID`...): `EINVAL`;
+    /// on a handle without privcmd descriptor: `EOPNOTSUPP`.
     pub fn restrict(&self, domid: DomId) -> Result<()> {
-        self.shared.restrict(domid)
+        self.shared("restrict")?.restrict(domid)
     }
 
     /// The domain the descriptor is restricted to.
     pub fn restricted_to(&self) -> Option<DomId> {
-        self.shared.restricted_to()
+        self.shared("restricted_to").ok().and_then(|s| s.restricted_to())
     }
 
     /// Issues a DMOP with raw buffers (buffer 0 holds a `xen_dm_op`); for
     /// ops this crate does not wrap. Returns the ioctl's value.
     pub fn dm_op_raw(&self, domid: DomId, bufs: &mut [&mut [u8]]) -> Result<i32> {
-        sys::dm_op(self.shared.raw(), domid, bufs, "dm_op")
+        self.issue(domid, bufs, "dm_op")
+    }
+
+    fn issue(&self, domid: DomId, bufs: &mut [&mut [u8]], name: &'static str) -> Result<i32> {
+        match &self.backend {
+            Backend::Privcmd(s) => sys::dm_op(s.raw(), domid, bufs, name),
+            Backend::Fallback(f) => f.dm_op(domid, bufs, name),
+        }
     }
 
     fn op<P>(&self, domid: DomId, code: DmopCode, payload: &P, name: &'static str) -> Result<P>
@@ -99,7 +147,7 @@ impl DeviceModel {
         P: IntoBytes + FromBytes + KnownLayout + Immutable + Copy,
     {
         let mut op = XenDmOp::with_payload(code, payload);
-        sys::dm_op(self.shared.raw(), domid, &mut [op.as_mut_bytes()], name)?;
+        self.issue(domid, &mut [op.as_mut_bytes()], name)?;
         Ok(op.payload::<P>())
     }
 
@@ -108,7 +156,7 @@ impl DeviceModel {
         P: IntoBytes + FromBytes + KnownLayout + Immutable + Copy,
     {
         let mut op = XenDmOp::with_payload(code, payload);
-        sys::dm_op(self.shared.raw(), domid, &mut [op.as_mut_bytes(), buf1], name)?;
+        self.issue(domid, &mut [op.as_mut_bytes(), buf1], name)?;
         Ok(op.payload::<P>())
     }
 
@@ -146,20 +194,26 @@ impl DeviceModel {
         self.range(DmopCode::UNMAP_IO_RANGE_FROM_IOREQ_SERVER, "unmap_io_range_from_ioreq_server", domid, range(id, ty, start, end))
     }
 
-    /// Claims the config space of one PCI function.
+    /// Claims the config space of one PCI function (device < 32,
+    /// function < 8, else `EINVAL` without a hypercall).
     pub fn map_pcidev_to_ioreq_server(&self, domid: DomId, id: IoservId, segment: u16, bus: u8, device: u8, function: u8) -> Result<()> {
-        let sbdf = pci_sbdf(segment, bus, device, function);
+        let sbdf = checked_sbdf("map_pcidev_to_ioreq_server", segment, bus, device, function)?;
         self.range(DmopCode::MAP_IO_RANGE_TO_IOREQ_SERVER, "map_pcidev_to_ioreq_server", domid, range(id, IoRangeType::PCI, sbdf, sbdf))
     }
 
     /// Releases the config space of one PCI function.
     pub fn unmap_pcidev_from_ioreq_server(&self, domid: DomId, id: IoservId, segment: u16, bus: u8, device: u8, function: u8) -> Result<()> {
-        let sbdf = pci_sbdf(segment, bus, device, function);
+        let sbdf = checked_sbdf("unmap_pcidev_from_ioreq_server", segment, bus, device, function)?;
         self.range(DmopCode::UNMAP_IO_RANGE_FROM_IOREQ_SERVER, "unmap_pcidev_from_ioreq_server", domid, range(id, IoRangeType::PCI, sbdf, sbdf))
     }
 
-    /// Forwards accesses to pages of type `ty` (`HVMMEM_ioreq_server`) to the server; empty `flags` unmaps.
+    /// Forwards writes to pages of type `HVMMEM_ioreq_server` to the
+    /// server; empty `flags` unmaps. Any other type, or any flag but
+    /// `WRITE`, is refused with `EINVAL` without a hypercall (as the C library does).
     pub fn map_mem_type_to_ioreq_server(&self, domid: DomId, id: IoservId, ty: HvmMemType, flags: MemAccessFlags) -> Result<()> {
+        if ty != HvmMemType::IOREQ_SERVER || flags.0 & !MemAccessFlags::WRITE.0 != 0 {
+            return Err(Error::new("map_mem_type_to_ioreq_server", libc::EINVAL));
+        }
         let p = MapMemTypeToIoreqServer { id, r#type: ty, flags, ..MapMemTypeToIoreqServer::ZEROED };
         self.op(domid, DmopCode::MAP_MEM_TYPE_TO_IOREQ_SERVER, &p, "map_mem_type_to_ioreq_server").map(|_| ())
     }
@@ -265,18 +319,31 @@ impl DeviceModel {
     }
 }
 
+fn checked_sbdf(op: &'static str, segment: u16, bus: u8, device: u8, function: u8) -> Result<u64> {
+    if device > 0x1f || function > 7 {
+        return Err(Error::new(op, libc::EINVAL));
+    }
+    Ok(pci_sbdf(segment, bus, device, function))
+}
+
 fn range(id: IoservId, r#type: IoRangeType, start: u64, end: u64) -> IoreqServerRange {
     IoreqServerRange { id, r#type, start, end, ..IoreqServerRange::ZEROED }
 }
 
-impl AsRawFd for DeviceModel {
-    fn as_raw_fd(&self) -> RawFd {
-        self.shared.raw()
+impl DeviceModel {
+    /// The privcmd descriptor (`None` on a fallback handle).
+    pub fn raw_fd(&self) -> Option<RawFd> {
+        match &self.backend {
+            Backend::Privcmd(s) => Some(s.raw()),
+            Backend::Fallback(_) => None,
+        }
     }
-}
 
-impl AsFd for DeviceModel {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.shared.fd().as_fd()
+    /// The privcmd descriptor, borrowed (`None` on a fallback handle).
+    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
+        match &self.backend {
+            Backend::Privcmd(s) => Some(s.fd().as_fd()),
+            Backend::Fallback(_) => None,
+        }
     }
 }

@@ -69,7 +69,7 @@ mod handle;
 mod ioreq;
 mod sys;
 
-pub use dm::{DeviceModel, IoreqServerInfo, PRIVCMD_PATH, PRIVCMD_RESTRICT_PATH};
+pub use dm::{DeviceModel, DmOpFallback, IoreqServerInfo, PRIVCMD_PATH, PRIVCMD_RESTRICT_PATH};
 pub use error::{errno_name, Error, Result};
 pub use evtchn::{EventChannel, EVTCHN_PATH};
 pub use foreign::ForeignMapping;
