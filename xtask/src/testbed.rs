@@ -26,14 +26,30 @@ pub struct Bed {
 /// The project's programs that run in dom0, built for the host (dom0 runs
 /// the same Debian userspace).
 pub fn dom0_programs(ctx: &Ctx) -> Result<Vec<Item>> {
+    let rel = ctx.root.join("target/release");
+    let c_dir = ctx.cache.join("dom0-c");
     ctx.step("host: build the dom0 programs (release)", || {
-        cmd("cargo").args(["build", "-q", "--release", "-p", "xdm-suites"]).dir(&ctx.root).run()?;
+        cmd("cargo")
+            .args(["build", "-q", "--release", "-p", "xdm-suites", "-p", "xendevicemodel-c"])
+            .dir(&ctx.root)
+            .run()?;
+        // C programs built against Xen 4.17's headers and Debian's libraries.
+        std::fs::create_dir_all(&c_dir)?;
+        for prog in ["dmcheck"] {
+            cmd("gcc")
+                .args(["-O2", "-Wall", "-Werror", "-o"])
+                .arg(c_dir.join(prog))
+                .arg(ctx.root.join(format!("tests/dom0/c/{prog}.c")))
+                .arg("-lxendevicemodel")
+                .run_logged(&ctx.log("dom0-c.log"), &format!("compiling {prog}"))?;
+        }
         Ok("built".into())
     })?;
-    let rel = ctx.root.join("target/release");
     let mut items = vec![
         Item::new(rel.join("xdm-suite"), "/usr/bin/xdm-suite"),
         Item::new(ctx.root.join("tests/dom0/fake-dm"), "/usr/libexec/xdm/fake-dm"),
+        Item::new(rel.join("libxendevicemodel_c.so"), "/usr/lib/xdm-rs/libxendevicemodel.so.1"),
+        Item::new(c_dir.join("dmcheck"), "/usr/libexec/xdm/dmcheck"),
     ];
     for e in std::fs::read_dir(ctx.root.join("tests/dom0/suites"))? {
         let p = e?.path();

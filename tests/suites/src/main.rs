@@ -5,18 +5,22 @@
 //! host's `cargo xtask vm` turns that into its own exit status.
 
 mod demo;
+mod dmcheck;
+mod library;
 mod raw;
 mod smoke;
 mod tap;
 mod xl;
 
-const USAGE: &str = "usage: xdm-suite <xen-smoke | demo-testbed | harness-fail | fake-dm [-d N]>";
+const USAGE: &str = "usage: xdm-suite <xen-smoke | library | demo-testbed | harness-fail | dmcheck-rs DOMID | fake-dm [-d N]>";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let code = match args.first().map(String::as_str) {
         Some("xen-smoke") => smoke::run(),
         Some("demo-testbed") => demo::run(),
+        Some("library") => library::run(),
+        Some("dmcheck-rs") => dmcheck::run(&args[1..]),
         Some("harness-fail") => {
             // A deliberately failing check: the harness must turn it into a failure.
             let mut t = tap::Tap::new("harness-fail");
