@@ -23,6 +23,9 @@ pub struct Bed {
     pub initrd: PathBuf,
 }
 
+/// C programs of `tests/dom0/c` built for dom0, against Xen's headers and Debian's libraries.
+pub const DOM0_C_PROGRAMS: &[&str] = &["dmcheck"];
+
 /// The project's programs that run in dom0, built for the host (dom0 runs
 /// the same Debian userspace).
 pub fn dom0_programs(ctx: &Ctx) -> Result<Vec<Item>> {
@@ -35,7 +38,7 @@ pub fn dom0_programs(ctx: &Ctx) -> Result<Vec<Item>> {
             .run()?;
         // C programs built against Xen 4.17's headers and Debian's libraries.
         std::fs::create_dir_all(&c_dir)?;
-        for prog in ["dmcheck"] {
+        for prog in DOM0_C_PROGRAMS {
             cmd("gcc")
                 .args(["-O2", "-Wall", "-Werror", "-o"])
                 .arg(c_dir.join(prog))
