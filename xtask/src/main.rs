@@ -5,6 +5,7 @@
 //! `cargo xtask test`; each installs and builds what it needs, caching
 //! under `target/testbed` (or `$XDM_CACHE`), and prints the time per step.
 
+mod bench;
 mod ctx;
 mod deps;
 mod guest;
@@ -61,6 +62,7 @@ fn main() -> ExitCode {
         "abi-freeze" => abi_freeze(&ctx, rest),
         "test" => test(&ctx, rest),
         "vm" => vm_cmd(&ctx, rest),
+        "bench" => no_args("bench", rest).and_then(|()| bench::run(&ctx)),
         "demo" => demo(&ctx, rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");

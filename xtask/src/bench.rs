@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: MIT
+//! `cargo xtask bench`: performance goals, measured against the reference
+//! in the same run, printed as ratios. Benchmarks are not tests: they
+//! report, and fail only when they cannot measure.
+
+use std::path::{Path, PathBuf};
+
+use dmop_abi::layout::StructLayout;
+use dmop_abi::privcmd::{self, PrivcmdDmOp, PrivcmdDmOpBuf};
+
+use crate::ctx::{Context, Ctx, Result};
+use crate::deps;
+use crate::sh::cmd;
+
+/// One measured comparison.
+pub struct Ratio {
+    /// What was measured.
+    pub what: String,
+    /// The reference's figure.
+    pub reference: f64,
+    /// Ours.
+    pub ours: f64,
+    /// Unit of both figures.
+    pub unit: &'static str,
+    /// Whether more is better (rates) or less (costs).
+    pub higher_is_better: bool,
+    /// The goal, as a ratio ours/reference (or reference/ours for costs).
+    pub goal: f64,
+}
+
+impl Ratio {
+    /// The figure of merit: how many times better ours is.
+    pub fn factor(&self) -> f64 {
+        if self.higher_is_better {
+            self.ours / self.reference
+        } else {
+            self.reference / self.ours
+        }
+    }
+}
+
+/// Prints the table of results.
+pub fn print(results: &[Ratio]) {
+    println!("\n{:<58} {:>12} {:>12}  {:>8}  goal", "benchmark", "reference", "ours", "factor");
+    for r in results {
+        println!(
+            "{:<58} {:>12.1} {:>12.1}  {:>7.2}x  {} {:.2}x ({})",
+            r.what,
+            r.reference,
+            r.ours,
+            r.factor(),
+            if r.factor() >= r.goal { "met:" } else { "MISSED:" },
+            r.goal,
+            r.unit
+        );
+    }
+}
+
+/// The shim's numbers and offsets, from dmop-abi.
+fn capture_abi_header() -> String {
+    let off = |s: &StructLayout, f: &str| s.field(f).expect("field").offset;
+    let (l, b) = (&PrivcmdDmOp::LAYOUT, &PrivcmdDmOpBuf::LAYOUT);
+    format!(
+        "#define XDM_IOCTL_PRIVCMD_DM_OP {:#x}ul\n#define XDM_IOCTL_PRIVCMD_RESTRICT {:#x}ul\n\
+         #define XDM_DM_OP_DOM {}\n#define XDM_DM_OP_NUM {}\n#define XDM_DM_OP_UBUFS {}\n\
+         #define XDM_DM_OP_BUF_SIZE {}\n#define XDM_DM_OP_BUF_UPTR {}\n#define XDM_DM_OP_BUF_LEN {}\n",
+        privcmd::IOCTL_PRIVCMD_DM_OP,
+        privcmd::IOCTL_PRIVCMD_RESTRICT,
+        off(l, "dom"),
+        off(l, "num"),
+        off(l, "ubufs"),
+        b.size,
+        off(b, "uptr"),
+        off(b, "size")
+    )
+}
+
+fn callgrind_total(file: &Path) -> Result<u64> {
+    let text = std::fs::read_to_string(file).ctx(format!("reading {}", file.display()))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("summary: ").or_else(|| l.strip_prefix("totals: ")))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| crate::ctx::Error(format!("no instruction total in {}", file.display())))
+}
+
+/// Instructions per call of three libxendevicemodel functions, Debian's C
+/// library against our drop-in, counted by callgrind with the privcmd
+/// ioctl answered locally by an LD_PRELOAD shim (the same for both).
+pub fn library(ctx: &Ctx) -> Result<Vec<Ratio>> {
+    let dir = ctx.cache.join("bench/library");
+    std::fs::create_dir_all(dir.join("ours"))?;
+    let mut out = Vec::new();
+    ctx.step("bench: libxendevicemodel instructions per call (callgrind)", || {
+        cmd("cargo").args(["build", "-q", "--release", "-p", "xendevicemodel-c"]).dir(&ctx.root).run()?;
+        std::fs::copy(ctx.root.join("target/release/libxendevicemodel_c.so"), dir.join("ours/libxendevicemodel.so.1"))?;
+        std::fs::write(dir.join("capture_abi.h"), capture_abi_header())?;
+        let log = ctx.log("bench-library.log");
+        cmd("gcc")
+            .args(["-shared", "-fPIC", "-O2", "-I"])
+            .arg(&dir)
+            .arg("-o")
+            .arg(dir.join("shim.so"))
+            .arg(ctx.root.join("libxendevicemodel-rs/capi/tests/c/capture.c"))
+            .arg("-ldl")
+            .run_logged(&log, "compiling the ioctl shim")?;
+        cmd("gcc")
+            .args(["-O2", "-o"])
+            .arg(dir.join("dmop_calls"))
+            .arg(ctx.root.join("tests/bench/dmop_calls.c"))
+            .arg("-lxendevicemodel")
+            .run_logged(&log, "compiling the caller")?;
+        const N: u64 = 2000;
+        for (op, func) in [
+            ("set_isa_irq_level", "xendevicemodel_set_isa_irq_level"),
+            ("inject_msi", "xendevicemodel_inject_msi"),
+            ("map_io_range", "xendevicemodel_map_io_range_to_ioreq_server"),
+        ] {
+            let mut per_call = [0f64; 2];
+            for (i, ours) in [false, true].into_iter().enumerate() {
+                let file: PathBuf = dir.join(format!("callgrind.{op}.{}", if ours { "ours" } else { "debian" }));
+                let mut c = cmd("valgrind")
+                    .args(["--tool=callgrind", "--collect-atstart=no"])
+                    .arg(format!("--toggle-collect={func}"))
+                    .arg(format!("--callgrind-out-file={}", file.display()))
+                    .arg(dir.join("dmop_calls"))
+                    .args([op, &N.to_string()])
+                    .env("LD_PRELOAD", dir.join("shim.so"));
+                if ours {
+                    c = c.env("LD_LIBRARY_PATH", dir.join("ours"));
+                }
+                c.run_logged(&log, &format!("callgrind {op}"))?;
+                per_call[i] = callgrind_total(&file)? as f64 / N as f64;
+            }
+            out.push(Ratio {
+                what: format!("libxendevicemodel {op}: instructions per call"),
+                reference: per_call[0],
+                ours: per_call[1],
+                unit: "instructions/call, lower is better; goal: ours at or below C",
+                higher_is_better: false,
+                goal: 1.0,
+            });
+        }
+        Ok(format!("{} ops measured", out.len()))
+    })?;
+    Ok(out)
+}
+
+/// `cargo xtask bench`.
+pub fn run(ctx: &Ctx) -> Result<()> {
+    deps::all(ctx)?;
+    let results = library(ctx)?;
+    print(&results);
+    Ok(())
+}
