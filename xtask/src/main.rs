@@ -10,6 +10,7 @@ mod ctx;
 mod deps;
 mod guest;
 mod host;
+mod install;
 mod image;
 mod linux;
 mod sh;
@@ -33,6 +34,8 @@ usage: cargo xtask <command>
 
   vm [--suite NAME]... [--shell] [--timeout SECS]
                 boot the test bed, run suites in dom0 (or give a dom0 shell)
+  install-lib [--prefix DIR] [--destdir DIR] [--includedir DIR]
+                install the drop-in libxendevicemodel.so.1 and its pkg-config file
   deps          install the host packages and bindgen-cli
   kernel        build the dom0 kernel
   abi-freeze    record the code's ABI in dmop-abi/abi/frozen.toml (--check: report only)
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         "abi-freeze" => abi_freeze(&ctx, rest),
         "test" => test(&ctx, rest),
         "vm" => vm_cmd(&ctx, rest),
+        "install-lib" => install::run(&ctx, rest),
         "bench" => no_args("bench", rest).and_then(|()| bench::run(&ctx)),
         "demo" => demo(&ctx, rest),
         "help" | "--help" | "-h" => {
