@@ -179,7 +179,8 @@ fn walk(d: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     for e in std::fs::read_dir(d).ctx(format!("reading {}", d.display()))? {
         let e = e?;
         let p = e.path();
-        if e.file_type()?.is_dir() {
+        // Follows symlinks (the module's link to dmop-abi's sources).
+        if p.is_dir() {
             walk(&p, out)?;
         } else {
             out.push(p);

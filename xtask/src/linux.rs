@@ -63,14 +63,13 @@ pub fn uapi_headers(ctx: &Ctx, src: &Source) -> Result<PathBuf> {
 }
 
 /// The built dom0 kernel.
-#[allow(dead_code)] // build, src and make_vars serve the module build
 pub struct Kernel {
+    /// The key of the build (its inputs' hash).
+    pub key: String,
     /// `arch/x86/boot/bzImage`.
     pub bzimage: PathBuf,
     /// The `O=` build tree, configured and built: modules build against it.
     pub build: PathBuf,
-    /// The source tree.
-    pub src: PathBuf,
     /// `make` variables every kernel and module build uses (LLVM=1, the Rust toolchain).
     pub make_vars: Vec<String>,
 }
@@ -139,9 +138,9 @@ pub fn kernel(ctx: &Ctx, src: &Source) -> Result<Kernel> {
         Ok(if built { format!("built ({key})") } else { format!("cached ({key})") })
     })?;
     Ok(Kernel {
+        key: key.clone(),
         bzimage: build.join("arch/x86/boot/bzImage"),
         build,
-        src: src.dir.clone(),
         make_vars: vars,
     })
 }

@@ -13,6 +13,7 @@ mod host;
 mod install;
 mod image;
 mod linux;
+mod module;
 mod sh;
 mod testbed;
 mod vm;

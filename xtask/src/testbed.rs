@@ -74,8 +74,11 @@ pub fn prepare_from(ctx: &Ctx, src: &Source) -> Result<Bed> {
     let kernel = linux::kernel(ctx, src)?;
     let dist = xen::dist(ctx)?;
     let guest = guest::testguest(ctx)?;
+    let module = crate::module::build(ctx, &kernel, &kernel.key)?;
     let mut items = dom0_programs(ctx)?;
     items.push(Item::new(guest, "/guests/testguest.elf"));
+    items.push(Item::new(module, "/lib/xdm/privcmd_restrict.ko"));
+    items.push(Item::new(ctx.root.join("tests/dom0/setup"), "/etc/xdm/setup"));
     let initrd = image::initramfs(ctx, &dist, "test", &items)?;
     Ok(Bed { dist, kernel, initrd })
 }

@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * privcmd-restrict: the C side, kept to what Rust cannot reach in Linux
+ * 6.12: module parameters (no Rust support yet), the misc device and its
+ * file_operations and sysfs attribute (no miscdevice in the bindings), and
+ * thin wrappers of static inlines and macros (hypercalls, xen_remap_*,
+ * access_ok, credentials, mmap locking). Every decision about restriction,
+ * limits, bindings and user memory is made in Rust (src/).
+ */
+#include <linux/capability.h>
+#include <linux/cred.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/uaccess.h>
+#include <xen/xen.h>
+#include <xen/xen-ops.h>
+#include <xen/features.h>
+#include <asm/xen/hypercall.h>
+#include "glue.h"
+
+/* Module parameters (read by Rust through the getters below). */
+static unsigned int dm_op_max_nr_bufs = 16;
+module_param(dm_op_max_nr_bufs, uint, 0644);
+MODULE_PARM_DESC(dm_op_max_nr_bufs, "Maximum number of buffers per DM_OP (E2BIG beyond; default 16, as the C privcmd)");
+
+static unsigned int dm_op_buf_max_size = 4096;
+module_param(dm_op_buf_max_size, uint, 0644);
+MODULE_PARM_DESC(dm_op_buf_max_size, "Maximum size of one DM_OP buffer in bytes (E2BIG beyond; default 4096, as the C privcmd)");
+
+static char *devname = "xen/privcmd-restrict";
+module_param(devname, charp, 0444);
+MODULE_PARM_DESC(devname, "Name of the device under /dev (default xen/privcmd-restrict)");
+
+unsigned int prm_param_max_nr_bufs(void) { return READ_ONCE(dm_op_max_nr_bufs); }
+unsigned int prm_param_buf_max_size(void) { return READ_ONCE(dm_op_buf_max_size); }
+
+static const struct file_operations prm_fops = {
+	.owner = THIS_MODULE,
+	.open = prm_rs_open,
+	.release = prm_rs_release,
+	.unlocked_ioctl = prm_rs_ioctl,
+	.mmap = prm_rs_mmap,
+	.llseek = noop_llseek,
+};
+
+static ssize_t bindings_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	return prm_rs_bindings_show(buf, PAGE_SIZE);
+}
+static DEVICE_ATTR_RO(bindings);
+
+static struct attribute *prm_attrs[] = { &dev_attr_bindings.attr, NULL };
+ATTRIBUTE_GROUPS(prm);
+
+static struct miscdevice prm_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.fops = &prm_fops,
+	/* Anyone may try to open: open() itself decides (restrict-at-open). */
+	.mode = 0666,
+	.groups = prm_groups,
+};
+
+int prm_register(void)
+{
+	prm_misc.name = devname;
+	return misc_register(&prm_misc);
+}
+
+void prm_deregister(void)
+{
+	misc_deregister(&prm_misc);
+}
+
+const char *prm_devname(void) { return devname; }
+
+/* The running domain and the caller. */
+bool prm_xen_pv_initial_domain(void) { return xen_initial_domain() && xen_pv_domain(); }
+bool prm_capable_sys_admin(void) { return capable(CAP_SYS_ADMIN); }
+u32 prm_current_fsuid(void) { return from_kuid_munged(current_user_ns(), current_fsuid()); }
+bool prm_access_ok(unsigned long addr, unsigned long size) { return access_ok((void __user *)addr, size); }
+
+/* Hypercalls, preemptible as the C privcmd makes them. */
+long prm_hypercall_dm_op(u16 dom, unsigned int nr_bufs, void *bufs)
+{
+	long rc;
+
+	xen_preemptible_hcall_begin();
+	rc = HYPERVISOR_dm_op(dom, nr_bufs, bufs);
+	xen_preemptible_hcall_end();
+	return rc;
+}
+
+long prm_hypercall_memory_op(unsigned int cmd, void *arg)
+{
+	long rc;
+
+	xen_preemptible_hcall_begin();
+	rc = HYPERVISOR_memory_op(cmd, arg);
+	xen_preemptible_hcall_end();
+	return rc;
+}
+
+/* Mappings. A vma of ours: set up by prm_vma_setup (mmap of the node). */
+#define PRM_VMA_USED ((void *)1)
+
+static vm_fault_t prm_fault(struct vm_fault *vmf)
+{
+	return VM_FAULT_SIGBUS;
+}
+
+static const struct vm_operations_struct prm_vm_ops = {
+	.fault = prm_fault,
+};
+
+void prm_vma_setup(struct vm_area_struct *vma)
+{
+	vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP);
+	vma->vm_ops = &prm_vm_ops;
+	vma->vm_private_data = NULL;
+}
+
+static int is_mapped_fn(pte_t *pte, unsigned long addr, void *data)
+{
+	return pte_none(ptep_get(pte)) ? 0 : -EBUSY;
+}
+
+/*
+ * Finds our vma at addr and checks that [addr, addr + num pages) lies inside
+ * it. A fresh vma must be covered exactly (and is marked used); a used one
+ * only where nothing is mapped yet. Called with the mmap lock held.
+ */
+static struct vm_area_struct *prm_vma(struct mm_struct *mm, unsigned long addr, unsigned long num, long *err)
+{
+	struct vm_area_struct *vma = find_vma(mm, addr);
+	unsigned long len;
+
+	*err = -EINVAL;
+	if (!vma || vma->vm_ops != &prm_vm_ops || num == 0 || num > (LONG_MAX >> PAGE_SHIFT))
+		return NULL;
+	len = num << PAGE_SHIFT;
+	if (addr < vma->vm_start || addr + len < addr || addr + len > vma->vm_end)
+		return NULL;
+	if (!vma->vm_private_data) {
+		if (addr != vma->vm_start || addr + len != vma->vm_end)
+			return NULL;
+		vma->vm_private_data = PRM_VMA_USED;
+	} else if (apply_to_page_range(vma->vm_mm, addr, len, is_mapped_fn, NULL)) {
+		return NULL;
+	}
+	*err = 0;
+	return vma;
+}
+
+/*
+ * IOCTL_PRIVCMD_MMAP_RESOURCE, after Rust's checks: acquires the frames
+ * (acquire_arg is a struct xen_mem_acquire_resource built by Rust from
+ * dmop-abi, frame_list pointing at mfns) and maps them at addr. PV only.
+ */
+long prm_map_resource(unsigned long addr, unsigned int num, unsigned int memop, void *acquire_arg,
+		      xen_pfn_t *mfns, int *errs, u16 dom)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	long rc;
+	int mapped, i;
+
+	if (xen_feature(XENFEAT_auto_translated_physmap))
+		return -EOPNOTSUPP;
+	mmap_write_lock(mm);
+	vma = prm_vma(mm, addr, num, &rc);
+	if (!vma)
+		goto out;
+	rc = prm_hypercall_memory_op(memop, acquire_arg);
+	if (rc)
+		goto out;
+	mapped = xen_remap_domain_mfn_array(vma, addr, mfns, num, errs, vma->vm_page_prot, dom);
+	if (mapped < 0) {
+		rc = mapped;
+	} else {
+		rc = 0;
+		for (i = 0; i < num; i++)
+			if (errs[i] < 0) {
+				rc = errs[i];
+				break;
+			}
+	}
+out:
+	mmap_write_unlock(mm);
+	return rc;
+}
+
+/* IOCTL_PRIVCMD_MMAPBATCH_V2, after Rust's checks: maps gfns of dom at addr,
+ * per-frame errors into errs. -ENOENT if a frame is paged out. PV only. */
+long prm_map_gfns(unsigned long addr, unsigned int num, xen_pfn_t *gfns, int *errs, u16 dom)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	long rc;
+	int i;
+
+	if (xen_feature(XENFEAT_auto_translated_physmap))
+		return -EOPNOTSUPP;
+	mmap_write_lock(mm);
+	vma = prm_vma(mm, addr, num, &rc);
+	if (vma) {
+		xen_remap_domain_gfn_array(vma, addr, gfns, num, errs, vma->vm_page_prot, dom, NULL);
+		for (i = 0; i < num; i++)
+			if (errs[i] == -ENOENT) {
+				rc = -ENOENT;
+				break;
+			}
+	}
+	mmap_write_unlock(mm);
+	return rc;
+}
+

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The interface between c/glue.c and the Rust code (src/glue.rs, src/main.rs). */
+#ifndef PRM_GLUE_H
+#define PRM_GLUE_H
+
+#include <linux/types.h>
+#include <xen/interface/xen.h>
+
+struct file;
+struct inode;
+struct vm_area_struct;
+
+/* C, called from Rust. */
+unsigned int prm_param_max_nr_bufs(void);
+unsigned int prm_param_buf_max_size(void);
+int prm_register(void);
+void prm_deregister(void);
+const char *prm_devname(void);
+bool prm_xen_pv_initial_domain(void);
+bool prm_capable_sys_admin(void);
+u32 prm_current_fsuid(void);
+bool prm_access_ok(unsigned long addr, unsigned long size);
+long prm_hypercall_dm_op(u16 dom, unsigned int nr_bufs, void *bufs);
+long prm_hypercall_memory_op(unsigned int cmd, void *arg);
+void prm_vma_setup(struct vm_area_struct *vma);
+long prm_map_resource(unsigned long addr, unsigned int num, unsigned int memop, void *acquire_arg,
+		      xen_pfn_t *mfns, int *errs, u16 dom);
+long prm_map_gfns(unsigned long addr, unsigned int num, xen_pfn_t *gfns, int *errs, u16 dom);
+
+/* Rust, called from C. */
+int prm_rs_open(struct inode *inode, struct file *file);
+int prm_rs_release(struct inode *inode, struct file *file);
+long prm_rs_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+int prm_rs_mmap(struct file *file, struct vm_area_struct *vma);
+ssize_t prm_rs_bindings_show(char *buf, size_t size);
+
+#endif

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The C glue (`c/glue.c`): what Rust cannot reach in Linux 6.12 (module
+//! parameters, the misc device, static inlines of the Xen and mm headers).
+
+use core::ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void, CStr};
+
+use kernel::bindings;
+
+use crate::dmop_abi::types::{DomId, XenPfn};
+
+#[allow(missing_docs)]
+extern "C" {
+    fn prm_param_max_nr_bufs() -> c_uint;
+    fn prm_param_buf_max_size() -> c_uint;
+    fn prm_register() -> c_int;
+    fn prm_deregister();
+    fn prm_devname() -> *const c_char;
+    fn prm_xen_pv_initial_domain() -> bool;
+    fn prm_capable_sys_admin() -> bool;
+    fn prm_current_fsuid() -> u32;
+    fn prm_access_ok(addr: c_ulong, size: c_ulong) -> bool;
+    fn prm_hypercall_dm_op(dom: u16, nr_bufs: c_uint, bufs: *mut c_void) -> c_long;
+    fn prm_hypercall_memory_op(cmd: c_uint, arg: *mut c_void) -> c_long;
+    fn prm_vma_setup(vma: *mut c_void);
+    fn prm_map_resource(addr: c_ulong, num: c_uint, memop: c_uint, acquire: *mut c_void, mfns: *mut XenPfn, errs: *mut c_int, dom: u16) -> c_long;
+    fn prm_map_gfns(addr: c_ulong, num: c_uint, gfns: *mut XenPfn, errs: *mut c_int, dom: u16) -> c_long;
+}
+
+/// `dm_op_max_nr_bufs`.
+pub(crate) fn max_nr_bufs() -> u32 {
+    // SAFETY: reads a module parameter.
+    unsafe { prm_param_max_nr_bufs() }
+}
+
+/// `dm_op_buf_max_size`.
+pub(crate) fn buf_max_size() -> u32 {
+    // SAFETY: reads a module parameter.
+    unsafe { prm_param_buf_max_size() }
+}
+
+/// Registers the misc device.
+pub(crate) fn register() -> c_int {
+    // SAFETY: called once, from module init.
+    unsafe { prm_register() }
+}
+
+/// Deregisters the misc device.
+pub(crate) fn deregister() {
+    // SAFETY: called once, from module exit, after a successful register.
+    unsafe { prm_deregister() }
+}
+
+/// The device name (module parameter `devname`).
+pub(crate) fn devname() -> &'static CStr {
+    // SAFETY: a charp module parameter: a NUL-terminated string for the module's life.
+    unsafe { CStr::from_ptr(prm_devname()) }
+}
+
+/// Whether this kernel runs as Xen's PV dom0.
+pub(crate) fn xen_pv_initial_domain() -> bool {
+    // SAFETY: reads boot-time state.
+    unsafe { prm_xen_pv_initial_domain() }
+}
+
+/// `capable(CAP_SYS_ADMIN)` of the calling task.
+pub(crate) fn capable_sys_admin() -> bool {
+    // SAFETY: process context.
+    unsafe { prm_capable_sys_admin() }
+}
+
+/// The calling task's filesystem uid (the uid file access is decided on).
+pub(crate) fn current_fsuid() -> u32 {
+    // SAFETY: process context.
+    unsafe { prm_current_fsuid() }
+}
+
+/// `access_ok(addr, size)`.
+pub(crate) fn access_ok(addr: usize, size: usize) -> bool {
+    // SAFETY: a range check, no access.
+    unsafe { prm_access_ok(addr as c_ulong, size as c_ulong) }
+}
+
+/// `HYPERVISOR_dm_op(dom, nr, bufs)`, preemptible.
+///
+/// # Safety
+///
+/// `bufs` points to `nr` `xen_dm_op_buf`s describing live kernel buffers.
+pub(crate) unsafe fn hypercall_dm_op(dom: DomId, nr: c_uint, bufs: *mut c_void) -> c_long {
+    // SAFETY: forwarded from the caller.
+    unsafe { prm_hypercall_dm_op(dom.0, nr, bufs) }
+}
+
+/// `HYPERVISOR_memory_op(cmd, arg)`, preemptible.
+///
+/// # Safety
+///
+/// `arg` is the live argument struct of `cmd`.
+pub(crate) unsafe fn hypercall_memory_op(cmd: u32, arg: *mut c_void) -> c_long {
+    // SAFETY: forwarded from the caller.
+    unsafe { prm_hypercall_memory_op(cmd, arg) }
+}
+
+/// Sets up a vma of the device.
+///
+/// # Safety
+///
+/// `vma` is being mmapped with the mmap lock held.
+pub(crate) unsafe fn vma_setup(vma: *mut bindings::vm_area_struct) {
+    // SAFETY: forwarded from the caller.
+    unsafe { prm_vma_setup(vma.cast()) }
+}
+
+/// Acquires and maps resource frames at `addr`.
+///
+/// # Safety
+///
+/// `acquire` is a `xen_mem_acquire_resource` whose frame list is `mfns`;
+/// `mfns` and `errs` hold `num` entries; all alive across the call.
+pub(crate) unsafe fn map_resource(addr: usize, num: u32, memop: u32, acquire: *mut c_void, mfns: *mut XenPfn, errs: *mut c_int, dom: DomId) -> c_long {
+    // SAFETY: forwarded from the caller.
+    unsafe { prm_map_resource(addr as c_ulong, num, memop, acquire, mfns, errs, dom.0) }
+}
+
+/// Maps guest frames at `addr`.
+///
+/// # Safety
+///
+/// `gfns` and `errs` hold `num` entries, alive across the call.
+pub(crate) unsafe fn map_gfns(addr: usize, num: u32, gfns: *mut XenPfn, errs: *mut c_int, dom: DomId) -> c_long {
+    // SAFETY: forwarded from the caller.
+    unsafe { prm_map_gfns(addr as c_ulong, num, gfns, errs, dom.0) }
+}

@@ -1,0 +1,387 @@
+// SPDX-License-Identifier: GPL-2.0
+//! privcmd-restrict: a privcmd device for device models, whose file
+//! descriptors are confined to one domain.
+//!
+//! `/dev/xen/privcmd-restrict` speaks the Linux privcmd ioctl ABI
+//! (`include/uapi/xen/privcmd.h`) for RESTRICT, DM_OP, MMAP_RESOURCE and
+//! MMAPBATCH_V2 with the C driver's semantics, never allows HYPERCALL, and
+//! adds restrict-at-open: an administrator binds a uid to a domain
+//! (`IOCTL_PRIVCMD_RESTRICT_UID`), and that uid's opens return fds already
+//! confined to it. The ABI is dmop-abi's own source, included below.
+//!
+//! DM_OP buffers are copied into kernel memory (read once), and Xen is
+//! given those copies, which it cannot fault on; results are copied back.
+
+use core::ffi::{c_char, c_int, c_long, c_uint, c_ulong};
+use core::mem::size_of;
+
+use kernel::bindings;
+use kernel::error::{code, to_result, Error};
+use kernel::prelude::*;
+use kernel::types::FromBytes;
+use kernel::uaccess::UserSlice;
+
+#[path = "dmop_abi/mod.rs"]
+mod dmop_abi;
+mod glue;
+#[cfg(CONFIG_KUNIT)]
+mod kunit;
+mod policy;
+
+use dmop_abi::dmop::DmOpBuf;
+use dmop_abi::privcmd::{self, PrivcmdDmOp, PrivcmdDmOpBuf, PrivcmdMmapResource, PrivcmdMmapbatchV2, PrivcmdRestrictUid};
+use dmop_abi::types::{DomId, GuestHandle, XenPfn};
+use dmop_abi::xenmem::{ResourceType, XenMemAcquireResource, XENMEM_ACQUIRE_RESOURCE};
+use policy::{BindingChange, Bindings, DmOpLimits, OpenDecision, Refusal, Restriction};
+
+module! {
+    type: PrivcmdRestrict,
+    name: "privcmd_restrict",
+    author: "xen-depriv",
+    description: "privcmd for device models: fds confined to one domain, restrict-at-open",
+    license: "GPL",
+}
+
+// SAFETY: plain integer structs; every bit pattern is a valid value.
+unsafe impl FromBytes for PrivcmdDmOp {}
+// SAFETY: as above.
+unsafe impl FromBytes for PrivcmdDmOpBuf {}
+// SAFETY: as above.
+unsafe impl FromBytes for PrivcmdMmapResource {}
+// SAFETY: as above.
+unsafe impl FromBytes for PrivcmdMmapbatchV2 {}
+// SAFETY: as above.
+unsafe impl FromBytes for PrivcmdRestrictUid {}
+// SAFETY: as above.
+unsafe impl FromBytes for DomId {}
+
+/// The uid bindings of restrict-at-open.
+static BINDINGS: Bindings = Bindings::new();
+
+fn errno(r: Refusal) -> Error {
+    match r {
+        Refusal::Perm => code::EPERM,
+        Refusal::Inval => code::EINVAL,
+        Refusal::TooBig => code::E2BIG,
+        Refusal::Access => code::EACCES,
+        Refusal::NoSpace => code::ENOSPC,
+        Refusal::NoEnt => code::ENOENT,
+    }
+}
+
+impl From<Refusal> for Error {
+    fn from(r: Refusal) -> Self {
+        errno(r)
+    }
+}
+
+struct PrivcmdRestrict;
+
+impl kernel::Module for PrivcmdRestrict {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        if !glue::xen_pv_initial_domain() {
+            pr_err!("privcmd-restrict: needs a Xen PV dom0\n");
+            return Err(code::ENODEV);
+        }
+        to_result(glue::register())?;
+        pr_info!("privcmd-restrict: /dev/{} ready\n", glue::devname().to_str().unwrap_or("?"));
+        Ok(PrivcmdRestrict)
+    }
+}
+
+impl Drop for PrivcmdRestrict {
+    fn drop(&mut self) {
+        glue::deregister();
+        BINDINGS.clear();
+        pr_info!("privcmd-restrict: unloaded\n");
+    }
+}
+
+/// The state of one open fd, in `file->private_data`.
+struct FileState {
+    restriction: Restriction,
+}
+
+/// # Safety
+///
+/// `file` is a live file of this device opened by [`prm_rs_open`].
+unsafe fn state<'a>(file: *mut bindings::file) -> &'a FileState {
+    // SAFETY: open stored a leaked KBox<FileState> there; it lives until release.
+    unsafe { &*(*file).private_data.cast::<FileState>() }
+}
+
+/// `open`: decides restrict-at-open.
+///
+/// # Safety
+///
+/// Called by the VFS with a live file.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn prm_rs_open(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+    let decision = policy::decide_open(BINDINGS.lookup(glue::current_fsuid()), glue::capable_sys_admin());
+    let restriction = match decision {
+        Ok(OpenDecision::Restricted(d)) => Restriction::to(d),
+        Ok(OpenDecision::Unrestricted) => Restriction::none(),
+        Err(r) => return errno(r).to_errno(),
+    };
+    match KBox::new(FileState { restriction }, GFP_KERNEL) {
+        Ok(b) => {
+            // SAFETY: the file is ours until release; private_data is free.
+            unsafe { (*file).private_data = KBox::into_raw(b).cast() };
+            0
+        }
+        Err(_) => code::ENOMEM.to_errno(),
+    }
+}
+
+/// `release`: frees the fd's state.
+///
+/// # Safety
+///
+/// Called by the VFS once, with the file open set up.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn prm_rs_release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+    // SAFETY: private_data holds the KBox leaked by open; nothing uses it after release.
+    unsafe { drop(KBox::from_raw((*file).private_data.cast::<FileState>())) };
+    0
+}
+
+/// `mmap`: the region later filled by MMAP_RESOURCE or MMAPBATCH_V2.
+///
+/// # Safety
+///
+/// Called by the VFS with a live file and vma, mmap lock held.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn prm_rs_mmap(_file: *mut bindings::file, vma: *mut bindings::vm_area_struct) -> c_int {
+    // SAFETY: forwarded from the VFS.
+    unsafe { glue::vma_setup(vma) };
+    0
+}
+
+/// The `bindings` sysfs attribute: one `uid domid` line per binding.
+///
+/// # Safety
+///
+/// `buf` holds `size` writable bytes (a sysfs page).
+#[no_mangle]
+pub(crate) unsafe extern "C" fn prm_rs_bindings_show(buf: *mut c_char, size: usize) -> isize {
+    // SAFETY: sysfs hands a writable page of `size` bytes.
+    let out = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), size) };
+    policy::format_bindings(&BINDINGS, out) as isize
+}
+
+/// `unlocked_ioctl`.
+///
+/// # Safety
+///
+/// Called by the VFS with a live file of this device.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn prm_rs_ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
+    // SAFETY: a file of this device, opened by prm_rs_open.
+    let st = unsafe { state(file) };
+    let arg = arg as usize;
+    let r = match cmd {
+        // The node is for device models: raw hypercalls stay on the C privcmd.
+        privcmd::IOCTL_PRIVCMD_HYPERCALL => Err(code::EPERM),
+        privcmd::IOCTL_PRIVCMD_RESTRICT => restrict(st, arg),
+        privcmd::IOCTL_PRIVCMD_DM_OP => dm_op(st, arg),
+        privcmd::IOCTL_PRIVCMD_MMAP_RESOURCE => mmap_resource(st, arg),
+        privcmd::IOCTL_PRIVCMD_MMAPBATCH_V2 => mmapbatch_v2(st, arg),
+        privcmd::IOCTL_PRIVCMD_RESTRICT_UID => restrict_uid(st, arg),
+        _ => Err(code::ENOTTY),
+    };
+    match r {
+        Ok(v) => v,
+        Err(e) => e.to_errno() as c_long,
+    }
+}
+
+/// Reads a `T` from user memory, once.
+fn read_user<T: FromBytes>(addr: usize) -> Result<T> {
+    UserSlice::new(addr, size_of::<T>()).reader().read::<T>()
+}
+
+fn restrict(st: &FileState, arg: usize) -> Result<c_long> {
+    let domid: DomId = read_user(arg)?;
+    st.restriction.restrict(domid)?;
+    Ok(0)
+}
+
+fn restrict_uid(st: &FileState, arg: usize) -> Result<c_long> {
+    let req: PrivcmdRestrictUid = read_user(arg)?;
+    match policy::decide_restrict_uid(glue::capable_sys_admin(), &st.restriction, &req)? {
+        BindingChange::Bind(uid, domid) => BINDINGS.bind(uid, domid)?,
+        BindingChange::Unbind(uid) => BINDINGS.unbind(uid)?,
+    }
+    Ok(0)
+}
+
+/// Buffers of DM_OP on the stack up to this count and total size.
+const STACK_BUFS: usize = 16;
+const STACK_BYTES: usize = 256;
+
+fn dm_op(st: &FileState, arg: usize) -> Result<c_long> {
+    let op: PrivcmdDmOp = read_user(arg)?;
+    st.restriction.check(op.dom)?;
+    if op.num == 0 {
+        return Ok(0);
+    }
+    let limits = DmOpLimits { max_bufs: glue::max_nr_bufs(), max_size: glue::buf_max_size() };
+    limits.check_count(op.num)?;
+    let n = usize::from(op.num);
+
+    // The buffer descriptors, read once.
+    let mut descs_stack = [PrivcmdDmOpBuf::ZEROED; STACK_BUFS];
+    let mut descs_heap = KVec::new();
+    let descs: &mut [PrivcmdDmOpBuf] = if n <= STACK_BUFS {
+        &mut descs_stack[..n]
+    } else {
+        descs_heap.extend_with(n, PrivcmdDmOpBuf::ZEROED, GFP_KERNEL)?;
+        &mut descs_heap[..]
+    };
+    let mut r = UserSlice::new(op.ubufs.addr(), n * size_of::<PrivcmdDmOpBuf>()).reader();
+    let mut total = 0usize;
+    for d in descs.iter_mut() {
+        *d = r.read::<PrivcmdDmOpBuf>()?;
+    }
+    for d in descs.iter() {
+        limits.check_size(d.size)?;
+        if !glue::access_ok(d.uptr.addr(), d.size) {
+            return Err(code::EFAULT);
+        }
+        total += d.size;
+    }
+
+    // The contents, read once into kernel memory Xen cannot fault on.
+    let mut data_stack = [0u8; STACK_BYTES];
+    let mut data_heap = KVec::new();
+    let data: &mut [u8] = if total <= STACK_BYTES {
+        &mut data_stack[..total]
+    } else {
+        data_heap.extend_with(total, 0u8, GFP_KERNEL)?;
+        &mut data_heap[..]
+    };
+    let mut off = 0;
+    for d in descs.iter() {
+        let chunk = &mut data[off..off + d.size];
+        let (mut rd, _) = UserSlice::new(d.uptr.addr(), d.size).reader_writer();
+        rd.read_slice(chunk)?;
+        probe_writable(d.uptr.addr(), chunk)?;
+        off += d.size;
+    }
+
+    let mut xbufs_stack = [DmOpBuf::ZEROED; STACK_BUFS];
+    let mut xbufs_heap = KVec::new();
+    let xbufs: &mut [DmOpBuf] = if n <= STACK_BUFS {
+        &mut xbufs_stack[..n]
+    } else {
+        xbufs_heap.extend_with(n, DmOpBuf::ZEROED, GFP_KERNEL)?;
+        &mut xbufs_heap[..]
+    };
+    let mut off = 0;
+    for (x, d) in xbufs.iter_mut().zip(descs.iter()) {
+        *x = DmOpBuf { h: GuestHandle::from_addr(data[off..].as_ptr() as usize), size: d.size as u64 };
+        off += d.size;
+    }
+    // SAFETY: `xbufs` describes `n` kernel buffers that stay alive across the call.
+    let rc = unsafe { glue::hypercall_dm_op(op.dom, n as c_uint, xbufs.as_mut_ptr().cast()) };
+
+    // Xen may have written any buffer: copy every one back.
+    let mut off = 0;
+    for d in descs.iter() {
+        UserSlice::new(d.uptr.addr(), d.size).writer().write_slice(&data[off..off + d.size])?;
+        off += d.size;
+    }
+    if rc < 0 {
+        return Err(Error::from_errno(rc as c_int));
+    }
+    Ok(rc)
+}
+
+/// Fails with `EFAULT` unless every page of `[addr, addr + chunk.len())` is
+/// writable, by writing back one byte per page with the value just read (the
+/// C driver pins the pages writable and fails the same way, before any
+/// hypercall).
+fn probe_writable(addr: usize, chunk: &[u8]) -> Result {
+    const PAGE: usize = 4096;
+    let mut i = 0;
+    while i < chunk.len() {
+        UserSlice::new(addr + i, 1).writer().write_slice(&chunk[i..i + 1])?;
+        i = (addr + i + PAGE) / PAGE * PAGE - addr;
+    }
+    Ok(())
+}
+
+fn mmap_resource(st: &FileState, arg: usize) -> Result<c_long> {
+    let req: PrivcmdMmapResource = read_user(arg)?;
+    st.restriction.check(req.dom)?;
+    if (req.addr != 0) != (req.num != 0) {
+        return Err(code::EINVAL);
+    }
+    let mut acquire = XenMemAcquireResource {
+        domid: req.dom,
+        r#type: ResourceType(req.r#type as u16),
+        id: req.id,
+        ..XenMemAcquireResource::ZEROED
+    };
+    if req.num == 0 {
+        // A size query: answer in `num`.
+        // SAFETY: `acquire` is a xen_mem_acquire_resource with a null frame list.
+        let rc = unsafe { glue::hypercall_memory_op(XENMEM_ACQUIRE_RESOURCE, (&raw mut acquire).cast()) };
+        if rc < 0 {
+            return Err(Error::from_errno(rc as c_int));
+        }
+        let num_at = arg + core::mem::offset_of!(PrivcmdMmapResource, num);
+        UserSlice::new(num_at, 8).writer().write(&u64::from(acquire.nr_frames))?;
+        return Ok(0);
+    }
+    let num = u32::try_from(req.num).map_err(|_| code::EINVAL)?;
+    let mut frames = KVec::new();
+    frames.extend_with(num as usize, 0 as XenPfn, GFP_KERNEL)?;
+    let mut errs = KVec::new();
+    errs.extend_with(num as usize, 0 as c_int, GFP_KERNEL)?;
+    acquire.nr_frames = num;
+    acquire.frame = u64::from(req.idx);
+    acquire.frame_list = GuestHandle::from_addr(frames.as_mut_ptr() as usize);
+    // SAFETY: `acquire` points at `frames` and `errs`, `num` entries each,
+    // alive across the call; the helper takes the mmap lock.
+    let rc = unsafe {
+        glue::map_resource(req.addr as usize, num, XENMEM_ACQUIRE_RESOURCE, (&raw mut acquire).cast(), frames.as_mut_ptr(), errs.as_mut_ptr(), req.dom)
+    };
+    to_result(rc as c_int)?;
+    Ok(0)
+}
+
+fn mmapbatch_v2(st: &FileState, arg: usize) -> Result<c_long> {
+    let req: PrivcmdMmapbatchV2 = read_user(arg)?;
+    let num = req.num as usize;
+    if !glue::access_ok(req.err.addr(), num.saturating_mul(size_of::<c_int>())) {
+        return Err(code::EFAULT);
+    }
+    st.restriction.check(req.dom)?;
+    if num == 0 {
+        return Err(code::EINVAL);
+    }
+    // The frames, read once.
+    let mut gfns = KVec::new();
+    gfns.extend_with(num, 0 as XenPfn, GFP_KERNEL)?;
+    // SAFETY: XenPfn is a plain integer; viewing the vector as bytes to fill it.
+    let bytes = unsafe { core::slice::from_raw_parts_mut(gfns.as_mut_ptr().cast::<u8>(), num * size_of::<XenPfn>()) };
+    UserSlice::new(req.arr.addr(), bytes.len()).reader().read_slice(bytes)?;
+    let mut errs = KVec::new();
+    errs.extend_with(num, 0 as c_int, GFP_KERNEL)?;
+    // Clear the error array first, as the C driver does.
+    write_errs(req.err.addr(), &errs)?;
+    // SAFETY: `gfns` and `errs` hold `num` entries each; the helper takes the mmap lock.
+    let rc = unsafe { glue::map_gfns(req.addr as usize, req.num, gfns.as_mut_ptr(), errs.as_mut_ptr(), req.dom) };
+    if rc == 0 || rc == code::ENOENT.to_errno() as c_long {
+        write_errs(req.err.addr(), &errs)?;
+    }
+    to_result(rc as c_int)?;
+    Ok(0)
+}
+
+fn write_errs(addr: usize, errs: &[c_int]) -> Result {
+    // SAFETY: c_int is a plain integer; its bytes are what userspace reads.
+    let bytes = unsafe { core::slice::from_raw_parts(errs.as_ptr().cast::<u8>(), core::mem::size_of_val(errs)) };
+    UserSlice::new(addr, bytes.len()).writer().write_slice(bytes)
+}
