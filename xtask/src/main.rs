@@ -178,7 +178,7 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
         Ok("passed".into())
     })?;
     let bed = testbed::prepare_from(ctx, &src)?;
-    testbed::run_suites(ctx, &bed, "vm: xen-smoke, library", &["xen-smoke", "library"], Duration::from_secs(900))?;
+    testbed::run_suites(ctx, &bed, "vm: xen-smoke, library, privcmd", &["xen-smoke", "library", "privcmd"], Duration::from_secs(900))?;
     testbed::self_test(ctx, &bed)
 }
 

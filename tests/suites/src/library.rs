@@ -87,18 +87,6 @@ pub fn run() -> i32 {
     t.finish()
 }
 
-/// The first loadable segment of the test guest: (file offset, guest address, bytes).
-fn guest_image() -> Option<(usize, u64, Vec<u8>)> {
-    let elf = std::fs::read(xl::test_guest_path()).ok()?;
-    let u16_at = |o: usize| u16::from_le_bytes(elf[o..o + 2].try_into().unwrap());
-    let u32_at = |o: usize| u32::from_le_bytes(elf[o..o + 4].try_into().unwrap());
-    let (phoff, phentsize, phnum) = (u32_at(0x1c) as usize, u16_at(0x2a) as usize, u16_at(0x2c) as usize);
-    (0..phnum).map(|i| phoff + i * phentsize).find(|&p| u32_at(p) == 1).map(|p| {
-        let off = u32_at(p + 4) as usize;
-        (off, u64::from(u32_at(p + 8)), elf[off..off + 64].to_vec())
-    })
-}
-
 fn rust_only(t: &mut Tap) {
     let g = match Guest::create("lib-extra", &xl::fake_dm_path(), true, "") {
         Ok(g) => g,
@@ -157,7 +145,7 @@ fn rust_only(t: &mut Tap) {
     t.check("destroy the server", dm.destroy_ioreq_server(d, id).is_ok(), "");
 
     // Guest memory through the restricted descriptor: the firmware is where Xen loaded it.
-    match guest_image() {
+    match xl::guest_image() {
         Some((_, addr, bytes)) => match ForeignMapping::map(&dm, d, &[addr >> 12]) {
             Ok(m) => {
                 let mut got = vec![0u8; bytes.len()];

@@ -7,12 +7,13 @@
 mod demo;
 mod dmcheck;
 mod library;
+mod privcmd;
 mod raw;
 mod smoke;
 mod tap;
 mod xl;
 
-const USAGE: &str = "usage: xdm-suite <xen-smoke | library | demo-testbed | harness-fail | dmcheck-rs DOMID | fake-dm [-d N]>";
+const USAGE: &str = "usage: xdm-suite <xen-smoke | library | privcmd | demo-testbed | harness-fail | dmcheck-rs DOMID | fake-dm [-d N]>";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -20,6 +21,7 @@ fn main() {
         Some("xen-smoke") => smoke::run(),
         Some("demo-testbed") => demo::run(),
         Some("library") => library::run(),
+        Some("privcmd") => privcmd::run(),
         Some("dmcheck-rs") => dmcheck::run(&args[1..]),
         Some("harness-fail") => {
             // A deliberately failing check: the harness must turn it into a failure.

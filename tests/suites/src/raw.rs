@@ -146,3 +146,107 @@ pub fn evtchn_bind_unbound(fd: &OwnedFd, remote: DomId) -> IoctlResult {
     // SAFETY: the argument is the struct the ioctl reads.
     unsafe { ioctl_ptr(fd, evtchn::IOCTL_EVTCHN_BIND_UNBOUND_PORT, (&raw mut b).cast()) }
 }
+
+/// Issues `cmd` with a pointer to `arg` (any plain struct).
+pub fn ioctl_struct<T: IntoBytes + zerocopy::FromBytes>(fd: &OwnedFd, cmd: u32, arg: &mut T) -> IoctlResult {
+    // SAFETY: `arg` is a live, writable struct of the size the command encodes.
+    unsafe { ioctl_ptr(fd, cmd, (arg as *mut T).cast()) }
+}
+
+/// Issues `cmd` with a raw (possibly bogus) address as the argument.
+pub fn ioctl_addr(fd: &OwnedFd, cmd: u32, addr: usize) -> IoctlResult {
+    // SAFETY: the kernel validates user addresses; a bad one gives EFAULT.
+    unsafe { ioctl_ptr(fd, cmd, addr as *mut libc::c_void) }
+}
+
+/// `IOCTL_PRIVCMD_DM_OP` with raw descriptors (address, size), bogus ones allowed.
+pub fn dm_op_descs(fd: &OwnedFd, dom: DomId, descs: &[(usize, usize)]) -> IoctlResult {
+    let mut ubufs: Vec<PrivcmdDmOpBuf> = descs.iter().map(|&(a, s)| PrivcmdDmOpBuf { uptr: UserPtr(a), size: s }).collect();
+    let mut arg = PrivcmdDmOp { dom, num: ubufs.len() as u16, ubufs: UserPtr::from_ptr(ubufs.as_mut_ptr()), ..PrivcmdDmOp::ZEROED };
+    ioctl_struct(fd, privcmd::IOCTL_PRIVCMD_DM_OP, &mut arg)
+}
+
+/// A shared mapping of `pages` pages of a privcmd node; unmapped on drop.
+#[derive(Debug)]
+pub struct NodeMap {
+    /// Start address.
+    pub addr: usize,
+    /// Length in bytes.
+    pub len: usize,
+}
+
+impl NodeMap {
+    /// `mmap` of the node (read-write, shared).
+    pub fn new(fd: &OwnedFd, pages: usize) -> Result<Self, Errno> {
+        let len = pages * 4096;
+        // SAFETY: a fresh mapping chosen by the kernel.
+        let p = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd.as_raw_fd(), 0) };
+        if p == libc::MAP_FAILED {
+            return Err(last_errno());
+        }
+        Ok(Self { addr: p as usize, len })
+    }
+
+    /// Reads a byte of the mapping (a fault here would be SIGBUS: only call
+    /// on pages that were filled).
+    pub fn byte(&self, off: usize) -> u8 {
+        assert!(off < self.len);
+        // SAFETY: within the mapping; the caller maps the page first.
+        unsafe { std::ptr::read_volatile((self.addr + off) as *const u8) }
+    }
+
+    /// Leaves the mapping in place (for exit-with-mappings tests).
+    pub fn leak(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for NodeMap {
+    fn drop(&mut self) {
+        // SAFETY: our mapping.
+        unsafe { libc::munmap(self.addr as *mut libc::c_void, self.len) };
+    }
+}
+
+/// `IOCTL_PRIVCMD_MMAP_RESOURCE`; returns the ioctl result and `num` after
+/// the call (the size, for a query).
+pub fn mmap_resource(fd: &OwnedFd, dom: DomId, ty: u32, id: u32, idx: u32, num: u64, addr: usize) -> (IoctlResult, u64) {
+    let mut arg = dmop_abi::privcmd::PrivcmdMmapResource {
+        dom,
+        r#type: ty,
+        id,
+        idx,
+        num,
+        addr: addr as u64,
+        ..dmop_abi::privcmd::PrivcmdMmapResource::ZEROED
+    };
+    let r = ioctl_struct(fd, privcmd::IOCTL_PRIVCMD_MMAP_RESOURCE, &mut arg);
+    (r, arg.num)
+}
+
+/// `IOCTL_PRIVCMD_MMAPBATCH_V2` of `gfns` at `addr`; the per-frame errors go to `errs`.
+pub fn mmapbatch_v2(fd: &OwnedFd, dom: DomId, addr: usize, gfns: &[dmop_abi::types::XenPfn], errs: Option<&mut [i32]>) -> IoctlResult {
+    let err = errs.map_or(UserPtr::NULL, |e| UserPtr::from_ptr(e.as_mut_ptr()));
+    let mut arg = dmop_abi::privcmd::PrivcmdMmapbatchV2 {
+        num: gfns.len() as u32,
+        dom,
+        addr: addr as u64,
+        arr: UserPtr::from_ptr(gfns.as_ptr()),
+        err,
+        ..dmop_abi::privcmd::PrivcmdMmapbatchV2::ZEROED
+    };
+    ioctl_struct(fd, privcmd::IOCTL_PRIVCMD_MMAPBATCH_V2, &mut arg)
+}
+
+/// `IOCTL_PRIVCMD_RESTRICT_UID` (privcmd-restrict only).
+pub fn restrict_uid(fd: &OwnedFd, uid: u32, domid: DomId, flags: u16) -> IoctlResult {
+    let mut a = dmop_abi::privcmd::PrivcmdRestrictUid { uid, domid, flags: dmop_abi::privcmd::RestrictUidFlags(flags) };
+    ioctl_struct(fd, privcmd::IOCTL_PRIVCMD_RESTRICT_UID, &mut a)
+}
+
+/// A DM_OP `nr_vcpus` on `dom`; the vCPU count on success.
+pub fn nr_vcpus(fd: &OwnedFd, dom: DomId) -> Result<u32, Errno> {
+    let mut op = XenDmOp::with_payload(DmopCode::NR_VCPUS, &dmop_abi::dmop::NrVcpus::ZEROED);
+    dm_op(fd, dom, &mut [op.as_mut_bytes()])?;
+    Ok(op.payload::<dmop_abi::dmop::NrVcpus>().vcpus)
+}

@@ -130,3 +130,16 @@ pub fn fake_dm(args: &[String]) -> i32 {
         std::thread::sleep(std::time::Duration::from_secs(3600));
     }
 }
+
+/// The first loadable segment of the test guest: (file offset, guest
+/// address, its first 64 bytes), to compare with guest memory.
+pub fn guest_image() -> Option<(usize, u64, Vec<u8>)> {
+    let elf = std::fs::read(test_guest_path()).ok()?;
+    let u16_at = |o: usize| u16::from_le_bytes(elf[o..o + 2].try_into().unwrap());
+    let u32_at = |o: usize| u32::from_le_bytes(elf[o..o + 4].try_into().unwrap());
+    let (phoff, phentsize, phnum) = (u32_at(0x1c) as usize, u16_at(0x2a) as usize, u16_at(0x2c) as usize);
+    (0..phnum).map(|i| phoff + i * phentsize).find(|&p| u32_at(p) == 1).map(|p| {
+        let off = u32_at(p + 4) as usize;
+        (off, u64::from(u32_at(p + 8)), elf[off..off + 64].to_vec())
+    })
+}
