@@ -381,7 +381,7 @@ impl Rng {
 /// fds: nothing may oops, and no DM_OP from a restricted fd may reach any
 /// domain but its own.
 fn random_ioctls(t: &mut Tap, w: &World) {
-    const SEED: u64 = 0x5eed_0f_c0ffee;
+    const SEED: u64 = 0x5eed_0fc0_ffee;
     const ROUNDS: usize = 3000;
     let mut rng = Rng(SEED);
     let cmds = [
