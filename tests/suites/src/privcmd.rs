@@ -311,7 +311,7 @@ fn own_cases(t: &mut Tap, w: &World) {
     t.eq("... then 3 buffers answer E2BIG", raw::dm_op_descs(&o, a, &[(p, 32); 3]), Err(Errno(libc::E2BIG)));
     t.eq("... and 2 buffers still work", raw::dm_op_descs(&o, a, &[(p, 32); 2]), Ok(0));
     t.check("dm_op_buf_max_size can be set to 40", set("dm_op_buf_max_size", "40") && set("dm_op_max_nr_bufs", "16"), "");
-    let big = vec![0u8; 41];
+    let big = [0u8; 41];
     t.eq("... then a 41-byte buffer answers E2BIG", raw::dm_op_descs(&o, a, &[(big.as_ptr() as usize, 41)]), Err(Errno(libc::E2BIG)));
     set("dm_op_buf_max_size", "4096");
 
