@@ -13,7 +13,7 @@
 //! given those copies, which it cannot fault on; results are copied back.
 
 use core::ffi::{c_char, c_int, c_long, c_uint, c_ulong};
-use core::mem::size_of;
+use core::mem::{size_of, MaybeUninit};
 
 use kernel::bindings;
 use kernel::error::{code, to_result, Error};
@@ -251,21 +251,34 @@ fn dm_op(st: &FileState, arg: usize) -> Result<c_long> {
         total += d.size;
     }
 
-    // The contents, read once into kernel memory Xen cannot fault on.
-    let mut data_stack = [0u8; STACK_BYTES];
-    let mut data_heap = KVec::new();
-    let data: &mut [u8] = if total <= STACK_BYTES {
+    // The contents, read once into kernel memory Xen cannot fault on. The
+    // area is not zeroed: every byte is filled by the read from user memory
+    // or, for an output-only buffer, by Xen before it is copied back.
+    let mut data_stack = [const { MaybeUninit::<u8>::uninit() }; STACK_BYTES];
+    let mut data_heap: KVec<u8> = KVec::new();
+    let data: &mut [MaybeUninit<u8>] = if total <= STACK_BYTES {
         &mut data_stack[..total]
     } else {
-        data_heap.extend_with(total, 0u8, GFP_KERNEL)?;
-        &mut data_heap[..]
+        data_heap.reserve(total, GFP_KERNEL)?;
+        &mut data_heap.spare_capacity_mut()[..total]
     };
-    let mut off = 0;
-    for d in descs.iter() {
-        let chunk = &mut data[off..off + d.size];
-        let (mut rd, _) = UserSlice::new(d.uptr.addr(), d.size).reader_writer();
-        rd.read_slice(chunk)?;
-        probe_writable(d.uptr.addr(), chunk)?;
+    let first = descs[0].size;
+    UserSlice::new(descs[0].uptr.addr(), first).reader().read_raw(&mut data[..first])?;
+    // SAFETY: read_raw initialized these bytes.
+    let buf0 = unsafe { init_slice(&data[..first]) };
+    probe_writable(descs[0].uptr.addr(), buf0)?;
+    // Buffer 1 of track_dirty_vram is output only (the frozen ABI fixes what
+    // op 7 is): not copied in, and only the bytes Xen writes are copied back.
+    let out_only = policy::output_only_len(buf0, n);
+    let mut off = first;
+    for (i, d) in descs.iter().enumerate().skip(1) {
+        if i == 1 && out_only.is_some() {
+            probe_writable_unread(d.uptr.addr(), d.size)?;
+        } else {
+            UserSlice::new(d.uptr.addr(), d.size).reader().read_raw(&mut data[off..off + d.size])?;
+            // SAFETY: read_raw initialized these bytes.
+            probe_writable(d.uptr.addr(), unsafe { init_slice(&data[off..off + d.size]) })?;
+        }
         off += d.size;
     }
 
@@ -285,16 +298,35 @@ fn dm_op(st: &FileState, arg: usize) -> Result<c_long> {
     // SAFETY: `xbufs` describes `n` kernel buffers that stay alive across the call.
     let rc = unsafe { glue::hypercall_dm_op(op.dom, n as c_uint, xbufs.as_mut_ptr().cast()) };
 
-    // Xen may have written any buffer: copy every one back.
+    // Xen may have written any buffer: copy every one back (of an
+    // output-only buffer, what Xen wrote, and only if it succeeded).
     let mut off = 0;
-    for d in descs.iter() {
-        UserSlice::new(d.uptr.addr(), d.size).writer().write_slice(&data[off..off + d.size])?;
+    for (i, d) in descs.iter().enumerate() {
+        let len = match out_only {
+            Some(_) if i == 1 && rc < 0 => 0,
+            Some(l) if i == 1 => l.min(d.size),
+            _ => d.size,
+        };
+        // SAFETY: these bytes were read from user memory, or (the first
+        // `len` of an output-only buffer, after a successful call) written by Xen.
+        let bytes = unsafe { init_slice(&data[off..off + len]) };
+        UserSlice::new(d.uptr.addr(), len).writer().write_slice(bytes)?;
         off += d.size;
     }
     if rc < 0 {
         return Err(Error::from_errno(rc as c_int));
     }
     Ok(rc)
+}
+
+/// The bytes of `s`.
+///
+/// # Safety
+///
+/// Every byte of `s` is initialized.
+unsafe fn init_slice(s: &[MaybeUninit<u8>]) -> &[u8] {
+    // SAFETY: MaybeUninit<u8> has u8's layout; the caller vouches for initialization.
+    unsafe { core::slice::from_raw_parts(s.as_ptr().cast::<u8>(), s.len()) }
 }
 
 /// Fails with `EFAULT` unless every page of `[addr, addr + chunk.len())` is
@@ -306,6 +338,21 @@ fn probe_writable(addr: usize, chunk: &[u8]) -> Result {
     let mut i = 0;
     while i < chunk.len() {
         UserSlice::new(addr + i, 1).writer().write_slice(&chunk[i..i + 1])?;
+        i = (addr + i + PAGE) / PAGE * PAGE - addr;
+    }
+    Ok(())
+}
+
+/// Like [`probe_writable`] for a buffer not read: reads one byte per page
+/// and writes it back.
+fn probe_writable_unread(addr: usize, len: usize) -> Result {
+    const PAGE: usize = 4096;
+    let mut i = 0;
+    while i < len {
+        let mut b = [0u8; 1];
+        let (mut rd, mut wr) = UserSlice::new(addr + i, 1).reader_writer();
+        rd.read_slice(&mut b)?;
+        wr.write_slice(&b)?;
         i = (addr + i + PAGE) / PAGE * PAGE - addr;
     }
     Ok(())

@@ -277,3 +277,27 @@ pub(crate) fn format_bindings(b: &Bindings, out: &mut [u8]) -> usize {
     });
     w.1
 }
+
+/// For a DM_OP whose buffer 0 is `buf0` and which has `nr_bufs` buffers:
+/// if buffer 1 is output only, the number of bytes Xen writes into it.
+/// Only `track_dirty_vram` (op 7) qualifies: Xen writes `ceil(nr / 8)`
+/// bytes of dirty bitmap and reads nothing there. The frozen ABI fixes this
+/// meaning for op 7; any other op, or a short buffer 0, is treated as
+/// reading and writing every buffer.
+pub(crate) fn output_only_len(buf0: &[u8], nr_bufs: usize) -> Option<usize> {
+    use crate::dmop_abi::dmop::{DmopCode, TrackDirtyVram, XenDmOp};
+    const NR_AT: usize = XenDmOp::PAYLOAD_OFFSET
+        + match TrackDirtyVram::LAYOUT.field("nr") {
+            Some(f) => f.offset,
+            None => panic!("track_dirty_vram has an nr"),
+        };
+    if nr_bufs != 2 || buf0.len() < NR_AT + 4 {
+        return None;
+    }
+    let op = u32::from_ne_bytes([buf0[0], buf0[1], buf0[2], buf0[3]]);
+    if op != DmopCode::TRACK_DIRTY_VRAM.0 {
+        return None;
+    }
+    let nr = u32::from_ne_bytes([buf0[NR_AT], buf0[NR_AT + 1], buf0[NR_AT + 2], buf0[NR_AT + 3]]);
+    Some((nr as usize).div_ceil(8))
+}

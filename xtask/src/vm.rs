@@ -204,7 +204,8 @@ pub fn qemu_command(cfg: &VmConfig) -> Command {
     let xen_args = "console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all dom0_mem=1024M,max:1024M dom0_max_vcpus=1";
     let mut dom0 = vec!["console=hvc0".to_string(), "earlyprintk=xen".into(), "rdinit=/init".into(), "panic=-1".into()];
     if !cfg.suites.is_empty() {
-        dom0.push(format!("xdm.suites={}", cfg.suites.join(",")));
+        // "," separates multiboot modules in -initrd: suites are joined with "+".
+        dom0.push(format!("xdm.suites={}", cfg.suites.join("+")));
     }
     if cfg.shell {
         dom0.push("xdm.shell=1".into());

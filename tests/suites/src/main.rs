@@ -4,6 +4,7 @@
 //! Each suite prints TAP and exits 0 only when every check passed; the
 //! host's `cargo xtask vm` turns that into its own exit status.
 
+mod bench;
 mod demo;
 mod dmcheck;
 mod library;
@@ -22,6 +23,7 @@ fn main() {
         Some("demo-testbed") => demo::run(),
         Some("library") => library::run(),
         Some("privcmd") => privcmd::run(),
+        Some("bench-privcmd") => bench::run(),
         Some("dmcheck-rs") => dmcheck::run(&args[1..]),
         Some("harness-fail") => {
             // A deliberately failing check: the harness must turn it into a failure.
