@@ -37,6 +37,7 @@ usage: cargo xtask <command>
                 boot the test bed, run suites in dom0 (or give a dom0 shell)
   install-lib [--prefix DIR] [--destdir DIR] [--includedir DIR]
                 install the drop-in libxendevicemodel.so.1 and its pkg-config file
+  dkms-tree DIR write privcmd-restrict's source tree for DKMS
   deps          install the host packages and bindgen-cli
   kernel        build the dom0 kernel
   abi-freeze    record the code's ABI in dmop-abi/abi/frozen.toml (--check: report only)
@@ -67,6 +68,7 @@ fn main() -> ExitCode {
         "test" => test(&ctx, rest),
         "vm" => vm_cmd(&ctx, rest),
         "install-lib" => install::run(&ctx, rest),
+        "dkms-tree" => module::dkms_tree(&ctx, rest),
         "bench" => no_args("bench", rest).and_then(|()| bench::run(&ctx)),
         "demo" => demo(&ctx, rest),
         "help" | "--help" | "-h" => {

@@ -10,7 +10,7 @@ use crate::linux::Kernel;
 use crate::sh::cmd;
 
 /// The module's source files.
-pub const SOURCES: &[&str] = &["Kbuild", "Makefile", "src", "c"];
+pub const SOURCES: &[&str] = &["Kbuild", "Makefile", "src", "c", "dkms.conf"];
 
 /// Copies the module's sources into `to`, dereferencing the dmop-abi link.
 pub fn copy_sources(root: &Path, to: &Path) -> Result<()> {
@@ -53,4 +53,20 @@ pub fn build(ctx: &Ctx, kernel: &Kernel, kernel_key: &str) -> Result<PathBuf> {
         Ok(if built { "built".into() } else { "cached".into() })
     })?;
     Ok(src.join("privcmd_restrict.ko"))
+}
+
+/// `cargo xtask dkms-tree DIR`: a self-contained source tree for DKMS or a
+/// source package (dmop-abi's ABI copied in place of the link).
+pub fn dkms_tree(ctx: &Ctx, args: &[String]) -> Result<()> {
+    let [dir] = args else {
+        crate::bail!("usage: cargo xtask dkms-tree DIR (e.g. /usr/src/privcmd-restrict-0.1.0)");
+    };
+    let to = PathBuf::from(dir);
+    if to.exists() && std::fs::read_dir(&to)?.next().is_some() {
+        crate::bail!("{} exists and is not empty", to.display());
+    }
+    ctx.step("dkms-tree: privcmd-restrict sources", || {
+        copy_sources(&ctx.root, &to)?;
+        Ok(format!("written to {}", to.display()))
+    })
 }
