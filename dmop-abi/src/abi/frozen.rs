@@ -8,7 +8,7 @@
 //! builds with `--cfg dmop_abi_unfrozen`, to read the code as it is.
 
 /// ABI version of the frozen manifest these checks come from.
-pub(crate) const ABI_VERSION: u32 = 1;
+pub(crate) const ABI_VERSION: u32 = 2;
 
 #[cfg(not(dmop_abi_unfrozen))]
 #[rustfmt::skip]
@@ -924,6 +924,15 @@ mod checks {
         assert!(s.fields.len() == 1, "frozen ABI: struct ioctl_evtchn_restrict_domid gained or lost fields");
         match s.field("domid") { Some(f) => assert!(f.offset == 0 && f.size == 2, "frozen ABI: ioctl_evtchn_restrict_domid.domid moved or resized; frozen at offset 0 size 2"), None => panic!("frozen ABI: field ioctl_evtchn_restrict_domid.domid is gone") }
     };
+    const _: () = {
+        let s = match struct_layout("xsd_sockmsg") { Some(s) => s, None => panic!("frozen ABI: struct xsd_sockmsg is gone") };
+        assert!(s.size == 16 && s.align == 4, "frozen ABI: sizeof/alignof(struct xsd_sockmsg) changed; frozen at 16/4");
+        assert!(s.fields.len() == 4, "frozen ABI: struct xsd_sockmsg gained or lost fields");
+        match s.field("type") { Some(f) => assert!(f.offset == 0 && f.size == 4, "frozen ABI: xsd_sockmsg.type moved or resized; frozen at offset 0 size 4"), None => panic!("frozen ABI: field xsd_sockmsg.type is gone") }
+        match s.field("req_id") { Some(f) => assert!(f.offset == 4 && f.size == 4, "frozen ABI: xsd_sockmsg.req_id moved or resized; frozen at offset 4 size 4"), None => panic!("frozen ABI: field xsd_sockmsg.req_id is gone") }
+        match s.field("tx_id") { Some(f) => assert!(f.offset == 8 && f.size == 4, "frozen ABI: xsd_sockmsg.tx_id moved or resized; frozen at offset 8 size 4"), None => panic!("frozen ABI: field xsd_sockmsg.tx_id is gone") }
+        match s.field("len") { Some(f) => assert!(f.offset == 12 && f.size == 4, "frozen ABI: xsd_sockmsg.len moved or resized; frozen at offset 12 size 4"), None => panic!("frozen ABI: field xsd_sockmsg.len is gone") }
+    };
 
     const _: () = match constant("PRIVCMD_RESTRICT_UID_UNBIND") { Some(c) => assert!(c.value == 0x1, "frozen ABI: constant PRIVCMD_RESTRICT_UID_UNBIND changed; frozen at 0x1"), None => panic!("frozen ABI: constant PRIVCMD_RESTRICT_UID_UNBIND is gone") };
     const _: () = match constant("sizeof(evtchn_port_t)") { Some(c) => assert!(c.value == 0x4, "frozen ABI: constant sizeof(evtchn_port_t) changed; frozen at 0x4"), None => panic!("frozen ABI: constant sizeof(evtchn_port_t) is gone") };
@@ -970,6 +979,33 @@ mod checks {
     const _: () = match constant("STATE_IOREQ_NONE") { Some(c) => assert!(c.value == 0x0, "frozen ABI: constant STATE_IOREQ_NONE changed; frozen at 0x0"), None => panic!("frozen ABI: constant STATE_IOREQ_NONE is gone") };
     const _: () = match constant("STATE_IOREQ_READY") { Some(c) => assert!(c.value == 0x1, "frozen ABI: constant STATE_IOREQ_READY changed; frozen at 0x1"), None => panic!("frozen ABI: constant STATE_IOREQ_READY is gone") };
     const _: () = match constant("STATE_IORESP_READY") { Some(c) => assert!(c.value == 0x3, "frozen ABI: constant STATE_IORESP_READY changed; frozen at 0x3"), None => panic!("frozen ABI: constant STATE_IORESP_READY is gone") };
+    const _: () = match constant("XENSTORE_ABS_PATH_MAX") { Some(c) => assert!(c.value == 0xc00, "frozen ABI: constant XENSTORE_ABS_PATH_MAX changed; frozen at 0xc00"), None => panic!("frozen ABI: constant XENSTORE_ABS_PATH_MAX is gone") };
+    const _: () = match constant("XENSTORE_PAYLOAD_MAX") { Some(c) => assert!(c.value == 0x1000, "frozen ABI: constant XENSTORE_PAYLOAD_MAX changed; frozen at 0x1000"), None => panic!("frozen ABI: constant XENSTORE_PAYLOAD_MAX is gone") };
+    const _: () = match constant("XENSTORE_REL_PATH_MAX") { Some(c) => assert!(c.value == 0x800, "frozen ABI: constant XENSTORE_REL_PATH_MAX changed; frozen at 0x800"), None => panic!("frozen ABI: constant XENSTORE_REL_PATH_MAX is gone") };
+    const _: () = match constant("XS_CONTROL") { Some(c) => assert!(c.value == 0x0, "frozen ABI: constant XS_CONTROL changed; frozen at 0x0"), None => panic!("frozen ABI: constant XS_CONTROL is gone") };
+    const _: () = match constant("XS_DIRECTORY") { Some(c) => assert!(c.value == 0x1, "frozen ABI: constant XS_DIRECTORY changed; frozen at 0x1"), None => panic!("frozen ABI: constant XS_DIRECTORY is gone") };
+    const _: () = match constant("XS_DIRECTORY_PART") { Some(c) => assert!(c.value == 0x16, "frozen ABI: constant XS_DIRECTORY_PART changed; frozen at 0x16"), None => panic!("frozen ABI: constant XS_DIRECTORY_PART is gone") };
+    const _: () = match constant("XS_ERROR") { Some(c) => assert!(c.value == 0x10, "frozen ABI: constant XS_ERROR changed; frozen at 0x10"), None => panic!("frozen ABI: constant XS_ERROR is gone") };
+    const _: () = match constant("XS_GET_DOMAIN_PATH") { Some(c) => assert!(c.value == 0xa, "frozen ABI: constant XS_GET_DOMAIN_PATH changed; frozen at 0xa"), None => panic!("frozen ABI: constant XS_GET_DOMAIN_PATH is gone") };
+    const _: () = match constant("XS_GET_PERMS") { Some(c) => assert!(c.value == 0x3, "frozen ABI: constant XS_GET_PERMS changed; frozen at 0x3"), None => panic!("frozen ABI: constant XS_GET_PERMS is gone") };
+    const _: () = match constant("XS_INTRODUCE") { Some(c) => assert!(c.value == 0x8, "frozen ABI: constant XS_INTRODUCE changed; frozen at 0x8"), None => panic!("frozen ABI: constant XS_INTRODUCE is gone") };
+    const _: () = match constant("XS_INVALID") { Some(c) => assert!(c.value == 0xffff, "frozen ABI: constant XS_INVALID changed; frozen at 0xffff"), None => panic!("frozen ABI: constant XS_INVALID is gone") };
+    const _: () = match constant("XS_IS_DOMAIN_INTRODUCED") { Some(c) => assert!(c.value == 0x11, "frozen ABI: constant XS_IS_DOMAIN_INTRODUCED changed; frozen at 0x11"), None => panic!("frozen ABI: constant XS_IS_DOMAIN_INTRODUCED is gone") };
+    const _: () = match constant("XS_MKDIR") { Some(c) => assert!(c.value == 0xc, "frozen ABI: constant XS_MKDIR changed; frozen at 0xc"), None => panic!("frozen ABI: constant XS_MKDIR is gone") };
+    const _: () = match constant("XS_READ") { Some(c) => assert!(c.value == 0x2, "frozen ABI: constant XS_READ changed; frozen at 0x2"), None => panic!("frozen ABI: constant XS_READ is gone") };
+    const _: () = match constant("XS_RELEASE") { Some(c) => assert!(c.value == 0x9, "frozen ABI: constant XS_RELEASE changed; frozen at 0x9"), None => panic!("frozen ABI: constant XS_RELEASE is gone") };
+    const _: () = match constant("XS_RESET_WATCHES") { Some(c) => assert!(c.value == 0x15, "frozen ABI: constant XS_RESET_WATCHES changed; frozen at 0x15"), None => panic!("frozen ABI: constant XS_RESET_WATCHES is gone") };
+    const _: () = match constant("XS_RESUME") { Some(c) => assert!(c.value == 0x12, "frozen ABI: constant XS_RESUME changed; frozen at 0x12"), None => panic!("frozen ABI: constant XS_RESUME is gone") };
+    const _: () = match constant("XS_RM") { Some(c) => assert!(c.value == 0xd, "frozen ABI: constant XS_RM changed; frozen at 0xd"), None => panic!("frozen ABI: constant XS_RM is gone") };
+    const _: () = match constant("XS_SET_PERMS") { Some(c) => assert!(c.value == 0xe, "frozen ABI: constant XS_SET_PERMS changed; frozen at 0xe"), None => panic!("frozen ABI: constant XS_SET_PERMS is gone") };
+    const _: () = match constant("XS_SET_TARGET") { Some(c) => assert!(c.value == 0x13, "frozen ABI: constant XS_SET_TARGET changed; frozen at 0x13"), None => panic!("frozen ABI: constant XS_SET_TARGET is gone") };
+    const _: () = match constant("XS_TRANSACTION_END") { Some(c) => assert!(c.value == 0x7, "frozen ABI: constant XS_TRANSACTION_END changed; frozen at 0x7"), None => panic!("frozen ABI: constant XS_TRANSACTION_END is gone") };
+    const _: () = match constant("XS_TRANSACTION_START") { Some(c) => assert!(c.value == 0x6, "frozen ABI: constant XS_TRANSACTION_START changed; frozen at 0x6"), None => panic!("frozen ABI: constant XS_TRANSACTION_START is gone") };
+    const _: () = match constant("XS_TYPE_COUNT") { Some(c) => assert!(c.value == 0x17, "frozen ABI: constant XS_TYPE_COUNT changed; frozen at 0x17"), None => panic!("frozen ABI: constant XS_TYPE_COUNT is gone") };
+    const _: () = match constant("XS_UNWATCH") { Some(c) => assert!(c.value == 0x5, "frozen ABI: constant XS_UNWATCH changed; frozen at 0x5"), None => panic!("frozen ABI: constant XS_UNWATCH is gone") };
+    const _: () = match constant("XS_WATCH") { Some(c) => assert!(c.value == 0x4, "frozen ABI: constant XS_WATCH changed; frozen at 0x4"), None => panic!("frozen ABI: constant XS_WATCH is gone") };
+    const _: () = match constant("XS_WATCH_EVENT") { Some(c) => assert!(c.value == 0xf, "frozen ABI: constant XS_WATCH_EVENT changed; frozen at 0xf"), None => panic!("frozen ABI: constant XS_WATCH_EVENT is gone") };
+    const _: () = match constant("XS_WRITE") { Some(c) => assert!(c.value == 0xb, "frozen ABI: constant XS_WRITE changed; frozen at 0xb"), None => panic!("frozen ABI: constant XS_WRITE is gone") };
     const _: () = match constant("XENMEM_acquire_resource") { Some(c) => assert!(c.value == 0x1c, "frozen ABI: constant XENMEM_acquire_resource changed; frozen at 0x1c"), None => panic!("frozen ABI: constant XENMEM_acquire_resource is gone") };
     const _: () = match constant("XENMEM_resource_grant_table") { Some(c) => assert!(c.value == 0x1, "frozen ABI: constant XENMEM_resource_grant_table changed; frozen at 0x1"), None => panic!("frozen ABI: constant XENMEM_resource_grant_table is gone") };
     const _: () = match constant("XENMEM_resource_ioreq_server") { Some(c) => assert!(c.value == 0x0, "frozen ABI: constant XENMEM_resource_ioreq_server changed; frozen at 0x0"), None => panic!("frozen ABI: constant XENMEM_resource_ioreq_server is gone") };

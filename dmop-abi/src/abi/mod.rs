@@ -22,6 +22,7 @@ pub mod ioreq;
 pub mod privcmd;
 pub mod types;
 pub mod xenmem;
+pub mod xs_wire;
 
 mod frozen;
 
@@ -38,6 +39,7 @@ pub mod registry {
     use super::privcmd::*;
     use super::types::*;
     use super::xenmem::*;
+    use super::xs_wire::*;
 
     /// Version of the frozen ABI these definitions implement: the
     /// `abi_version` of `abi/frozen.toml` they were frozen as.
@@ -90,6 +92,7 @@ pub mod registry {
         &EvtchnUnbind::LAYOUT,
         &EvtchnNotify::LAYOUT,
         &EvtchnRestrictDomid::LAYOUT,
+        &XsdSockmsg::LAYOUT,
     ];
 
     /// Every named constant except the DMOP numbers (those are [`DMOPS`]).
@@ -117,6 +120,8 @@ pub mod registry {
         IrqfdFlags::C_CONSTANTS,
         IoeventfdFlags::C_CONSTANTS,
         RestrictUidFlags::C_CONSTANTS,
+        XsMsgType::C_CONSTANTS,
+        XS_WIRE_CONSTANTS,
     ];
 
     /// Every ioctl.
