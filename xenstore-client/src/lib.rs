@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: MIT
+//! A small xenstore client: the wire protocol of `xen/io/xs_wire.h` over
+//! xenstored's Unix socket or `/dev/xen/xenbus`.
+//!
+//! Message numbers and the header come from dmop-abi (`xs_wire`).
+//!
+//! # Example
+//!
+//! ```no_run
+//! use xenstore_client::Xenstore;
+//!
+//! let mut xs = Xenstore::open()?;
+//! xs.write("/local/domain/0/device-model/3/state", b"running")?;
+//! assert_eq!(xs.read("/local/domain/0/device-model/3/state")?, b"running");
+//! # Ok::<(), xenstore_client::Error>(())
+//! ```
+#![deny(missing_docs)]
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+
+use dmop_abi::xs_wire::{XsMsgType, XsdSockmsg, XENSTORE_PAYLOAD_MAX};
+use zerocopy::{FromBytes, IntoBytes};
+
+/// xenstored's socket.
+pub const SOCKET_PATH: &str = "/run/xenstored/socket";
+/// The kernel's xenstore device (a ring to xenstored, for guests and dom0).
+pub const XENBUS_PATH: &str = "/dev/xen/xenbus";
+
+/// A failed xenstore request.
+#[derive(Debug)]
+pub enum Error {
+    /// The connection failed.
+    Io(&'static str, std::io::Error),
+    /// xenstored answered with an error (its errno name: `EACCES`, `ENOENT`...).
+    Xenstore(&'static str, String),
+    /// A malformed answer, or a request too large for the protocol.
+    Protocol(&'static str, String),
+}
+
+impl Error {
+    /// The errno name xenstored answered with, if it did.
+    pub fn xs_errno(&self) -> Option<&str> {
+        match self {
+            Error::Xenstore(_, e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(op, e) => write!(f, "xenstore {op}: {e}"),
+            Error::Xenstore(op, e) => write!(f, "xenstore {op}: {e}"),
+            Error::Protocol(op, e) => write!(f, "xenstore {op}: protocol error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Result of this crate.
+pub type Result<T> = std::result::Result<T, Error>;
+
+enum Conn {
+    Socket(UnixStream),
+    Xenbus(File),
+}
+
+impl Conn {
+    fn send(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        match self {
+            Conn::Socket(s) => s.write_all(buf),
+            // The xenbus device takes one whole message per write.
+            Conn::Xenbus(f) => f.write_all(buf),
+        }
+    }
+
+    fn recv(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
+        match self {
+            Conn::Socket(s) => s.read_exact(buf),
+            Conn::Xenbus(f) => f.read_exact(buf),
+        }
+    }
+}
+
+/// A connection to xenstored.
+pub struct Xenstore {
+    conn: Conn,
+    next_req: u32,
+}
+
+impl fmt::Debug for Xenstore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Xenstore")
+            .field("via", &match self.conn {
+                Conn::Socket(_) => "socket",
+                Conn::Xenbus(_) => "xenbus",
+            })
+            .finish()
+    }
+}
+
+impl Xenstore {
+    /// Connects through xenstored's socket, else through `/dev/xen/xenbus`.
+    pub fn open() -> Result<Self> {
+        Self::open_socket(SOCKET_PATH).or_else(|_| Self::open_xenbus(XENBUS_PATH))
+    }
+
+    /// Connects through a socket.
+    pub fn open_socket(path: &str) -> Result<Self> {
+        let s = UnixStream::connect(path).map_err(|e| Error::Io("connect", e))?;
+        Ok(Self { conn: Conn::Socket(s), next_req: 1 })
+    }
+
+    /// Connects through the xenbus device.
+    pub fn open_xenbus(path: &str) -> Result<Self> {
+        let f = OpenOptions::new().read(true).write(true).open(path).map_err(|e| Error::Io("open xenbus", e))?;
+        Ok(Self { conn: Conn::Xenbus(f), next_req: 1 })
+    }
+
+    /// Sends one request and returns the answer's type and payload; an
+    /// `XS_ERROR` answer becomes [`Error::Xenstore`]. Watch events that
+    /// arrive in between are dropped.
+    pub fn request(&mut self, op: &'static str, ty: XsMsgType, tx_id: u32, payload: &[u8]) -> Result<(XsMsgType, Vec<u8>)> {
+        if payload.len() > XENSTORE_PAYLOAD_MAX {
+            return Err(Error::Protocol(op, format!("payload of {} bytes", payload.len())));
+        }
+        let req_id = self.next_req;
+        self.next_req = self.next_req.wrapping_add(1);
+        let hdr = XsdSockmsg { r#type: ty, req_id, tx_id, len: payload.len() as u32 };
+        let mut msg = Vec::with_capacity(16 + payload.len());
+        msg.extend_from_slice(hdr.as_bytes());
+        msg.extend_from_slice(payload);
+        self.conn.send(&msg).map_err(|e| Error::Io(op, e))?;
+        loop {
+            let mut h = [0u8; 16];
+            self.conn.recv(&mut h).map_err(|e| Error::Io(op, e))?;
+            let hdr = XsdSockmsg::read_from_bytes(&h).map_err(|_| Error::Protocol(op, "short header".into()))?;
+            if hdr.len as usize > XENSTORE_PAYLOAD_MAX {
+                return Err(Error::Protocol(op, format!("answer of {} bytes", hdr.len)));
+            }
+            let mut body = vec![0u8; hdr.len as usize];
+            self.conn.recv(&mut body).map_err(|e| Error::Io(op, e))?;
+            if hdr.r#type == XsMsgType::WATCH_EVENT {
+                continue;
+            }
+            if hdr.req_id != req_id {
+                return Err(Error::Protocol(op, format!("answer to request {} while waiting for {req_id}", hdr.req_id)));
+            }
+            if hdr.r#type == XsMsgType::ERROR {
+                let name = String::from_utf8_lossy(body.strip_suffix(&[0]).unwrap_or(&body)).into_owned();
+                return Err(Error::Xenstore(op, name));
+            }
+            return Ok((hdr.r#type, body));
+        }
+    }
+
+    /// Reads a node.
+    pub fn read(&mut self, path: &str) -> Result<Vec<u8>> {
+        Ok(self.request("read", XsMsgType::READ, 0, &nul(path))?.1)
+    }
+
+    /// Writes a node (creating it).
+    pub fn write(&mut self, path: &str, value: &[u8]) -> Result<()> {
+        let mut p = nul(path);
+        p.extend_from_slice(value);
+        self.request("write", XsMsgType::WRITE, 0, &p).map(|_| ())
+    }
+
+    /// Creates a node.
+    pub fn mkdir(&mut self, path: &str) -> Result<()> {
+        self.request("mkdir", XsMsgType::MKDIR, 0, &nul(path)).map(|_| ())
+    }
+
+    /// Removes a node and its children.
+    pub fn rm(&mut self, path: &str) -> Result<()> {
+        self.request("rm", XsMsgType::RM, 0, &nul(path)).map(|_| ())
+    }
+
+    /// Lists a node's children.
+    pub fn directory(&mut self, path: &str) -> Result<Vec<String>> {
+        let b = self.request("directory", XsMsgType::DIRECTORY, 0, &nul(path))?.1;
+        Ok(split(&b))
+    }
+
+    /// A node's permissions, as xenstored prints them (`n0`, `r3`, ...).
+    pub fn get_perms(&mut self, path: &str) -> Result<Vec<String>> {
+        let b = self.request("get_perms", XsMsgType::GET_PERMS, 0, &nul(path))?.1;
+        Ok(split(&b))
+    }
+
+    /// Sets a node's permissions (`n0`, `b3`...: owner first).
+    pub fn set_perms(&mut self, path: &str, perms: &[&str]) -> Result<()> {
+        let mut p = nul(path);
+        for x in perms {
+            p.extend_from_slice(x.as_bytes());
+            p.push(0);
+        }
+        self.request("set_perms", XsMsgType::SET_PERMS, 0, &p).map(|_| ())
+    }
+}
+
+fn nul(s: &str) -> Vec<u8> {
+    let mut v = s.as_bytes().to_vec();
+    v.push(0);
+    v
+}
+
+fn split(b: &[u8]) -> Vec<String> {
+    b.split(|&c| c == 0).filter(|s| !s.is_empty()).map(|s| String::from_utf8_lossy(s).into_owned()).collect()
+}
