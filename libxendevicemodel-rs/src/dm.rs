@@ -92,6 +92,76 @@ impl DeviceModel {
         Ok(Self { backend: Backend::Privcmd(Shared::new(fd, HandleKind::Privcmd, path, None)) })
     }
 
+    /// Opens a node that restricts at open, such as [`PRIVCMD_RESTRICT_PATH`]
+    /// with the caller's uid bound to `domid` (privcmd-restrict's
+    /// `IOCTL_PRIVCMD_RESTRICT_UID`), and checks that the descriptor came
+    /// back confined to exactly `domid`: a DMOP on `domid` is allowed and
+    /// one on any other domain is refused with `EPERM`. Otherwise the
+    /// descriptor is closed and the error is `EPERM` from
+    /// `open_bound: not restricted` (fail-closed: an unrestricted
+    /// descriptor is never handed out by this call).
+    ///
+    /// The handle is registered as restricted, so [`restrict_all`](crate::restrict_all)
+    /// re-confirms it with the kernel.
+    ///
+    /// ```no_run
+    /// use xendevicemodel::{DeviceModel, PRIVCMD_RESTRICT_PATH};
+    /// use dmop_abi::types::DomId;
+    ///
+    /// // Run as a uid an administrator bound to domain 7.
+    /// let dm = DeviceModel::open_bound(PRIVCMD_RESTRICT_PATH, DomId(7))?;
+    /// assert_eq!(dm.restricted_to(), Some(DomId(7)));
+    /// # Ok::<(), xendevicemodel::Error>(())
+    /// ```
+    pub fn open_bound(path: &str, domid: DomId) -> Result<Self> {
+        if !domid.is_ordinary() {
+            return Err(Error::new("open_bound", libc::EINVAL));
+        }
+        let fd = sys::open(path, "open privcmd")?;
+        sys::dm_op_probe_on(fd.as_raw_fd(), domid)?;
+        // Some other domain must be refused by the descriptor itself (EPERM
+        // before the hypervisor is asked): pick one that is not `domid`.
+        let other = if domid == DomId(0) { DomId(1) } else { DomId(0) };
+        match sys::dm_op_probe_on(fd.as_raw_fd(), other) {
+            Err(e) if e.errno() == libc::EPERM => {}
+            _ => return Err(Error::new("open_bound: not restricted", libc::EPERM)),
+        }
+        Ok(Self { backend: Backend::Privcmd(Shared::new(fd, HandleKind::Privcmd, path, Some(domid))) })
+    }
+
+    /// Binds `uid` to `domid` on a privcmd-restrict node (its
+    /// `IOCTL_PRIVCMD_RESTRICT_UID`): from then on every open of the node
+    /// by `uid` returns a descriptor restricted to `domid` (see
+    /// [`open_bound`](Self::open_bound)). Needs `CAP_SYS_ADMIN` and an
+    /// unrestricted handle on that node (`EPERM` otherwise); binding a uid
+    /// again moves it. On the C privcmd node: `ENOTTY`.
+    ///
+    /// ```no_run
+    /// use xendevicemodel::{DeviceModel, PRIVCMD_RESTRICT_PATH};
+    /// use dmop_abi::types::DomId;
+    ///
+    /// let admin = DeviceModel::open_path(PRIVCMD_RESTRICT_PATH)?;
+    /// admin.bind_uid(40007, DomId(7))?;
+    /// // ... start the device model of domain 7 as uid 40007 ...
+    /// admin.unbind_uid(40007)?;
+    /// # Ok::<(), xendevicemodel::Error>(())
+    /// ```
+    pub fn bind_uid(&self, uid: u32, domid: DomId) -> Result<()> {
+        self.restrict_uid(dmop_abi::privcmd::PrivcmdRestrictUid { uid, domid, flags: dmop_abi::privcmd::RestrictUidFlags(0) }, "bind_uid")
+    }
+
+    /// Removes the binding of `uid` (`ENOENT` if it had none).
+    pub fn unbind_uid(&self, uid: u32) -> Result<()> {
+        let flags = dmop_abi::privcmd::RestrictUidFlags::UNBIND;
+        self.restrict_uid(dmop_abi::privcmd::PrivcmdRestrictUid { uid, domid: DomId(0), flags }, "unbind_uid")
+    }
+
+    fn restrict_uid(&self, mut arg: dmop_abi::privcmd::PrivcmdRestrictUid, op: &'static str) -> Result<()> {
+        let s = self.shared(op)?;
+        // SAFETY: the argument is the struct the ioctl reads.
+        unsafe { sys::ioctl(s.raw(), dmop_abi::privcmd::IOCTL_PRIVCMD_RESTRICT_UID, (&raw mut arg).cast(), op) }.map(|_| ())
+    }
+
     /// Uses an already open privcmd descriptor (no probe). It is registered
     /// for [`restrict_all`](crate::restrict_all) like any other.
     pub fn from_fd(fd: std::os::fd::OwnedFd) -> Self {

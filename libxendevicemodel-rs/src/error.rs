@@ -81,6 +81,13 @@ pub fn errno_name(e: i32) -> &'static str {
         libc::EOPNOTSUPP => "EOPNOTSUPP",
         libc::EXDEV => "EXDEV",
         libc::EOVERFLOW => "EOVERFLOW",
+        libc::EROFS => "EROFS",
+        libc::EMFILE => "EMFILE",
+        libc::EFBIG => "EFBIG",
+        libc::EAFNOSUPPORT => "EAFNOSUPPORT",
+        libc::EPROTONOSUPPORT => "EPROTONOSUPPORT",
+        libc::ECONNREFUSED => "ECONNREFUSED",
+        libc::ENOTCONN => "ENOTCONN",
         _ => "E?",
     }
 }

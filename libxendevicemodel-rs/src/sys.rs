@@ -60,7 +60,13 @@ pub(crate) fn dm_op(fd: RawFd, dom: DomId, bufs: &mut [&mut [u8]], op: &'static 
 
 /// The DM_OP probe (`num = 0`, `DOMID_INVALID`): does this node do DM_OP?
 pub(crate) fn dm_op_probe(fd: RawFd) -> Result<()> {
-    let mut arg = PrivcmdDmOp { dom: DomId::INVALID, ..PrivcmdDmOp::ZEROED };
+    dm_op_probe_on(fd, DomId::INVALID)
+}
+
+/// `IOCTL_PRIVCMD_DM_OP` with no buffers on `dom`: 0 if the descriptor
+/// does DMOPs and may reach `dom`.
+pub(crate) fn dm_op_probe_on(fd: RawFd, dom: DomId) -> Result<()> {
+    let mut arg = PrivcmdDmOp { dom, ..PrivcmdDmOp::ZEROED };
     // SAFETY: with num == 0 the kernel reads only `arg`.
     unsafe { ioctl(fd, privcmd::IOCTL_PRIVCMD_DM_OP, (&raw mut arg).cast(), "open: DM_OP probe") }.map(|_| ())
 }

@@ -3,8 +3,15 @@
  * xdm test guest: a freestanding HVM "firmware" that exercises a device
  * model. It prints through COM1 and Xen's debug port, checks the scratch
  * port and MMIO devices (byte, word, dword, string I/O both directions),
- * looks for the test PCI device, prints "Test result: SUCCESS" or
- * "FAILURE", and asks to be shut down through the debug-exit port.
+ * looks for the test PCI device (config space, BAR sizing, MMIO registers,
+ * its INTx and MSI arriving at the local APIC), prints "Test result:
+ * SUCCESS" or "FAILURE", and asks to be shut down through the debug-exit
+ * port.
+ *
+ * Built with -DTG_BENCH it is the benchmark guest instead: it times
+ * TG_BENCH_ROUNDS reads of the UART's scratch register (a port every
+ * device model under test emulates), each a round trip guest -> Xen ->
+ * device model -> Xen -> guest, and prints the rate.
  */
 #include <stdint.h>
 #include "testguest.h"
@@ -35,6 +42,94 @@ static void puts_all(const char *s)
         putc_all(*s++);
 }
 
+static void uart_init(void)
+{
+    /* A 16550 keeps what is written to its scratch register (offset 7). */
+    outb(TG_COM1 + 7, 0x5a);
+    uart_present = inb(TG_COM1 + 7) == 0x5a;
+    if (uart_present) {
+        outb(TG_COM1 + 3, 0x80);   /* DLAB */
+        outb(TG_COM1 + 0, 0x01);   /* 115200 baud */
+        outb(TG_COM1 + 1, 0x00);
+        outb(TG_COM1 + 3, 0x03);   /* 8n1 */
+        outb(TG_COM1 + 2, 0xc7);   /* FIFO on, cleared */
+    }
+}
+
+#ifdef TG_BENCH
+static inline uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+}
+
+static void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+    __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+}
+
+/* The guest's TSC frequency from Xen's CPUID leaves, in kHz (0 if absent). */
+static uint32_t tsc_khz(void)
+{
+    for (uint32_t base = 0x40000000; base < 0x40010000; base += 0x100) {
+        uint32_t r[4];
+        cpuid(base, 0, r);
+        if (r[1] == 0x566e6558 && r[2] == 0x65584d4d && r[3] == 0x4d4d566e && r[0] >= base + 3) {
+            cpuid(base + 3, 0, r);
+            return r[2];
+        }
+    }
+    return 0;
+}
+
+/* 64-by-32-bit division without libgcc. */
+static uint64_t div64(uint64_t n, uint32_t d)
+{
+    uint64_t q = 0, r = 0;
+    for (int i = 63; i >= 0; i--) {
+        r = r << 1 | ((n >> i) & 1);
+        if (r >= d) {
+            r -= d;
+            q |= 1ull << i;
+        }
+    }
+    return q;
+}
+
+static void putdec(uint32_t v)
+{
+    char b[12];
+    int i = 0;
+    do {
+        b[i++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (i)
+        putc_all(b[--i]);
+}
+
+void guest_main(void)
+{
+    uart_init();
+    puts_all("xdm-benchguest: hello\n");
+    uint32_t khz = tsc_khz();
+    uint64_t t0 = rdtsc();
+    for (uint32_t i = 0; i < TG_BENCH_ROUNDS; i++)
+        (void)inb(TG_COM1 + 7);
+    uint64_t t1 = rdtsc();
+    uint64_t us = khz ? div64((t1 - t0) * 1000, khz) : 0;
+    /* One line, parsed by the benchmark: rounds, microseconds, rate. */
+    puts_all("bench: pio-round-trips ");
+    putdec(TG_BENCH_ROUNDS);
+    puts_all(" in-us ");
+    putdec((uint32_t)us);
+    puts_all(" per-second ");
+    putdec(us && us < 0xffffffffu ? (uint32_t)div64((uint64_t)TG_BENCH_ROUNDS * 1000000, (uint32_t)us) : 0);
+    puts_all("\n");
+    outw(TG_DEBUG_EXIT_PORT, TG_EXIT_SUCCESS);
+}
+#else
 static void puthex(uint32_t v)
 {
     static const char d[] = "0123456789abcdef";
@@ -57,20 +152,6 @@ static void check(const char *what, uint32_t got, uint32_t want)
         failures++;
     }
     puts_all("\n");
-}
-
-static void uart_init(void)
-{
-    /* A 16550 keeps what is written to its scratch register (offset 7). */
-    outb(TG_COM1 + 7, 0x5a);
-    uart_present = inb(TG_COM1 + 7) == 0x5a;
-    if (uart_present) {
-        outb(TG_COM1 + 3, 0x80);   /* DLAB */
-        outb(TG_COM1 + 0, 0x01);   /* 115200 baud */
-        outb(TG_COM1 + 1, 0x00);
-        outb(TG_COM1 + 3, 0x03);   /* 8n1 */
-        outb(TG_COM1 + 2, 0xc7);   /* FIFO on, cleared */
-    }
 }
 
 static void pio_tests(void)
@@ -127,6 +208,32 @@ static void mmio_tests(void)
     check("rep movsl to and from mmio", back[0] ^ back[1] ^ back[2] ^ back[3], 0x11111111 ^ 0x22222222 ^ 0x33333333 ^ 0x44444444);
 }
 
+/*
+ * Interrupts stay disabled: an interrupt the device raises is seen pending
+ * in the local APIC's IRR instead of being taken.
+ */
+#define LAPIC_BASE   0xfee00000u
+#define IOAPIC_BASE  0xfec00000u
+#define VEC_INTX     0x41
+#define VEC_MSI      0x42
+
+static volatile uint32_t *lapic(uint32_t reg) { return (volatile uint32_t *)(LAPIC_BASE + reg); }
+
+static int lapic_pending(uint8_t vec)
+{
+    return (*lapic(0x200 + 0x10 * (vec / 32)) >> (vec % 32)) & 1;
+}
+
+static void ioapic_route(uint32_t gsi, uint8_t vec, int level)
+{
+    volatile uint32_t *sel = (volatile uint32_t *)IOAPIC_BASE;
+    volatile uint32_t *win = (volatile uint32_t *)(IOAPIC_BASE + 0x10);
+    *sel = 0x11 + 2 * gsi;   /* high half: destination APIC 0 */
+    *win = 0;
+    *sel = 0x10 + 2 * gsi;   /* low half: vector, fixed, physical, unmasked */
+    *win = vec | (level ? 1u << 15 : 0);
+}
+
 static uint32_t pci_read(uint32_t bdf, uint32_t reg)
 {
     outl(0xcf8, 0x80000000u | bdf << 8 | (reg & 0xfc));
@@ -161,6 +268,21 @@ static void pci_tests(void)
         check("pci mmio scratch register", regs[1], 0x600dcafe);
         uint32_t c0 = regs[2], c1 = regs[2];
         check("pci mmio counter counts reads", c1 - c0, 1);
+
+        /* Interrupts: the local APIC enabled (spurious vector 0xff), INTA
+         * of this slot routed through the IO-APIC. Xen's PCI INTx to GSI
+         * swizzle on bus 0: 16 + ((slot * 4 + slot / 8 + pin) % 32). */
+        *lapic(0xf0) = 0x1ff;
+        ioapic_route(16 + ((dev * 4 + dev / 8) % 32), VEC_INTX, 1);
+        check("no INTx pending before the doorbell", lapic_pending(VEC_INTX), 0);
+        regs[3] = 1;        /* doorbell: assert INTA */
+        check("pci INTx reaches the local APIC", lapic_pending(VEC_INTX), 1);
+        regs[3] = 0;        /* deassert */
+        regs[4] = LAPIC_BASE;     /* MSI address: APIC 0 */
+        regs[6] = VEC_MSI;        /* MSI data: fixed, edge */
+        check("no MSI pending before the doorbell", lapic_pending(VEC_MSI), 0);
+        regs[3] = 2;        /* doorbell: send the MSI */
+        check("pci MSI reaches the local APIC", lapic_pending(VEC_MSI), 1);
         return;
     }
     puts_all("pci: no test device\n");
@@ -182,3 +304,4 @@ void guest_main(void)
     outw(TG_DEBUG_EXIT_PORT, failures ? TG_EXIT_FAILURE : TG_EXIT_SUCCESS);
     puts_all("xdm-testguest: still running after the exit request\n");
 }
+#endif

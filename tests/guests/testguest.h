@@ -19,6 +19,8 @@
 #define TG_PCI_VENDOR      0x1234  /* the unofficial id emulators use for test hardware */
 #define TG_PCI_DEVICE      0x11e5  /* xen-thin-dm's counter/scratch PCI device */
 
+#define TG_BENCH_ROUNDS    20000   /* port round trips the benchmark guest times */
+
 #define TG_EXIT_SUCCESS    0
 #define TG_EXIT_FAILURE    1
 

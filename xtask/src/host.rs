@@ -20,7 +20,7 @@ pub fn test(ctx: &Ctx) -> Result<()> {
             caps.trim()
         );
     }
-    let guest = guest::testguest(ctx)?;
+    let guests = guest::build(ctx)?;
     testbed::dom0_programs(ctx)?;
     let bin = ctx.root.join("target/release");
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
@@ -29,7 +29,9 @@ pub fn test(ctx: &Ctx) -> Result<()> {
             let ok = cmd(bin.join("xdm-suite"))
                 .arg(s)
                 .env("PATH", &path)
-                .env("XDM_TEST_GUEST", &guest)
+                .env("XDM_TEST_GUEST", &guests.test)
+                .env("XDM_BENCH_GUEST", &guests.bench)
+                .env("XDM_THIN_DM", bin.join("xen-thin-dm"))
                 .env("XDM_FAKE_DM", ctx.root.join("tests/dom0/fake-dm"))
                 .status()?;
             if !ok {

@@ -180,7 +180,7 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
         Ok("passed".into())
     })?;
     let bed = testbed::prepare_from(ctx, &src)?;
-    testbed::run_suites(ctx, &bed, "vm: xen-smoke, library, privcmd", &["xen-smoke", "library", "privcmd"], Duration::from_secs(900))?;
+    testbed::run_suites(ctx, &bed, "vm: xen-smoke, library, privcmd, devicemodel", &["xen-smoke", "library", "privcmd", "devicemodel"], Duration::from_secs(900))?;
     testbed::self_test(ctx, &bed)
 }
 

@@ -33,7 +33,7 @@ pub fn dom0_programs(ctx: &Ctx) -> Result<Vec<Item>> {
     let c_dir = ctx.cache.join("dom0-c");
     ctx.step("host: build the dom0 programs (release)", || {
         cmd("cargo")
-            .args(["build", "-q", "--release", "-p", "xdm-suites", "-p", "xendevicemodel-c"])
+            .args(["build", "-q", "--release", "-p", "xdm-suites", "-p", "xendevicemodel-c", "-p", "xen-thin-dm"])
             .dir(&ctx.root)
             .run()?;
         // C programs built against Xen 4.17's headers and Debian's libraries.
@@ -50,6 +50,7 @@ pub fn dom0_programs(ctx: &Ctx) -> Result<Vec<Item>> {
     })?;
     let mut items = vec![
         Item::new(rel.join("xdm-suite"), "/usr/bin/xdm-suite"),
+        Item::new(rel.join("xen-thin-dm"), "/usr/libexec/xdm/xen-thin-dm"),
         Item::new(ctx.root.join("tests/dom0/fake-dm"), "/usr/libexec/xdm/fake-dm"),
         Item::new(rel.join("libxendevicemodel_c.so"), "/usr/lib/xdm-rs/libxendevicemodel.so.1"),
         Item::new(c_dir.join("dmcheck"), "/usr/libexec/xdm/dmcheck"),
@@ -73,10 +74,11 @@ pub fn prepare(ctx: &Ctx) -> Result<Bed> {
 pub fn prepare_from(ctx: &Ctx, src: &Source) -> Result<Bed> {
     let kernel = linux::kernel(ctx, src)?;
     let dist = xen::dist(ctx)?;
-    let guest = guest::testguest(ctx)?;
+    let guests = guest::build(ctx)?;
     let module = crate::module::build(ctx, &kernel, &kernel.key)?;
     let mut items = dom0_programs(ctx)?;
-    items.push(Item::new(guest, "/guests/testguest.elf"));
+    items.push(Item::new(guests.test, "/guests/testguest.elf"));
+    items.push(Item::new(guests.bench, "/guests/benchguest.elf"));
     items.push(Item::new(module, "/lib/xdm/privcmd_restrict.ko"));
     items.push(Item::new(ctx.root.join("tests/dom0/setup"), "/etc/xdm/setup"));
     let initrd = image::initramfs(ctx, &dist, "test", &items)?;

@@ -6,6 +6,7 @@
 
 mod bench;
 mod demo;
+mod devicemodel;
 mod dmcheck;
 mod library;
 mod privcmd;
@@ -14,7 +15,7 @@ mod smoke;
 mod tap;
 mod xl;
 
-const USAGE: &str = "usage: xdm-suite <xen-smoke | library | privcmd | demo-testbed | harness-fail | dmcheck-rs DOMID | fake-dm [-d N]>";
+const USAGE: &str = "usage: xdm-suite <xen-smoke | library | privcmd | devicemodel | demo-testbed | harness-fail | dmcheck-rs DOMID | fake-dm [-d N]>";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -22,6 +23,7 @@ fn main() {
         Some("xen-smoke") => smoke::run(),
         Some("demo-testbed") => demo::run(),
         Some("library") => library::run(),
+        Some("devicemodel") => devicemodel::run(),
         Some("privcmd") => privcmd::run(),
         Some("bench-privcmd") => bench::run(),
         Some("dmcheck-rs") => dmcheck::run(&args[1..]),

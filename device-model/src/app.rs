@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: MIT
+//! The device model's program: command line, attach, deprivilege, serve.
+//! `xen-thin-dm` is [`main_with`] and no extra device; a device model with
+//! devices of its own is the same call with them (see
+//! `examples/led_bank.rs`).
+//!
+//! The order matters, and is the security argument:
+//! 1. open what the loop needs (privcmd, evtchn, the UART log), as root or,
+//!    with `--restrict-at-open`, already as the device model's uid;
+//! 2. attach: create the ioreq server, claim the ranges, map its pages,
+//!    bind the event channels, enable it (the guest is still paused);
+//! 3. deprivilege, fail-closed ([`depriv`](crate::depriv));
+//! 4. tell the toolstack (`device-model/N/state = running`) and close the
+//!    xenstore connection: a device model that could not deprivilege never
+//!    reports `running`, so `xl create` fails;
+//! 5. only then read the guest's requests.
+
+use std::io::Write;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::process::ExitCode;
+
+use dmop_abi::types::DomId;
+use crate::cli::{self, Command, Options, Privcmd};
+use crate::devices::{DebugExit, PciCounter, Scratch, Uart16550};
+use crate::{depriv, escape, testplatform, Device, Exit, Machine, Server};
+use xendevicemodel::{DeviceModel, EventChannel, PRIVCMD_PATH, PRIVCMD_RESTRICT_PATH};
+use xenstore_client::Xenstore;
+
+/// The PCI slot of the counter device.
+const PCI_COUNTER_SLOT: u8 = 3;
+
+fn say(msg: &str) {
+    println!("xen-thin-dm: {msg}");
+}
+
+/// A failure before the loop: one line, and a non-zero exit.
+struct Fatal(String);
+
+impl<E: std::fmt::Display> From<E> for Fatal {
+    fn from(e: E) -> Self {
+        Fatal(e.to_string())
+    }
+}
+
+/// The whole program: parses the command line (`std::env::args`,
+/// `XEN_DOMAIN_ID`), serves the guest with the standard devices plus those
+/// `extra` returns, and gives the exit status.
+///
+/// ```no_run
+/// use std::process::ExitCode;
+///
+/// fn main() -> ExitCode {
+///     xen_thin_dm::app::main_with(|_options| Vec::new())
+/// }
+/// ```
+pub fn main_with(extra: impl FnOnce(&Options) -> Vec<Box<dyn Device>>) -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let env = std::env::var("XEN_DOMAIN_ID").ok();
+    let opts = match cli::parse(&args, env.as_deref()) {
+        Ok(Command::Run(o)) => o,
+        Ok(Command::Help) => {
+            println!("{}", cli::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Version) => {
+            println!("xen-thin-dm {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("xen-thin-dm: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&opts, extra(&opts)) {
+        Ok(code) => code,
+        Err(Fatal(e)) => {
+            eprintln!("xen-thin-dm: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn privcmd_path(o: &Options) -> String {
+    match &o.privcmd {
+        Privcmd::Path(p) => p.clone(),
+        Privcmd::Auto if std::path::Path::new(PRIVCMD_RESTRICT_PATH).exists() => PRIVCMD_RESTRICT_PATH.into(),
+        Privcmd::Auto => PRIVCMD_PATH.into(),
+    }
+}
+
+/// Another guest for the escape test: the first domain in xenstore that is
+/// neither dom0 nor ours.
+fn other_guest(xs: Option<&mut Xenstore>, ours: DomId) -> Option<DomId> {
+    let mut ids: Vec<u16> = xs?.directory("/local/domain").ok()?.iter().filter_map(|d| d.parse().ok()).collect();
+    ids.sort_unstable();
+    ids.into_iter().find(|&d| d != 0 && d != ours.0).map(DomId)
+}
+
+/// Blocks the termination signals and returns a signalfd for them: the loop
+/// polls it with the event channels, so a signal never interrupts a request.
+fn signal_fd() -> Result<OwnedFd, Fatal> {
+    // SAFETY: a zeroed sigset is a valid argument to sigemptyset.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid sigset for these calls.
+    unsafe {
+        libc::sigemptyset(&mut set);
+        for s in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+            libc::sigaddset(&mut set, s);
+        }
+        if libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) < 0 {
+            return Err(Fatal(format!("sigprocmask: {}", std::io::Error::last_os_error())));
+        }
+    }
+    // SAFETY: a valid sigset; a new descriptor is returned.
+    let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(Fatal(format!("signalfd: {}", std::io::Error::last_os_error())));
+    }
+    // SAFETY: just created, owned here.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// With `--restrict-at-open` as root: bind the device model's uid to the
+/// guest on the privcmd-restrict node, then become that uid before opening
+/// anything else, so that no unrestricted privcmd descriptor is ever held
+/// past this point.
+fn become_bound_uid(o: &Options, node: &str) -> Result<(), Fatal> {
+    if o.depriv {
+        // The chroot directory is root's to make.
+        depriv::prepare_empty_root().map_err(|e| Fatal(format!("deprivilege step \"empty root directory\" failed: {e}")))?;
+    }
+    let admin = DeviceModel::open_path(node).map_err(|e| Fatal(format!("restrict-at-open needs the privcmd-restrict node: {e}")))?;
+    admin.bind_uid(o.uid, o.domid).map_err(|e| Fatal(format!("restrict-at-open: binding uid {} to domain {}: {e}", o.uid, o.domid.0)))?;
+    drop(admin);
+    // SAFETY: plain credential calls.
+    let r = unsafe {
+        if libc::setgroups(0, std::ptr::null()) < 0 || libc::setresgid(o.gid, o.gid, o.gid) < 0 {
+            -1
+        } else {
+            libc::setresuid(o.uid, o.uid, o.uid)
+        }
+    };
+    if r < 0 {
+        return Err(Fatal(format!("restrict-at-open: becoming uid {}: {}", o.uid, std::io::Error::last_os_error())));
+    }
+    Ok(())
+}
+
+fn machine(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<Machine, Fatal> {
+    let sink: Box<dyn Write + Send> = match &o.uart_log {
+        Some(p) => Box::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(|e| Fatal(format!("--uart-log {}: {e}", p.display())))?,
+        ),
+        None => Box::new(std::io::stdout()),
+    };
+    let mut devices: Vec<Box<dyn Device>> = vec![
+        Box::new(Uart16550::com1(sink)),
+        Box::new(DebugExit::new(testplatform::DEBUG_EXIT_PORT)),
+        Box::new(Scratch::default()),
+        Box::new(PciCounter::new(PCI_COUNTER_SLOT)),
+    ];
+    devices.extend(extra);
+    Ok(Machine::new(devices)?)
+}
+
+fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
+    let dom = o.domid;
+    say(&format!("device model for domain {} (pid {})", dom.0, std::process::id()));
+    if !o.ignored.is_empty() {
+        say(&format!("warning: ignoring QEMU options it does not implement: {}", o.ignored.join(" ")));
+    }
+    if !o.depriv {
+        for _ in 0..3 {
+            say("WARNING: --no-depriv: running with full dom0 privileges. A guest that takes over this process owns the host. Debugging only.");
+        }
+    }
+    let node = privcmd_path(o);
+    // SAFETY: getuid cannot fail.
+    let started_as_root = unsafe { libc::getuid() } == 0;
+
+    // 1. What the loop needs. xenstore first, while still root.
+    let mut xs = match Xenstore::open() {
+        Ok(x) => Some(x),
+        Err(e) => {
+            say(&format!("warning: no xenstore ({e}): the toolstack will not see this device model start"));
+            None
+        }
+    };
+    let other = if o.escape_test { o.escape_other.or_else(|| other_guest(xs.as_mut(), dom)) } else { None };
+    let other_pid = other.and_then(|d| {
+        let pid = xs.as_mut()?.read(&format!("/local/domain/{}/image/device-model-pid", d.0)).ok()?;
+        String::from_utf8_lossy(&pid).trim().parse().ok()
+    });
+    let machine = machine(o, extra)?;
+    let signals = signal_fd()?;
+    let (dm, ev) = if o.restrict_at_open {
+        // The event channel node is root's: open it now and confine it at once.
+        let ev = EventChannel::open().map_err(|e| Fatal(format!("{e}")))?;
+        ev.restrict(dom)?;
+        if started_as_root {
+            become_bound_uid(o, &node)?;
+        }
+        let dm = DeviceModel::open_bound(&node, dom)
+            .map_err(|e| Fatal(format!("restrict-at-open: {node} did not give a descriptor confined to domain {}: {e}", dom.0)))?;
+        say(&format!("restrict-at-open: {node} opened as uid {}, confined to domain {} from the start", o.uid, dom.0));
+        (dm, ev)
+    } else {
+        let dm = DeviceModel::open_path(&node)?;
+        (dm, EventChannel::open()?)
+    };
+    say(&format!("privcmd node {node}"));
+
+    // 2. Attach.
+    let mut server = Server::attach(dm.clone(), ev.clone(), dom, machine, o.verbose)?;
+    say(&format!("ioreq server {} attached to domain {}", server.id().0, dom.0));
+
+    // 3. Deprivilege. The xenstore connection stays open across it, unused
+    // until step 4: the guest is paused until then, so no request has
+    // been read.
+    let other = other.unwrap_or(DomId(dom.0 + 1));
+    let mut before_seccomp = Vec::new();
+    if o.depriv {
+        let plan = depriv::Plan {
+            domid: dom,
+            uid: o.uid,
+            gid: o.gid,
+            as_root: started_as_root && !o.restrict_at_open,
+            max_file_size: o.max_file_size,
+        };
+        let done = depriv::apply_with(&plan, &mut || {
+            if o.escape_test {
+                before_seccomp = escape::attempts(&dm, &ev, other, other_pid);
+            }
+        });
+        match done {
+            Ok(steps) => {
+                say("deprivileged:");
+                for s in steps {
+                    say(&format!("  {s}"));
+                }
+            }
+            Err(f) => {
+                let _ = server.detach();
+                return Err(Fatal(f.to_string()));
+            }
+        }
+    }
+
+    // 4. Tell the toolstack (only now: a device model that failed to
+    // deprivilege never reports `running`), then let go of xenstore.
+    if let Some(mut x) = xs.take() {
+        let key = format!("/local/domain/0/device-model/{}/state", dom.0);
+        if let Err(e) = x.write(&key, b"running") {
+            say(&format!("warning: {key}: {e}"));
+        }
+    }
+
+    if o.escape_test {
+        let after = escape::attempts(&dm, &ev, other, other_pid);
+        if !escape::report(other, &before_seccomp, &after) {
+            let _ = server.detach();
+            return Err(Fatal("an escape attempt succeeded: stopping".into()));
+        }
+    }
+
+    // 5. Serve.
+    say("serving");
+    let exit = server.run(&signals);
+    let counts = server.summary();
+    let detached = server.detach();
+    match exit {
+        Ok(Exit::GuestShutdown(reason, code)) => {
+            say(&format!("the guest asked to stop with code {code}: domain shut down ({reason:?})"));
+        }
+        Ok(Exit::Signal(s)) => say(&format!("signal {s}: stopping")),
+        Err(e) => {
+            say(&format!("error: {e}"));
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    say(&format!("requests served: {counts}"));
+    match detached {
+        Ok(()) => say("ioreq server destroyed"),
+        Err(e) => say(&format!("ioreq server not destroyed ({e}): the domain is gone")),
+    }
+    Ok(ExitCode::SUCCESS)
+}

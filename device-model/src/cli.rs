@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: MIT
+//! The command line of `xen-thin-dm`.
+//!
+//! xl starts a `qemu-xen-traditional` device model with `-d DOMID` (and
+//! `XEN_DOMAIN_ID` in the environment) followed by QEMU flags; QEMU's own
+//! spelling is `-xen-domid N -xen-domid-restrict`. All of these are
+//! understood. Other single-dash flags are QEMU's, which xen-thin-dm does
+//! not implement: they are ignored with one warning line. An unknown
+//! `--long` option is a mistake and an error.
+
+use std::path::PathBuf;
+
+use dmop_abi::types::DomId;
+
+/// The uid (and gid) of the device model of domain `d` is `UID_BASE + d`
+/// unless `--uid`/`--gid` say otherwise.
+pub const UID_BASE: u32 = 40000;
+
+/// The default `RLIMIT_FSIZE` after deprivileging: the largest file the
+/// device model may grow (its log included, under xl).
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 8 << 20;
+
+/// How the device model gets its privcmd descriptor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Privcmd {
+    /// The privcmd-restrict node if it is loaded, else the C node.
+    Auto,
+    /// This node.
+    Path(String),
+}
+
+/// What the command line asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// The guest.
+    pub domid: DomId,
+    /// The uid to run as.
+    pub uid: u32,
+    /// The gid to run as.
+    pub gid: u32,
+    /// Deprivilege (the default); false only with `--no-depriv`.
+    pub depriv: bool,
+    /// Get a descriptor that is restricted from its open (privcmd-restrict
+    /// with a uid binding) instead of restricting one after opening it.
+    pub restrict_at_open: bool,
+    /// Which privcmd node.
+    pub privcmd: Privcmd,
+    /// Where the UART's output goes (default: stdout).
+    pub uart_log: Option<PathBuf>,
+    /// `RLIMIT_FSIZE` after deprivileging.
+    pub max_file_size: u64,
+    /// Run the escape self-test after deprivileging.
+    pub escape_test: bool,
+    /// Another guest for the escape self-test (default: found in xenstore).
+    pub escape_other: Option<DomId>,
+    /// Log every refused request.
+    pub verbose: bool,
+    /// QEMU flags that were ignored.
+    pub ignored: Vec<String>,
+}
+
+/// What to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Serve the guest.
+    Run(Options),
+    /// Print the usage.
+    Help,
+    /// Print the version.
+    Version,
+}
+
+/// The usage text.
+pub const USAGE: &str = "\
+usage: xen-thin-dm -d DOMID [options]   (also --domid N, -xen-domid N, or XEN_DOMAIN_ID)
+
+A deprivileged device model for one Xen HVM guest: a 16550 UART (COM1),
+a debug-exit port (0x501), the test platform's scratch devices and a PCI
+counter device. It confines itself to the guest before it reads a request.
+
+options:
+  --uid N, --gid N       run as this uid/gid (default 40000 + DOMID)
+  --require-depriv       fail unless every deprivilege step applies (default)
+  --no-depriv            do not deprivilege: UNSAFE, for debugging only
+  --restrict-at-open     use privcmd-restrict's uid binding: the privcmd
+                         descriptor is confined to the guest from its open
+  --privcmd PATH         privcmd node (default: /dev/xen/privcmd-restrict if
+                         loaded, else /dev/xen/privcmd)
+  --uart-log FILE        write the guest's serial output to FILE (default: stdout)
+  --max-file-size BYTES  RLIMIT_FSIZE once deprivileged (default 8388608)
+  --escape-test          after deprivileging, try to escape and print a table
+  --escape-other DOMID   another guest for the escape test (default: from xenstore)
+  -xen-domid-restrict    accepted (xen-thin-dm always restricts itself)
+  -v, --verbose          log refused requests
+  -h, --help, --version
+Other single-dash options are QEMU's: they are ignored with a warning.";
+
+fn number<T: std::str::FromStr>(flag: &str, v: Option<&String>) -> Result<T, String> {
+    let v = v.ok_or_else(|| format!("{flag} needs a value"))?;
+    v.parse().map_err(|_| format!("{flag} {v}: not a number"))
+}
+
+fn domid(flag: &str, v: Option<&String>) -> Result<DomId, String> {
+    let d: u16 = number(flag, v)?;
+    let d = DomId(d);
+    if !d.is_ordinary() {
+        return Err(format!("{flag} {}: not an ordinary domain id", d.0));
+    }
+    Ok(d)
+}
+
+/// Parses the arguments (without the program name); `env_domid` is
+/// `XEN_DOMAIN_ID`. Errors are one line.
+///
+/// ```
+/// use xen_thin_dm::cli::{parse, Command};
+///
+/// let args: Vec<String> = ["-d", "5", "-nographic", "-M", "xenfv"].iter().map(|s| s.to_string()).collect();
+/// let Command::Run(o) = parse(&args, None)? else { unreachable!() };
+/// assert_eq!((o.domid.0, o.uid, o.depriv), (5, 40005, true));
+/// assert_eq!(o.ignored, ["-nographic", "-M xenfv"]);
+/// assert!(parse(&["--uidd".to_string()], Some("5")).is_err());
+/// # Ok::<(), String>(())
+/// ```
+pub fn parse(args: &[String], env_domid: Option<&str>) -> Result<Command, String> {
+    let mut dom: Option<DomId> = None;
+    let (mut uid, mut gid) = (None, None);
+    let mut o = Options {
+        domid: DomId(0),
+        uid: 0,
+        gid: 0,
+        depriv: true,
+        restrict_at_open: false,
+        privcmd: Privcmd::Auto,
+        uart_log: None,
+        max_file_size: DEFAULT_MAX_FILE_SIZE,
+        escape_test: false,
+        escape_other: None,
+        verbose: false,
+        ignored: Vec::new(),
+    };
+    let mut it = args.iter().peekable();
+    while let Some(a) = it.next() {
+        let (flag, inline) = match a.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+            _ => (a.as_str(), None),
+        };
+        let mut value = || inline.clone().or_else(|| it.next().cloned());
+        match flag {
+            "-h" | "--help" => return Ok(Command::Help),
+            "--version" => return Ok(Command::Version),
+            "-d" | "--domid" | "-xen-domid" => dom = Some(domid(flag, value().as_ref())?),
+            "-xen-domid-restrict" => {}
+            "--uid" => uid = Some(number::<u32>(flag, value().as_ref())?),
+            "--gid" => gid = Some(number::<u32>(flag, value().as_ref())?),
+            "--require-depriv" => o.depriv = true,
+            "--no-depriv" => o.depriv = false,
+            "--restrict-at-open" => o.restrict_at_open = true,
+            "--privcmd" => o.privcmd = Privcmd::Path(value().ok_or("--privcmd needs a path")?),
+            "--uart-log" => o.uart_log = Some(value().ok_or("--uart-log needs a file")?.into()),
+            "--max-file-size" => o.max_file_size = number(flag, value().as_ref())?,
+            "--escape-test" => o.escape_test = true,
+            "--escape-other" => o.escape_other = Some(domid(flag, value().as_ref())?),
+            "-v" | "--verbose" => o.verbose = true,
+            f if f.starts_with("--") => return Err(format!("unknown option {f} (see --help)")),
+            f if f.starts_with('-') && f.len() > 1 => {
+                // A QEMU flag, with its value if one follows.
+                let mut ignored = f.to_string();
+                if let Some(v) = it.next_if(|v| !v.starts_with('-')) {
+                    ignored.push(' ');
+                    ignored.push_str(v);
+                }
+                o.ignored.push(ignored);
+            }
+            f => o.ignored.push(f.to_string()),
+        }
+    }
+    o.domid = match (dom, env_domid) {
+        (Some(d), _) => d,
+        (None, Some(e)) => domid("XEN_DOMAIN_ID", Some(&e.to_string()))?,
+        (None, None) => return Err("no domain: give -d DOMID (or --domid, -xen-domid, XEN_DOMAIN_ID)".into()),
+    };
+    if o.domid == DomId(0) {
+        return Err("domain 0 is not an HVM guest: give the guest's domain id".into());
+    }
+    o.uid = uid.unwrap_or(UID_BASE + u32::from(o.domid.0));
+    o.gid = gid.unwrap_or(o.uid);
+    if o.depriv && (o.uid == 0 || o.gid == 0) {
+        return Err("--uid/--gid 0 would not deprivilege anything".into());
+    }
+    if !o.depriv && o.escape_test {
+        return Err("--escape-test needs deprivileging (drop --no-depriv)".into());
+    }
+    if !o.depriv && o.restrict_at_open {
+        return Err("--restrict-at-open is a way to deprivilege: drop --no-depriv".into());
+    }
+    Ok(Command::Run(o))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str], env: Option<&str>) -> Result<Options, String> {
+        let a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        match parse(&a, env)? {
+            Command::Run(o) => Ok(o),
+            c => Err(format!("{c:?}")),
+        }
+    }
+
+    #[test]
+    fn the_ways_to_name_the_domain() {
+        assert_eq!(run(&["-d", "3"], None).unwrap().domid, DomId(3));
+        assert_eq!(run(&["--domid", "4"], None).unwrap().domid, DomId(4));
+        assert_eq!(run(&["--domid=6"], None).unwrap().domid, DomId(6));
+        assert_eq!(run(&["-xen-domid", "5", "-xen-domid-restrict"], None).unwrap().domid, DomId(5));
+        assert_eq!(run(&[], Some("7")).unwrap().domid, DomId(7));
+        assert_eq!(run(&["-d", "8"], Some("7")).unwrap().domid, DomId(8), "the command line wins");
+    }
+
+    #[test]
+    fn what_xl_passes_a_traditional_device_model_is_ignored_with_its_values() {
+        let o = run(
+            &["-d", "2", "-domain-name", "g", "-videoram", "4", "-nographic", "-M", "xenfv", "-vcpus", "1", "-acpi"],
+            None,
+        )
+        .unwrap();
+        assert_eq!(o.ignored, ["-domain-name g", "-videoram 4", "-nographic", "-M xenfv", "-vcpus 1", "-acpi"]);
+        assert_eq!((o.uid, o.gid), (40002, 40002));
+    }
+
+    #[test]
+    fn mistakes_are_one_line_errors() {
+        for (args, env, want) in [
+            (&["-d"][..], None, "-d needs a value"),
+            (&["-d", "x"], None, "not a number"),
+            (&["-d", "32752"], None, "not an ordinary domain id"),
+            (&["-d", "0"], None, "domain 0"),
+            (&[], None, "no domain"),
+            (&[], Some("z"), "XEN_DOMAIN_ID z"),
+            (&["-d", "1", "--uidd", "3"], None, "unknown option --uidd"),
+            (&["-d", "1", "--uid", "0"], None, "would not deprivilege"),
+            (&["-d", "1", "--no-depriv", "--escape-test"], None, "needs deprivileging"),
+            (&["-d", "1", "--privcmd"], None, "needs a path"),
+        ] {
+            let e = run(args, env).unwrap_err();
+            assert!(e.contains(want) && !e.contains('\n'), "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn options() {
+        let o = run(&["-d", "1", "--uid", "500", "--no-depriv", "--privcmd", "/dev/x", "--uart-log=/tmp/u", "-v"], None).unwrap();
+        assert_eq!((o.uid, o.gid, o.depriv, o.verbose), (500, 500, false, true));
+        assert_eq!(o.privcmd, Privcmd::Path("/dev/x".into()));
+        assert_eq!(o.uart_log, Some(PathBuf::from("/tmp/u")));
+        let o = run(&["-d", "1", "--escape-test", "--escape-other", "9", "--restrict-at-open", "--gid", "7"], None).unwrap();
+        assert_eq!((o.escape_test, o.escape_other, o.restrict_at_open, o.gid), (true, Some(DomId(9)), true, 7));
+        assert_eq!(parse(&["--help".into()], None), Ok(Command::Help));
+    }
+}

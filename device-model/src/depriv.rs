@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: MIT
+//! Deprivileging, fail-closed: every step is applied and checked, and the
+//! first that cannot be applied stops the device model with its name.
+//!
+//! In order: restrict every privcmd and evtchn descriptor to the guest; an
+//! empty root directory; new mount, IPC and network namespaces (and a user
+//! namespace when started unprivileged); chroot there; resource limits
+//! (file size small, core dumps, processes and locked memory zero); drop to
+//! the device model's uid and gid (or, unprivileged, every capability); no
+//! new privileges; a seccomp allow-list of the system calls the request
+//! loop makes, with ioctls allowed by command.
+
+use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+
+use dmop_abi::types::DomId;
+use dmop_abi::{evtchn, privcmd};
+use seccompiler::{SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule, TargetArch};
+
+/// How to deprivilege.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// The guest.
+    pub domid: DomId,
+    /// uid to become (started as root).
+    pub uid: u32,
+    /// gid to become (started as root).
+    pub gid: u32,
+    /// Started as root (else: already the device model's uid, through restrict-at-open).
+    pub as_root: bool,
+    /// `RLIMIT_FSIZE`, in bytes.
+    pub max_file_size: u64,
+}
+
+/// A step that could not be applied.
+#[derive(Debug)]
+pub struct Failure {
+    /// The step.
+    pub step: &'static str,
+    /// Why.
+    pub error: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "deprivilege step \"{}\" failed: {}", self.step, self.error)
+    }
+}
+
+fn os_err(what: &str) -> String {
+    format!("{what}: {}", std::io::Error::last_os_error())
+}
+
+fn check(r: libc::c_int, what: &str) -> Result<(), String> {
+    if r < 0 {
+        Err(os_err(what))
+    } else {
+        Ok(())
+    }
+}
+
+/// The steps, by name, in the order they are applied.
+pub const STEPS: &[&str] = &[
+    "restrict privcmd and evtchn to the guest",
+    "empty root directory",
+    "unshare mount, IPC and network namespaces",
+    "chroot to the empty directory",
+    "resource limits",
+    "drop privileges",
+    "no new privileges",
+    "seccomp allow-list",
+];
+
+/// Applies every step; returns a line per step done, or the first failure.
+pub fn apply(plan: &Plan) -> Result<Vec<String>, Failure> {
+    apply_with(plan, &mut || {})
+}
+
+/// [`apply`], calling `before_seccomp` after every other step (the escape
+/// self-test uses it to show what the other layers stop on their own).
+pub fn apply_with(plan: &Plan, before_seccomp: &mut dyn FnMut()) -> Result<Vec<String>, Failure> {
+    let mut done = Vec::new();
+    let mut step = |name: &'static str, f: &mut dyn FnMut() -> Result<String, String>| -> Result<(), Failure> {
+        match f() {
+            Ok(detail) => {
+                done.push(format!("{name}: {detail}"));
+                Ok(())
+            }
+            Err(error) => Err(Failure { step: name, error }),
+        }
+    };
+    step(STEPS[0], &mut || match xendevicemodel::restrict_all(plan.domid) {
+        Ok(r) => Ok(format!("{} descriptors confined to domain {}", r.handles.len(), plan.domid.0)),
+        Err(e) => Err(e.to_string()),
+    })?;
+    let mut root = Root::Dir(PathBuf::new());
+    step(STEPS[1], &mut || {
+        root = empty_root(plan)?;
+        Ok(match &root {
+            Root::Dir(d) => format!("{} (root's, mode 0555, empty)", d.display()),
+            Root::Tmpfs(d) => format!("a read-only tmpfs over {}, in the private mount namespace", d.display()),
+        })
+    })?;
+    step(STEPS[2], &mut || {
+        let mut flags = libc::CLONE_NEWNS | libc::CLONE_NEWIPC | libc::CLONE_NEWNET;
+        if !plan.as_root {
+            flags |= libc::CLONE_NEWUSER;
+        }
+        // SAFETY: unshare has no memory preconditions.
+        check(unsafe { libc::unshare(flags) }, "unshare")?;
+        // Nothing mounted from here on may propagate back to dom0.
+        check(
+            // SAFETY: valid C strings; no data argument.
+            unsafe { libc::mount(std::ptr::null(), c"/".as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()) },
+            "making mounts private",
+        )?;
+        Ok(if plan.as_root { "mount, IPC, network".into() } else { "user, mount, IPC, network".into() })
+    })?;
+    step(STEPS[3], &mut || {
+        let dir = match &root {
+            Root::Dir(d) => d,
+            Root::Tmpfs(d) => {
+                let c = CString::new(d.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
+                let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+                check(
+                    // SAFETY: valid NUL-terminated strings.
+                    unsafe { libc::mount(c"xen-thin-dm".as_ptr(), c.as_ptr(), c"tmpfs".as_ptr(), flags, c"size=4k,mode=0555".as_ptr().cast()) },
+                    "mounting an empty tmpfs",
+                )?;
+                d
+            }
+        };
+        let c = CString::new(dir.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
+        // SAFETY: valid C strings.
+        check(unsafe { libc::chroot(c.as_ptr()) }, "chroot")?;
+        // SAFETY: as above.
+        check(unsafe { libc::chdir(c"/".as_ptr()) }, "chdir /")?;
+        Ok(dir.display().to_string())
+    })?;
+    step(STEPS[4], &mut || {
+        let set = |res: libc::__rlimit_resource_t, v: u64, name: &str| -> Result<(), String> {
+            let l = libc::rlimit { rlim_cur: v, rlim_max: v };
+            // SAFETY: a valid rlimit struct.
+            check(unsafe { libc::setrlimit(res, &l) }, name)
+        };
+        set(libc::RLIMIT_FSIZE, plan.max_file_size, "RLIMIT_FSIZE")?;
+        set(libc::RLIMIT_CORE, 0, "RLIMIT_CORE")?;
+        set(libc::RLIMIT_NPROC, 0, "RLIMIT_NPROC")?;
+        set(libc::RLIMIT_MEMLOCK, 0, "RLIMIT_MEMLOCK")?;
+        // A write past the size limit then fails with EFBIG instead of killing.
+        // SAFETY: installing SIG_IGN.
+        unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+        Ok(format!("fsize {} bytes, core 0, nproc 0, memlock 0", plan.max_file_size))
+    })?;
+    step(STEPS[5], &mut || if plan.as_root { drop_ids(plan.uid, plan.gid) } else { drop_caps() })?;
+    step(STEPS[6], &mut || {
+        // SAFETY: prctl with integer arguments.
+        check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }, "PR_SET_NO_NEW_PRIVS")?;
+        // SAFETY: as above.
+        check(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) }, "PR_SET_DUMPABLE")?;
+        Ok("set".into())
+    })?;
+    before_seccomp();
+    step(STEPS[7], &mut seccomp)?;
+    Ok(done)
+}
+
+/// The directory the device model is chrooted to.
+enum Root {
+    /// An existing empty directory, root's and read-only to others.
+    Dir(PathBuf),
+    /// A read-only, empty tmpfs mounted over this directory inside the
+    /// private mount namespace (unprivileged, with no such directory).
+    Tmpfs(PathBuf),
+}
+
+/// Where device models are chrooted: an empty directory, root's, mode 0555.
+pub const EMPTY_ROOT: &str = "/run/xen-thin-dm/empty";
+
+/// Creates [`EMPTY_ROOT`] (as root); fails if it holds anything.
+pub fn prepare_empty_root() -> Result<PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let d = Path::new(EMPTY_ROOT);
+    std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o555)).map_err(|e| format!("{}: {e}", d.display()))?;
+    check_empty_root(d)?;
+    Ok(d.to_path_buf())
+}
+
+/// A directory is a safe root if root owns it, nobody else may write to it,
+/// and it is empty.
+fn check_empty_root(d: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(d).map_err(|e| format!("{}: {e}", d.display()))?;
+    if !m.is_dir() || m.uid() != 0 || m.mode() & 0o022 != 0 {
+        return Err(format!("{} is not a directory of root's that only root may write to", d.display()));
+    }
+    if std::fs::read_dir(d).map_err(|e| format!("{}: {e}", d.display()))?.next().is_some() {
+        return Err(format!("{} is not empty", d.display()));
+    }
+    Ok(())
+}
+
+/// As root: [`EMPTY_ROOT`]. Unprivileged: [`EMPTY_ROOT`] if an
+/// administrator made it, else a tmpfs over the temporary directory.
+fn empty_root(plan: &Plan) -> Result<Root, String> {
+    if plan.as_root {
+        return prepare_empty_root().map(Root::Dir);
+    }
+    let d = Path::new(EMPTY_ROOT);
+    if d.exists() {
+        check_empty_root(d)?;
+        return Ok(Root::Dir(d.to_path_buf()));
+    }
+    Ok(Root::Tmpfs(std::env::temp_dir()))
+}
+
+fn drop_ids(uid: u32, gid: u32) -> Result<String, String> {
+    if uid == 0 || gid == 0 {
+        return Err("refusing to run as uid or gid 0".into());
+    }
+    // SAFETY: plain credential calls.
+    unsafe {
+        check(libc::setgroups(0, std::ptr::null()), "setgroups")?;
+        check(libc::setresgid(gid, gid, gid), "setresgid")?;
+        check(libc::setresuid(uid, uid, uid), "setresuid")?;
+    }
+    let (mut r, mut e, mut s) = (0, 0, 0);
+    // SAFETY: writes three uids.
+    unsafe { libc::getresuid(&mut r, &mut e, &mut s) };
+    if (r, e, s) != (uid, uid, uid) {
+        return Err(format!("still uids {r}/{e}/{s}"));
+    }
+    // SAFETY: must fail now.
+    if unsafe { libc::setuid(0) } == 0 {
+        return Err("setuid(0) still works".into());
+    }
+    Ok(format!("uid {uid}, gid {gid}, no supplementary groups"))
+}
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+fn drop_caps() -> Result<String, String> {
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    let hdr = CapHeader { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
+    let data = [CapData { effective: 0, permitted: 0, inheritable: 0 }; 2];
+    // SAFETY: capset with a v3 header and two data words.
+    check(unsafe { libc::syscall(libc::SYS_capset, &hdr, data.as_ptr()) as libc::c_int }, "capset")?;
+    Ok("every capability dropped (already unprivileged)".into())
+}
+
+fn rule_cmd(cmd: u32) -> SeccompRule {
+    SeccompRule::new(vec![SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, u64::from(cmd)).expect("valid condition")])
+        .expect("valid rule")
+}
+
+/// The ioctls the request loop issues after deprivileging.
+pub const ALLOWED_IOCTLS: &[(&str, u32)] = &[
+    ("IOCTL_PRIVCMD_DM_OP", privcmd::IOCTL_PRIVCMD_DM_OP),
+    ("IOCTL_PRIVCMD_MMAPBATCH_V2", privcmd::IOCTL_PRIVCMD_MMAPBATCH_V2),
+    ("IOCTL_EVTCHN_NOTIFY", evtchn::IOCTL_EVTCHN_NOTIFY),
+];
+
+/// The system calls the request loop makes, for the allow-list.
+pub const ALLOWED_SYSCALLS: &[(&str, i64)] = &[
+    ("read", libc::SYS_read),
+    ("write", libc::SYS_write),
+    ("ppoll", libc::SYS_ppoll),
+    ("mmap", libc::SYS_mmap),
+    ("munmap", libc::SYS_munmap),
+    ("mremap", libc::SYS_mremap),
+    ("madvise", libc::SYS_madvise),
+    ("brk", libc::SYS_brk),
+    ("futex", libc::SYS_futex),
+    ("clock_gettime", libc::SYS_clock_gettime),
+    ("rt_sigreturn", libc::SYS_rt_sigreturn),
+    // The one xenstore request made after the filter is in place (`running`,
+    // written once deprivileged; Rust's sockets send and receive with
+    // these). No socket can be created any more, and that one is closed
+    // before the first guest request.
+    ("sendto", libc::SYS_sendto),
+    ("recvfrom", libc::SYS_recvfrom),
+    ("exit", libc::SYS_exit),
+    ("exit_group", libc::SYS_exit_group),
+    ("close", libc::SYS_close),
+    ("sched_yield", libc::SYS_sched_yield),
+    ("sigaltstack", libc::SYS_sigaltstack),
+];
+
+fn seccomp() -> Result<String, String> {
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = ALLOWED_SYSCALLS.iter().map(|(_, n)| (*n, Vec::new())).collect();
+    rules.insert(libc::SYS_ioctl, ALLOWED_IOCTLS.iter().map(|(_, c)| rule_cmd(*c)).collect());
+    let filter = SeccompFilter::new(rules, SeccompAction::Errno(libc::EPERM as u32), SeccompAction::Allow, TargetArch::x86_64)
+        .map_err(|e| e.to_string())?;
+    let prog: seccompiler::BpfProgram = filter.try_into().map_err(|e: seccompiler::BackendError| e.to_string())?;
+    seccompiler::apply_filter(&prog).map_err(|e| e.to_string())?;
+    Ok(format!(
+        "{} system calls and {} ioctls allowed, everything else EPERM",
+        ALLOWED_SYSCALLS.len() + 1,
+        ALLOWED_IOCTLS.len()
+    ))
+}

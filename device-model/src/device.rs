@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: MIT
+//! What a device is: the [`Device`] trait, the [`Ctx`] a device acts
+//! through, and [`PciFunction`], a standard PCI configuration header with
+//! BAR sizing, for devices that sit on PCI.
+
+use std::ops::RangeInclusive;
+
+use dmop_abi::dmop::ShutdownReason;
+
+/// Where an access lands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Space {
+    /// An I/O port (the address is the port).
+    Port,
+    /// A fixed MMIO range (the address is guest-physical).
+    Mmio,
+    /// Memory BAR `n` of the device's PCI function (the address is the offset in it).
+    Bar(u8),
+}
+
+/// One access of the guest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Access {
+    /// Where.
+    pub space: Space,
+    /// Port, address or BAR offset.
+    pub addr: u64,
+    /// Bytes: 1, 2, 4 or 8.
+    pub size: u8,
+}
+
+/// All ones of an access of `size` bytes: what reads of nothing return.
+pub fn all_ones(size: u8) -> u64 {
+    if size >= 8 {
+        u64::MAX
+    } else {
+        (1u64 << (size * 8)) - 1
+    }
+}
+
+/// Something a device asked for while handling an access; the server
+/// carries it out after the device returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Set an ISA IRQ's level.
+    IsaIrq(u8, bool),
+    /// Set the INTx pin of the PCI device in slot `0` of bus 0 (`1` = INTA).
+    PciIntx(u8, u8, bool),
+    /// Inject an MSI.
+    Msi(u64, u32),
+    /// Shut the guest down, with the exit code the guest gave.
+    Shutdown(ShutdownReason, u32),
+}
+
+/// What a device acts through while it handles an access: interrupts and
+/// shutdown.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    pub(crate) actions: &'a mut Vec<Action>,
+    pub(crate) pci_slot: Option<u8>,
+}
+
+impl<'a> Ctx<'a> {
+    /// A context collecting into `actions` (for tests of devices).
+    pub fn new(actions: &'a mut Vec<Action>, pci_slot: Option<u8>) -> Self {
+        Self { actions, pci_slot }
+    }
+
+    /// Raises or lowers an ISA interrupt line.
+    pub fn set_isa_irq(&mut self, irq: u8, level: bool) {
+        self.actions.push(Action::IsaIrq(irq, level));
+    }
+
+    /// Raises or lowers the device's INTA line (PCI devices only).
+    pub fn set_intx(&mut self, level: bool) {
+        if let Some(slot) = self.pci_slot {
+            self.actions.push(Action::PciIntx(slot, 0, level));
+        }
+    }
+
+    /// Injects an MSI.
+    pub fn inject_msi(&mut self, addr: u64, data: u32) {
+        self.actions.push(Action::Msi(addr, data));
+    }
+
+    /// Shuts the guest down (`code` is reported by the device model).
+    pub fn shutdown(&mut self, reason: ShutdownReason, code: u32) {
+        self.actions.push(Action::Shutdown(reason, code));
+    }
+}
+
+/// A device: claims ports and MMIO (and a PCI function) and answers the
+/// guest's accesses to them.
+///
+/// Everything has a default but [`name`](Self::name): a device overrides
+/// what it uses. See `examples/led_bank.rs` for one in about fifty lines.
+pub trait Device: Send {
+    /// A name for logs.
+    fn name(&self) -> &str;
+
+    /// The I/O port ranges it claims (inclusive).
+    fn ports(&self) -> Vec<RangeInclusive<u64>> {
+        Vec::new()
+    }
+
+    /// The fixed MMIO ranges it claims (inclusive).
+    fn mmio(&self) -> Vec<RangeInclusive<u64>> {
+        Vec::new()
+    }
+
+    /// Its PCI function, if it is a PCI device. The server answers config
+    /// space accesses from it and maps its memory BARs as the guest places
+    /// them; accesses there arrive as [`Space::Bar`].
+    fn pci(&mut self) -> Option<&mut PciFunction> {
+        None
+    }
+
+    /// A guest read: returns the value (`size` bytes).
+    fn read(&mut self, access: Access, ctx: &mut Ctx<'_>) -> u64 {
+        let _ = ctx;
+        all_ones(access.size)
+    }
+
+    /// A guest write of `value` (`size` bytes).
+    fn write(&mut self, access: Access, value: u64, ctx: &mut Ctx<'_>) {
+        let _ = (access, value, ctx);
+    }
+}
+
+const PCI_COMMAND: usize = 0x04;
+const PCI_COMMAND_MEMORY: u16 = 1 << 1;
+const PCI_BAR0: usize = 0x10;
+const PCI_INTERRUPT_LINE: usize = 0x3c;
+const PCI_INTERRUPT_PIN: usize = 0x3d;
+/// Bits of the command register the guest may change: I/O and memory
+/// decode, bus master, INTx disable.
+const PCI_COMMAND_WRITABLE: u16 = 0x0407;
+
+/// A PCI function's configuration header (type 0) on bus 0, with up to six
+/// 32-bit memory BARs that size themselves the standard way.
+#[derive(Clone, Debug)]
+pub struct PciFunction {
+    /// Its slot (device number) on bus 0.
+    pub slot: u8,
+    cfg: [u8; 256],
+    bar_sizes: [u32; 6],
+}
+
+impl PciFunction {
+    /// A function in `slot` with these ids and class code (24 bits).
+    pub fn new(slot: u8, vendor: u16, device: u16, class: u32) -> Self {
+        let mut cfg = [0u8; 256];
+        cfg[0..2].copy_from_slice(&vendor.to_le_bytes());
+        cfg[2..4].copy_from_slice(&device.to_le_bytes());
+        cfg[0x09..0x0c].copy_from_slice(&class.to_le_bytes()[..3]);
+        cfg[PCI_INTERRUPT_PIN] = 1; // INTA
+        Self { slot: slot & 0x1f, cfg, bar_sizes: [0; 6] }
+    }
+
+    /// Adds a 32-bit memory BAR of `size` bytes (a power of two, at least 16).
+    pub fn with_memory_bar(mut self, index: usize, size: u32) -> Self {
+        assert!(index < 6 && size.is_power_of_two() && size >= 16, "a BAR is a power of two of at least 16 bytes");
+        self.bar_sizes[index] = size;
+        self
+    }
+
+    /// Reads `size` bytes of config space at `reg`.
+    pub fn read(&self, reg: u16, size: u8) -> u32 {
+        let mut v = 0u32;
+        for i in 0..u16::from(size.min(4)) {
+            let r = usize::from(reg + i);
+            v |= u32::from(self.cfg.get(r).copied().unwrap_or(0xff)) << (8 * i);
+        }
+        v
+    }
+
+    /// Writes `size` bytes of config space at `reg`; read-only registers
+    /// keep their value, BARs keep only their address bits.
+    pub fn write(&mut self, reg: u16, size: u8, value: u32) {
+        for i in 0..u16::from(size.min(4)) {
+            let r = usize::from(reg + i);
+            let b = (value >> (8 * i)) as u8;
+            match r {
+                0x04 | 0x05 => {
+                    let cur = u16::from_le_bytes([self.cfg[PCI_COMMAND], self.cfg[PCI_COMMAND + 1]]);
+                    let shift = (r - PCI_COMMAND) * 8;
+                    let new = (cur & !(0xff << shift)) | (u16::from(b) << shift);
+                    let keep = (cur & !PCI_COMMAND_WRITABLE) | (new & PCI_COMMAND_WRITABLE);
+                    self.cfg[PCI_COMMAND..PCI_COMMAND + 2].copy_from_slice(&keep.to_le_bytes());
+                }
+                0x10..=0x27 => {
+                    let bar = (r - PCI_BAR0) / 4;
+                    let byte = (r - PCI_BAR0) % 4;
+                    let size = self.bar_sizes[bar];
+                    // Address bits only; an absent BAR reads zero.
+                    let mask = if size == 0 { 0 } else { !(size - 1) };
+                    self.cfg[r] = b & (mask >> (8 * byte)) as u8;
+                }
+                PCI_INTERRUPT_LINE => self.cfg[r] = b,
+                _ => {}
+            }
+        }
+    }
+
+    /// Where memory BAR `index` is, if the guest placed it and enabled
+    /// memory decoding.
+    pub fn bar_range(&self, index: usize) -> Option<RangeInclusive<u64>> {
+        let size = *self.bar_sizes.get(index)?;
+        let command = u16::from_le_bytes([self.cfg[PCI_COMMAND], self.cfg[PCI_COMMAND + 1]]);
+        let at = PCI_BAR0 + index * 4;
+        let base = u32::from_le_bytes(self.cfg[at..at + 4].try_into().ok()?);
+        (size != 0 && command & PCI_COMMAND_MEMORY != 0 && base != 0)
+            .then(|| u64::from(base)..=u64::from(base) + u64::from(size) - 1)
+    }
+
+    /// Memory BARs the function has.
+    pub fn bars(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..6).filter(|&i| self.bar_sizes[i] != 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bars_size_themselves_and_decode_only_when_enabled() {
+        let mut f = PciFunction::new(3, 0x1234, 0x11e5, 0xff0000).with_memory_bar(0, 0x1000);
+        assert_eq!(f.read(0, 4), 0x11e5_1234);
+        f.write(0x10, 4, 0xffff_ffff);
+        assert_eq!(!(f.read(0x10, 4)) + 1, 0x1000, "sizing");
+        f.write(0x10, 4, 0xfe00_0123);
+        assert_eq!(f.read(0x10, 4), 0xfe00_0000, "address bits only");
+        assert_eq!(f.bar_range(0), None, "memory decode off");
+        f.write(0x04, 2, 0xffff);
+        assert_eq!(f.read(0x04, 2), u32::from(PCI_COMMAND_WRITABLE), "only the writable command bits");
+        assert_eq!(f.bar_range(0), Some(0xfe00_0000..=0xfe00_0fff));
+        assert_eq!(f.read(0x14, 4), 0, "no BAR1");
+        f.write(0x00, 4, 0);
+        assert_eq!(f.read(0, 2), 0x1234, "ids are read-only");
+        assert_eq!(f.read(0x3d, 1), 1, "INTA");
+    }
+}

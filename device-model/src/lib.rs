@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: MIT
+//! xen-thin-dm: a thin, deprivileged Xen device model.
+//!
+//! It serves an HVM guest's emulated devices from dom0 through an ioreq
+//! server, on top of the project's layers: [`dmop_abi`] for the ABI,
+//! [`xendevicemodel`] for DMOPs, ioreq pages and event channels, and the
+//! `privcmd-restrict` node when it is loaded. Before it reads the first
+//! request it confines itself to its guest ([`depriv`]), failing closed.
+//!
+//! A device is a [`Device`]: the ports, MMIO ranges or PCI function it
+//! claims, and what it answers. [`Machine`] routes the guest's accesses to
+//! devices; [`Server`] is the ioreq server that feeds it.
+//!
+//! # Example
+//!
+//! A device that answers a port with a constant and counts writes, in a
+//! machine (no Xen needed to try it):
+//!
+//! ```
+//! use std::ops::RangeInclusive;
+//! use xen_thin_dm::{Access, Ctx, Device, Machine};
+//!
+//! #[derive(Default)]
+//! struct Answer {
+//!     writes: u32,
+//! }
+//!
+//! impl Device for Answer {
+//!     fn name(&self) -> &str {
+//!         "answer"
+//!     }
+//!     fn ports(&self) -> Vec<RangeInclusive<u64>> {
+//!         vec![0x710..=0x710]
+//!     }
+//!     fn read(&mut self, _: Access, _: &mut Ctx<'_>) -> u64 {
+//!         42
+//!     }
+//!     fn write(&mut self, _: Access, _: u64, _: &mut Ctx<'_>) {
+//!         self.writes += 1;
+//!     }
+//! }
+//!
+//! let mut m = Machine::new(vec![Box::new(Answer::default())])?;
+//! assert_eq!(m.port(0x710, 1, None), 42);
+//! assert_eq!(m.port(0x711, 1, None), 0xff, "nothing there: all ones");
+//! # Ok::<(), xen_thin_dm::Error>(())
+//! ```
+#![deny(missing_docs)]
+
+pub mod app;
+pub mod cli;
+pub mod depriv;
+mod device;
+pub mod devices;
+pub mod escape;
+mod server;
+
+pub use device::{all_ones, Access, Action, Ctx, Device, PciFunction, Space};
+pub use server::{BarChange, Error, Exit, Machine, Server};
+
+/// The test platform's addresses, from `tests/guests/testguest.h` (the test
+/// guest's header), so that guest and device model share one definition.
+pub mod testplatform {
+    include!(concat!(env!("OUT_DIR"), "/testplatform.rs"));
+}

@@ -1,0 +1,601 @@
+// SPDX-License-Identifier: MIT
+//! The ioreq server: attaches to a guest, then answers its requests.
+//!
+//! [`Machine`] routes accesses to devices (no Xen involved, so it is unit
+//! tested); [`Server`] is the Xen side: it creates an ioreq server, claims
+//! the devices' ranges, maps the ioreq pages (MMAP_RESOURCE), binds the
+//! per-vCPU and buffered event channels, enables the server, and runs the
+//! request loop. Every request is taken once from `READY` and answered once
+//! (`xendevicemodel::IoreqSlot`).
+
+use std::collections::HashMap;
+use std::ops::RangeInclusive;
+use std::os::fd::AsRawFd;
+
+use dmop_abi::dmop::{BufioreqMode, IoRangeType, ShutdownReason};
+use dmop_abi::ioreq::{Ioreq, IoreqDir, IoreqType};
+use dmop_abi::types::{DomId, EvtchnPort, IoservId};
+use xendevicemodel::{BufferedRequest, DeviceModel, EventChannel, ForeignMapping, IoreqPages};
+
+use crate::device::{all_ones, Access, Action, Ctx, Device, Space};
+
+/// A failure to attach or serve.
+#[derive(Debug)]
+pub struct Error(pub String);
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<xendevicemodel::Error> for Error {
+    fn from(e: xendevicemodel::Error) -> Self {
+        Error(e.to_string())
+    }
+}
+
+/// The devices and where each answers.
+pub struct Machine {
+    devices: Vec<Box<dyn Device>>,
+    ports: Vec<(RangeInclusive<u64>, usize)>,
+    mmio: Vec<(RangeInclusive<u64>, usize)>,
+    /// Placed memory BARs: range, device, BAR index.
+    bars: Vec<(RangeInclusive<u64>, usize, u8)>,
+    pci: HashMap<u8, usize>,
+    actions: Vec<Action>,
+}
+
+impl std::fmt::Debug for Machine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Machine").field("devices", &self.devices.iter().map(|d| d.name().to_string()).collect::<Vec<_>>()).finish()
+    }
+}
+
+/// What a guest access did to the BAR layout (the server maps the change).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct BarChange {
+    /// Ranges no longer decoded.
+    pub unmapped: Vec<RangeInclusive<u64>>,
+    /// Ranges newly decoded.
+    pub mapped: Vec<RangeInclusive<u64>>,
+}
+
+fn overlaps(a: &RangeInclusive<u64>, b: &RangeInclusive<u64>) -> bool {
+    a.start() <= b.end() && b.start() <= a.end()
+}
+
+impl Machine {
+    /// A machine of `devices`; fails if two claim overlapping ranges or one PCI slot.
+    pub fn new(mut devices: Vec<Box<dyn Device>>) -> Result<Self, Error> {
+        let mut ports: Vec<(RangeInclusive<u64>, usize)> = Vec::new();
+        let mut mmio: Vec<(RangeInclusive<u64>, usize)> = Vec::new();
+        let mut pci = HashMap::new();
+        for (i, d) in devices.iter_mut().enumerate() {
+            for r in d.ports() {
+                if let Some((o, j)) = ports.iter().find(|(o, _)| overlaps(o, &r)) {
+                    return Err(Error(format!("ports {r:#x?} of {} overlap {o:#x?} of device {j}", d.name())));
+                }
+                ports.push((r, i));
+            }
+            for r in d.mmio() {
+                if let Some((o, _)) = mmio.iter().find(|(o, _)| overlaps(o, &r)) {
+                    return Err(Error(format!("MMIO {r:#x?} of {} overlaps {o:#x?}", d.name())));
+                }
+                mmio.push((r, i));
+            }
+            if let Some(f) = d.pci() {
+                if pci.insert(f.slot, i).is_some() {
+                    return Err(Error(format!("two devices in PCI slot {}", f.slot)));
+                }
+            }
+        }
+        Ok(Self { devices, ports, mmio, bars: Vec::new(), pci, actions: Vec::new() })
+    }
+
+    /// Port ranges to claim.
+    pub fn port_ranges(&self) -> Vec<RangeInclusive<u64>> {
+        self.ports.iter().map(|(r, _)| r.clone()).collect()
+    }
+
+    /// Fixed MMIO ranges to claim.
+    pub fn mmio_ranges(&self) -> Vec<RangeInclusive<u64>> {
+        self.mmio.iter().map(|(r, _)| r.clone()).collect()
+    }
+
+    /// PCI slots to claim.
+    pub fn pci_slots(&self) -> Vec<u8> {
+        let mut v: Vec<u8> = self.pci.keys().copied().collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Actions devices asked for since the last call.
+    pub fn take_actions(&mut self) -> Vec<Action> {
+        std::mem::take(&mut self.actions)
+    }
+
+    fn call(&mut self, i: usize, a: Access, write: Option<u64>) -> u64 {
+        let slot = self.devices[i].pci().map(|f| f.slot);
+        let mut ctx = Ctx::new(&mut self.actions, slot);
+        match write {
+            Some(v) => {
+                self.devices[i].write(a, v, &mut ctx);
+                0
+            }
+            None => self.devices[i].read(a, &mut ctx) & all_ones(a.size),
+        }
+    }
+
+    /// A port access: the value read (all ones where nothing answers).
+    pub fn port(&mut self, port: u64, size: u8, write: Option<u64>) -> u64 {
+        match self.ports.iter().find(|(r, _)| r.contains(&port)).map(|(_, i)| *i) {
+            Some(i) => self.call(i, Access { space: Space::Port, addr: port, size }, write),
+            None => all_ones(size),
+        }
+    }
+
+    /// An MMIO access.
+    pub fn mmio(&mut self, addr: u64, size: u8, write: Option<u64>) -> u64 {
+        if let Some(i) = self.mmio.iter().find(|(r, _)| r.contains(&addr)).map(|(_, i)| *i) {
+            return self.call(i, Access { space: Space::Mmio, addr, size }, write);
+        }
+        if let Some((r, i, bar)) = self.bars.iter().find(|(r, _, _)| r.contains(&addr)).cloned() {
+            return self.call(i, Access { space: Space::Bar(bar), addr: addr - r.start(), size }, write);
+        }
+        all_ones(size)
+    }
+
+    /// A config-space access to `sbdf` (`XEN_DMOP_PCI_SBDF` packing),
+    /// register `reg`; a write may move BARs.
+    pub fn pci_config(&mut self, sbdf: u32, reg: u16, size: u8, write: Option<u32>) -> (u64, BarChange) {
+        let (seg, bus, slot, func) = (sbdf >> 16, (sbdf >> 8) & 0xff, ((sbdf >> 3) & 0x1f) as u8, sbdf & 7);
+        let Some(&i) = self.pci.get(&slot).filter(|_| seg == 0 && bus == 0 && func == 0) else {
+            return (all_ones(size), BarChange::default());
+        };
+        let f = self.devices[i].pci().expect("registered as PCI");
+        match write {
+            None => (u64::from(f.read(reg, size)), BarChange::default()),
+            Some(v) => {
+                f.write(reg, size, v);
+                let placed: Vec<(RangeInclusive<u64>, u8)> =
+                    f.bars().filter_map(|b| f.bar_range(b).map(|r| (r, b as u8))).collect();
+                let old: Vec<RangeInclusive<u64>> = self.bars.iter().filter(|(_, d, _)| *d == i).map(|(r, _, _)| r.clone()).collect();
+                let new: Vec<RangeInclusive<u64>> = placed.iter().map(|(r, _)| r.clone()).collect();
+                let change = BarChange {
+                    unmapped: old.iter().filter(|r| !new.contains(r)).cloned().collect(),
+                    mapped: new.iter().filter(|r| !old.contains(r)).cloned().collect(),
+                };
+                self.bars.retain(|(_, d, _)| *d != i);
+                self.bars.extend(placed.into_iter().map(|(r, b)| (r, i, b)));
+                (0, change)
+            }
+        }
+    }
+}
+
+/// Guest memory mappings for requests whose data is a guest address,
+/// through the (restricted) privcmd descriptor; dropped on
+/// `IOREQ_TYPE_INVALIDATE` and when full.
+struct MapCache {
+    pages: HashMap<u64, ForeignMapping>,
+}
+
+const MAPCACHE_PAGES: usize = 256;
+const PAGE: u64 = 4096;
+
+impl MapCache {
+    fn page(&mut self, dm: &DeviceModel, dom: DomId, gfn: u64) -> Option<&ForeignMapping> {
+        if !self.pages.contains_key(&gfn) {
+            if self.pages.len() >= MAPCACHE_PAGES {
+                self.pages.clear();
+            }
+            let m = ForeignMapping::map(dm, dom, &[gfn]).ok()?;
+            self.pages.insert(gfn, m);
+        }
+        self.pages.get(&gfn)
+    }
+
+    /// Copies guest memory at `gpa` into `buf`; false if a page is not the guest's.
+    fn read(&mut self, dm: &DeviceModel, dom: DomId, gpa: u64, buf: &mut [u8]) -> bool {
+        let mut done = 0;
+        while done < buf.len() {
+            let a = gpa + done as u64;
+            let n = ((PAGE - a % PAGE) as usize).min(buf.len() - done);
+            match self.page(dm, dom, a / PAGE) {
+                Some(m) if m.read((a % PAGE) as usize, &mut buf[done..done + n]) => done += n,
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    /// Copies `buf` into guest memory at `gpa`; false if a page is not the guest's.
+    fn write(&mut self, dm: &DeviceModel, dom: DomId, gpa: u64, buf: &[u8]) -> bool {
+        let mut done = 0;
+        while done < buf.len() {
+            let a = gpa + done as u64;
+            let n = ((PAGE - a % PAGE) as usize).min(buf.len() - done);
+            match self.page(dm, dom, a / PAGE) {
+                Some(m) if m.write((a % PAGE) as usize, &buf[done..done + n]) => done += n,
+                _ => return false,
+            }
+        }
+        true
+    }
+}
+
+/// Why the loop ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// The guest asked to be shut down (through a device), with this code.
+    GuestShutdown(ShutdownReason, u32),
+    /// A signal.
+    Signal(i32),
+}
+
+/// An attached ioreq server.
+pub struct Server {
+    dm: DeviceModel,
+    ev: EventChannel,
+    domid: DomId,
+    id: IoservId,
+    pages: IoreqPages,
+    vcpu_ports: Vec<EvtchnPort>,
+    buf_port: Option<EvtchnPort>,
+    machine: Machine,
+    maps: MapCache,
+    verbose: bool,
+    /// Requests answered, by type.
+    pub counts: HashMap<&'static str, u64>,
+    stop: Option<Exit>,
+    attached: bool,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("domid", &self.domid).field("id", &self.id).field("machine", &self.machine).finish()
+    }
+}
+
+fn range_type(ports: bool) -> IoRangeType {
+    if ports {
+        IoRangeType::PORT
+    } else {
+        IoRangeType::MEMORY
+    }
+}
+
+impl Server {
+    /// Creates the ioreq server on `domid`, claims the machine's ranges,
+    /// maps the pages, binds the event channels and enables it.
+    pub fn attach(dm: DeviceModel, ev: EventChannel, domid: DomId, machine: Machine, verbose: bool) -> Result<Self, Error> {
+        let vcpus = dm.nr_vcpus(domid)?;
+        let id = dm.create_ioreq_server(domid, BufioreqMode::ATOMIC)?;
+        let attach = || -> Result<Self, Error> {
+            for r in machine.port_ranges() {
+                dm.map_io_range_to_ioreq_server(domid, id, range_type(true), *r.start(), *r.end())?;
+            }
+            for r in machine.mmio_ranges() {
+                dm.map_io_range_to_ioreq_server(domid, id, range_type(false), *r.start(), *r.end())?;
+            }
+            for slot in machine.pci_slots() {
+                dm.map_pcidev_to_ioreq_server(domid, id, 0, 0, slot, 0)?;
+            }
+            let pages = IoreqPages::map(&dm, domid, id, vcpus, true)?;
+            dm.set_ioreq_server_state(domid, id, true)?;
+            let mut vcpu_ports = Vec::new();
+            for v in 0..vcpus {
+                let remote = pages.slot(v).expect("within nr_vcpus").vp_eport();
+                vcpu_ports.push(ev.bind_interdomain(domid, remote)?);
+            }
+            let info = dm.get_ioreq_server_info(domid, id, false)?;
+            let buf_port = Some(ev.bind_interdomain(domid, info.bufioreq_port)?);
+            ev.set_nonblocking(true)?;
+            Ok(Self {
+                dm: dm.clone(),
+                ev: ev.clone(),
+                domid,
+                id,
+                pages,
+                vcpu_ports,
+                buf_port,
+                machine,
+                maps: MapCache { pages: HashMap::new() },
+                verbose,
+                counts: HashMap::new(),
+                stop: None,
+                attached: true,
+            })
+        };
+        attach().inspect_err(|_| {
+            let _ = dm.destroy_ioreq_server(domid, id);
+        })
+    }
+
+    /// The ioreq server's id.
+    pub fn id(&self) -> IoservId {
+        self.id
+    }
+
+    /// Destroys the ioreq server (once; later calls do nothing). Also done
+    /// when the server is dropped.
+    pub fn detach(&mut self) -> Result<(), Error> {
+        if !std::mem::replace(&mut self.attached, false) {
+            return Ok(());
+        }
+        self.dm.destroy_ioreq_server(self.domid, self.id).map_err(Error::from)
+    }
+
+    /// The requests answered so far, by kind (`pio 12, mmio 3, ...`).
+    pub fn summary(&self) -> String {
+        let mut v: Vec<(&&str, &u64)> = self.counts.iter().collect();
+        v.sort();
+        if v.is_empty() {
+            return "none".into();
+        }
+        v.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
+    }
+
+    fn carry_out(&mut self) {
+        for a in self.machine.take_actions() {
+            let r = match a {
+                Action::IsaIrq(irq, level) => self.dm.set_isa_irq_level(self.domid, irq, u8::from(level)),
+                Action::PciIntx(slot, pin, level) => self.dm.set_pci_intx_level(self.domid, 0, 0, slot, pin, u8::from(level)),
+                Action::Msi(addr, data) => self.dm.inject_msi(self.domid, addr, data),
+                Action::Shutdown(reason, code) => {
+                    self.stop = Some(Exit::GuestShutdown(reason, code));
+                    self.dm.shutdown(self.domid, reason)
+                }
+            };
+            if let Err(e) = r {
+                eprintln!("xen-thin-dm: {e}");
+            }
+        }
+    }
+
+    fn map_bars(&mut self, change: BarChange) {
+        for r in change.unmapped {
+            if let Err(e) = self.dm.unmap_io_range_from_ioreq_server(self.domid, self.id, IoRangeType::MEMORY, *r.start(), *r.end()) {
+                eprintln!("xen-thin-dm: releasing BAR {r:#x?}: {e}");
+            }
+        }
+        for r in change.mapped {
+            if let Err(e) = self.dm.map_io_range_to_ioreq_server(self.domid, self.id, IoRangeType::MEMORY, *r.start(), *r.end()) {
+                eprintln!("xen-thin-dm: claiming BAR {r:#x?}: {e}");
+            }
+        }
+    }
+
+    fn one(&mut self, ty: IoreqType, addr: u64, size: u8, write: Option<u64>) -> u64 {
+        match ty {
+            IoreqType::PIO => self.machine.port(addr, size, write),
+            IoreqType::COPY => self.machine.mmio(addr, size, write),
+            IoreqType::PCI_CONFIG => {
+                let (v, change) = self.machine.pci_config((addr >> 32) as u32, (addr & 0xfff) as u16, size, write.map(|w| w as u32));
+                self.map_bars(change);
+                v
+            }
+            _ => all_ones(size),
+        }
+    }
+
+    /// Answers one synchronous request; returns the `data` to complete it with.
+    pub fn handle(&mut self, req: &Ioreq) -> u64 {
+        let ty = req.r#type;
+        *self.counts.entry(match ty {
+            IoreqType::PIO => "pio",
+            IoreqType::COPY => "mmio",
+            IoreqType::PCI_CONFIG => "pci-config",
+            IoreqType::INVALIDATE => "invalidate",
+            IoreqType::TIMEOFFSET => "timeoffset",
+            _ => "other",
+        })
+        .or_default() += 1;
+        if ty == IoreqType::INVALIDATE {
+            self.maps.pages.clear();
+            return req.data;
+        }
+        if ty == IoreqType::TIMEOFFSET {
+            return req.data;
+        }
+        let size = req.size as u8;
+        if !matches!(size, 1 | 2 | 4 | 8) {
+            if self.verbose {
+                eprintln!("xen-thin-dm: refusing a request of size {}", req.size);
+            }
+            return if req.dir() == IoreqDir::READ { all_ones(8) } else { req.data };
+        }
+        let read = req.dir() == IoreqDir::READ;
+        let step = i64::from(size) * if req.df() { -1 } else { 1 };
+        let count = req.count.max(1);
+        if !req.data_is_ptr() {
+            // Repetitions of a single value (rare without a pointer).
+            let mut v = req.data;
+            for i in 0..count {
+                let a = if ty == IoreqType::PIO { req.addr } else { req.addr.wrapping_add_signed(step * i64::from(i)) };
+                v = self.one(ty, a, size, (!read).then_some(req.data));
+            }
+            return if read { v } else { req.data };
+        }
+        // `data` is the guest-physical address of the data: each repetition
+        // moves `size` bytes between the device and guest memory. A guest
+        // address outside the guest's memory ends the request there.
+        for i in 0..count {
+            let off = step * i64::from(i);
+            let a = if ty == IoreqType::PIO { req.addr } else { req.addr.wrapping_add_signed(off) };
+            let gpa = req.data.wrapping_add_signed(off);
+            let mut bytes = [0u8; 8];
+            let n = usize::from(size);
+            if read {
+                let v = self.one(ty, a, size, None);
+                bytes[..n].copy_from_slice(&v.to_le_bytes()[..n]);
+                if !self.maps.write(&self.dm, self.domid, gpa, &bytes[..n]) {
+                    self.refused(gpa);
+                    break;
+                }
+            } else {
+                if !self.maps.read(&self.dm, self.domid, gpa, &mut bytes[..n]) {
+                    self.refused(gpa);
+                    break;
+                }
+                self.one(ty, a, size, Some(u64::from_le_bytes(bytes)));
+            }
+        }
+        req.data
+    }
+
+    fn refused(&mut self, gpa: u64) {
+        *self.counts.entry("refused-pointer").or_default() += 1;
+        if self.verbose {
+            eprintln!("xen-thin-dm: guest address {gpa:#x} is not the guest's memory: request cut short");
+        }
+    }
+
+    fn handle_buffered(&mut self, b: BufferedRequest) {
+        *self.counts.entry("buffered").or_default() += 1;
+        if b.dir == IoreqDir::WRITE && matches!(b.size, 1 | 2 | 4 | 8) {
+            self.one(b.ty, b.addr, b.size as u8, Some(b.data));
+        }
+    }
+
+    /// Serves every pending request: each vCPU's slot, then the buffered ring.
+    pub fn service(&mut self) -> Result<(), Error> {
+        for v in 0..self.vcpu_ports.len() {
+            let slot = self.pages.slot(v as u32).expect("bound vCPUs have slots");
+            if let Some(req) = slot.begin() {
+                let data = self.handle(&req);
+                self.carry_out();
+                let slot = self.pages.slot(v as u32).expect("bound vCPUs have slots");
+                slot.complete(data);
+                self.ev.notify(self.vcpu_ports[v])?;
+            }
+        }
+        while let Some(b) = self.pages.buffered().and_then(|r| r.pop()) {
+            self.handle_buffered(b);
+            self.carry_out();
+        }
+        Ok(())
+    }
+
+    /// Runs until the guest asks to stop or a signal arrives on `signal_fd`
+    /// (a signalfd).
+    pub fn run(&mut self, signal_fd: &impl AsRawFd) -> Result<Exit, Error> {
+        let mut fired = [EvtchnPort(0); 64];
+        loop {
+            let mut fds = [
+                libc::pollfd { fd: self.ev.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+                libc::pollfd { fd: signal_fd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            ];
+            // SAFETY: two valid pollfds, no timeout, no signal mask change.
+            let r = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, std::ptr::null(), std::ptr::null()) };
+            if r < 0 {
+                let e = std::io::Error::last_os_error();
+                if e.raw_os_error() == Some(libc::EINTR) {
+                    continue;
+                }
+                return Err(Error(format!("ppoll: {e}")));
+            }
+            if fds[1].revents != 0 {
+                let mut info = [0u8; 128];
+                // SAFETY: reads one signalfd_siginfo (128 bytes) into our buffer.
+                unsafe { libc::read(signal_fd.as_raw_fd(), info.as_mut_ptr().cast(), info.len()) };
+                let signo = i32::from_ne_bytes(info[0..4].try_into().expect("4 bytes"));
+                return Ok(Exit::Signal(signo));
+            }
+            match self.ev.pending(&mut fired) {
+                Ok(n) => {
+                    for p in &fired[..n] {
+                        self.ev.unmask(*p)?;
+                    }
+                }
+                Err(e) if e.errno() == libc::EAGAIN => {}
+                Err(e) => return Err(e.into()),
+            }
+            self.service()?;
+            if let Some(exit) = self.stop {
+                return Ok(exit);
+            }
+        }
+    }
+
+    /// The guest's domain.
+    pub fn domid(&self) -> DomId {
+        self.domid
+    }
+
+    /// The device-model handle.
+    pub fn dm(&self) -> &DeviceModel {
+        &self.dm
+    }
+
+    /// Whether the buffered port is bound.
+    pub fn has_buffered(&self) -> bool {
+        self.buf_port.is_some()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.detach();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::devices::{DebugExit, PciCounter, Scratch};
+    use crate::testplatform;
+
+    fn machine() -> Machine {
+        Machine::new(vec![Box::new(Scratch::default()), Box::new(PciCounter::new(3)), Box::new(DebugExit::new(0x501))]).unwrap()
+    }
+
+    #[test]
+    fn routes_ports_mmio_and_nothing() {
+        let mut m = machine();
+        assert_eq!(m.port(testplatform::SCRATCH_ID_PORT, 4, None), testplatform::SCRATCH_ID);
+        m.port(testplatform::SCRATCH_PORT, 4, Some(0x4433_2211));
+        assert_eq!(m.port(testplatform::SCRATCH_PORT + 1, 1, None), 0x22);
+        assert_eq!(m.port(0x900, 2, None), 0xffff, "nothing there");
+        m.mmio(testplatform::SCRATCH_MMIO + 64, 4, Some(0xdead_beef));
+        assert_eq!(m.mmio(testplatform::SCRATCH_MMIO + 65, 1, None), 0xbe);
+        assert_eq!(m.mmio(0xfd00_0000, 8, None), u64::MAX);
+    }
+
+    #[test]
+    fn overlapping_devices_are_refused() {
+        let e = Machine::new(vec![Box::new(Scratch::default()), Box::new(Scratch::default())]).unwrap_err();
+        assert!(e.0.contains("overlap"), "{e}");
+    }
+
+    #[test]
+    fn a_bar_is_claimed_where_the_guest_puts_it_and_moved() {
+        let mut m = machine();
+        let sbdf = dmop_abi::dmop::pci_sbdf(0, 0, 3, 0) as u32;
+        assert_eq!(m.pci_config(sbdf, 0, 4, None).0, (testplatform::PCI_DEVICE << 16) | testplatform::PCI_VENDOR);
+        assert_eq!(m.pci_config(dmop_abi::dmop::pci_sbdf(0, 0, 4, 0) as u32, 0, 4, None).0, 0xffff_ffff, "empty slot");
+        m.pci_config(sbdf, 0x10, 4, Some(0xfe00_0000));
+        let (_, c) = m.pci_config(sbdf, 0x04, 2, Some(2));
+        assert_eq!(c.mapped, vec![0xfe00_0000..=0xfe00_0fff]);
+        assert_eq!(m.mmio(0xfe00_0000, 4, None), testplatform::SCRATCH_ID);
+        let c0 = m.mmio(0xfe00_0008, 4, None);
+        assert_eq!(m.mmio(0xfe00_0008, 4, None), c0 + 1, "the counter counts reads");
+        let (_, c) = m.pci_config(sbdf, 0x10, 4, Some(0xfd00_0000));
+        assert_eq!((c.unmapped, c.mapped), (vec![0xfe00_0000..=0xfe00_0fff], vec![0xfd00_0000..=0xfd00_0fff]));
+        assert_eq!(m.mmio(0xfe00_0000, 4, None), 0xffff_ffff, "the old place is gone");
+        m.mmio(0xfd00_000c, 4, Some(1));
+        assert_eq!(m.take_actions(), vec![Action::PciIntx(3, 0, true)]);
+    }
+
+    #[test]
+    fn the_debug_exit_port_asks_for_a_shutdown() {
+        let mut m = machine();
+        m.port(0x501, 2, Some(0));
+        assert_eq!(m.take_actions(), vec![Action::Shutdown(ShutdownReason::POWEROFF, 0)]);
+        m.port(0x501, 2, Some(3));
+        assert_eq!(m.take_actions(), vec![Action::Shutdown(ShutdownReason::CRASH, 3)]);
+    }
+}
