@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: MIT
-//! `demo-testbed`: what `cargo xtask demo` shows of the test bed. Lines for
-//! the reader start with `| `; the checks at the end are TAP, so the demo
-//! fails if what it shows did not happen.
+//! `demo-testbed`: what `cargo xtask demo` shows. Lines for the reader
+//! start with `| `; the checks at the end are TAP, so the demo fails if
+//! what it shows did not happen.
 
-use std::time::{Duration, Instant};
-
+use crate::devicemodel::{dm_args, dm_log, dm_pid, thin_dm_path, wait_for};
 use crate::tap::Tap;
 use crate::xl::{self, Guest};
 
 fn show(s: &str) {
+    if s.is_empty() {
+        println!("|");
+    }
     for l in s.lines() {
         println!("| {l}");
     }
@@ -20,47 +22,115 @@ fn info_field(info: &str, key: &str) -> String {
         .unwrap_or_default()
 }
 
+fn status_field(pid: u32, key: &str) -> String {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    s.lines().find_map(|l| l.strip_prefix(&format!("{key}:")).map(|v| v.split_whitespace().next().unwrap_or("").to_string())).unwrap_or_default()
+}
+
+/// The device model's lines (`xen-thin-dm: ...` and the table), without the prefix.
+fn dm_lines(log: &str) -> Vec<String> {
+    log.lines().filter_map(|l| l.strip_prefix("xen-thin-dm: ").map(str::to_string)).collect()
+}
+
 /// Runs the demo; returns the exit status.
 pub fn run() -> i32 {
+    let mut t = Tap::new("demo-testbed");
     let (_, info) = xl::run("xl", &["info"]);
     show("");
-    show("Xen is running under QEMU, and this is its dom0 (Linux 6.12 built with Rust):");
-    show(&format!("  Xen version   {}", info_field(&info, "xen_version")));
-    show(&format!("  capabilities  {}", info_field(&info, "virt_caps")));
-    show(&format!("  dom0 kernel   {}", std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim()));
+    show("== 1. A real Xen hypervisor, booted inside QEMU on this machine");
+    show(&format!("   Xen {} ({}); its control domain, dom0, runs Linux {} built with Rust.", info_field(&info, "xen_version"), info_field(&info, "virt_caps"), std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim()));
+    show("   Guests are virtual machines. Their emulated hardware (serial port, PCI cards...)");
+    show("   is provided by a 'device model' process in dom0. If a guest takes that process");
+    show("   over, it must gain nothing: that is what this project is for.");
     show("");
-    show("Starting an HVM guest: the project's test guest, with a placeholder device model.");
-    let mut t = Tap::new("demo-testbed");
-    let guest = match Guest::create("demo", &xl::fake_dm_path(), false, "") {
+    let module = std::path::Path::new("/dev/xen/privcmd-restrict").exists();
+    show("== 2. The project's kernel module, privcmd-restrict (Rust), is loaded");
+    show(&format!(
+        "   {}: a hypercall device whose file descriptors can be confined to one guest.",
+        if module { "/dev/xen/privcmd-restrict is there" } else { "/dev/xen/privcmd-restrict is MISSING" }
+    ));
+    t.check("privcmd-restrict is loaded", module, "no /dev/xen/privcmd-restrict");
+    show("");
+
+    let victim = match Guest::create("bystander", &xl::fake_dm_path(), true, "") {
         Ok(g) => g,
         Err(e) => {
-            t.check("the guest starts", false, e);
+            t.check("a second guest starts", false, e);
             return t.finish();
         }
     };
-    let start = Instant::now();
-    let mut dmesg = String::new();
-    while start.elapsed() < Duration::from_secs(30) {
-        dmesg = xl::run("xl", &["dmesg"]).1;
-        if dmesg.contains("Test result:") {
-            break;
+    show(&format!("== 3. Two guests: 'bystander' (domain {}), which the device model must not be able to touch,", victim.domid.0));
+    show("   and 'demo', whose device model is xen-thin-dm, the project's own, started by Xen's");
+    show("   toolstack (xl) and locking itself in before the guest runs.");
+    let o = victim.domid.0.to_string();
+    let g = match Guest::create("demo", &thin_dm_path(), true, &dm_args(&["--escape-test", "--escape-other", &o])) {
+        Ok(g) => g,
+        Err(e) => {
+            t.check("xl starts the guest with xen-thin-dm", false, e);
+            show(&dm_log("demo"));
+            return t.finish();
         }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    show("");
-    show("xl list:");
+    };
+    t.check("xl starts the guest with xen-thin-dm", true, "");
     let (_, list) = xl::run("xl", &["list"]);
-    show(&list.lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n"));
     show("");
-    show(&format!("What guest {} printed (through Xen's debug port, read with `xl dmesg`):", guest.domid.0));
-    let tag = format!("(d{})", guest.domid.0);
-    for l in dmesg.lines().filter(|l| l.contains(&tag)) {
-        show(&format!("  {}", l.split_once(&tag).map_or(l, |(_, r)| r).trim()));
+    show("   $ xl list");
+    show(&list.lines().map(|l| format!("   {l}")).collect::<Vec<_>>().join("\n"));
+    show("");
+
+    let pid = dm_pid(g.domid).unwrap_or(0);
+    let log = dm_log("demo");
+    show(&format!("== 4. What xen-thin-dm (pid {pid}) did before reading anything from the guest"));
+    let lines = dm_lines(&log);
+    let dep = lines.iter().position(|l| l == "deprivileged:").unwrap_or(lines.len());
+    for l in lines.iter().skip(dep + 1).take_while(|l| l.starts_with("  ")) {
+        show(&format!("   {}", l.trim()));
     }
     show("");
-    t.check("dom0 runs on Xen", !info_field(&info, "xen_version").is_empty(), &info);
-    t.check("the guest is listed", list.lines().any(|l| l.starts_with("demo ")), &list);
-    t.check("the guest says hello", dmesg.contains("xdm-testguest: hello"), "no hello in xl dmesg");
-    t.check("the guest ran to its end", dmesg.contains("Test result: SUCCESS"), "no result line");
+    show("   Seen from outside, in /proc:");
+    let root = std::fs::read_link(format!("/proc/{pid}/root")).map(|p| p.display().to_string()).unwrap_or_default();
+    show(&format!(
+        "   uid {}, capabilities {}, seccomp mode {}, root directory {root}",
+        status_field(pid, "Uid"),
+        status_field(pid, "CapEff"),
+        status_field(pid, "Seccomp")
+    ));
+    t.eq("the device model runs as uid 40000 + domid", status_field(pid, "Uid"), (40000 + u32::from(g.domid.0)).to_string());
+    t.eq("it has a seccomp filter", status_field(pid, "Seccomp"), "2".to_string());
+    show("");
+
+    show("== 5. Pretending the guest has taken the device model over: it tries to escape");
+    show("   (first column: before the seccomp filter, so each other layer shows what it stops");
+    show("   alone; second column: the real, final state)");
+    let table: Vec<&str> = log.lines().skip_while(|l| !l.contains("escape attempts from inside")).collect();
+    for l in table.iter().skip(2).take_while(|l| l.starts_with("  ")) {
+        show(&format!(" {l}"));
+    }
+    let summary = log.lines().find(|l| l.contains("escape attempts:")).unwrap_or_default();
+    show(&format!("   {}", summary.trim_start_matches("xen-thin-dm: ")));
+    t.check("every escape attempt was refused", summary.contains("refused") && !summary.contains("FAILED") && !log.contains("ESCAPED"), summary);
+    show("");
+
+    show("== 6. The guest runs. Its serial port is xen-thin-dm's 16550 UART; what it printed:");
+    let _ = xl::run("xl", &["unpause", "demo"]);
+    let gone = wait_for(90, || xl::list_state("demo").is_none().then_some(()));
+    let log = dm_log("demo");
+    for l in log.lines().skip_while(|l| !l.contains("xen-thin-dm: serving")).skip(1).take_while(|l| !l.starts_with("xen-thin-dm: ")) {
+        show(&format!("   guest> {l}"));
+    }
+    show("");
+    show("== 7. The guest asked to be switched off (a write to xen-thin-dm's debug-exit port):");
+    for l in dm_lines(&log).iter().skip_while(|l| !l.starts_with("the guest asked")) {
+        show(&format!("   {l}"));
+    }
+    show(&format!("   Domain 'demo' is {}.", if gone.is_some() { "gone" } else { "STILL THERE" }));
+    show(&format!("   'bystander' is untouched: {}", xl::list_state("bystander").map_or("GONE".to_string(), |s| format!("still there, state {s}"))));
+    show("");
+    t.check("the guest says hello through xen-thin-dm's UART", log.contains("xdm-testguest: hello"), "");
+    t.check("the guest's checks pass", log.contains("Test result: SUCCESS"), "");
+    t.check("the guest was shut down through the debug-exit port", gone.is_some() && log.contains("asked to stop with code 0"), "");
+    t.check("the bystander guest is untouched", xl::list_state("bystander").is_some(), "");
+    drop(g);
+    drop(victim);
     t.finish()
 }
