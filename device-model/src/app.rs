@@ -268,6 +268,7 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
     }
 
     // 5. Serve.
+    server.set_poll_max(std::time::Duration::from_micros(o.poll_max_us));
     say("serving");
     let exit = server.run(&signals);
     let counts = server.summary();

@@ -20,6 +20,9 @@ pub const UID_BASE: u32 = 40000;
 /// device model may grow (its log included, under xl).
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 8 << 20;
 
+/// The default of `--poll-max-us`.
+pub const DEFAULT_POLL_MAX_US: u64 = 100;
+
 /// How the device model gets its privcmd descriptor.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Privcmd {
@@ -53,6 +56,8 @@ pub struct Options {
     pub escape_test: bool,
     /// Another guest for the escape self-test (default: found in xenstore).
     pub escape_other: Option<DomId>,
+    /// The longest the request loop polls before sleeping (0: never).
+    pub poll_max_us: u64,
     /// Log every refused request.
     pub verbose: bool,
     /// QEMU flags that were ignored.
@@ -88,6 +93,8 @@ options:
                          loaded, else /dev/xen/privcmd)
   --uart-log FILE        write the guest's serial output to FILE (default: stdout)
   --max-file-size BYTES  RLIMIT_FSIZE once deprivileged (default 8388608)
+  --poll-max-us N        poll for requests up to N microseconds before sleeping,
+                         adapting the window to the guest (default 100; 0: never)
   --escape-test          after deprivileging, try to escape and print a table
   --escape-other DOMID   another guest for the escape test (default: from xenstore)
   -xen-domid-restrict    accepted (xen-thin-dm always restricts itself)
@@ -136,6 +143,7 @@ pub fn parse(args: &[String], env_domid: Option<&str>) -> Result<Command, String
         max_file_size: DEFAULT_MAX_FILE_SIZE,
         escape_test: false,
         escape_other: None,
+        poll_max_us: DEFAULT_POLL_MAX_US,
         verbose: false,
         ignored: Vec::new(),
     };
@@ -161,6 +169,7 @@ pub fn parse(args: &[String], env_domid: Option<&str>) -> Result<Command, String
             "--max-file-size" => o.max_file_size = number(flag, value().as_ref())?,
             "--escape-test" => o.escape_test = true,
             "--escape-other" => o.escape_other = Some(domid(flag, value().as_ref())?),
+            "--poll-max-us" => o.poll_max_us = number(flag, value().as_ref())?,
             "-v" | "--verbose" => o.verbose = true,
             f if f.starts_with("--") => return Err(format!("unknown option {f} (see --help)")),
             f if f.starts_with('-') && f.len() > 1 => {
@@ -258,5 +267,8 @@ mod tests {
         let o = run(&["-d", "1", "--escape-test", "--escape-other", "9", "--restrict-at-open", "--gid", "7"], None).unwrap();
         assert_eq!((o.escape_test, o.escape_other, o.restrict_at_open, o.gid), (true, Some(DomId(9)), true, 7));
         assert_eq!(parse(&["--help".into()], None), Ok(Command::Help));
+        assert_eq!(run(&["-d", "1"], None).unwrap().poll_max_us, DEFAULT_POLL_MAX_US);
+        assert_eq!(run(&["-d", "1", "--poll-max-us", "0"], None).unwrap().poll_max_us, 0);
+        assert!(run(&["-d", "1", "--poll-max-us", "-5"], None).unwrap_err().contains("not a number"));
     }
 }

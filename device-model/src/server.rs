@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::ops::RangeInclusive;
 use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
 
 use dmop_abi::dmop::{BufioreqMode, IoRangeType, ShutdownReason};
 use dmop_abi::ioreq::{Ioreq, IoreqDir, IoreqType};
@@ -236,6 +237,25 @@ pub enum Exit {
     Signal(i32),
 }
 
+/// The first polling window, once sleeping proved too slow.
+const POLL_GROW_START: Duration = Duration::from_micros(4);
+
+/// The next polling window, after a sleep of `slept`: a request that came
+/// within `max` of going to sleep would have been caught by polling that
+/// long, so the window grows (doubling, up to `max`); a longer sleep means
+/// polling would have been wasted, so it stops.
+pub fn adapt(window: Duration, slept: Duration, max: Duration) -> Duration {
+    if max.is_zero() || slept > max {
+        Duration::ZERO
+    } else if slept <= window {
+        window
+    } else if window.is_zero() {
+        POLL_GROW_START.min(max)
+    } else {
+        (window * 2).min(max)
+    }
+}
+
 /// An attached ioreq server.
 pub struct Server {
     dm: DeviceModel,
@@ -252,6 +272,7 @@ pub struct Server {
     pub counts: HashMap<&'static str, u64>,
     stop: Option<Exit>,
     attached: bool,
+    poll_max: Duration,
 }
 
 impl std::fmt::Debug for Server {
@@ -308,6 +329,7 @@ impl Server {
                 counts: HashMap::new(),
                 stop: None,
                 attached: true,
+                poll_max: Duration::ZERO,
             })
         };
         attach().inspect_err(|_| {
@@ -461,8 +483,10 @@ impl Server {
         }
     }
 
-    /// Serves every pending request: each vCPU's slot, then the buffered ring.
-    pub fn service(&mut self) -> Result<(), Error> {
+    /// Serves every pending request: each vCPU's slot, then the buffered
+    /// ring. Returns how many it served.
+    pub fn service(&mut self) -> Result<usize, Error> {
+        let mut n = 0;
         for v in 0..self.vcpu_ports.len() {
             let slot = self.pages.slot(v as u32).expect("bound vCPUs have slots");
             if let Some(req) = slot.begin() {
@@ -471,24 +495,95 @@ impl Server {
                 let slot = self.pages.slot(v as u32).expect("bound vCPUs have slots");
                 slot.complete(data);
                 self.ev.notify(self.vcpu_ports[v])?;
+                n += 1;
             }
         }
         while let Some(b) = self.pages.buffered().and_then(|r| r.pop()) {
             self.handle_buffered(b);
             self.carry_out();
+            n += 1;
         }
-        Ok(())
+        Ok(n)
+    }
+
+    /// Polls for requests for up to `poll_max` before sleeping, adapting
+    /// the window as QEMU's event loop does: it grows while requests come
+    /// soon after the loop went to sleep and drops to nothing when they do
+    /// not. Zero (the default) never polls.
+    pub fn set_poll_max(&mut self, poll_max: Duration) {
+        self.poll_max = poll_max;
+    }
+
+    /// Takes the event-channel notifications that arrived and unmasks their
+    /// ports (the driver masks a port when it queues it).
+    fn drain_events(&mut self) -> Result<(), Error> {
+        let mut fired = [EvtchnPort(0); 64];
+        loop {
+            match self.ev.pending(&mut fired) {
+                Ok(n) => {
+                    for p in &fired[..n] {
+                        self.ev.unmask(*p)?;
+                    }
+                    if n < fired.len() {
+                        return Ok(());
+                    }
+                }
+                Err(e) if e.errno() == libc::EAGAIN => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Serves requests as they come for at most `window`; whether any came.
+    fn poll_for(&mut self, window: Duration) -> Result<bool, Error> {
+        let start = Instant::now();
+        loop {
+            for _ in 0..64 {
+                if self.service()? > 0 {
+                    return Ok(true);
+                }
+                std::hint::spin_loop();
+            }
+            if start.elapsed() >= window {
+                return Ok(false);
+            }
+        }
     }
 
     /// Runs until the guest asks to stop or a signal arrives on `signal_fd`
     /// (a signalfd).
+    ///
+    /// While polling, the event-channel ports stay masked (no interrupt
+    /// reaches dom0 for requests found by polling); they are drained and
+    /// unmasked before every sleep, and an unmask re-raises an event that
+    /// came meanwhile, so no request waits for a wake-up that never comes.
     pub fn run(&mut self, signal_fd: &impl AsRawFd) -> Result<Exit, Error> {
-        let mut fired = [EvtchnPort(0); 64];
+        let mut window = Duration::ZERO;
+        // Whether ports may be masked with their events unread: after
+        // polling, and at the start (events may have come before `run`).
+        let mut masked = true;
         loop {
+            if let Some(exit) = self.stop {
+                return Ok(exit);
+            }
+            if !window.is_zero() {
+                masked = true;
+                if self.poll_for(window)? {
+                    continue;
+                }
+            }
+            if masked {
+                self.drain_events()?;
+                masked = false;
+                if self.service()? > 0 {
+                    continue;
+                }
+            }
             let mut fds = [
                 libc::pollfd { fd: self.ev.as_raw_fd(), events: libc::POLLIN, revents: 0 },
                 libc::pollfd { fd: signal_fd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
             ];
+            let slept = Instant::now();
             // SAFETY: two valid pollfds, no timeout, no signal mask change.
             let r = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, std::ptr::null(), std::ptr::null()) };
             if r < 0 {
@@ -498,6 +593,7 @@ impl Server {
                 }
                 return Err(Error(format!("ppoll: {e}")));
             }
+            window = adapt(window, slept.elapsed(), self.poll_max);
             if fds[1].revents != 0 {
                 let mut info = [0u8; 128];
                 // SAFETY: reads one signalfd_siginfo (128 bytes) into our buffer.
@@ -505,19 +601,8 @@ impl Server {
                 let signo = i32::from_ne_bytes(info[0..4].try_into().expect("4 bytes"));
                 return Ok(Exit::Signal(signo));
             }
-            match self.ev.pending(&mut fired) {
-                Ok(n) => {
-                    for p in &fired[..n] {
-                        self.ev.unmask(*p)?;
-                    }
-                }
-                Err(e) if e.errno() == libc::EAGAIN => {}
-                Err(e) => return Err(e.into()),
-            }
+            self.drain_events()?;
             self.service()?;
-            if let Some(exit) = self.stop {
-                return Ok(exit);
-            }
         }
     }
 
@@ -588,6 +673,18 @@ mod tests {
         assert_eq!(m.mmio(0xfe00_0000, 4, None), 0xffff_ffff, "the old place is gone");
         m.mmio(0xfd00_000c, 4, Some(1));
         assert_eq!(m.take_actions(), vec![Action::PciIntx(3, 0, true)]);
+    }
+
+    #[test]
+    fn the_polling_window_grows_while_requests_come_soon_and_stops_when_not() {
+        let us = Duration::from_micros;
+        let max = us(100);
+        assert_eq!(adapt(Duration::ZERO, us(30), max), POLL_GROW_START);
+        assert_eq!(adapt(us(4), us(30), max), us(8));
+        assert_eq!(adapt(us(64), us(70), max), us(100), "capped");
+        assert_eq!(adapt(us(64), us(10), max), us(64), "a window that was long enough stays");
+        assert_eq!(adapt(us(64), us(500), max), Duration::ZERO, "a long sleep: polling would have been wasted");
+        assert_eq!(adapt(us(64), us(10), Duration::ZERO), Duration::ZERO, "polling off");
     }
 
     #[test]

@@ -145,7 +145,7 @@ pub fn library(ctx: &Ctx) -> Result<Vec<Ratio>> {
 /// Boots the test bed once with the in-VM benchmark suites and reads their
 /// `BENCH name reference ours` lines.
 pub fn in_vm(ctx: &Ctx, suites: &[&str]) -> Result<Vec<(String, f64, f64)>> {
-    let bed = crate::testbed::prepare(ctx)?;
+    let bed = crate::testbed::prepare_bench(ctx)?;
     let mut out = Vec::new();
     ctx.step(&format!("bench: in the test bed ({})", suites.join(", ")), || {
         let cfg = crate::testbed::config(&bed, suites, std::time::Duration::from_secs(900), "vm-bench.log");
@@ -172,7 +172,22 @@ pub fn in_vm(ctx: &Ctx, suites: &[&str]) -> Result<Vec<(String, f64, f64)>> {
 pub fn run(ctx: &Ctx) -> Result<()> {
     deps::all(ctx)?;
     let mut results = library(ctx)?;
-    for (name, reference, ours) in in_vm(ctx, &["bench-privcmd"])? {
+    for (name, reference, ours) in in_vm(ctx, &["bench-privcmd", "bench-dm"])? {
+        if let Some(variant) = name.strip_prefix("pio-round-trips") {
+            let polling_off = variant == "-no-polling";
+            results.push(Ratio {
+                what: format!(
+                    "guest port I/O round trips (Debian QEMU vs xen-thin-dm{})",
+                    if polling_off { " --poll-max-us 0" } else { "" }
+                ),
+                reference,
+                ours,
+                unit: "round trips/s, higher is better",
+                higher_is_better: true,
+                goal: if polling_off { 0.0 } else { 1.5 },
+            });
+            continue;
+        }
         let xen_bound = name.ends_with("xen-bound");
         results.push(Ratio {
             what: format!("privcmd {name} (C driver vs ours)"),

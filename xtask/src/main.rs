@@ -127,22 +127,24 @@ fn vm_cmd(ctx: &Ctx, rest: &[String]) -> Result<()> {
     let mut suites = Vec::new();
     let mut shell = false;
     let mut timeout = 600u64;
+    let mut bench_image = false;
     let mut it = rest.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--suite" => suites.push(it.next().ok_or_else(|| ctx::Error("vm: --suite needs a name".into()))?.clone()),
             "--shell" => shell = true,
+            "--bench-image" => bench_image = true,
             "--timeout" => {
                 let v = it.next().ok_or_else(|| ctx::Error("vm: --timeout needs seconds".into()))?;
                 timeout = v.parse().map_err(|_| ctx::Error(format!("vm: --timeout {v}: not a number of seconds")))?;
             }
-            other => bail!("vm: unexpected argument `{other}` (--suite NAME, --shell, --timeout SECS)"),
+            other => bail!("vm: unexpected argument `{other}` (--suite NAME, --shell, --timeout SECS, --bench-image)"),
         }
     }
     if suites.is_empty() && !shell {
         bail!("vm: name a suite (--suite xen-smoke) or ask for --shell");
     }
-    let bed = testbed::prepare(ctx)?;
+    let bed = if bench_image { testbed::prepare_bench(ctx)? } else { testbed::prepare(ctx)? };
     let names: Vec<&str> = suites.iter().map(String::as_str).collect();
     if shell {
         let mut cfg = testbed::config(&bed, &names, Duration::from_secs(timeout), "vm-shell.log");

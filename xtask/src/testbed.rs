@@ -72,6 +72,32 @@ pub fn prepare(ctx: &Ctx) -> Result<Bed> {
 
 /// Prepares everything for a boot, with the packages and source in place.
 pub fn prepare_from(ctx: &Ctx, src: &Source) -> Result<Bed> {
+    prepare_image(ctx, src, "test", |_| Ok(Vec::new()))
+}
+
+/// The benchmark bed: the test bed plus Debian's QEMU for Xen (the
+/// reference device model), which only the benchmarks need.
+pub fn prepare_bench(ctx: &Ctx) -> Result<Bed> {
+    deps::all(ctx)?;
+    let src = linux::source(ctx)?;
+    prepare_image(ctx, &src, "bench", |dist| {
+        let qemu = "usr/libexec/xen-qemu-system-i386";
+        // libxl hands SeaBIOS to every qemu-xen guest's firmware, even one
+        // that (like the benchmark guest) does not use it.
+        let bios = "usr/share/seabios/bios-256k.bin";
+        let mut items = vec![Item::new(dist.root.join(qemu), &format!("/{qemu}")), Item::new(dist.root.join(bios), &format!("/{bios}"))];
+        // QEMU loads a keymap even with no display (testbed.md).
+        let keymaps = std::path::Path::new("/usr/share/qemu/keymaps");
+        for e in std::fs::read_dir(keymaps).map_err(|e| crate::ctx::Error(format!("{}: {e} (package qemu-system-data)", keymaps.display())))? {
+            let p = e?.path();
+            let dst = format!("/usr/share/qemu/keymaps/{}", p.file_name().unwrap_or_default().to_string_lossy());
+            items.push(Item::new(p, &dst));
+        }
+        Ok(items)
+    })
+}
+
+fn prepare_image(ctx: &Ctx, src: &Source, name: &str, extra: impl FnOnce(&Dist) -> Result<Vec<Item>>) -> Result<Bed> {
     let kernel = linux::kernel(ctx, src)?;
     let dist = xen::dist(ctx)?;
     let guests = guest::build(ctx)?;
@@ -81,7 +107,8 @@ pub fn prepare_from(ctx: &Ctx, src: &Source) -> Result<Bed> {
     items.push(Item::new(guests.bench, "/guests/benchguest.elf"));
     items.push(Item::new(module, "/lib/xdm/privcmd_restrict.ko"));
     items.push(Item::new(ctx.root.join("tests/dom0/setup"), "/etc/xdm/setup"));
-    let initrd = image::initramfs(ctx, &dist, "test", &items)?;
+    items.extend(extra(&dist)?);
+    let initrd = image::initramfs(ctx, &dist, name, &items)?;
     Ok(Bed { dist, kernel, initrd })
 }
 

@@ -5,6 +5,7 @@
 //! host's `cargo xtask vm` turns that into its own exit status.
 
 mod bench;
+mod bench_dm;
 mod demo;
 mod devicemodel;
 mod dmcheck;
@@ -26,6 +27,7 @@ fn main() {
         Some("devicemodel") => devicemodel::run(),
         Some("privcmd") => privcmd::run(),
         Some("bench-privcmd") => bench::run(),
+        Some("bench-dm") => bench_dm::run(),
         Some("dmcheck-rs") => dmcheck::run(&args[1..]),
         Some("harness-fail") => {
             // A deliberately failing check: the harness must turn it into a failure.

@@ -43,30 +43,45 @@ pub struct Guest {
     pub domid: DomId,
 }
 
+/// The benchmark guest (`$XDM_BENCH_GUEST` overrides).
+pub fn bench_guest_path() -> String {
+    std::env::var("XDM_BENCH_GUEST").unwrap_or_else(|_| "/guests/benchguest.elf".into())
+}
+
 /// The xl configuration of a test guest with device model `dm`.
 pub fn guest_config(name: &str, dm: &str, extra: &str) -> String {
+    let dm = format!("device_model_version = \"qemu-xen-traditional\"\ndevice_model_override = \"{dm}\"\n");
+    guest_config_with(name, &test_guest_path(), &dm, extra)
+}
+
+/// The xl configuration of an HVM guest running firmware `fw`, with
+/// device-model lines `dm` (version, override).
+pub fn guest_config_with(name: &str, fw: &str, dm: &str, extra: &str) -> String {
     format!(
         "name = \"{name}\"\n\
          type = \"hvm\"\n\
          memory = 32\n\
          vcpus = 1\n\
-         firmware_override = \"{guest}\"\n\
-         device_model_version = \"qemu-xen-traditional\"\n\
-         device_model_override = \"{dm}\"\n\
+         firmware_override = \"{fw}\"\n\
+         {dm}\
          vga = \"none\"\n\
          vnc = 0\n\
          sdl = 0\n\
          nographic = 1\n\
-         {extra}",
-        guest = test_guest_path()
+         {extra}"
     )
 }
 
 impl Guest {
     /// `xl create` (paused with `paused`) of the test guest with device model `dm`.
     pub fn create(name: &str, dm: &str, paused: bool, extra: &str) -> Result<Guest, String> {
+        Self::create_from(name, &guest_config(name, dm, extra), paused)
+    }
+
+    /// `xl create` of the configuration `config` (whose name is `name`).
+    pub fn create_from(name: &str, config: &str, paused: bool) -> Result<Guest, String> {
         let cfg = format!("/tmp/{name}.cfg");
-        std::fs::write(&cfg, guest_config(name, dm, extra)).map_err(|e| e.to_string())?;
+        std::fs::write(&cfg, config).map_err(|e| e.to_string())?;
         let mut args = vec!["create"];
         if paused {
             args.push("-p");
