@@ -284,6 +284,9 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
         }
     }
     say(&format!("requests served: {counts}"));
+    if server.time_offset() != 0 {
+        say(&format!("the guest's clock is {} s off dom0's (its RTC, as Xen reported it)", server.time_offset()));
+    }
     match detached {
         Ok(()) => say("ioreq server destroyed"),
         Err(e) => say(&format!("ioreq server not destroyed ({e}): the domain is gone")),

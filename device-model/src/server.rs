@@ -273,6 +273,7 @@ pub struct Server {
     stop: Option<Exit>,
     attached: bool,
     poll_max: Duration,
+    time_offset: i64,
 }
 
 impl std::fmt::Debug for Server {
@@ -330,6 +331,7 @@ impl Server {
                 stop: None,
                 attached: true,
                 poll_max: Duration::ZERO,
+                time_offset: 0,
             })
         };
         attach().inspect_err(|_| {
@@ -421,6 +423,7 @@ impl Server {
             return req.data;
         }
         if ty == IoreqType::TIMEOFFSET {
+            self.time_offset = req.data as i64;
             return req.data;
         }
         let size = req.size as u8;
@@ -477,10 +480,29 @@ impl Server {
     }
 
     fn handle_buffered(&mut self, b: BufferedRequest) {
-        *self.counts.entry("buffered").or_default() += 1;
-        if b.dir == IoreqDir::WRITE && matches!(b.size, 1 | 2 | 4 | 8) {
-            self.one(b.ty, b.addr, b.size as u8, Some(b.data));
+        match b.ty {
+            // Xen's RTC tells every device model the guest's clock offset.
+            IoreqType::TIMEOFFSET => {
+                *self.counts.entry("buffered-timeoffset").or_default() += 1;
+                self.time_offset = b.data as i64;
+            }
+            IoreqType::INVALIDATE => {
+                *self.counts.entry("buffered-invalidate").or_default() += 1;
+                self.maps.pages.clear();
+            }
+            _ => {
+                *self.counts.entry("buffered").or_default() += 1;
+                if b.dir == IoreqDir::WRITE && matches!(b.size, 1 | 2 | 4 | 8) {
+                    self.one(b.ty, b.addr, b.size as u8, Some(b.data));
+                }
+            }
         }
+    }
+
+    /// The guest's RTC offset from dom0's clock, in seconds, as Xen last
+    /// reported it (`IOREQ_TYPE_TIMEOFFSET`).
+    pub fn time_offset(&self) -> i64 {
+        self.time_offset
     }
 
     /// Serves every pending request: each vCPU's slot, then the buffered

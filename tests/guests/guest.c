@@ -288,6 +288,36 @@ static void pci_tests(void)
     puts_all("pci: no test device\n");
 }
 
+static uint8_t cmos_read(uint8_t reg)
+{
+    outb(0x70, reg);
+    return inb(0x71);
+}
+
+static void cmos_write(uint8_t reg, uint8_t v)
+{
+    outb(0x70, reg);
+    outb(0x71, v);
+}
+
+/*
+ * Moves the RTC (emulated by Xen itself) 30 seconds on. Xen tells every
+ * device model the guest's new clock offset through the buffered ring
+ * (IOREQ_TYPE_TIMEOFFSET, an 8-byte value in two slots).
+ */
+static void rtc_tests(void)
+{
+    uint8_t b = cmos_read(0x0b);
+    int binary = b & 0x04;
+    cmos_write(0x0b, b | 0x80);      /* SET: stop updates */
+    uint8_t s = cmos_read(0x00);
+    uint8_t sec = binary ? s : (uint8_t)((s >> 4) * 10 + (s & 0xf));
+    sec = (uint8_t)((sec + 30) % 60);
+    cmos_write(0x00, binary ? sec : (uint8_t)((sec / 10) << 4 | sec % 10));
+    cmos_write(0x0b, b & (uint8_t)~0x80);
+    puts_all("rtc: clock moved by 30 s\n");
+}
+
 void guest_main(void)
 {
     uart_init();
@@ -300,6 +330,7 @@ void guest_main(void)
         puts_all("scratch devices: absent (no device model emulates them)\n");
     }
     pci_tests();
+    rtc_tests();
     puts_all(failures ? "Test result: FAILURE\n" : "Test result: SUCCESS\n");
     outw(TG_DEBUG_EXIT_PORT, failures ? TG_EXIT_FAILURE : TG_EXIT_SUCCESS);
     puts_all("xdm-testguest: still running after the exit request\n");

@@ -163,6 +163,11 @@ fn guest_checks(t: &mut Tap, log: &str) {
     for kind in ["pio ", "mmio ", "pci-config "] {
         t.check(&format!("the device model served {}requests", kind), served.contains(kind), served);
     }
+    t.check(
+        "the RTC change reached it through the buffered ring (8-byte TIMEOFFSET)",
+        served.contains("buffered-timeoffset") && log.contains("clock is 30 s off") | log.contains("clock is -30 s off"),
+        served,
+    );
     t.check("the ioreq server was destroyed at the end", log.contains("ioreq server destroyed"), "");
 }
 
