@@ -199,7 +199,7 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
     let signals = signal_fd()?;
     let (dm, ev) = if o.restrict_at_open {
         // The event channel node is root's: open it now and confine it at once.
-        let ev = EventChannel::open().map_err(|e| Fatal(format!("{e}")))?;
+        let ev = EventChannel::open().map_err(|e| Fatal(format!("{}: {e}", xendevicemodel::EVTCHN_PATH)))?;
         ev.restrict(dom)?;
         if started_as_root {
             become_bound_uid(o, &node)?;
@@ -209,8 +209,9 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
         say(&format!("restrict-at-open: {node} opened as uid {}, confined to domain {} from the start", o.uid, dom.0));
         (dm, ev)
     } else {
-        let dm = DeviceModel::open_path(&node)?;
-        (dm, EventChannel::open()?)
+        let dm = DeviceModel::open_path(&node).map_err(|e| Fatal(format!("{node}: {e}")))?;
+        let ev = EventChannel::open().map_err(|e| Fatal(format!("{}: {e}", xendevicemodel::EVTCHN_PATH)))?;
+        (dm, ev)
     };
     say(&format!("privcmd node {node}"));
 
