@@ -78,3 +78,5 @@ pub mod headers;
 pub mod manifest;
 #[cfg(feature = "check")]
 pub mod objread;
+#[cfg(feature = "check")]
+pub mod xen_guard;

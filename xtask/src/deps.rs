@@ -32,6 +32,8 @@ pub const APT_PACKAGES: &[(&str, &str)] = &[
     ("xz-utils", "unpacking linux-source"),
     ("qemu-system-x86", "the emulator the test bed boots Xen in"),
     ("valgrind", "cargo xtask bench: instruction counts"),
+    ("patch", "applying xen-patches to Xen's source"),
+    ("python3", "the hypervisor build's scripts"),
 ];
 
 /// bindgen-cli version for the kernel: Debian's 0.60 is below 6.12's minimum (0.65.1).

@@ -18,6 +18,7 @@ mod sh;
 mod testbed;
 mod vm;
 mod xen;
+mod xenpatch;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -33,7 +34,7 @@ usage: cargo xtask <command>
                 (--host: run the suites natively on a real Xen dom0 instead)
   bench         run the benchmarks (prints ratios against the reference)
 
-  vm [--suite NAME]... [--shell] [--timeout SECS]
+  vm [--suite NAME]... [--shell] [--timeout SECS] [--patched | --test-retired | --bench-image]
                 boot the test bed, run suites in dom0 (or give a dom0 shell)
   install-lib [--prefix DIR] [--destdir DIR] [--includedir DIR]
                 install the drop-in libxendevicemodel.so.1 and its pkg-config file
@@ -128,23 +129,42 @@ fn vm_cmd(ctx: &Ctx, rest: &[String]) -> Result<()> {
     let mut shell = false;
     let mut timeout = 600u64;
     let mut bench_image = false;
+    let mut patched = false;
+    let mut test_retired = false;
     let mut it = rest.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--suite" => suites.push(it.next().ok_or_else(|| ctx::Error("vm: --suite needs a name".into()))?.clone()),
             "--shell" => shell = true,
             "--bench-image" => bench_image = true,
+            "--patched" => patched = true,
+            "--test-retired" => {
+                patched = true;
+                test_retired = true;
+            }
             "--timeout" => {
                 let v = it.next().ok_or_else(|| ctx::Error("vm: --timeout needs seconds".into()))?;
                 timeout = v.parse().map_err(|_| ctx::Error(format!("vm: --timeout {v}: not a number of seconds")))?;
             }
-            other => bail!("vm: unexpected argument `{other}` (--suite NAME, --shell, --timeout SECS, --bench-image)"),
+            other => bail!("vm: unexpected argument `{other}` (--suite NAME, --shell, --timeout SECS, --bench-image, --patched, --test-retired)"),
         }
     }
     if suites.is_empty() && !shell {
         bail!("vm: name a suite (--suite xen-smoke) or ask for --shell");
     }
-    let bed = if bench_image { testbed::prepare_bench(ctx)? } else { testbed::prepare(ctx)? };
+    let bed = if patched {
+        deps::all(ctx)?;
+        let src = linux::source(ctx)?;
+        let (mut bed, p) = testbed::prepare_patched(ctx, &src)?;
+        if test_retired {
+            bed.xen = p.xen_test_retired;
+        }
+        bed
+    } else if bench_image {
+        testbed::prepare_bench(ctx)?
+    } else {
+        testbed::prepare(ctx)?
+    };
     let names: Vec<&str> = suites.iter().map(String::as_str).collect();
     if shell {
         let mut cfg = testbed::config(&bed, &names, Duration::from_secs(timeout), "vm-shell.log");

@@ -21,6 +21,8 @@ pub struct Bed {
     pub kernel: Kernel,
     /// The dom0 initramfs with every suite.
     pub initrd: PathBuf,
+    /// The hypervisor it boots: Debian's, or the patched build.
+    pub xen: PathBuf,
 }
 
 /// C programs of `tests/dom0/c` built for dom0, against Xen's headers and Debian's libraries.
@@ -97,6 +99,20 @@ pub fn prepare_bench(ctx: &Ctx) -> Result<Bed> {
     })
 }
 
+/// The patched bed: the hypervisor and xenstored of `xen-patches/`, and
+/// the patched build itself (for the guard's other tests).
+pub fn prepare_patched(ctx: &Ctx, src: &Source) -> Result<(Bed, crate::xenpatch::Patched)> {
+    let dist = xen::dist(ctx)?;
+    let patched = crate::xenpatch::build(ctx, &dist)?;
+    let xenstored = patched.xenstored.clone();
+    let mut bed = prepare_image(ctx, src, "patched", move |_| {
+        // Over Debian's: the image's init starts it from there.
+        Ok(vec![Item::new(xenstored, "/usr/lib/xen-4.17/bin/xenstored")])
+    })?;
+    bed.xen = patched.xen.clone();
+    Ok((bed, patched))
+}
+
 fn prepare_image(ctx: &Ctx, src: &Source, name: &str, extra: impl FnOnce(&Dist) -> Result<Vec<Item>>) -> Result<Bed> {
     let kernel = linux::kernel(ctx, src)?;
     let dist = xen::dist(ctx)?;
@@ -109,13 +125,14 @@ fn prepare_image(ctx: &Ctx, src: &Source, name: &str, extra: impl FnOnce(&Dist) 
     items.push(Item::new(ctx.root.join("tests/dom0/setup"), "/etc/xdm/setup"));
     items.extend(extra(&dist)?);
     let initrd = image::initramfs(ctx, &dist, name, &items)?;
-    Ok(Bed { dist, kernel, initrd })
+    let xen = dist.xen.clone();
+    Ok(Bed { dist, kernel, initrd, xen })
 }
 
 /// A boot configuration on `bed` running `suites`.
 pub fn config(bed: &Bed, suites: &[&str], timeout: Duration, log: &str) -> VmConfig {
     VmConfig {
-        xen: bed.dist.xen.clone(),
+        xen: bed.xen.clone(),
         kernel: bed.kernel.bzimage.clone(),
         initrd: bed.initrd.clone(),
         suites: suites.iter().map(|s| s.to_string()).collect(),

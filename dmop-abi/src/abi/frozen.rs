@@ -8,7 +8,7 @@
 //! builds with `--cfg dmop_abi_unfrozen`, to read the code as it is.
 
 /// ABI version of the frozen manifest these checks come from.
-pub(crate) const ABI_VERSION: u32 = 2;
+pub(crate) const ABI_VERSION: u32 = 3;
 
 #[cfg(not(dmop_abi_unfrozen))]
 #[rustfmt::skip]
@@ -935,6 +935,7 @@ mod checks {
     };
 
     const _: () = match constant("PRIVCMD_RESTRICT_UID_UNBIND") { Some(c) => assert!(c.value == 0x1, "frozen ABI: constant PRIVCMD_RESTRICT_UID_UNBIND changed; frozen at 0x1"), None => panic!("frozen ABI: constant PRIVCMD_RESTRICT_UID_UNBIND is gone") };
+    const _: () = match constant("XS_ONE_TIME_RESTRICT") { Some(c) => assert!(c.value == 0x17, "frozen ABI: constant XS_ONE_TIME_RESTRICT changed; frozen at 0x17"), None => panic!("frozen ABI: constant XS_ONE_TIME_RESTRICT is gone") };
     const _: () = match constant("sizeof(evtchn_port_t)") { Some(c) => assert!(c.value == 0x4, "frozen ABI: constant sizeof(evtchn_port_t) changed; frozen at 0x4"), None => panic!("frozen ABI: constant sizeof(evtchn_port_t) is gone") };
     const _: () = match constant("XEN_DMOP_DELETE_MEM_CACHEATTR") { Some(c) => assert!(c.value == 0xffffffff, "frozen ABI: constant XEN_DMOP_DELETE_MEM_CACHEATTR changed; frozen at 0xffffffff"), None => panic!("frozen ABI: constant XEN_DMOP_DELETE_MEM_CACHEATTR is gone") };
     const _: () = match constant("XEN_DMOP_EVENT_ext_int") { Some(c) => assert!(c.value == 0x0, "frozen ABI: constant XEN_DMOP_EVENT_ext_int changed; frozen at 0x0"), None => panic!("frozen ABI: constant XEN_DMOP_EVENT_ext_int is gone") };

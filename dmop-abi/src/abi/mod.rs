@@ -122,6 +122,7 @@ pub mod registry {
         RestrictUidFlags::C_CONSTANTS,
         XsMsgType::C_CONSTANTS,
         XS_WIRE_CONSTANTS,
+        XS_PROJECT_CONSTANTS,
     ];
 
     /// Every ioctl.

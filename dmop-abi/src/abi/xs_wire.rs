@@ -76,6 +76,28 @@ c_consts! {
 /// The removed `XS_RESTRICT`: its number must never be given out again.
 pub const XS_RESTRICT_RETIRED: u32 = 20;
 
+c_consts! {
+    XS_PROJECT_CONSTANTS in "dmop-abi" {
+        /// `XS_ONE_TIME_RESTRICT`, the message type `xen-patches/` adds to
+        /// xenstored (not upstream's): a privileged connection sends one
+        /// request with a domain's permissions. Payload:
+        /// `<domid>\0<type>\0<payload of the real request>`, both numbers
+        /// decimal; the header's transaction and request ids are the real
+        /// request's. A new number: 20, the removed `XS_RESTRICT`, stays
+        /// unused. The patched `xs_wire.h` has it as the last type, so its
+        /// `XS_TYPE_COUNT` is one more than upstream's.
+        pub const XS_ONE_TIME_RESTRICT: u32 = 23 => "XS_ONE_TIME_RESTRICT";
+    }
+}
+
+impl XsMsgType {
+    /// [`XS_ONE_TIME_RESTRICT`] as a message type.
+    pub const ONE_TIME_RESTRICT: XsMsgType = XsMsgType(XS_ONE_TIME_RESTRICT);
+}
+
+const _: () = assert!(XS_ONE_TIME_RESTRICT == XS_TYPE_COUNT, "one-time-restrict takes the next upstream number");
+const _: () = assert!(XS_ONE_TIME_RESTRICT != XS_RESTRICT_RETIRED);
+
 abi_struct! {
     #[c(name = "xsd_sockmsg", header = "xen/io/xs_wire.h")]
     /// `struct xsd_sockmsg`: the header of every message.

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+//! `dmop-abi-xen-guard`: writes the C header of the hypervisor's DMOP
+//! freeze guard (`xen/include/xen/dmop-frozen.h` in a patched Xen) from the
+//! frozen manifest. `--test-retire N` marks an active op retired, for a
+//! test build of the dispatcher only.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use dmop_abi::manifest::Manifest;
+
+/// Write the hypervisor's DMOP freeze-guard header from the frozen manifest.
+#[derive(Parser, Debug)]
+#[command(about, long_about = None)]
+struct Cli {
+    /// Where to write it (default: standard output).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Mark this active DMOP retired (test builds only; repeatable).
+    #[arg(long, value_name = "N")]
+    test_retire: Vec<u32>,
+    /// Write instead the C probe of the patched xs_wire.h (XS_ONE_TIME_RESTRICT).
+    #[arg(long, conflicts_with = "test_retire")]
+    xenstore_probe: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let made = if cli.xenstore_probe {
+        Ok(dmop_abi::xen_guard::xenstore_probe())
+    } else {
+        dmop_abi::xen_guard::header(&Manifest::frozen(), &cli.test_retire)
+    };
+    let text = match made {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("dmop-abi-xen-guard: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.out {
+        None => print!("{text}"),
+        Some(p) => {
+            if let Err(e) = std::fs::write(&p, text) {
+                eprintln!("dmop-abi-xen-guard: {}: {e}", p.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: MIT
+//! `xen-patches/` in the test bed: Debian's Xen source (the upstream tree
+//! of its orig tarball, without Debian's patches), the series applied, the
+//! hypervisor and xenstored built (only those), and the freeze guard's own
+//! tests: a test-only hypervisor with a retired DMOP, and a build that must
+//! fail on an altered layout.
+
+use std::path::{Path, PathBuf};
+
+use crate::bail;
+use crate::ctx::{Context, Ctx, Key, Result};
+use crate::sh::cmd;
+use crate::xen::Dist;
+
+/// The Debian source package the series is made against.
+pub const SOURCE_VERSION: &str = "4.17.5+72-g01140da4e8-1";
+/// Its upstream version (the orig tarball's).
+pub const UPSTREAM_VERSION: &str = "4.17.5+72-g01140da4e8";
+/// The apt sources entry that gives apt the main archive's sources.
+const DEB_SRC_FILE: &str = "/etc/apt/sources.list.d/xdm-deb-src.sources";
+const DEB_SRC: &str = "Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n";
+/// The DMOP the test-only build retires (nr_vcpus: easy to call, and
+/// nothing in the boot needs it).
+pub const TEST_RETIRED_DMOP: u32 = 20;
+
+/// The patched build.
+pub struct Patched {
+    /// The patched hypervisor (multiboot ELF).
+    pub xen: PathBuf,
+    /// The test-only hypervisor that retires [`TEST_RETIRED_DMOP`].
+    pub xen_test_retired: PathBuf,
+    /// The patched xenstored.
+    pub xenstored: PathBuf,
+    /// The patched, built source tree.
+    pub tree: PathBuf,
+}
+
+/// Fetches the orig tarball through apt (adding a deb-src entry for
+/// bookworm's main archive if apt has none).
+fn fetch(ctx: &Ctx) -> Result<PathBuf> {
+    let dir = ctx.cache.join("xen-src").join(SOURCE_VERSION);
+    let tarball = dir.join(format!("xen_{UPSTREAM_VERSION}.orig.tar.xz"));
+    let log = ctx.log("xen-src.log");
+    ctx.step(&format!("xen-patches: fetch Debian's Xen source ({SOURCE_VERSION})"), || {
+        if tarball.exists() {
+            return Ok("cached".into());
+        }
+        std::fs::create_dir_all(&dir)?;
+        let want = format!("xen={SOURCE_VERSION}");
+        let known = || {
+            cmd("apt-cache")
+                .args(["showsrc", "xen"])
+                .read()
+                .map(|o| o.lines().any(|l| l.trim() == format!("Version: {SOURCE_VERSION}")))
+                .unwrap_or(false)
+        };
+        if !known() {
+            if !Path::new(DEB_SRC_FILE).exists() {
+                println!("    adding {DEB_SRC_FILE} (bookworm's main archive, sources)");
+                std::fs::write(DEB_SRC_FILE, DEB_SRC).ctx(format!("writing {DEB_SRC_FILE} (root needed)"))?;
+            }
+            cmd("apt-get").args(["update", "-q"]).run_logged(&log, "apt-get update")?;
+            if !known() {
+                bail!("apt has no source package {want} (see {})", log.display());
+            }
+        }
+        cmd("apt-get").args(["source", "--download-only", "-q", &want]).dir(&dir).run_logged(&log, "apt-get source")?;
+        if !tarball.exists() {
+            bail!("apt-get source did not give {}", tarball.display());
+        }
+        Ok("downloaded".into())
+    })?;
+    Ok(tarball)
+}
+
+/// The series, in order, from `xen-patches/series`.
+pub fn series(root: &Path) -> Result<Vec<PathBuf>> {
+    let dir = root.join("xen-patches");
+    let text = std::fs::read_to_string(dir.join("series")).ctx("reading xen-patches/series")?;
+    Ok(text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(|l| dir.join(l)).collect())
+}
+
+/// The guard header from the manifest (`dmop-abi-xen-guard`).
+fn guard_tool(ctx: &Ctx, args: &[&str]) -> Result<String> {
+    cmd("cargo")
+        .args(["run", "-q", "--release", "-p", "dmop-abi", "--features", "check", "--bin", "dmop-abi-xen-guard", "--"])
+        .args(args)
+        .dir(&ctx.root)
+        .read()
+}
+
+fn guard_header(ctx: &Ctx, test_retire: Option<u32>) -> Result<String> {
+    match test_retire {
+        Some(n) => guard_tool(ctx, &["--test-retire", &n.to_string()]),
+        None => guard_tool(ctx, &[]),
+    }
+}
+
+const GUARD_HEADER: &str = "xen/include/xen/dmop-frozen.h";
+
+/// Extracts the orig tarball, applies the series, checks the guard header
+/// in the series is the manifest's, builds the hypervisor with Debian's
+/// configuration and xenstored against Debian's libraries; then the
+/// test-only hypervisor, in a scratch copy.
+pub fn build(ctx: &Ctx, dist: &Dist) -> Result<Patched> {
+    let tarball = fetch(ctx)?;
+    let patches = series(&ctx.root)?;
+    let header = guard_header(ctx, None)?;
+    let retired_header = guard_header(ctx, Some(TEST_RETIRED_DMOP))?;
+    let xs_probe = guard_tool(ctx, &["--xenstore-probe"])?;
+    let config = dist.root.join("boot/xen-4.17-amd64.config");
+    let mut key = Key::new("xen-patched").str(SOURCE_VERSION).file(&config)?.str(&header).str(&retired_header).str(&xs_probe);
+    for p in &patches {
+        key = key.file(p)?;
+    }
+    let key = key.finish();
+    let dir = ctx.cache.join("xen-patched").join(&key);
+    let tree = dir.join("tree");
+    let out = Patched {
+        xen: dir.join("xen"),
+        xen_test_retired: dir.join("xen-test-retired"),
+        xenstored: dir.join("xenstored"),
+        tree: tree.clone(),
+    };
+    let log = ctx.log("xen-patched.log");
+    ctx.step("xen-patches: apply the series, build the hypervisor and xenstored", || {
+        let built = ctx.cached(&dir, &key, |d| {
+            std::fs::create_dir_all(&tree)?;
+            cmd("tar").args(["-xf"]).arg(&tarball).args(["--strip-components=1", "-C"]).arg(&tree).run_logged(&log, "unpacking the orig tarball")?;
+            for p in &patches {
+                let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
+                cmd("patch")
+                    .args(["-p1", "--dry-run", "--quiet", "-i"])
+                    .arg(p)
+                    .dir(&tree)
+                    .run_logged(&log, &format!("{name} does not apply to the upstream tree"))?;
+                cmd("patch").args(["-p1", "--quiet", "-i"]).arg(p).dir(&tree).run_logged(&log, &format!("applying {name}"))?;
+            }
+            let in_series = std::fs::read_to_string(tree.join(GUARD_HEADER)).ctx(format!("the series adds no {GUARD_HEADER}"))?;
+            if in_series != header {
+                bail!(
+                    "{GUARD_HEADER} in xen-patches is not the one the manifest gives: the series is stale \
+                     (regenerate it with `cargo run -p dmop-abi --features check --bin dmop-abi-xen-guard` and refresh patch 1)"
+                );
+            }
+            let xen = tree.join("xen");
+            std::fs::copy(&config, xen.join(".config"))?;
+            cmd("make").args(["-C"]).arg(&xen).arg("olddefconfig").run_logged(&log, "configuring the hypervisor")?;
+            cmd("make").args(["-C"]).arg(&xen).arg(format!("-j{}", jobs())).run_logged(&log, "building the hypervisor")?;
+            std::fs::copy(xen.join("xen"), d.join("xen"))?;
+            build_xenstored(&tree, &d.join("xenstored"), &log)?;
+            // The patched xs_wire.h against dmop-abi, by the compiler.
+            let probe = tree.join("xdm-include/xs-probe.c");
+            std::fs::write(&probe, &xs_probe)?;
+            cmd("gcc")
+                .args(["-fsyntax-only", "-I"])
+                .arg(tree.join("xdm-include"))
+                .arg(&probe)
+                .run_logged(&log, "the patched xs_wire.h disagrees with dmop-abi's XS_ONE_TIME_RESTRICT")?;
+            // The test-only hypervisor: a scratch copy (timestamps kept, so
+            // only the dispatcher is rebuilt) with a retired entry.
+            let scratch = scratch_copy(&tree, &d.join("scratch-retired"), &log)?;
+            std::fs::write(scratch.join("include/xen/dmop-frozen.h"), &retired_header)?;
+            cmd("make").args(["-C"]).arg(&scratch).arg(format!("-j{}", jobs())).run_logged(&log, "building the test-only hypervisor")?;
+            std::fs::copy(scratch.join("xen"), d.join("xen-test-retired"))?;
+            std::fs::remove_dir_all(d.join("scratch-retired"))?;
+            Ok(())
+        })?;
+        Ok(if built { "built".into() } else { "cached".into() })
+    })?;
+    Ok(out)
+}
+
+/// A scratch copy of the built hypervisor: `xen/` copied with its
+/// timestamps (so make rebuilds only what changes), the rest of the tree
+/// (Config.mk, config/, scripts/...) linked. Returns the copy's `xen/`.
+fn scratch_copy(tree: &Path, scratch: &Path, log: &Path) -> Result<PathBuf> {
+    if scratch.exists() {
+        std::fs::remove_dir_all(scratch)?;
+    }
+    std::fs::create_dir_all(scratch)?;
+    for e in std::fs::read_dir(tree)? {
+        let p = e?.path();
+        let name = p.file_name().unwrap_or_default().to_os_string();
+        if name != "xen" {
+            std::os::unix::fs::symlink(&p, scratch.join(&name))?;
+        }
+    }
+    cmd("cp").arg("-a").arg(tree.join("xen")).arg(scratch.join("xen")).run_logged(log, "copying the built hypervisor tree")?;
+    Ok(scratch.join("xen"))
+}
+
+fn jobs() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+}
+
+/// Builds C xenstored from the patched tree, against the tree's public
+/// headers (the patched `xs_wire.h`) and Debian's libraries.
+fn build_xenstored(tree: &Path, out: &Path, log: &Path) -> Result<()> {
+    let src = tree.join("tools/xenstore");
+    let inc = tree.join("xdm-include");
+    std::fs::create_dir_all(&inc)?;
+    let link = inc.join("xen");
+    if !link.exists() {
+        std::os::unix::fs::symlink(tree.join("xen/include/public"), &link)?;
+    }
+    // What tools/configure would have written, for the parts xenstored uses.
+    let config = inc.join("config.h");
+    std::fs::write(&config, "#define INCLUDE_ENDIAN_H <endian.h>\n#define HAVE_PIPE2 1\n#define _FILE_OFFSET_BITS 64\n")?;
+    cmd("gcc")
+        .args(["-O2", "-g", "-Wall", "-Werror", "-Wno-unused-result", "-Wno-unused-but-set-variable", "-include"])
+        .arg(&config)
+        .args(["-DXEN_RUN_STORED=\"/var/run/xenstored\"", "-D__XEN_TOOLS__", "-D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__"])
+        .arg("-I")
+        .arg(&inc)
+        .args(["-I", "include", "-I", "../include", "-o"])
+        .arg(out)
+        .args([
+            "xenstored_core.c",
+            "xenstored_watch.c",
+            "xenstored_domain.c",
+            "xenstored_transaction.c",
+            "xenstored_control.c",
+            "xs_lib.c",
+            "talloc.c",
+            "utils.c",
+            "tdb.c",
+            "hashtable.c",
+            "xenstored_posix.c",
+        ])
+        .args(["-lxenevtchn", "-lxengnttab", "-lxenctrl", "-lrt"])
+        .dir(&src)
+        .run_logged(log, "building xenstored")
+}
+
+/// The guard's own test: in a scratch copy of the built, patched
+/// hypervisor tree, a frozen struct altered the way a careless Xen change
+/// would; compiling the dispatcher must fail, naming the op and the field.
+pub fn guard_rejects_altered_layout(ctx: &Ctx, patched: &Patched) -> Result<()> {
+    ctx.step("xen-patches: an altered frozen struct fails the hypervisor build (scratch copy)", || {
+        let top = ctx.cache.join("xen-guard-scratch");
+        let log = ctx.log("xen-guard-scratch.log");
+        let scratch = scratch_copy(&patched.tree, &top, &log)?;
+        let h = scratch.join("include/public/hvm/dm_op.h");
+        let text = std::fs::read_to_string(&h)?;
+        // create_ioreq_server's padding grows by two bytes: `id` moves.
+        let altered = text.replacen("    uint8_t handle_bufioreq;\n    uint8_t pad[3];", "    uint8_t handle_bufioreq;\n    uint8_t pad[5];", 1);
+        if altered == text {
+            bail!("dm_op.h no longer has create_ioreq_server's pad[3]: update this test");
+        }
+        std::fs::write(&h, altered)?;
+        let o = std::process::Command::new("make").arg("-C").arg(&scratch).arg("arch/x86/hvm/dm.o").output().ctx("running make")?;
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        std::fs::write(&log, format!("{}{err}", String::from_utf8_lossy(&o.stdout)))?;
+        std::fs::remove_dir_all(&top)?;
+        if o.status.success() {
+            bail!("the hypervisor's DMOP code compiled with an altered frozen struct: the guard does not hold (log: {})", log.display());
+        }
+        let want = "frozen DMOP 1 create_ioreq_server: field id of struct xen_dm_op_create_ioreq_server must be at offset 4";
+        if !err.contains(want) {
+            bail!("the build failed, but not on the guard's assertion ({want:?}); log: {}", log.display());
+        }
+        Ok(format!("refused as it must: \"{want}\""))
+    })
+}
