@@ -22,6 +22,7 @@ use std::process::ExitCode;
 use dmop_abi::types::DomId;
 use crate::cli::{self, Command, Options, Privcmd};
 use crate::devices::{DebugExit, PciCounter, Scratch, Uart16550};
+use crate::forwarder::{self, Forwarder};
 use crate::{depriv, escape, testplatform, Device, Exit, Machine, Server};
 use xendevicemodel::{DeviceModel, EventChannel, PRIVCMD_PATH, PRIVCMD_RESTRICT_PATH};
 use xenstore_client::Xenstore;
@@ -195,6 +196,35 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
         let pid = xs.as_mut()?.read(&format!("/local/domain/{}/image/device-model-pid", d.0)).ok()?;
         String::from_utf8_lossy(&pid).trim().parse().ok()
     });
+    // With a xenstored that has XS_ONE_TIME_RESTRICT (xen-patches), the
+    // device model keeps xenstore access with its guest's permissions,
+    // through a forwarder process forked now, before any Xen descriptor
+    // is opened; otherwise the connection is closed once `running` is said.
+    let state_key = format!("/local/domain/0/device-model/{}/state", dom.0);
+    let mut kept: Option<Forwarder> = None;
+    if o.depriv {
+        if let Some(x) = xs.as_mut() {
+            match x.supports_one_time_restrict(dom) {
+                Ok(true) => {
+                    // The state node is the guest's to write (and so the
+                    // device model's, acting as the guest); dom0 owns it.
+                    let guest_rw = format!("b{}", dom.0);
+                    x.mkdir(&state_key)
+                        .and_then(|()| x.set_perms(&state_key, &["n0", &guest_rw]))
+                        .map_err(|e| Fatal(format!("xenstore: preparing {state_key} for the guest: {e}")))?;
+                    let upstream = xs.take().expect("checked above");
+                    let f = forwarder::spawn(upstream, dom, o.uid, o.gid).map_err(|e| Fatal(format!("xenstore forwarder: {e}")))?;
+                    say(&format!(
+                        "xenstore: kept with domain {}'s permissions, through a forwarder (pid {}) that sends every request as XS_ONE_TIME_RESTRICT",
+                        dom.0, f.pid
+                    ));
+                    kept = Some(f);
+                }
+                Ok(false) => say("xenstore: this xenstored has no XS_ONE_TIME_RESTRICT: the connection is closed once `running` is written"),
+                Err(e) => say(&format!("warning: xenstore: {e}")),
+            }
+        }
+    }
     let machine = machine(o, extra)?;
     let signals = signal_fd()?;
     let (dm, ev) = if o.restrict_at_open {
@@ -231,10 +261,11 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
             gid: o.gid,
             as_root: started_as_root && !o.restrict_at_open,
             max_file_size: o.max_file_size,
+            profile: depriv::Profile::DeviceModel,
         };
         let done = depriv::apply_with(&plan, &mut || {
             if o.escape_test {
-                before_seccomp = escape::attempts(&dm, &ev, other, other_pid);
+                before_seccomp = escape::attempts(&dm, &ev, other, other_pid, kept.as_mut().map(|f| &mut f.client));
             }
         });
         match done {
@@ -253,15 +284,20 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
 
     // 4. Tell the toolstack (only now: a device model that failed to
     // deprivilege never reports `running`), then let go of xenstore.
-    if let Some(mut x) = xs.take() {
-        let key = format!("/local/domain/0/device-model/{}/state", dom.0);
-        if let Err(e) = x.write(&key, b"running") {
-            say(&format!("warning: {key}: {e}"));
+    if let Some(f) = kept.as_mut() {
+        f.client.write(&state_key, b"running").map_err(|e| {
+            let _ = server.detach();
+            Fatal(format!("xenstore: writing {state_key} as domain {}: {e}", dom.0))
+        })?;
+        say(&format!("xenstore: {state_key} = running, written as domain {} (XS_ONE_TIME_RESTRICT)", dom.0));
+    } else if let Some(mut x) = xs.take() {
+        if let Err(e) = x.write(&state_key, b"running") {
+            say(&format!("warning: {state_key}: {e}"));
         }
     }
 
     if o.escape_test {
-        let after = escape::attempts(&dm, &ev, other, other_pid);
+        let after = escape::attempts(&dm, &ev, other, other_pid, kept.as_mut().map(|f| &mut f.client));
         if !escape::report(other, &before_seccomp, &after) {
             let _ = server.detach();
             return Err(Fatal("an escape attempt succeeded: stopping".into()));

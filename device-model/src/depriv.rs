@@ -31,6 +31,17 @@ pub struct Plan {
     pub as_root: bool,
     /// `RLIMIT_FSIZE`, in bytes.
     pub max_file_size: u64,
+    /// Whose system calls the seccomp allow-list admits.
+    pub profile: Profile,
+}
+
+/// Which process is deprivileged: the seccomp allow-list differs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    /// The device model's request loop ([`ALLOWED_SYSCALLS`], [`ALLOWED_IOCTLS`]).
+    DeviceModel,
+    /// The xenstore forwarder ([`FORWARDER_SYSCALLS`], no ioctl).
+    XenstoreForwarder,
 }
 
 /// A step that could not be applied.
@@ -162,7 +173,10 @@ pub fn apply_with(plan: &Plan, before_seccomp: &mut dyn FnMut()) -> Result<Vec<S
         Ok("set".into())
     })?;
     before_seccomp();
-    step(STEPS[7], &mut seccomp)?;
+    step(STEPS[7], &mut || match plan.profile {
+        Profile::DeviceModel => seccomp(ALLOWED_SYSCALLS, ALLOWED_IOCTLS),
+        Profile::XenstoreForwarder => seccomp(FORWARDER_SYSCALLS, &[]),
+    })?;
     Ok(done)
 }
 
@@ -300,16 +314,38 @@ pub const ALLOWED_SYSCALLS: &[(&str, i64)] = &[
     ("sigaltstack", libc::SYS_sigaltstack),
 ];
 
-fn seccomp() -> Result<String, String> {
-    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = ALLOWED_SYSCALLS.iter().map(|(_, n)| (*n, Vec::new())).collect();
-    rules.insert(libc::SYS_ioctl, ALLOWED_IOCTLS.iter().map(|(_, c)| rule_cmd(*c)).collect());
+/// The system calls of the xenstore forwarder: moving bytes between two
+/// connected sockets, allocating, exiting.
+pub const FORWARDER_SYSCALLS: &[(&str, i64)] = &[
+    ("read", libc::SYS_read),
+    ("write", libc::SYS_write),
+    ("sendto", libc::SYS_sendto),
+    ("recvfrom", libc::SYS_recvfrom),
+    ("mmap", libc::SYS_mmap),
+    ("munmap", libc::SYS_munmap),
+    ("mremap", libc::SYS_mremap),
+    ("madvise", libc::SYS_madvise),
+    ("brk", libc::SYS_brk),
+    ("futex", libc::SYS_futex),
+    ("rt_sigreturn", libc::SYS_rt_sigreturn),
+    ("close", libc::SYS_close),
+    ("sigaltstack", libc::SYS_sigaltstack),
+    ("exit", libc::SYS_exit),
+    ("exit_group", libc::SYS_exit_group),
+];
+
+fn seccomp(syscalls: &[(&str, i64)], ioctls: &[(&str, u32)]) -> Result<String, String> {
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = syscalls.iter().map(|(_, n)| (*n, Vec::new())).collect();
+    if !ioctls.is_empty() {
+        rules.insert(libc::SYS_ioctl, ioctls.iter().map(|(_, c)| rule_cmd(*c)).collect());
+    }
     let filter = SeccompFilter::new(rules, SeccompAction::Errno(libc::EPERM as u32), SeccompAction::Allow, TargetArch::x86_64)
         .map_err(|e| e.to_string())?;
     let prog: seccompiler::BpfProgram = filter.try_into().map_err(|e: seccompiler::BackendError| e.to_string())?;
     seccompiler::apply_filter(&prog).map_err(|e| e.to_string())?;
     Ok(format!(
         "{} system calls and {} ioctls allowed, everything else EPERM",
-        ALLOWED_SYSCALLS.len() + 1,
-        ALLOWED_IOCTLS.len()
+        syscalls.len() + usize::from(!ioctls.is_empty()),
+        ioctls.len()
     ))
 }

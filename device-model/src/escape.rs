@@ -49,9 +49,26 @@ fn open(path: &CStr, flags: libc::c_int) -> Result<String, i32> {
     fd(unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC, 0o644) })
 }
 
+fn xs_errno(e: xenstore_client::Error) -> i32 {
+    match e {
+        xenstore_client::Error::Io(_, io) => io.raw_os_error().unwrap_or(libc::EIO),
+        xenstore_client::Error::Xenstore(_, name) => match name.as_str() {
+            "EACCES" => libc::EACCES,
+            "EPERM" => libc::EPERM,
+            "ENOENT" => libc::ENOENT,
+            "EINVAL" => libc::EINVAL,
+            "E2BIG" => libc::E2BIG,
+            "ENOSYS" => libc::ENOSYS,
+            _ => libc::EIO,
+        },
+        xenstore_client::Error::Protocol(..) => libc::EPROTO,
+    }
+}
+
 /// Tries every escape; `other` is another guest's domain and `other_pid`
-/// its device model's process, if known.
-pub fn attempts(dm: &DeviceModel, ev: &EventChannel, other: DomId, other_pid: Option<u32>) -> Vec<Attempt> {
+/// its device model's process, if known; `xs` the xenstore connection the
+/// device model kept (through the forwarder), if any.
+pub fn attempts(dm: &DeviceModel, ev: &EventChannel, other: DomId, other_pid: Option<u32>, xs: Option<&mut xenstore_client::Xenstore>) -> Vec<Attempt> {
     let mut v = Vec::new();
     let mut t = |what: String, result: Result<String, i32>| v.push(Attempt { what, result });
     let pfd = dm.raw_fd().unwrap_or(-1);
@@ -99,11 +116,27 @@ pub fn attempts(dm: &DeviceModel, ev: &EventChannel, other: DomId, other_pid: Op
     }
     t(
         "reach xenstore (socket or /dev/xen/xenbus)".into(),
-        xenstore_client::Xenstore::open().map(|_| "connected".into()).map_err(|e| match e {
-            xenstore_client::Error::Io(_, io) => io.raw_os_error().unwrap_or(0),
-            _ => 0,
-        }),
+        xenstore_client::Xenstore::open().map(|_| "connected".into()).map_err(xs_errno),
     );
+    if let Some(xs) = xs {
+        let v = |r: Result<Vec<u8>, xenstore_client::Error>| r.map(|b| format!("read {:?}", String::from_utf8_lossy(&b))).map_err(xs_errno);
+        t("kept xenstore: read dom0's /local/domain/0/name".into(), v(xs.read("/local/domain/0/name")));
+        t(
+            format!("kept xenstore: write d{o}'s /local/domain/{o}/data/escaped"),
+            xs.write(&format!("/local/domain/{o}/data/escaped"), b"1").map(|_| "written".into()).map_err(xs_errno),
+        );
+        t("kept xenstore: write /tool/escaped".into(), xs.write("/tool/escaped", b"1").map(|_| "written".into()).map_err(xs_errno));
+        t(
+            "kept xenstore: a watch on / (not a node request)".into(),
+            xs.request("watch", dmop_abi::xs_wire::XsMsgType::WATCH, 0, b"/\0tok\0").map(|_| "watching".into()).map_err(xs_errno),
+        );
+        t(
+            format!("kept xenstore: XS_INTRODUCE d{o}"),
+            xs.request("introduce", dmop_abi::xs_wire::XsMsgType::INTRODUCE, 0, format!("{o}\x001\x001\x00").as_bytes())
+                .map(|_| "introduced".into())
+                .map_err(xs_errno),
+        );
+    }
     // SAFETY: credential call.
     t("regain root (setuid 0)".into(), c(unsafe { libc::setuid(0) }.into()));
     // SAFETY: fork; a child that got through leaves at once.
@@ -133,13 +166,13 @@ fn cell(r: &Result<String, i32>) -> String {
 pub fn report(other: DomId, before: &[Attempt], after: &[Attempt]) -> bool {
     println!("xen-thin-dm: escape attempts from inside the deprivileged device model");
     println!("xen-thin-dm: (another guest for the test: d{}; errno names as in errno.h)", other.0);
-    println!("  {:<46} {:<28} fully deprivileged", "attempt", "before seccomp");
+    println!("  {:<54} {:<28} fully deprivileged", "attempt", "before seccomp");
     let mut all = true;
     for (i, a) in after.iter().enumerate() {
         let b = before.get(i).filter(|b| b.what == a.what).map_or_else(|| "-".to_string(), |b| cell(&b.result));
         all &= a.result.is_err();
         let verdict = if a.result.is_err() { String::new() } else { "   <-- ESCAPED".into() };
-        println!("  {:<46} {:<28} {}{verdict}", a.what, b, cell(&a.result));
+        println!("  {:<54} {:<28} {}{verdict}", a.what, b, cell(&a.result));
     }
     println!(
         "xen-thin-dm: escape attempts: {} of {} refused{}",

@@ -53,6 +53,7 @@ pub mod depriv;
 mod device;
 pub mod devices;
 pub mod escape;
+pub mod forwarder;
 mod server;
 
 pub use device::{all_ones, Access, Action, Ctx, Device, PciFunction, Space};

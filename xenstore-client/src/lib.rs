@@ -21,6 +21,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 
+use dmop_abi::types::DomId;
 use dmop_abi::xs_wire::{XsMsgType, XsdSockmsg, XENSTORE_PAYLOAD_MAX};
 use zerocopy::{FromBytes, IntoBytes};
 
@@ -70,6 +71,8 @@ enum Conn {
     Xenbus(File),
 }
 
+pub mod forward;
+
 impl Conn {
     fn send(&mut self, buf: &[u8]) -> std::io::Result<()> {
         match self {
@@ -91,6 +94,7 @@ impl Conn {
 pub struct Xenstore {
     conn: Conn,
     next_req: u32,
+    act_as: Option<DomId>,
 }
 
 impl fmt::Debug for Xenstore {
@@ -113,25 +117,85 @@ impl Xenstore {
     /// Connects through a socket.
     pub fn open_socket(path: &str) -> Result<Self> {
         let s = UnixStream::connect(path).map_err(|e| Error::Io("connect", e))?;
-        Ok(Self { conn: Conn::Socket(s), next_req: 1 })
+        Ok(Self { conn: Conn::Socket(s), next_req: 1, act_as: None })
+    }
+
+    /// Speaks the protocol over an already connected stream (for instance
+    /// the device model's end of a [`forward`]er's socket pair).
+    pub fn from_stream(s: UnixStream) -> Self {
+        Self { conn: Conn::Socket(s), next_req: 1, act_as: None }
+    }
+
+    /// From now on, sends every node request (read, write, mkdir, rm,
+    /// directory, permissions) with `XS_ONE_TIME_RESTRICT`, acting as
+    /// `domid`: xenstored runs each with exactly that domain's permissions.
+    /// Needs a privileged connection and a xenstored with `xen-patches/`.
+    ///
+    /// This is for a trusted sender (a toolstack acting for a guest). It
+    /// confines nothing against the holder of the connection, which can
+    /// always send unwrapped requests: to confine a deprivileged process,
+    /// give it a [`forward`]er's end instead.
+    pub fn act_as(&mut self, domid: Option<DomId>) {
+        self.act_as = domid;
     }
 
     /// Connects through the xenbus device.
     pub fn open_xenbus(path: &str) -> Result<Self> {
         let f = OpenOptions::new().read(true).write(true).open(path).map_err(|e| Error::Io("open xenbus", e))?;
-        Ok(Self { conn: Conn::Xenbus(f), next_req: 1 })
+        Ok(Self { conn: Conn::Xenbus(f), next_req: 1, act_as: None })
     }
 
     /// Sends one request and returns the answer's type and payload; an
     /// `XS_ERROR` answer becomes [`Error::Xenstore`]. Watch events that
-    /// arrive in between are dropped.
+    /// arrive in between are dropped. Acting as a domain ([`act_as`](Self::act_as)),
+    /// node requests go wrapped in `XS_ONE_TIME_RESTRICT`.
     pub fn request(&mut self, op: &'static str, ty: XsMsgType, tx_id: u32, payload: &[u8]) -> Result<(XsMsgType, Vec<u8>)> {
+        match self.act_as {
+            Some(d) if forward::is_node_op(ty) => self.request_as(d, op, ty, tx_id, payload),
+            _ => self.exchange(op, ty, tx_id, payload),
+        }
+    }
+
+    /// Sends one request with `XS_ONE_TIME_RESTRICT`: xenstored runs it with
+    /// exactly `domid`'s permissions (a patched xenstored; others answer
+    /// `ENOSYS`).
+    pub fn request_as(&mut self, domid: DomId, op: &'static str, ty: XsMsgType, tx_id: u32, payload: &[u8]) -> Result<(XsMsgType, Vec<u8>)> {
+        let wrapped = forward::one_time_restrict_payload(domid, ty, payload);
+        self.exchange(op, XsMsgType::ONE_TIME_RESTRICT, tx_id, &wrapped)
+    }
+
+    /// Whether xenstored knows `XS_ONE_TIME_RESTRICT`: a restricted read of
+    /// `domid`'s home answers anything but `ENOSYS`.
+    pub fn supports_one_time_restrict(&mut self, domid: DomId) -> Result<bool> {
+        let home = format!("/local/domain/{}", domid.0);
+        match self.request_as(domid, "one-time-restrict probe", XsMsgType::READ, 0, &nul(&home)) {
+            Ok(_) => Ok(true),
+            Err(Error::Xenstore(_, e)) => Ok(e != "ENOSYS"),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn exchange(&mut self, op: &'static str, ty: XsMsgType, tx_id: u32, payload: &[u8]) -> Result<(XsMsgType, Vec<u8>)> {
         if payload.len() > XENSTORE_PAYLOAD_MAX {
             return Err(Error::Protocol(op, format!("payload of {} bytes", payload.len())));
         }
         let req_id = self.next_req;
         self.next_req = self.next_req.wrapping_add(1);
-        let hdr = XsdSockmsg { r#type: ty, req_id, tx_id, len: payload.len() as u32 };
+        let (hdr, body) = self.exchange_raw(op, XsdSockmsg { r#type: ty, req_id, tx_id, len: payload.len() as u32 }, payload)?;
+        if hdr.req_id != req_id {
+            return Err(Error::Protocol(op, format!("answer to request {} while waiting for {req_id}", hdr.req_id)));
+        }
+        if hdr.r#type == XsMsgType::ERROR {
+            let name = String::from_utf8_lossy(body.strip_suffix(&[0]).unwrap_or(&body)).into_owned();
+            return Err(Error::Xenstore(op, name));
+        }
+        Ok((hdr.r#type, body))
+    }
+
+    /// Sends one message as given (header and payload) and returns the
+    /// next answer that is not a watch event, header and payload, without
+    /// interpreting it.
+    pub fn exchange_raw(&mut self, op: &'static str, hdr: XsdSockmsg, payload: &[u8]) -> Result<(XsdSockmsg, Vec<u8>)> {
         let mut msg = Vec::with_capacity(16 + payload.len());
         msg.extend_from_slice(hdr.as_bytes());
         msg.extend_from_slice(payload);
@@ -148,14 +212,16 @@ impl Xenstore {
             if hdr.r#type == XsMsgType::WATCH_EVENT {
                 continue;
             }
-            if hdr.req_id != req_id {
-                return Err(Error::Protocol(op, format!("answer to request {} while waiting for {req_id}", hdr.req_id)));
-            }
-            if hdr.r#type == XsMsgType::ERROR {
-                let name = String::from_utf8_lossy(body.strip_suffix(&[0]).unwrap_or(&body)).into_owned();
-                return Err(Error::Xenstore(op, name));
-            }
-            return Ok((hdr.r#type, body));
+            return Ok((hdr, body));
+        }
+    }
+
+    /// The connection's descriptor.
+    pub fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match &self.conn {
+            Conn::Socket(s) => s.as_raw_fd(),
+            Conn::Xenbus(f) => f.as_raw_fd(),
         }
     }
 

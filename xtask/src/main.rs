@@ -203,7 +203,19 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
     })?;
     let bed = testbed::prepare_from(ctx, &src)?;
     testbed::run_suites(ctx, &bed, "vm: xen-smoke, library, privcmd, devicemodel", &["xen-smoke", "library", "privcmd", "devicemodel"], Duration::from_secs(900))?;
-    testbed::self_test(ctx, &bed)
+    testbed::self_test(ctx, &bed)?;
+    // xen-patches: the series on Debian's Xen source, built, guarded, booted.
+    let (mut patched_bed, patched) = testbed::prepare_patched(ctx, &src)?;
+    xenpatch::guard_rejects_altered_layout(ctx, &patched)?;
+    testbed::run_suites(
+        ctx,
+        &patched_bed,
+        "vm (patched Xen): xen-smoke, library, xen-patches, devicemodel",
+        &["xen-smoke", "library", "xen-patches", "devicemodel"],
+        Duration::from_secs(900),
+    )?;
+    patched_bed.xen = patched.xen_test_retired.clone();
+    testbed::run_suites(ctx, &patched_bed, "vm (test-only Xen, DMOP 20 retired): xen-guard-retired", &["xen-guard-retired"], Duration::from_secs(300))
 }
 
 /// `cargo xtask demo`.

@@ -15,8 +15,6 @@ use crate::{deps, guest};
 
 /// A prepared test bed.
 pub struct Bed {
-    /// Debian's Xen, unpacked.
-    pub dist: Dist,
     /// The dom0 kernel.
     pub kernel: Kernel,
     /// The dom0 initramfs with every suite.
@@ -125,8 +123,7 @@ fn prepare_image(ctx: &Ctx, src: &Source, name: &str, extra: impl FnOnce(&Dist) 
     items.push(Item::new(ctx.root.join("tests/dom0/setup"), "/etc/xdm/setup"));
     items.extend(extra(&dist)?);
     let initrd = image::initramfs(ctx, &dist, name, &items)?;
-    let xen = dist.xen.clone();
-    Ok(Bed { dist, kernel, initrd, xen })
+    Ok(Bed { kernel, initrd, xen: dist.xen.clone() })
 }
 
 /// A boot configuration on `bed` running `suites`.

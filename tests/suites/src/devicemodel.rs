@@ -100,11 +100,44 @@ pub fn check_confined(t: &mut Tap, pid: u32, uid: u32, root: Option<&str>) {
     let fds: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
         .map(|d| d.filter_map(|e| e.ok()).map(|e| link(&e.path().display().to_string())).collect())
         .unwrap_or_default();
-    t.check(
-        "... holds no socket (the xenstore connection is closed)",
-        !fds.is_empty() && !fds.iter().any(|f| f.starts_with("socket:")),
-        format_args!("descriptors: {fds:?}"),
-    );
+    let sockets = fds.iter().filter(|f| f.starts_with("socket:")).count();
+    match forwarder_of(pid) {
+        None => {
+            t.check(
+                "... holds no socket (the xenstore connection is closed)",
+                !fds.is_empty() && sockets == 0,
+                format_args!("descriptors: {fds:?}"),
+            );
+        }
+        Some(fwd) => {
+            t.check(
+                "... holds one socket, to its xenstore forwarder, and no connection to xenstored",
+                sockets == 1,
+                format_args!("descriptors: {fds:?}"),
+            );
+            let st = std::fs::read_to_string(format!("/proc/{fwd}/status")).unwrap_or_default();
+            t.eq("the forwarder runs as the device model's uid", status_field(&st, "Uid"), [u.as_str(); 4].join(" "));
+            t.eq("... with no capabilities", status_field(&st, "CapEff"), "0000000000000000".to_string());
+            t.eq("... a seccomp filter", status_field(&st, "Seccomp"), "2".to_string());
+            t.eq("... no new privileges", status_field(&st, "NoNewPrivs"), "1".to_string());
+            t.eq("... chrooted", link(&format!("/proc/{fwd}/root")), "/run/xen-thin-dm/empty".to_string());
+        }
+    }
+}
+
+/// The device model's xenstore forwarder (its child), if it has one.
+fn forwarder_of(pid: u32) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()).find(|p| {
+        let st = std::fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
+        status_field(&st, "PPid") == pid.to_string()
+    })
+}
+
+/// Whether this bed's xenstored has XS_ONE_TIME_RESTRICT (xen-patches).
+pub fn xenstored_restricts() -> bool {
+    xenstore_client::Xenstore::open_socket(xenstore_client::SOCKET_PATH)
+        .and_then(|mut x| x.supports_one_time_restrict(DomId(0)))
+        .unwrap_or(false)
 }
 
 /// Runs the suite; returns the exit status.
@@ -180,6 +213,21 @@ fn escape_checks(t: &mut Tap, log: &str) {
         format_args!("summary line: {summary:?}"),
     );
     t.check("no attempt is marked ESCAPED", !log.contains("ESCAPED"), "");
+    if log.contains("xenstore: kept with domain") {
+        for (attempt, errno) in [
+            ("kept xenstore: read dom0's", "EACCES"),
+            ("kept xenstore: write /tool", "EACCES"),
+            ("kept xenstore: a watch", "EACCES"),
+            ("kept xenstore: XS_INTRODUCE", "EACCES"),
+        ] {
+            let line = log.lines().find(|l| l.trim_start().starts_with(attempt)).unwrap_or_default();
+            t.check(
+                &format!("through the kept xenstore connection, \"{attempt}\" is refused {errno}"),
+                line.matches(&format!("refused {errno}")).count() == 2,
+                line,
+            );
+        }
+    }
     for (attempt, errno) in [
         ("DM_OP on dom0", "EPERM"),
         ("DM_OP on another guest", "EPERM"),
@@ -215,6 +263,21 @@ fn end_to_end(t: &mut Tap, dm: &str, other: DomId) {
         check_confined(t, pid, 40000 + u32::from(g.domid.0), Some("/run/xen-thin-dm/empty"));
     }
     let log = dm_log("dm-guest");
+    if xenstored_restricts() {
+        t.check(
+            "xenstore: it keeps a connection with the guest's permissions (forwarder)",
+            log.contains(&format!("xenstore: kept with domain {}'s permissions", g.domid.0)),
+            &log,
+        );
+        let key = format!("/local/domain/0/device-model/{}/state", g.domid.0);
+        t.check("... and wrote its state through a restricted request", log.contains(&format!("{key} = running, written as domain {}", g.domid.0)), &log);
+        let (_, perms) = xl::run("xenstore-ls", &["-p", &format!("/local/domain/0/device-model/{}", g.domid.0)]);
+        t.check(
+            "... the state node is dom0's, writable by the guest only",
+            perms.lines().any(|l| l.trim_start().starts_with("state = \"running\"") && l.contains(&format!("(n0,b{})", g.domid.0))),
+            &perms,
+        );
+    }
     t.check("xl's QEMU options were ignored with a warning", log.contains("warning: ignoring QEMU options"), "");
     t.check("it uses the privcmd-restrict node", log.contains("privcmd node /dev/xen/privcmd-restrict"), "");
     run_to_end(t, &g, pid);

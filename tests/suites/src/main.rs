@@ -14,9 +14,10 @@ mod privcmd;
 mod raw;
 mod smoke;
 mod tap;
+mod xenpatches;
 mod xl;
 
-const USAGE: &str = "usage: xdm-suite <xen-smoke | library | privcmd | devicemodel | demo-testbed | harness-fail | dmcheck-rs DOMID | fake-dm [-d N]>";
+const USAGE: &str = "usage: xdm-suite <xen-smoke | library | privcmd | devicemodel | xen-patches | xen-guard-retired | demo-testbed | harness-fail | dmcheck-rs DOMID | fake-dm [-d N]>";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -25,6 +26,8 @@ fn main() {
         Some("demo-testbed") => demo::run(),
         Some("library") => library::run(),
         Some("devicemodel") => devicemodel::run(),
+        Some("xen-patches") => xenpatches::run(),
+        Some("xen-guard-retired") => xenpatches::run_retired(),
         Some("privcmd") => privcmd::run(),
         Some("bench-privcmd") => bench::run(),
         Some("bench-dm") => bench_dm::run(),
