@@ -10,13 +10,19 @@
 //! 2. attach: create the ioreq server, claim the ranges, map its pages,
 //!    bind the event channels, enable it (the guest is still paused);
 //! 3. deprivilege, fail-closed ([`depriv`](crate::depriv));
-//! 4. tell the toolstack (`device-model/N/state = running`) and close the
-//!    xenstore connection: a device model that could not deprivilege never
-//!    reports `running`, so `xl create` fails;
+//! 4. tell the toolstack (`device-model/N/state = running`): a device model
+//!    that could not deprivilege never reports `running`, so `xl create`
+//!    fails. With an upstream xenstored the connection is then closed; with
+//!    `XS_ONE_TIME_RESTRICT` the device model keeps only its end of a
+//!    socket pair to a forwarder that acts as the guest ([`forwarder`](crate::forwarder));
 //! 5. only then read the guest's requests.
+//!
+//! Descriptors inherited from the launcher are closed first, and the
+//! deprivileging refuses to finish if any descriptor it does not know of
+//! is open.
 
 use std::io::Write;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::ExitCode;
 
 use dmop_abi::types::DomId;
@@ -30,8 +36,24 @@ use xenstore_client::Xenstore;
 /// The PCI slot of the counter device.
 const PCI_COUNTER_SLOT: u8 = 3;
 
+/// A line of the device model's log. Never panics: once the guest runs,
+/// the log (a file under xl, limited by `RLIMIT_FSIZE`) may be full.
 fn say(msg: &str) {
-    println!("xen-thin-dm: {msg}");
+    let _ = writeln!(std::io::stdout(), "xen-thin-dm: {msg}");
+}
+
+/// Closes every descriptor but stdin, stdout and stderr: nothing inherited
+/// from the launcher survives into the device model.
+fn close_inherited() {
+    // SAFETY: close_range(3, ~0, 0) has no memory arguments; this process
+    // holds nothing of its own yet.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    if r < 0 {
+        for fd in 3..65536 {
+            // SAFETY: as above, one descriptor at a time.
+            unsafe { libc::close(fd) };
+        }
+    }
 }
 
 /// A failure before the loop: one line, and a non-zero exit.
@@ -55,6 +77,7 @@ impl<E: std::fmt::Display> From<E> for Fatal {
 /// }
 /// ```
 pub fn main_with(extra: impl FnOnce(&Options) -> Vec<Box<dyn Device>>) -> ExitCode {
+    close_inherited();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let env = std::env::var("XEN_DOMAIN_ID").ok();
     let opts = match cli::parse(&args, env.as_deref()) {
@@ -148,18 +171,20 @@ fn become_bound_uid(o: &Options, node: &str) -> Result<(), Fatal> {
 }
 
 fn machine(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<Machine, Fatal> {
-    let sink: Box<dyn Write + Send> = match &o.uart_log {
-        Some(p) => Box::new(
-            std::fs::OpenOptions::new()
+    let uart = match &o.uart_log {
+        Some(p) => {
+            let f = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(p)
-                .map_err(|e| Fatal(format!("--uart-log {}: {e}", p.display())))?,
-        ),
-        None => Box::new(std::io::stdout()),
+                .map_err(|e| Fatal(format!("--uart-log {}: {e}", p.display())))?;
+            let fd = f.as_raw_fd();
+            Uart16550::com1(Box::new(f)).holding_fd(fd)
+        }
+        None => Uart16550::com1(Box::new(std::io::stdout())),
     };
     let mut devices: Vec<Box<dyn Device>> = vec![
-        Box::new(Uart16550::com1(sink)),
+        Box::new(uart),
         Box::new(DebugExit::new(testplatform::DEBUG_EXIT_PORT)),
         Box::new(Scratch::default()),
         Box::new(PciCounter::new(PCI_COUNTER_SLOT)),
@@ -180,8 +205,8 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
         }
     }
     let node = privcmd_path(o);
-    // SAFETY: getuid cannot fail.
-    let started_as_root = unsafe { libc::getuid() } == 0;
+    // SAFETY: geteuid cannot fail.
+    let started_as_root = unsafe { libc::geteuid() } == 0;
 
     // 1. What the loop needs. xenstore first, while still root.
     let mut xs = match Xenstore::open() {
@@ -262,6 +287,11 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
             as_root: started_as_root && !o.restrict_at_open,
             max_file_size: o.max_file_size,
             profile: depriv::Profile::DeviceModel,
+            known_fds: [Some(signals.as_raw_fd()), kept.as_ref().map(|f| f.client.as_raw_fd()), xs.as_ref().map(Xenstore::as_raw_fd)]
+                .into_iter()
+                .flatten()
+                .chain(server.device_fds())
+                .collect(),
         };
         let done = depriv::apply_with(&plan, &mut || {
             if o.escape_test {

@@ -33,6 +33,10 @@ pub struct Plan {
     pub max_file_size: u64,
     /// Whose system calls the seccomp allow-list admits.
     pub profile: Profile,
+    /// Descriptors the process may hold besides stdio and the restricted
+    /// privcmd and evtchn ones (a signalfd, a log, a socket...): any other
+    /// open descriptor fails the deprivileging.
+    pub known_fds: Vec<i32>,
 }
 
 /// Which process is deprivileged: the seccomp allow-list differs.
@@ -74,6 +78,7 @@ fn check(r: libc::c_int, what: &str) -> Result<(), String> {
 /// The steps, by name, in the order they are applied.
 pub const STEPS: &[&str] = &[
     "restrict privcmd and evtchn to the guest",
+    "no other descriptors",
     "empty root directory",
     "unshare mount, IPC and network namespaces",
     "chroot to the empty directory",
@@ -101,19 +106,24 @@ pub fn apply_with(plan: &Plan, before_seccomp: &mut dyn FnMut()) -> Result<Vec<S
             Err(error) => Err(Failure { step: name, error }),
         }
     };
+    let mut restricted = Vec::new();
     step(STEPS[0], &mut || match xendevicemodel::restrict_all(plan.domid) {
-        Ok(r) => Ok(format!("{} descriptors confined to domain {}", r.handles.len(), plan.domid.0)),
+        Ok(r) => {
+            restricted = r.handles.iter().map(|h| h.2).collect();
+            Ok(format!("{} descriptors confined to domain {}", r.handles.len(), plan.domid.0))
+        }
         Err(e) => Err(e.to_string()),
     })?;
+    step(STEPS[1], &mut || no_unknown_fds(&restricted, &plan.known_fds))?;
     let mut root = Root::Dir(PathBuf::new());
-    step(STEPS[1], &mut || {
+    step(STEPS[2], &mut || {
         root = empty_root(plan)?;
         Ok(match &root {
             Root::Dir(d) => format!("{} (root's, mode 0555, empty)", d.display()),
             Root::Tmpfs(d) => format!("a read-only tmpfs over {}, in the private mount namespace", d.display()),
         })
     })?;
-    step(STEPS[2], &mut || {
+    step(STEPS[3], &mut || {
         let mut flags = libc::CLONE_NEWNS | libc::CLONE_NEWIPC | libc::CLONE_NEWNET;
         if !plan.as_root {
             flags |= libc::CLONE_NEWUSER;
@@ -128,7 +138,7 @@ pub fn apply_with(plan: &Plan, before_seccomp: &mut dyn FnMut()) -> Result<Vec<S
         )?;
         Ok(if plan.as_root { "mount, IPC, network".into() } else { "user, mount, IPC, network".into() })
     })?;
-    step(STEPS[3], &mut || {
+    step(STEPS[4], &mut || {
         let dir = match &root {
             Root::Dir(d) => d,
             Root::Tmpfs(d) => {
@@ -149,7 +159,7 @@ pub fn apply_with(plan: &Plan, before_seccomp: &mut dyn FnMut()) -> Result<Vec<S
         check(unsafe { libc::chdir(c"/".as_ptr()) }, "chdir /")?;
         Ok(dir.display().to_string())
     })?;
-    step(STEPS[4], &mut || {
+    step(STEPS[5], &mut || {
         let set = |res: libc::__rlimit_resource_t, v: u64, name: &str| -> Result<(), String> {
             let l = libc::rlimit { rlim_cur: v, rlim_max: v };
             // SAFETY: a valid rlimit struct.
@@ -164,8 +174,8 @@ pub fn apply_with(plan: &Plan, before_seccomp: &mut dyn FnMut()) -> Result<Vec<S
         unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
         Ok(format!("fsize {} bytes, core 0, nproc 0, memlock 0", plan.max_file_size))
     })?;
-    step(STEPS[5], &mut || if plan.as_root { drop_ids(plan.uid, plan.gid) } else { drop_caps() })?;
-    step(STEPS[6], &mut || {
+    step(STEPS[6], &mut || if plan.as_root { drop_ids(plan.uid, plan.gid) } else { drop_caps() })?;
+    step(STEPS[7], &mut || {
         // SAFETY: prctl with integer arguments.
         check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }, "PR_SET_NO_NEW_PRIVS")?;
         // SAFETY: as above.
@@ -173,7 +183,7 @@ pub fn apply_with(plan: &Plan, before_seccomp: &mut dyn FnMut()) -> Result<Vec<S
         Ok("set".into())
     })?;
     before_seccomp();
-    step(STEPS[7], &mut || match plan.profile {
+    step(STEPS[8], &mut || match plan.profile {
         Profile::DeviceModel => seccomp(ALLOWED_SYSCALLS, ALLOWED_IOCTLS),
         Profile::XenstoreForwarder => seccomp(FORWARDER_SYSCALLS, &[]),
     })?;
@@ -267,12 +277,47 @@ struct CapData {
     inheritable: u32,
 }
 
+/// Fails if the process holds a descriptor that is neither stdio, nor one
+/// of `restricted`, nor one of `known`.
+fn no_unknown_fds(restricted: &[i32], known: &[i32]) -> Result<String, String> {
+    let dir = std::fs::read_dir("/proc/self/fd").map_err(|e| format!("/proc/self/fd: {e}"))?;
+    let mut held = Vec::new();
+    for e in dir.flatten() {
+        if let Some(fd) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) {
+            held.push((fd, std::fs::read_link(e.path()).map(|l| l.display().to_string()).unwrap_or_default()));
+        }
+    }
+    // The directory listing itself is the one descriptor that is gone now.
+    let open: Vec<&(i32, String)> = held
+        .iter()
+        .filter(|(fd, _)| {
+            // SAFETY: F_GETFD on a number: no memory involved.
+            unsafe { libc::fcntl(*fd, libc::F_GETFD) >= 0 }
+        })
+        .collect();
+    let unknown: Vec<String> = open
+        .iter()
+        .filter(|(fd, _)| *fd > 2 && !restricted.contains(fd) && !known.contains(fd))
+        .map(|(fd, l)| format!("{fd} ({l})"))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(format!("descriptors the device model does not know of are open: {}", unknown.join(", ")));
+    }
+    Ok(format!("{} descriptors, each accounted for", open.len()))
+}
+
 fn drop_caps() -> Result<String, String> {
     const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
     let hdr = CapHeader { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
     let data = [CapData { effective: 0, permitted: 0, inheritable: 0 }; 2];
     // SAFETY: capset with a v3 header and two data words.
     check(unsafe { libc::syscall(libc::SYS_capset, &hdr, data.as_ptr()) as libc::c_int }, "capset")?;
+    let (mut r, mut e, mut s) = (0, 0, 0);
+    // SAFETY: writes three uids.
+    unsafe { libc::getresuid(&mut r, &mut e, &mut s) };
+    if r == 0 || e == 0 || s == 0 {
+        return Err(format!("uids {r}/{e}/{s}: root, not an unprivileged start"));
+    }
     Ok("every capability dropped (already unprivileged)".into())
 }
 
@@ -301,10 +346,11 @@ pub const ALLOWED_SYSCALLS: &[(&str, i64)] = &[
     ("futex", libc::SYS_futex),
     ("clock_gettime", libc::SYS_clock_gettime),
     ("rt_sigreturn", libc::SYS_rt_sigreturn),
-    // The one xenstore request made after the filter is in place (`running`,
-    // written once deprivileged; Rust's sockets send and receive with
-    // these). No socket can be created any more, and that one is closed
-    // before the first guest request.
+    // xenstore after the filter: `running`, written once deprivileged, and
+    // with a forwarder every later request (Rust's sockets send and receive
+    // with these). No socket can be created or connected any more: these
+    // reach only the sockets already held (xenstored's is closed before the
+    // first guest request; the forwarder's end is kept).
     ("sendto", libc::SYS_sendto),
     ("recvfrom", libc::SYS_recvfrom),
     ("exit", libc::SYS_exit),

@@ -8,7 +8,8 @@
 //! an allow-list of a dozen system calls and no ioctl), and forwards the
 //! device model's node requests wrapped in `XS_ONE_TIME_RESTRICT` for the
 //! guest (`xenstore_client::forward`). The device model never holds a
-//! connection to xenstored. It dies with the device model.
+//! connection to xenstored. It ends when the device model's end of the
+//! pair closes, and is killed if the device model dies.
 
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
@@ -51,19 +52,44 @@ pub fn spawn(upstream: Xenstore, domid: DomId, uid: u32, gid: u32) -> Result<For
 }
 
 fn child(mut upstream: Xenstore, mut client: UnixStream, domid: DomId, uid: u32, gid: u32) -> i32 {
-    let say = |m: &str| eprintln!("xen-thin-dm: xenstore forwarder: {m}");
-    // SAFETY: prctl with integer arguments: die with the device model.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    let say = |m: &str| {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "xen-thin-dm: xenstore forwarder: {m}");
+    };
     // Nothing but stdio and the two sockets.
-    let keep = [0, 1, 2, upstream.as_raw_fd(), client.as_raw_fd()];
-    for fd in 3..4096 {
-        if !keep.contains(&fd) {
-            // SAFETY: closing descriptors this process does not use.
-            unsafe { libc::close(fd) };
+    let mut keep = [upstream.as_raw_fd(), client.as_raw_fd()];
+    keep.sort_unstable();
+    let mut from = 3;
+    for k in keep.iter().map(|&k| k as u32) {
+        if from < k {
+            // SAFETY: closes a range of descriptors this process does not use.
+            unsafe { libc::syscall(libc::SYS_close_range, from, k - 1, 0u32) };
         }
+        from = k + 1;
     }
-    let plan = Plan { domid, uid, gid, as_root: true, max_file_size: 1 << 20, profile: Profile::XenstoreForwarder };
-    if let Err(f) = depriv::apply(&plan) {
+    // SAFETY: as above, up to the last possible descriptor.
+    unsafe { libc::syscall(libc::SYS_close_range, from, u32::MAX, 0u32) };
+    let plan = Plan {
+        domid,
+        uid,
+        gid,
+        as_root: true,
+        max_file_size: 1 << 20,
+        profile: Profile::XenstoreForwarder,
+        known_fds: keep.to_vec(),
+    };
+    // The uid change clears the parent-death signal: set it after, then
+    // make sure the device model did not die in between.
+    let hook = &mut || {
+        // SAFETY: prctl and getppid with integer arguments.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+            if libc::getppid() == 1 {
+                libc::_exit(0);
+            }
+        }
+    };
+    if let Err(f) = depriv::apply_with(&plan, hook) {
         say(&f.to_string());
         return 1;
     }

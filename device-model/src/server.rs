@@ -96,6 +96,12 @@ impl Machine {
         Ok(Self { devices, ports, mmio, bars: Vec::new(), pci, actions: Vec::new() })
     }
 
+    /// Forgets a placed BAR whose claim failed, so that it is neither
+    /// decoded nor released later.
+    pub fn forget_bar(&mut self, r: &RangeInclusive<u64>) {
+        self.bars.retain(|(b, _, _)| b != r);
+    }
+
     /// Port ranges to claim.
     pub fn port_ranges(&self) -> Vec<RangeInclusive<u64>> {
         self.ports.iter().map(|(r, _)| r.clone()).collect()
@@ -111,6 +117,11 @@ impl Machine {
         let mut v: Vec<u8> = self.pci.keys().copied().collect();
         v.sort_unstable();
         v
+    }
+
+    /// The descriptors the devices declared ([`Device::fds`]).
+    pub fn fds(&self) -> Vec<std::os::fd::RawFd> {
+        self.devices.iter().flat_map(|d| d.fds()).collect()
     }
 
     /// Actions devices asked for since the last call.
@@ -161,8 +172,14 @@ impl Machine {
             None => (u64::from(f.read(reg, size)), BarChange::default()),
             Some(v) => {
                 f.write(reg, size, v);
-                let placed: Vec<(RangeInclusive<u64>, u8)> =
+                let mut placed: Vec<(RangeInclusive<u64>, u8)> =
                     f.bars().filter_map(|b| f.bar_range(b).map(|r| (r, b as u8))).collect();
+                // A BAR over a fixed MMIO range or another device's BAR is
+                // not decoded: claiming it would fail, and releasing it
+                // later would release the other's claim.
+                placed.retain(|(r, _)| {
+                    !self.mmio.iter().any(|(m, _)| overlaps(m, r)) && !self.bars.iter().any(|(b, d, _)| *d != i && overlaps(b, r))
+                });
                 let old: Vec<RangeInclusive<u64>> = self.bars.iter().filter(|(_, d, _)| *d == i).map(|(r, _, _)| r.clone()).collect();
                 let new: Vec<RangeInclusive<u64>> = placed.iter().map(|(r, _)| r.clone()).collect();
                 let change = BarChange {
@@ -175,6 +192,14 @@ impl Machine {
             }
         }
     }
+}
+
+/// A line on stderr that never panics (the log may be full: it is a file
+/// limited by `RLIMIT_FSIZE`, and a panic mid-request would leave the
+/// vCPU waiting for good).
+fn log(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "xen-thin-dm: {msg}");
 }
 
 /// Guest memory mappings for requests whose data is a guest address,
@@ -375,7 +400,7 @@ impl Server {
                 }
             };
             if let Err(e) = r {
-                eprintln!("xen-thin-dm: {e}");
+                log(&e.to_string());
             }
         }
     }
@@ -383,12 +408,13 @@ impl Server {
     fn map_bars(&mut self, change: BarChange) {
         for r in change.unmapped {
             if let Err(e) = self.dm.unmap_io_range_from_ioreq_server(self.domid, self.id, IoRangeType::MEMORY, *r.start(), *r.end()) {
-                eprintln!("xen-thin-dm: releasing BAR {r:#x?}: {e}");
+                log(&format!("releasing BAR {r:#x?}: {e}"));
             }
         }
         for r in change.mapped {
             if let Err(e) = self.dm.map_io_range_to_ioreq_server(self.domid, self.id, IoRangeType::MEMORY, *r.start(), *r.end()) {
-                eprintln!("xen-thin-dm: claiming BAR {r:#x?}: {e}");
+                log(&format!("claiming BAR {r:#x?}: {e}: the BAR stays unmapped"));
+                self.machine.forget_bar(&r);
             }
         }
     }
@@ -426,13 +452,13 @@ impl Server {
             self.time_offset = req.data as i64;
             return req.data;
         }
-        let size = req.size as u8;
-        if !matches!(size, 1 | 2 | 4 | 8) {
+        if !matches!(req.size, 1 | 2 | 4 | 8) {
             if self.verbose {
-                eprintln!("xen-thin-dm: refusing a request of size {}", req.size);
+                log(&format!("refusing a request of size {}", req.size));
             }
             return if req.dir() == IoreqDir::READ { all_ones(8) } else { req.data };
         }
+        let size = req.size as u8;
         let read = req.dir() == IoreqDir::READ;
         let step = i64::from(size) * if req.df() { -1 } else { 1 };
         let count = req.count.max(1);
@@ -475,7 +501,7 @@ impl Server {
     fn refused(&mut self, gpa: u64) {
         *self.counts.entry("refused-pointer").or_default() += 1;
         if self.verbose {
-            eprintln!("xen-thin-dm: guest address {gpa:#x} is not the guest's memory: request cut short");
+            log(&format!("guest address {gpa:#x} is not the guest's memory: request cut short"));
         }
     }
 
@@ -628,6 +654,11 @@ impl Server {
         }
     }
 
+    /// The descriptors the machine's devices hold.
+    pub fn device_fds(&self) -> Vec<std::os::fd::RawFd> {
+        self.machine.fds()
+    }
+
     /// The guest's domain.
     pub fn domid(&self) -> DomId {
         self.domid
@@ -693,6 +724,14 @@ mod tests {
         let (_, c) = m.pci_config(sbdf, 0x10, 4, Some(0xfd00_0000));
         assert_eq!((c.unmapped, c.mapped), (vec![0xfe00_0000..=0xfe00_0fff], vec![0xfd00_0000..=0xfd00_0fff]));
         assert_eq!(m.mmio(0xfe00_0000, 4, None), 0xffff_ffff, "the old place is gone");
+        let (_, c) = m.pci_config(sbdf, 0x10, 4, Some(testplatform::SCRATCH_MMIO as u32));
+        assert_eq!((c.unmapped, c.mapped), (vec![0xfd00_0000..=0xfd00_0fff], vec![]), "not over the scratch page");
+        assert_eq!(m.mmio(testplatform::SCRATCH_MMIO, 4, None), 0, "the scratch page stays the scratch device's");
+        m.pci_config(sbdf, 0x10, 4, Some(0xfd00_0000));
+        m.forget_bar(&(0xfd00_0000..=0xfd00_0fff));
+        assert_eq!(m.mmio(0xfd00_0000, 4, None), 0xffff_ffff, "a forgotten BAR is not decoded");
+        let (_, c) = m.pci_config(sbdf, 0x10, 4, Some(0xfd00_0000));
+        assert_eq!(c.mapped, vec![0xfd00_0000..=0xfd00_0fff], "placed again, claimed again");
         m.mmio(0xfd00_000c, 4, Some(1));
         assert_eq!(m.take_actions(), vec![Action::PciIntx(3, 0, true)]);
     }

@@ -117,7 +117,10 @@ impl CrossRustc {
             .lines()
             .find_map(|l| l.trim().strip_prefix("edition = ").map(|v| v.trim_matches('"').to_string()))
             .unwrap_or_else(|| "2021".to_string());
-        let tmp = dir.join("libcore.rmeta.tmp");
+        // Tests build this concurrently: every builder has its own temporary
+        // files, and the atomic renames make the last one win.
+        let unique = format!("{}-{:?}", std::process::id(), std::thread::current().id()).replace(['(', ')'], "");
+        let tmp = dir.join(format!("libcore.rmeta.{unique}.tmp"));
         run(
             Command::new(&self.rustc)
                 .env("RUSTC_BOOTSTRAP", "1")
@@ -130,7 +133,8 @@ impl CrossRustc {
             &format!("building core for {}", arch.rust_target()),
         )?;
         fs::rename(&tmp, &core).map_err(|e| CrossError(e.to_string()))?;
-        let cb_src = dir.join("compiler_builtins.rs");
+        let cb_src = dir.join(format!("compiler_builtins.{unique}.rs"));
+        let cb_tmp = dir.join(format!("libcompiler_builtins.rmeta.{unique}.tmp"));
         fs::write(&cb_src, "#![feature(compiler_builtins)]\n#![compiler_builtins]\n#![no_builtins]\n#![no_std]\n")
             .map_err(|e| CrossError(e.to_string()))?;
         run(
@@ -142,10 +146,12 @@ impl CrossRustc {
                 .arg("-L")
                 .arg(&dir)
                 .arg("-o")
-                .arg(&cb)
+                .arg(&cb_tmp)
                 .arg(&cb_src),
             "building compiler_builtins metadata",
         )?;
+        fs::rename(&cb_tmp, &cb).map_err(|e| CrossError(e.to_string()))?;
+        let _ = fs::remove_file(&cb_src);
         Ok(dir)
     }
 

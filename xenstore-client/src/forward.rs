@@ -9,7 +9,8 @@
 //! guest, so xenstored checks it with the guest's permissions; every other
 //! request (watches, transactions, domain management, and
 //! `XS_ONE_TIME_RESTRICT` itself) is answered `EACCES` by the forwarder and
-//! never reaches xenstored. The client cannot send anything unwrapped: it
+//! never reaches xenstored, and a transaction id is refused (`EINVAL`): the
+//! client cannot start transactions, so it has none. The client cannot send anything unwrapped: it
 //! has no connection to xenstored. The forwarder reads only headers and
 //! lengths; payloads pass through as bytes.
 //!
@@ -115,6 +116,9 @@ pub fn serve(client: &mut (impl Read + Write), upstream: &mut Xenstore, domid: D
         }
         let sent = if !is_node_op(hdr.r#type) {
             error_reply(client, &hdr, "EACCES")
+        } else if hdr.tx_id != 0 {
+            // The client cannot start transactions, so it has none.
+            error_reply(client, &hdr, "EINVAL")
         } else {
             let wrapped = one_time_restrict_payload(domid, hdr.r#type, &body);
             if wrapped.len() > XENSTORE_PAYLOAD_MAX {
@@ -195,6 +199,16 @@ mod tests {
             let (h, b) = send(&mut client, ty, 42, b"x\0");
             assert_eq!((h.r#type, h.req_id, b.as_slice()), (XsMsgType::ERROR, 42, &b"EACCES\0"[..]), "{ty:?}");
         }
+        let h = XsdSockmsg { r#type: XsMsgType::READ, req_id: 44, tx_id: 3, len: 2 };
+        let mut m = h.as_bytes().to_vec();
+        m.extend_from_slice(b"x\0");
+        client.write_all(&m).unwrap();
+        let mut rh = [0u8; 16];
+        read_full(&mut client, &mut rh).unwrap();
+        let rh = XsdSockmsg::read_from_bytes(&rh).unwrap();
+        let mut rb = vec![0u8; rh.len as usize];
+        read_full(&mut client, &mut rb).unwrap();
+        assert_eq!((rh.r#type, rh.req_id, rb.as_slice()), (XsMsgType::ERROR, 44, &b"EINVAL\0"[..]), "no transactions");
         let big = vec![b'a'; XENSTORE_PAYLOAD_MAX - 2];
         let (h, b) = send(&mut client, XsMsgType::WRITE, 43, &big);
         assert_eq!((h.r#type, b.as_slice()), (XsMsgType::ERROR, &b"E2BIG\0"[..]), "too big once wrapped");

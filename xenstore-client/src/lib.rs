@@ -164,13 +164,15 @@ impl Xenstore {
         self.exchange(op, XsMsgType::ONE_TIME_RESTRICT, tx_id, &wrapped)
     }
 
-    /// Whether xenstored knows `XS_ONE_TIME_RESTRICT`: a restricted read of
-    /// `domid`'s home answers anything but `ENOSYS`.
+    /// Whether `XS_ONE_TIME_RESTRICT` works here for `domid` (an introduced
+    /// guest): a restricted read of its home succeeds. Any xenstore error
+    /// (`ENOSYS` from an upstream xenstored, `EACCES` on an unprivileged
+    /// connection...) means no.
     pub fn supports_one_time_restrict(&mut self, domid: DomId) -> Result<bool> {
         let home = format!("/local/domain/{}", domid.0);
         match self.request_as(domid, "one-time-restrict probe", XsMsgType::READ, 0, &nul(&home)) {
             Ok(_) => Ok(true),
-            Err(Error::Xenstore(_, e)) => Ok(e != "ENOSYS"),
+            Err(Error::Xenstore(..)) => Ok(false),
             Err(e) => Err(e),
         }
     }

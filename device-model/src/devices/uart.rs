@@ -24,6 +24,7 @@ const IIR_FIFO: u8 = 0xc0;
 
 /// A 16550A at `base` (8 ports) on ISA IRQ `irq`.
 pub struct Uart16550 {
+    fd: Option<std::os::fd::RawFd>,
     base: u64,
     irq: u8,
     out: Box<dyn Write + Send>,
@@ -47,7 +48,13 @@ impl Uart16550 {
 
     /// A UART at `base` on `irq`.
     pub fn new(base: u64, irq: u8, out: Box<dyn Write + Send>) -> Self {
-        Self { base, irq, out, line: Vec::new(), ier: 0, lcr: 0, mcr: 0, scr: 0, fcr: 0, dll: 1, dlm: 0, thr_interrupt: false }
+        Self { fd: None, base, irq, out, line: Vec::new(), ier: 0, lcr: 0, mcr: 0, scr: 0, fcr: 0, dll: 1, dlm: 0, thr_interrupt: false }
+    }
+
+    /// Declares the descriptor behind `out` (a log file), for [`Device::fds`].
+    pub fn holding_fd(mut self, fd: std::os::fd::RawFd) -> Self {
+        self.fd = Some(fd);
+        self
     }
 
     fn update_irq(&mut self, ctx: &mut Ctx<'_>) {
@@ -72,6 +79,10 @@ impl Device for Uart16550 {
 
     fn ports(&self) -> Vec<RangeInclusive<u64>> {
         vec![self.base..=self.base + 7]
+    }
+
+    fn fds(&self) -> Vec<std::os::fd::RawFd> {
+        self.fd.into_iter().collect()
     }
 
     fn read(&mut self, a: Access, ctx: &mut Ctx<'_>) -> u64 {

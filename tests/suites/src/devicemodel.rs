@@ -133,10 +133,11 @@ fn forwarder_of(pid: u32) -> Option<u32> {
     })
 }
 
-/// Whether this bed's xenstored has XS_ONE_TIME_RESTRICT (xen-patches).
-pub fn xenstored_restricts() -> bool {
+/// Whether this bed's xenstored has XS_ONE_TIME_RESTRICT (xen-patches),
+/// probed for guest `domid`.
+pub fn xenstored_restricts(domid: DomId) -> bool {
     xenstore_client::Xenstore::open_socket(xenstore_client::SOCKET_PATH)
-        .and_then(|mut x| x.supports_one_time_restrict(DomId(0)))
+        .and_then(|mut x| x.supports_one_time_restrict(domid))
         .unwrap_or(false)
 }
 
@@ -263,7 +264,7 @@ fn end_to_end(t: &mut Tap, dm: &str, other: DomId) {
         check_confined(t, pid, 40000 + u32::from(g.domid.0), Some("/run/xen-thin-dm/empty"));
     }
     let log = dm_log("dm-guest");
-    if xenstored_restricts() {
+    if xenstored_restricts(g.domid) {
         t.check(
             "xenstore: it keeps a connection with the guest's permissions (forwarder)",
             log.contains(&format!("xenstore: kept with domain {}'s permissions", g.domid.0)),
