@@ -42,9 +42,10 @@ pub struct Plan {
 /// Which process is deprivileged: the seccomp allow-list differs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Profile {
-    /// The device model's request loop ([`ALLOWED_SYSCALLS`], [`ALLOWED_IOCTLS`]).
+    /// The device model's request loop ([`COMMON_SYSCALLS`],
+    /// [`DEVICE_MODEL_SYSCALLS`], [`ALLOWED_IOCTLS`]).
     DeviceModel,
-    /// The xenstore forwarder ([`FORWARDER_SYSCALLS`], no ioctl).
+    /// The xenstore forwarder ([`COMMON_SYSCALLS`] only, no ioctl).
     XenstoreForwarder,
 }
 
@@ -184,8 +185,8 @@ pub fn apply_with(plan: &Plan, before_seccomp: &mut dyn FnMut()) -> Result<Vec<S
     })?;
     before_seccomp();
     step(STEPS[8], &mut || match plan.profile {
-        Profile::DeviceModel => seccomp(ALLOWED_SYSCALLS, ALLOWED_IOCTLS),
-        Profile::XenstoreForwarder => seccomp(FORWARDER_SYSCALLS, &[]),
+        Profile::DeviceModel => seccomp(&[COMMON_SYSCALLS, DEVICE_MODEL_SYSCALLS], ALLOWED_IOCTLS),
+        Profile::XenstoreForwarder => seccomp(&[COMMON_SYSCALLS], &[]),
     })?;
     Ok(done)
 }
@@ -333,54 +334,39 @@ pub const ALLOWED_IOCTLS: &[(&str, u32)] = &[
     ("IOCTL_EVTCHN_NOTIFY", evtchn::IOCTL_EVTCHN_NOTIFY),
 ];
 
-/// The system calls the request loop makes, for the allow-list.
-pub const ALLOWED_SYSCALLS: &[(&str, i64)] = &[
+/// The system calls both sandboxed processes make: moving bytes through
+/// descriptors they already hold (Rust's sockets send and receive with
+/// `sendto`/`recvfrom`; no socket can be created or connected any more, so
+/// these reach only xenstored's before the first guest request and the
+/// forwarder's pair), allocating, signals' return, exiting.
+pub const COMMON_SYSCALLS: &[(&str, i64)] = &[
     ("read", libc::SYS_read),
     ("write", libc::SYS_write),
+    ("sendto", libc::SYS_sendto),
+    ("recvfrom", libc::SYS_recvfrom),
+    ("mmap", libc::SYS_mmap),
+    ("munmap", libc::SYS_munmap),
+    ("mremap", libc::SYS_mremap),
+    ("madvise", libc::SYS_madvise),
+    ("brk", libc::SYS_brk),
+    ("futex", libc::SYS_futex),
+    ("rt_sigreturn", libc::SYS_rt_sigreturn),
+    ("close", libc::SYS_close),
+    ("sigaltstack", libc::SYS_sigaltstack),
+    ("exit", libc::SYS_exit),
+    ("exit_group", libc::SYS_exit_group),
+];
+
+/// What the device model's request loop adds: waiting on the event
+/// channels and the signalfd, the polling window's clock, yielding.
+pub const DEVICE_MODEL_SYSCALLS: &[(&str, i64)] = &[
     ("ppoll", libc::SYS_ppoll),
-    ("mmap", libc::SYS_mmap),
-    ("munmap", libc::SYS_munmap),
-    ("mremap", libc::SYS_mremap),
-    ("madvise", libc::SYS_madvise),
-    ("brk", libc::SYS_brk),
-    ("futex", libc::SYS_futex),
     ("clock_gettime", libc::SYS_clock_gettime),
-    ("rt_sigreturn", libc::SYS_rt_sigreturn),
-    // xenstore after the filter: `running`, written once deprivileged, and
-    // with a forwarder every later request (Rust's sockets send and receive
-    // with these). No socket can be created or connected any more: these
-    // reach only the sockets already held (xenstored's is closed before the
-    // first guest request; the forwarder's end is kept).
-    ("sendto", libc::SYS_sendto),
-    ("recvfrom", libc::SYS_recvfrom),
-    ("exit", libc::SYS_exit),
-    ("exit_group", libc::SYS_exit_group),
-    ("close", libc::SYS_close),
     ("sched_yield", libc::SYS_sched_yield),
-    ("sigaltstack", libc::SYS_sigaltstack),
 ];
 
-/// The system calls of the xenstore forwarder: moving bytes between two
-/// connected sockets, allocating, exiting.
-pub const FORWARDER_SYSCALLS: &[(&str, i64)] = &[
-    ("read", libc::SYS_read),
-    ("write", libc::SYS_write),
-    ("sendto", libc::SYS_sendto),
-    ("recvfrom", libc::SYS_recvfrom),
-    ("mmap", libc::SYS_mmap),
-    ("munmap", libc::SYS_munmap),
-    ("mremap", libc::SYS_mremap),
-    ("madvise", libc::SYS_madvise),
-    ("brk", libc::SYS_brk),
-    ("futex", libc::SYS_futex),
-    ("rt_sigreturn", libc::SYS_rt_sigreturn),
-    ("close", libc::SYS_close),
-    ("sigaltstack", libc::SYS_sigaltstack),
-    ("exit", libc::SYS_exit),
-    ("exit_group", libc::SYS_exit_group),
-];
-
-fn seccomp(syscalls: &[(&str, i64)], ioctls: &[(&str, u32)]) -> Result<String, String> {
+fn seccomp(lists: &[&[(&str, i64)]], ioctls: &[(&str, u32)]) -> Result<String, String> {
+    let syscalls: Vec<(&str, i64)> = lists.iter().flat_map(|l| l.iter().copied()).collect();
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = syscalls.iter().map(|(_, n)| (*n, Vec::new())).collect();
     if !ioctls.is_empty() {
         rules.insert(libc::SYS_ioctl, ioctls.iter().map(|(_, c)| rule_cmd(*c)).collect());
