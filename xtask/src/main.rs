@@ -193,6 +193,10 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
             .run()?;
         Ok("clean".into())
     })?;
+    ctx.step("host: cargo build (debug: the C drop-in the tests load)", || {
+        cmd("cargo").args(["build", "-q", "--workspace"]).dir(&ctx.root).run()?;
+        Ok("built".into())
+    })?;
     ctx.step("host: cargo test (all, ignored included)", || {
         cmd("cargo")
             .args(["test", "-q", "--workspace", "--", "--include-ignored"])

@@ -18,7 +18,7 @@ fn our_cdylib() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(Path::parent).unwrap();
     let so = dir.join("libxendevicemodel_c.so");
-    assert!(so.exists(), "{} not built", so.display());
+    assert!(so.exists(), "{} not built: `cargo build -p xendevicemodel-c` first (cargo xtask test does)", so.display());
     so
 }
 
