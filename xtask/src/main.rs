@@ -206,7 +206,13 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
         Ok("passed".into())
     })?;
     let bed = testbed::prepare_from(ctx, &src)?;
-    testbed::run_suites(ctx, &bed, "vm: xen-smoke, library, privcmd, devicemodel", &["xen-smoke", "library", "privcmd", "devicemodel"], Duration::from_secs(900))?;
+    testbed::run_suites(
+        ctx,
+        &bed,
+        "vm: xen-smoke, library, privcmd, devicemodel, demo-testbed",
+        &["xen-smoke", "library", "privcmd", "devicemodel", "demo-testbed"],
+        Duration::from_secs(900),
+    )?;
     testbed::self_test(ctx, &bed)?;
     // xen-patches: the series on Debian's Xen source, built, guarded, booted.
     let (mut patched_bed, patched) = testbed::prepare_patched(ctx, &src)?;
@@ -214,8 +220,8 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
     testbed::run_suites(
         ctx,
         &patched_bed,
-        "vm (patched Xen): xen-smoke, library, xen-patches, devicemodel",
-        &["xen-smoke", "library", "xen-patches", "devicemodel"],
+        "vm (patched Xen): xen-smoke, library, xen-patches, devicemodel, demo-patched",
+        &["xen-smoke", "library", "xen-patches", "devicemodel", "demo-patched"],
         Duration::from_secs(900),
     )?;
     patched_bed.xen = patched.xen_test_retired.clone();
@@ -225,9 +231,20 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
 /// `cargo xtask demo`.
 fn demo(ctx: &Ctx, rest: &[String]) -> Result<()> {
     no_args("demo", rest)?;
-    let bed = testbed::prepare(ctx)?;
-    ctx.step("demo: boot Xen, dom0 and a guest", || {
-        let mut cfg = testbed::config(&bed, &["demo-testbed"], Duration::from_secs(300), "vm-demo.log");
+    deps::all(ctx)?;
+    let src = linux::source(ctx)?;
+    let bed = testbed::prepare_from(ctx, &src)?;
+    demo_boot(ctx, &bed, "demo: boot Debian's Xen, dom0 and a guest", "demo-testbed", "vm-demo.log")?;
+    // The same stack on the hypervisor and xenstored of xen-patches/.
+    let (bed, patched) = testbed::prepare_patched(ctx, &src)?;
+    xenpatch::guard_rejects_altered_layout(ctx, &patched)?;
+    demo_boot(ctx, &bed, "demo: boot the patched Xen and xenstored, dom0 and a guest", "demo-patched", "vm-demo-patched.log")
+}
+
+/// One boot of the demo: `suite`'s lines for the reader are echoed.
+fn demo_boot(ctx: &Ctx, bed: &testbed::Bed, step: &str, suite: &str, log: &str) -> Result<()> {
+    ctx.step(step, || {
+        let mut cfg = testbed::config(bed, &[suite], Duration::from_secs(300), log);
         cfg.echo = |l| l.starts_with("| ") || l == "|";
         let run = vm::run(ctx, &cfg)?;
         vm::verdict(&run, &cfg.suites)?;

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
-//! `demo-testbed`: what `cargo xtask demo` shows. Lines for the reader
-//! start with `| `; the checks at the end are TAP, so the demo fails if
-//! what it shows did not happen.
+//! What `cargo xtask demo` shows: `demo-testbed` on Debian's Xen, then
+//! `demo-patched` on the Xen of `xen-patches/`. Lines for the reader
+//! start with `| `; the checks are TAP, so the demo fails if what it
+//! shows did not happen.
 
-use crate::devicemodel::{dm_args, dm_log, dm_pid, thin_dm_path, wait_for};
+use crate::devicemodel::{dm_args, dm_log, dm_pid, forwarder_of, thin_dm_path, wait_for, xenstored_restricts};
 use crate::tap::Tap;
 use crate::xl::{self, Guest};
 
@@ -32,7 +33,32 @@ fn dm_lines(log: &str) -> Vec<String> {
     log.lines().filter_map(|l| l.strip_prefix("xen-thin-dm: ").map(str::to_string)).collect()
 }
 
-/// Runs the demo; returns the exit status.
+/// The rows of the device model's escape table, and its summary line.
+fn escape_table(log: &str) -> (Vec<String>, String) {
+    let rows = log
+        .lines()
+        .skip_while(|l| !l.contains("escape attempts from inside"))
+        .skip(2)
+        .take_while(|l| l.starts_with("  "))
+        .map(str::to_string)
+        .collect();
+    let summary = log.lines().find(|l| l.contains("escape attempts:")).unwrap_or_default();
+    (rows, summary.trim_start_matches("xen-thin-dm: ").to_string())
+}
+
+/// Unpauses `name` and waits for it to go; its device model's log then.
+fn run_guest(name: &str) -> (bool, String) {
+    let _ = xl::run("xl", &["unpause", name]);
+    let gone = wait_for(90, || xl::list_state(name).is_none().then_some(()));
+    (gone.is_some(), dm_log(name))
+}
+
+/// What the guest printed on xen-thin-dm's UART.
+fn guest_lines(log: &str) -> impl Iterator<Item = &str> {
+    log.lines().skip_while(|l| !l.contains("xen-thin-dm: serving")).skip(1).take_while(|l| !l.starts_with("xen-thin-dm: "))
+}
+
+/// Runs the demo on Debian's Xen; returns the exit status.
 pub fn run() -> i32 {
     let mut t = Tap::new("demo-testbed");
     let (_, info) = xl::run("xl", &["info"]);
@@ -102,20 +128,17 @@ pub fn run() -> i32 {
     show("== 5. Pretending the guest has taken the device model over: it tries to escape");
     show("   (first column: before the seccomp filter, so each other layer shows what it stops");
     show("   alone; second column: the real, final state)");
-    let table: Vec<&str> = log.lines().skip_while(|l| !l.contains("escape attempts from inside")).collect();
-    for l in table.iter().skip(2).take_while(|l| l.starts_with("  ")) {
+    let (rows, summary) = escape_table(&log);
+    for l in &rows {
         show(&format!(" {l}"));
     }
-    let summary = log.lines().find(|l| l.contains("escape attempts:")).unwrap_or_default();
-    show(&format!("   {}", summary.trim_start_matches("xen-thin-dm: ")));
-    t.check("every escape attempt was refused", summary.contains("refused") && !summary.contains("FAILED") && !log.contains("ESCAPED"), summary);
+    show(&format!("   {summary}"));
+    t.check("every escape attempt was refused", summary.contains("refused") && !summary.contains("FAILED") && !log.contains("ESCAPED"), &summary);
     show("");
 
     show("== 6. The guest runs. Its serial port is xen-thin-dm's 16550 UART; what it printed:");
-    let _ = xl::run("xl", &["unpause", "demo"]);
-    let gone = wait_for(90, || xl::list_state("demo").is_none().then_some(()));
-    let log = dm_log("demo");
-    for l in log.lines().skip_while(|l| !l.contains("xen-thin-dm: serving")).skip(1).take_while(|l| !l.starts_with("xen-thin-dm: ")) {
+    let (gone, log) = run_guest("demo");
+    for l in guest_lines(&log) {
         show(&format!("   guest> {l}"));
     }
     show("");
@@ -123,12 +146,107 @@ pub fn run() -> i32 {
     for l in dm_lines(&log).iter().skip_while(|l| !l.starts_with("the guest asked")) {
         show(&format!("   {l}"));
     }
-    show(&format!("   Domain 'demo' is {}.", if gone.is_some() { "gone" } else { "STILL THERE" }));
+    show(&format!("   Domain 'demo' is {}.", if gone { "gone" } else { "STILL THERE" }));
     show(&format!("   'bystander' is untouched: {}", xl::list_state("bystander").map_or("GONE".to_string(), |s| format!("still there, state {s}"))));
     show("");
     t.check("the guest says hello through xen-thin-dm's UART", log.contains("xdm-testguest: hello"), "");
     t.check("the guest's checks pass", log.contains("Test result: SUCCESS"), "");
-    t.check("the guest was shut down through the debug-exit port", gone.is_some() && log.contains("asked to stop with code 0"), "");
+    t.check("the guest was shut down through the debug-exit port", gone && log.contains("asked to stop with code 0"), "");
+    t.check("the bystander guest is untouched", xl::list_state("bystander").is_some(), "");
+    drop(g);
+    drop(victim);
+    t.finish()
+}
+
+/// Runs the demo's second part, on the hypervisor and xenstored of
+/// `xen-patches/`; returns the exit status.
+pub fn run_patched() -> i32 {
+    let mut t = Tap::new("demo-patched");
+    let (_, info) = xl::run("xl", &["info"]);
+    show("");
+    show("== 8. Rebooted: Xen and xenstored built here from Debian's source plus xen-patches/");
+    show(&format!("   Xen {}. Patch 1, the DMOP ABI guard, acted when this hypervisor was built (the step", info_field(&info, "xen_version")));
+    show("   above). Patch 2 gives xenstored XS_ONE_TIME_RESTRICT: a privileged connection sends");
+    show("   a request to be run with exactly one domain's permissions.");
+    show("");
+    let victim = match Guest::create("bystander", &xl::fake_dm_path(), true, "") {
+        Ok(g) => g,
+        Err(e) => {
+            t.check("a second guest starts", false, e);
+            return t.finish();
+        }
+    };
+    let o = victim.domid.0.to_string();
+    let g = match Guest::create("demo", &thin_dm_path(), true, &dm_args(&["--escape-test", "--escape-other", &o])) {
+        Ok(g) => g,
+        Err(e) => {
+            t.check("xl starts the guest with xen-thin-dm", false, e);
+            show(&dm_log("demo"));
+            return t.finish();
+        }
+    };
+    t.check("xenstored has XS_ONE_TIME_RESTRICT", xenstored_restricts(g.domid), "");
+    let dom = g.domid.0;
+    let pid = dm_pid(g.domid).unwrap_or(0);
+    let log = dm_log("demo");
+    show(&format!("== 9. So xen-thin-dm (pid {pid}, guest 'demo', domain {dom}) keeps xenstore instead of closing it"));
+    show("   It forks a forwarder before locking itself in; the forwarder holds the connection to");
+    show("   xenstored and sends each of the device model's requests as the guest, refusing anything");
+    show("   that is not a request on a node. The device model itself only has a socket to it.");
+    for l in dm_lines(&log).iter().filter(|l| l.starts_with("xenstore:")) {
+        show(&format!("   {l}"));
+    }
+    show("   Seen from outside, in /proc:");
+    let fwd = forwarder_of(pid);
+    let sockets = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok()).filter(|l| l.to_string_lossy().starts_with("socket:")).count())
+        .unwrap_or(0);
+    show(&format!("   device model {pid}: uid {}, seccomp mode {}, {sockets} socket", status_field(pid, "Uid"), status_field(pid, "Seccomp")));
+    if let Some(f) = fwd {
+        let root = std::fs::read_link(format!("/proc/{f}/root")).map(|p| p.display().to_string()).unwrap_or_default();
+        show(&format!(
+            "   forwarder    {f}: uid {}, capabilities {}, seccomp mode {}, root directory {root}",
+            status_field(f, "Uid"),
+            status_field(f, "CapEff"),
+            status_field(f, "Seccomp")
+        ));
+        t.eq("the forwarder runs as the device model's uid", status_field(f, "Uid"), status_field(pid, "Uid"));
+        t.eq("the forwarder has a seccomp filter", status_field(f, "Seccomp"), "2".to_string());
+    }
+    t.check("the device model has a forwarder", fwd.is_some(), "");
+    t.eq("the device model holds one socket (to its forwarder)", sockets, 1);
+    let dir = format!("/local/domain/0/device-model/{dom}");
+    let (_, perms) = xl::run("xenstore-ls", &["-p", &dir]);
+    let state = perms.lines().find(|l| l.trim_start().starts_with("state = ")).unwrap_or_default().split_whitespace().collect::<Vec<_>>().join(" ");
+    show(&format!("   $ xenstore-ls -p {dir}"));
+    show(&format!("   {state}"));
+    show(&format!("   (n0,b{dom}: dom0 owns it, only domain {dom} may read and write it; xl waits for it)"));
+    t.check("the state node was written as the guest", state.starts_with("state = \"running\"") && state.contains(&format!("(n0,b{dom})")), &perms);
+    show("");
+
+    show("== 10. Taken over by the guest, what can the device model do with that connection?");
+    let (rows, summary) = escape_table(&log);
+    for l in rows.iter().filter(|l| l.contains("xenstore")) {
+        show(&format!(" {l}"));
+    }
+    show(&format!("   {summary} (the others as on Debian's Xen)"));
+    t.check(
+        "every escape attempt was refused",
+        summary.contains("27 of 27 refused") && !log.contains("ESCAPED"),
+        &summary,
+    );
+    show("");
+
+    show("== 11. The guest runs; on its own xenstore ring it cannot use the new request either:");
+    let (gone, log) = run_guest("demo");
+    for l in guest_lines(&log).filter(|l| l.starts_with("xenstore:") || l.starts_with("Test result")) {
+        show(&format!("   guest> {l}"));
+    }
+    show(&format!("   Domain 'demo' is {}; 'bystander' is {}.", if gone { "gone" } else { "STILL THERE" }, if xl::list_state("bystander").is_some() { "untouched" } else { "GONE" }));
+    show("");
+    t.check("an unprivileged sender (the guest) gets EACCES", log.contains("XS_ONE_TIME_RESTRICT from the guest (unprivileged): EACCES"), "");
+    t.check("the guest's checks pass", log.contains("Test result: SUCCESS"), "");
+    t.check("the guest was shut down through the debug-exit port", gone, "");
     t.check("the bystander guest is untouched", xl::list_state("bystander").is_some(), "");
     drop(g);
     drop(victim);

@@ -126,7 +126,7 @@ pub fn check_confined(t: &mut Tap, pid: u32, uid: u32, root: Option<&str>) {
 }
 
 /// The device model's xenstore forwarder (its child), if it has one.
-fn forwarder_of(pid: u32) -> Option<u32> {
+pub fn forwarder_of(pid: u32) -> Option<u32> {
     std::fs::read_dir("/proc").ok()?.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()).find(|p| {
         let st = std::fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
         status_field(&st, "PPid") == pid.to_string()

@@ -17,13 +17,14 @@ mod tap;
 mod xenpatches;
 mod xl;
 
-const USAGE: &str = "usage: xdm-suite <xen-smoke | library | privcmd | devicemodel | xen-patches | xen-guard-retired | demo-testbed | harness-fail | dmcheck-rs DOMID | fake-dm [-d N]>";
+const USAGE: &str = "usage: xdm-suite <xen-smoke | library | privcmd | devicemodel | xen-patches | xen-guard-retired | demo-testbed | demo-patched | harness-fail | dmcheck-rs DOMID | fake-dm [-d N]>";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let code = match args.first().map(String::as_str) {
         Some("xen-smoke") => smoke::run(),
         Some("demo-testbed") => demo::run(),
+        Some("demo-patched") => demo::run_patched(),
         Some("library") => library::run(),
         Some("devicemodel") => devicemodel::run(),
         Some("xen-patches") => xenpatches::run(),
