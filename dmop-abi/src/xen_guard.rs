@@ -4,11 +4,17 @@
 //! (`xen-patches/`, patch 1).
 //!
 //! It holds a compile-time check of every frozen DMOP struct's size and of
-//! each named field's offset and size (x86_64 layouts), so that a Xen
-//! change breaking a frozen layout fails the hypervisor build with a
-//! message naming the op and the field; and `dmop_frozen_refused()`, the
-//! dispatcher's table of numbers it must answer `-EOPNOTSUPP` without
-//! dispatching: retired numbers, and numbers never assigned.
+//! each named field's offset and size, so that a Xen change breaking a
+//! frozen layout fails the hypervisor build with a message naming the op
+//! and the field; and `dmop_frozen_refused()`, the dispatchers' table of
+//! numbers they must answer `-EOPNOTSUPP` without dispatching: retired
+//! numbers, numbers never assigned, and the other architecture's ops.
+//!
+//! The hypervisor is built for x86_64, arm64 and arm32, and the DMOP
+//! structs are laid out alike on all three (the manifest says so: only
+//! 32-bit x86 toolstacks differ, and the hypervisor is never built for
+//! that). The header has one set of checks for all three; the generator
+//! refuses a manifest where the three disagree rather than guard one.
 //!
 //! # Example
 //!
@@ -42,6 +48,18 @@ pub fn header(manifest: &Manifest, test_retire: &[u32]) -> Result<String, String
         }
     }
     let view = manifest.view(Arch::X86_64);
+    for arch in [Arch::Arm64, Arch::Arm32] {
+        let other = manifest.view(arch);
+        for s in view.structs.iter().filter(|s| s.header == DM_OP_HEADER) {
+            if other.struct_view(&s.name) != Some(s) {
+                return Err(format!(
+                    "manifest: struct {} is laid out differently on {} and x86_64: the guard has one set of checks for every hypervisor",
+                    s.name,
+                    arch.name()
+                ));
+            }
+        }
+    }
     let mut h = String::new();
     let _ = writeln!(h, "/* SPDX-License-Identifier: MIT */");
     let _ = writeln!(h, "/*");
@@ -54,11 +72,12 @@ pub fn header(manifest: &Manifest, test_retire: &[u32]) -> Result<String, String
         let _ = writeln!(h, " * dispatcher; the real manifest retires no such number.");
     }
     let _ = writeln!(h, " *");
-    let _ = writeln!(h, " * Included once, by the DMOP dispatcher. The assertions fail the build if");
-    let _ = writeln!(h, " * a frozen DMOP's layout changes (an op whose layout must change gets a");
-    let _ = writeln!(h, " * new number: docs/abi-policy.md). dmop_frozen_refused() names the numbers");
-    let _ = writeln!(h, " * the dispatcher answers -EOPNOTSUPP without dispatching them: retired");
-    let _ = writeln!(h, " * numbers, and numbers never assigned.");
+    let _ = writeln!(h, " * Included by the DMOP dispatcher, x86's or Arm's. The assertions fail the");
+    let _ = writeln!(h, " * build if a frozen DMOP's layout changes (an op whose layout must change");
+    let _ = writeln!(h, " * gets a new number: docs/abi-policy.md); the layouts are the same on");
+    let _ = writeln!(h, " * x86_64, arm64 and arm32. dmop_frozen_refused() names the numbers the");
+    let _ = writeln!(h, " * dispatcher answers -EOPNOTSUPP without dispatching them: retired numbers,");
+    let _ = writeln!(h, " * numbers never assigned, and the other architecture's ops.");
     let _ = writeln!(h, " */");
     let _ = writeln!(h, "#ifndef XEN_DMOP_FROZEN_H");
     let _ = writeln!(h, "#define XEN_DMOP_FROZEN_H");
@@ -148,11 +167,17 @@ pub fn header(manifest: &Manifest, test_retire: &[u32]) -> Result<String, String
     if manifest.dmops.iter().any(|e| e.status == Status::Retired || retired(e.number)) {
         let _ = writeln!(h, "        return true;");
     }
-    for e in manifest.dmops.iter().filter(|e| e.status == Status::Active && !retired(e.number) && e.arch.iter().any(|a| a == "x86")) {
-        let _ = writeln!(h, "    case {}: /* {} */", e.number, e.name);
+    for (cond, arch) in [("#if defined(CONFIG_X86)", "x86"), ("#elif defined(CONFIG_ARM)", "arm")] {
+        let _ = writeln!(h, "{cond}");
+        for e in manifest.dmops.iter().filter(|e| e.status == Status::Active && !retired(e.number) && e.arch.iter().any(|a| a == arch)) {
+            let _ = writeln!(h, "    case {}: /* {} */", e.number, e.name);
+        }
     }
+    let _ = writeln!(h, "#else");
+    let _ = writeln!(h, "# error \"dmop-frozen.h: no DMOP list for this architecture\"");
+    let _ = writeln!(h, "#endif");
     let _ = writeln!(h, "        return false;");
-    let _ = writeln!(h, "    default: /* never assigned (0 included), or not an x86 op */");
+    let _ = writeln!(h, "    default: /* never assigned (0 included), or not an op of this architecture */");
     let _ = writeln!(h, "        return true;");
     let _ = writeln!(h, "    }}");
     let _ = writeln!(h, "}}");
@@ -195,14 +220,25 @@ fn field_checks(h: &mut String, s: &str, f: &str, offset: u64, size: Option<u64>
 mod tests {
     use super::*;
 
+    /// The dispatcher's cases under `#if`/`#elif` line `cond`.
+    fn cases<'a>(h: &'a str, cond: &str) -> Vec<&'a str> {
+        h.lines().skip_while(|l| *l != cond).skip(1).take_while(|l| !l.starts_with('#')).collect()
+    }
+
     #[test]
-    fn every_active_x86_op_is_dispatched_and_nothing_else() {
+    fn every_active_op_is_dispatched_on_its_architectures_and_nothing_else() {
         let m = Manifest::frozen();
         let h = header(&m, &[]).unwrap();
-        for e in &m.dmops {
-            let line = format!("    case {}: /* {} */", e.number, e.name);
-            assert_eq!(h.contains(&line), e.status == Status::Active && e.arch.iter().any(|a| a == "x86"), "{line}");
+        for (cond, arch) in [("#if defined(CONFIG_X86)", "x86"), ("#elif defined(CONFIG_ARM)", "arm")] {
+            let listed = cases(&h, cond);
+            for e in &m.dmops {
+                let line = format!("    case {}: /* {} */", e.number, e.name);
+                assert_eq!(listed.contains(&line.as_str()), e.status == Status::Active && e.arch.iter().any(|a| a == arch), "{arch}: {line}");
+            }
         }
+        assert!(cases(&h, "#elif defined(CONFIG_ARM)").contains(&"    case 19: /* set_irq_level */"));
+        assert!(!cases(&h, "#if defined(CONFIG_X86)").contains(&"    case 19: /* set_irq_level */"));
+        assert!(h.contains("# error"), "an architecture with no list does not build");
         assert!(!h.contains("case 0:"), "0 was never assigned");
         assert!(h.contains("(none)"), "the real manifest retires nothing");
         assert!(!h.contains("TEST BUILD"));
@@ -226,5 +262,15 @@ mod tests {
         ), "{h}");
         assert!(h.contains("frozen DMOP 3 map_io_range_to_ioreq_server, 4 unmap_io_range_from_ioreq_server: struct xen_dm_op_ioreq_server_range"));
         assert!(!h.contains("sizeof(((struct xen_dm_op *)0)->u)"), "the union may grow");
+    }
+
+    #[test]
+    fn a_layout_that_differs_on_arm_is_refused() {
+        let mut m = Manifest::frozen();
+        let v = m.views.get_mut(&Arch::Arm64).unwrap();
+        let s = v.structs.iter_mut().find(|s| s.name == "xen_dm_op_nr_vcpus").unwrap();
+        s.size += 4;
+        let e = header(&m, &[]).unwrap_err();
+        assert!(e.contains("xen_dm_op_nr_vcpus") && e.contains("arm64"), "{e}");
     }
 }

@@ -109,7 +109,9 @@ impl Ctx {
 
     /// Builds `dir` with `build` unless it was built from the same inputs
     /// (`key`). The build works in `dir`, emptied first; the key is written
-    /// only when it succeeds, so an interrupted build is redone.
+    /// only when it succeeds, so an interrupted build is redone. A `dir`
+    /// named after its key replaces its older siblings (other keys of the
+    /// same step): they are removed once it is built.
     pub fn cached(&self, dir: &Path, key: &str, build: impl FnOnce(&Path) -> Result<()>) -> Result<bool> {
         let stamp = dir.join(".xtask-key");
         if std::fs::read_to_string(&stamp).ok().as_deref() == Some(key) {
@@ -121,8 +123,21 @@ impl Ctx {
         std::fs::create_dir_all(dir)?;
         build(dir)?;
         std::fs::write(&stamp, key)?;
+        if let Some(parent) = dir.parent().filter(|_| dir.file_name().is_some_and(|n| n == key)) {
+            for e in std::fs::read_dir(parent)?.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name != key && is_key(&name) && e.path().join(".xtask-key").exists() {
+                    std::fs::remove_dir_all(e.path()).ctx(format!("removing the stale {}", e.path().display()))?;
+                }
+            }
+        }
         Ok(true)
     }
+}
+
+/// Whether `s` has the form of a [`Key`] (24 lowercase hex digits).
+fn is_key(s: &str) -> bool {
+    s.len() == 24 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// A hash of a step's inputs.
@@ -187,4 +202,34 @@ fn walk(d: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_keyed_build_replaces_its_stale_siblings_only() {
+        let top = std::env::temp_dir().join(format!("xtask-cached-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&top);
+        let ctx = Ctx { root: top.clone(), cache: top.clone(), steps: RefCell::new(Vec::new()), started: Instant::now() };
+        let old = Key::new("t").str("old").finish();
+        let new = Key::new("t").str("new").finish();
+        assert!(ctx.cached(&top.join("step").join(&old), &old, |_| Ok(())).unwrap());
+        std::fs::create_dir_all(top.join("step/not-a-key")).unwrap();
+        // An earlier build interrupted: no stamp, left alone.
+        std::fs::create_dir_all(top.join("step").join(Key::new("t").str("cut").finish())).unwrap();
+        assert!(ctx.cached(&top.join("step").join(&new), &new, |_| Ok(())).unwrap());
+        assert!(!ctx.cached(&top.join("step").join(&new), &new, |_| unreachable!()).unwrap(), "cached the second time");
+        let mut left: Vec<String> =
+            std::fs::read_dir(top.join("step")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        left.sort();
+        let mut want = vec![new.clone(), "not-a-key".to_string(), Key::new("t").str("cut").finish()];
+        want.sort();
+        assert_eq!(left, want);
+        // A failed build removes nothing.
+        assert!(ctx.cached(&top.join("step").join(&old), &old, |_| Err(Error("no".into()))).is_err());
+        assert!(top.join("step").join(&new).join(".xtask-key").exists());
+        std::fs::remove_dir_all(&top).unwrap();
+    }
 }

@@ -33,6 +33,7 @@ pub const APT_PACKAGES: &[(&str, &str)] = &[
     ("qemu-system-x86", "the emulator the test bed boots Xen in"),
     ("valgrind", "cargo xtask bench: instruction counts"),
     ("patch", "applying xen-patches to Xen's source"),
+    ("gcc-aarch64-linux-gnu", "xen-patches: the arm64 hypervisor build (the guard in Arm's dispatcher)"),
     ("python3", "the hypervisor build's scripts"),
 ];
 

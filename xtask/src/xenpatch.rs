@@ -3,7 +3,9 @@
 //! of its orig tarball, without Debian's patches), the series applied, the
 //! hypervisor and xenstored built (only those), and the freeze guard's own
 //! tests: a test-only hypervisor with a retired DMOP, and a build that must
-//! fail on an altered layout.
+//! fail on an altered layout. The arm64 hypervisor is built too (with
+//! IOREQ_SERVER, so that Arm's DMOP dispatcher is compiled): the guard is
+//! in both dispatchers. It is built, not booted: the bed is x86.
 
 use std::path::{Path, PathBuf};
 
@@ -33,7 +35,14 @@ pub struct Patched {
     pub xenstored: PathBuf,
     /// The patched, built source tree.
     pub tree: PathBuf,
+    /// The patched arm64 hypervisor (built, not booted).
+    pub xen_arm64: PathBuf,
+    /// Its built source tree.
+    pub tree_arm64: PathBuf,
 }
+
+/// `make` arguments of the arm64 cross build.
+const ARM64: &[&str] = &["XEN_TARGET_ARCH=arm64", "CROSS_COMPILE=aarch64-linux-gnu-"];
 
 /// Fetches the orig tarball through apt (adding a deb-src entry for
 /// bookworm's main archive if apt has none).
@@ -116,26 +125,19 @@ pub fn build(ctx: &Ctx, dist: &Dist) -> Result<Patched> {
     let key = key.finish();
     let dir = ctx.cache.join("xen-patched").join(&key);
     let tree = dir.join("tree");
+    let tree_arm64 = dir.join("tree-arm64");
     let out = Patched {
         xen: dir.join("xen"),
         xen_test_retired: dir.join("xen-test-retired"),
         xenstored: dir.join("xenstored"),
         tree: tree.clone(),
+        xen_arm64: dir.join("xen-arm64"),
+        tree_arm64: tree_arm64.clone(),
     };
     let log = ctx.log("xen-patched.log");
-    ctx.step("xen-patches: apply the series, build the hypervisor and xenstored", || {
+    ctx.step("xen-patches: apply the series, build the hypervisors (x86_64; arm64) and xenstored", || {
         let built = ctx.cached(&dir, &key, |d| {
-            std::fs::create_dir_all(&tree)?;
-            cmd("tar").args(["-xf"]).arg(&tarball).args(["--strip-components=1", "-C"]).arg(&tree).run_logged(&log, "unpacking the orig tarball")?;
-            for p in &patches {
-                let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
-                cmd("patch")
-                    .args(["-p1", "--dry-run", "--quiet", "-i"])
-                    .arg(p)
-                    .dir(&tree)
-                    .run_logged(&log, &format!("{name} does not apply to the upstream tree"))?;
-                cmd("patch").args(["-p1", "--quiet", "-i"]).arg(p).dir(&tree).run_logged(&log, &format!("applying {name}"))?;
-            }
+            unpack_and_apply(&tarball, &patches, &tree, &log)?;
             let in_series = std::fs::read_to_string(tree.join(GUARD_HEADER)).ctx(format!("the series adds no {GUARD_HEADER}"))?;
             if in_series != header {
                 bail!(
@@ -164,11 +166,47 @@ pub fn build(ctx: &Ctx, dist: &Dist) -> Result<Patched> {
             cmd("make").args(["-C"]).arg(&scratch).arg(format!("-j{}", jobs())).run_logged(&log, "building the test-only hypervisor")?;
             std::fs::copy(scratch.join("xen"), d.join("xen-test-retired"))?;
             std::fs::remove_dir_all(d.join("scratch-retired"))?;
+            // arm64, from its own tree: Arm's dispatcher is only compiled
+            // with IOREQ_SERVER, which Arm offers to EXPERT configurations.
+            unpack_and_apply(&tarball, &patches, &tree_arm64, &log)?;
+            let xen = tree_arm64.join("xen");
+            cmd("make").args(["-C"]).arg(&xen).args(ARM64).arg("defconfig").run_logged(&log, "configuring the arm64 hypervisor")?;
+            let mut config = std::fs::read_to_string(xen.join(".config"))?;
+            config.push_str("CONFIG_EXPERT=y\nCONFIG_IOREQ_SERVER=y\n");
+            std::fs::write(xen.join(".config"), config)?;
+            cmd("make").args(["-C"]).arg(&xen).args(ARM64).arg("olddefconfig").run_logged(&log, "configuring the arm64 hypervisor")?;
+            cmd("make").args(["-C"]).arg(&xen).args(ARM64).arg(format!("-j{}", jobs())).run_logged(&log, "building the arm64 hypervisor")?;
+            if !xen.join("arch/arm/dm.o").exists() {
+                bail!("the arm64 build did not compile Arm's DMOP dispatcher (arch/arm/dm.c): is IOREQ_SERVER still offered? (log: {})", log.display());
+            }
+            std::fs::copy(xen.join("xen"), d.join("xen-arm64"))?;
             Ok(())
         })?;
+        // The arm64 image header's magic ("ARM\x64" at 0x38): an arm64 Xen.
+        let arm = std::fs::read(&out.xen_arm64).ctx(format!("reading {}", out.xen_arm64.display()))?;
+        if arm.get(0x38..0x3c) != Some(b"ARM\x64") {
+            bail!("{} is not an arm64 image", out.xen_arm64.display());
+        }
         Ok(if built { "built".into() } else { "cached".into() })
     })?;
     Ok(out)
+}
+
+/// Unpacks the orig tarball into `tree` and applies the series, each patch
+/// checked with a dry run first.
+fn unpack_and_apply(tarball: &Path, patches: &[PathBuf], tree: &Path, log: &Path) -> Result<()> {
+    std::fs::create_dir_all(tree)?;
+    cmd("tar").args(["-xf"]).arg(tarball).args(["--strip-components=1", "-C"]).arg(tree).run_logged(log, "unpacking the orig tarball")?;
+    for p in patches {
+        let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        cmd("patch")
+            .args(["-p1", "--dry-run", "--quiet", "-i"])
+            .arg(p)
+            .dir(tree)
+            .run_logged(log, &format!("{name} does not apply to the upstream tree"))?;
+        cmd("patch").args(["-p1", "--quiet", "-i"]).arg(p).dir(tree).run_logged(log, &format!("applying {name}"))?;
+    }
+    Ok(())
 }
 
 /// A scratch copy of the built hypervisor: `xen/` copied with its
@@ -233,33 +271,38 @@ fn build_xenstored(tree: &Path, out: &Path, log: &Path) -> Result<()> {
         .run_logged(log, "building xenstored")
 }
 
-/// The guard's own test: in a scratch copy of the built, patched
-/// hypervisor tree, a frozen struct altered the way a careless Xen change
-/// would; compiling the dispatcher must fail, naming the op and the field.
+/// The guard's own test: in a scratch copy of each built, patched
+/// hypervisor tree (x86_64, arm64), a frozen struct altered the way a
+/// careless Xen change would; compiling the dispatcher must fail, naming
+/// the op and the field.
 pub fn guard_rejects_altered_layout(ctx: &Ctx, patched: &Patched) -> Result<()> {
-    ctx.step("xen-patches: an altered frozen struct fails the hypervisor build (scratch copy)", || {
-        let top = ctx.cache.join("xen-guard-scratch");
-        let log = ctx.log("xen-guard-scratch.log");
-        let scratch = scratch_copy(&patched.tree, &top, &log)?;
-        let h = scratch.join("include/public/hvm/dm_op.h");
-        let text = std::fs::read_to_string(&h)?;
-        // create_ioreq_server's padding grows by two bytes: `id` moves.
-        let altered = text.replacen("    uint8_t handle_bufioreq;\n    uint8_t pad[3];", "    uint8_t handle_bufioreq;\n    uint8_t pad[5];", 1);
-        if altered == text {
-            bail!("dm_op.h no longer has create_ioreq_server's pad[3]: update this test");
-        }
-        std::fs::write(&h, altered)?;
-        let o = std::process::Command::new("make").arg("-C").arg(&scratch).arg("arch/x86/hvm/dm.o").output().ctx("running make")?;
-        let err = String::from_utf8_lossy(&o.stderr).into_owned();
-        std::fs::write(&log, format!("{}{err}", String::from_utf8_lossy(&o.stdout)))?;
-        std::fs::remove_dir_all(&top)?;
-        if o.status.success() {
-            bail!("the hypervisor's DMOP code compiled with an altered frozen struct: the guard does not hold (log: {})", log.display());
-        }
+    ctx.step("xen-patches: an altered frozen struct fails the hypervisor builds (x86_64, arm64; scratch copies)", || {
         let want = "frozen DMOP 1 create_ioreq_server: field id of struct xen_dm_op_create_ioreq_server must be at offset 4";
-        if !err.contains(want) {
-            bail!("the build failed, but not on the guard's assertion ({want:?}); log: {}", log.display());
+        for (arch, tree, args, object) in
+            [("x86_64", &patched.tree, &[][..], "arch/x86/hvm/dm.o"), ("arm64", &patched.tree_arm64, ARM64, "arch/arm/dm.o")]
+        {
+            let top = ctx.cache.join("xen-guard-scratch");
+            let log = ctx.log(&format!("xen-guard-scratch-{arch}.log"));
+            let scratch = scratch_copy(tree, &top, &log)?;
+            let h = scratch.join("include/public/hvm/dm_op.h");
+            let text = std::fs::read_to_string(&h)?;
+            // create_ioreq_server's padding grows by two bytes: `id` moves.
+            let altered = text.replacen("    uint8_t handle_bufioreq;\n    uint8_t pad[3];", "    uint8_t handle_bufioreq;\n    uint8_t pad[5];", 1);
+            if altered == text {
+                bail!("dm_op.h no longer has create_ioreq_server's pad[3]: update this test");
+            }
+            std::fs::write(&h, altered)?;
+            let o = std::process::Command::new("make").arg("-C").arg(&scratch).args(args).arg(object).output().ctx("running make")?;
+            let err = String::from_utf8_lossy(&o.stderr).into_owned();
+            std::fs::write(&log, format!("{}{err}", String::from_utf8_lossy(&o.stdout)))?;
+            std::fs::remove_dir_all(&top)?;
+            if o.status.success() {
+                bail!("{arch}: the hypervisor's DMOP code compiled with an altered frozen struct: the guard does not hold (log: {})", log.display());
+            }
+            if !err.contains(want) {
+                bail!("{arch}: the build failed, but not on the guard's assertion ({want:?}); log: {}", log.display());
+            }
         }
-        Ok(format!("refused as it must: \"{want}\""))
+        Ok(format!("both refused as they must: \"{want}\""))
     })
 }
