@@ -295,7 +295,7 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
         };
         let done = depriv::apply_with(&plan, &mut || {
             if o.escape_test {
-                before_seccomp = escape::attempts(&dm, &ev, other, other_pid, kept.as_mut().map(|f| &mut f.client));
+                before_seccomp = escape::attempts(&dm, &ev, other, other_pid, kept.as_mut());
             }
         });
         match done {
@@ -327,7 +327,7 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
     }
 
     if o.escape_test {
-        let after = escape::attempts(&dm, &ev, other, other_pid, kept.as_mut().map(|f| &mut f.client));
+        let after = escape::attempts(&dm, &ev, other, other_pid, kept.as_mut());
         if !escape::report(other, &before_seccomp, &after) {
             let _ = server.detach();
             return Err(Fatal("an escape attempt succeeded: stopping".into()));

@@ -13,6 +13,8 @@ use dmop_abi::types::{DomId, EvtchnPort};
 use dmop_abi::xenmem::ResourceType;
 use xendevicemodel::{errno_name, DeviceModel, EventChannel, ForeignMapping};
 
+use crate::forwarder::Forwarder;
+
 /// One attempt and how it ended.
 #[derive(Debug)]
 pub struct Attempt {
@@ -66,9 +68,9 @@ fn xs_errno(e: xenstore_client::Error) -> i32 {
 }
 
 /// Tries every escape; `other` is another guest's domain and `other_pid`
-/// its device model's process, if known; `xs` the xenstore connection the
-/// device model kept (through the forwarder), if any.
-pub fn attempts(dm: &DeviceModel, ev: &EventChannel, other: DomId, other_pid: Option<u32>, xs: Option<&mut xenstore_client::Xenstore>) -> Vec<Attempt> {
+/// its device model's process, if known; `kept` the xenstore forwarder the
+/// device model kept, if any.
+pub fn attempts(dm: &DeviceModel, ev: &EventChannel, other: DomId, other_pid: Option<u32>, kept: Option<&mut Forwarder>) -> Vec<Attempt> {
     let mut v = Vec::new();
     let mut t = |what: String, result: Result<String, i32>| v.push(Attempt { what, result });
     let pfd = dm.raw_fd().unwrap_or(-1);
@@ -123,7 +125,19 @@ pub fn attempts(dm: &DeviceModel, ev: &EventChannel, other: DomId, other_pid: Op
         "reach xenstore (socket or /dev/xen/xenbus)".into(),
         xenstore_client::Xenstore::open().map(|_| "connected".into()).map_err(xs_errno),
     );
-    if let Some(xs) = xs {
+    if let Some(Forwarder { pid, client: xs }) = kept {
+        // The forwarder holds a privileged connection to xenstored: taking
+        // it over would undo the restriction. Same uid, so the checks
+        // that stop this are its non-dumpable flag and seccomp.
+        let pid = *pid;
+        // SAFETY: PTRACE_ATTACH takes no addresses; a success is undone at once.
+        let r = unsafe { libc::ptrace(libc::PTRACE_ATTACH, pid, 0, 0) };
+        if r == 0 {
+            // SAFETY: as above.
+            unsafe { libc::ptrace(libc::PTRACE_DETACH, pid, 0, 0) };
+        }
+        t(format!("ptrace its own xenstore forwarder ({pid})"), c(r));
+        t(format!("open the forwarder's memory (/proc/{pid}/mem)"), open(&std::ffi::CString::new(format!("/proc/{pid}/mem")).unwrap_or_default(), libc::O_RDWR));
         let v = |r: Result<Vec<u8>, xenstore_client::Error>| r.map(|b| format!("read {:?}", String::from_utf8_lossy(&b))).map_err(xs_errno);
         t("kept xenstore: read dom0's /local/domain/0/name".into(), v(xs.read("/local/domain/0/name")));
         t(

@@ -226,13 +226,14 @@ pub fn run_patched() -> i32 {
 
     show("== 10. Taken over by the guest, what can the device model do with that connection?");
     let (rows, summary) = escape_table(&log);
-    for l in rows.iter().filter(|l| l.contains("xenstore")) {
+    for l in rows.iter().filter(|l| l.contains("xenstore") || l.contains("forwarder")) {
         show(&format!(" {l}"));
     }
     show(&format!("   {summary} (the others as on Debian's Xen)"));
+    let counts: Vec<usize> = summary.split_whitespace().filter_map(|w| w.parse().ok()).collect();
     t.check(
-        "every escape attempt was refused",
-        summary.contains("27 of 27 refused") && !log.contains("ESCAPED"),
+        "every escape attempt was refused, the kept connection's and the forwarder's included",
+        counts.len() == 2 && counts[0] == counts[1] && rows.iter().filter(|l| l.contains("kept xenstore") || l.contains("forwarder")).count() >= 7 && !log.contains("ESCAPED"),
         &summary,
     );
     show("");
