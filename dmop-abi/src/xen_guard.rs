@@ -249,6 +249,9 @@ mod tests {
         let h = header(&Manifest::frozen(), &[20]).unwrap();
         assert!(h.contains("TEST BUILD ONLY"));
         assert!(h.contains("    case 20: /* nr_vcpus, retired */\n        return true;"));
+        for cond in ["#if defined(CONFIG_X86)", "#elif defined(CONFIG_ARM)"] {
+            assert!(!cases(&h, cond).iter().any(|l| l.starts_with("    case 20:")), "{cond}: a retired number is no longer dispatched");
+        }
         assert!(!h.contains("struct xen_dm_op_nr_vcpus) =="), "a retired op's struct is no longer frozen");
         assert!(header(&Manifest::frozen(), &[0]).is_err());
         assert!(header(&Manifest::frozen(), &[99]).is_err());
@@ -266,11 +269,13 @@ mod tests {
 
     #[test]
     fn a_layout_that_differs_on_arm_is_refused() {
-        let mut m = Manifest::frozen();
-        let v = m.views.get_mut(&Arch::Arm64).unwrap();
-        let s = v.structs.iter_mut().find(|s| s.name == "xen_dm_op_nr_vcpus").unwrap();
-        s.size += 4;
-        let e = header(&m, &[]).unwrap_err();
-        assert!(e.contains("xen_dm_op_nr_vcpus") && e.contains("arm64"), "{e}");
+        for arch in [Arch::Arm64, Arch::Arm32] {
+            let mut m = Manifest::frozen();
+            let v = m.views.get_mut(&arch).unwrap();
+            let s = v.structs.iter_mut().find(|s| s.name == "xen_dm_op_nr_vcpus").unwrap();
+            s.size += 4;
+            let e = header(&m, &[]).unwrap_err();
+            assert!(e.contains("xen_dm_op_nr_vcpus") && e.contains(arch.name()), "{e}");
+        }
     }
 }

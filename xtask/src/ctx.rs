@@ -109,9 +109,12 @@ impl Ctx {
 
     /// Builds `dir` with `build` unless it was built from the same inputs
     /// (`key`). The build works in `dir`, emptied first; the key is written
-    /// only when it succeeds, so an interrupted build is redone. A `dir`
-    /// named after its key replaces its older siblings (other keys of the
-    /// same step): they are removed once it is built.
+    /// only when it succeeds, so an interrupted build is redone.
+    ///
+    /// A `dir` named after its key has siblings from other inputs (an older
+    /// source, another checkout sharing `$XDM_CACHE`). Once it is built,
+    /// the newest of them is kept and older ones are removed, so a step
+    /// holds at most two builds; a removal that fails only warns.
     pub fn cached(&self, dir: &Path, key: &str, build: impl FnOnce(&Path) -> Result<()>) -> Result<bool> {
         let stamp = dir.join(".xtask-key");
         if std::fs::read_to_string(&stamp).ok().as_deref() == Some(key) {
@@ -124,17 +127,32 @@ impl Ctx {
         build(dir)?;
         std::fs::write(&stamp, key)?;
         if let Some(parent) = dir.parent().filter(|_| dir.file_name().is_some_and(|n| n == key)) {
-            for e in std::fs::read_dir(parent)?.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if name != key && is_key(&name) && e.path().join(".xtask-key").exists() {
-                    std::fs::remove_dir_all(e.path()).ctx(format!("removing the stale {}", e.path().display()))?;
-                }
-            }
+            prune_siblings(parent, key);
         }
         Ok(true)
     }
 }
 
+/// Removes the keyed, stamped builds in `parent` other than `key` and the
+/// newest of the others.
+fn prune_siblings(parent: &Path, key: &str) {
+    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    let mut others: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name != key && is_key(&name)
+        })
+        .filter_map(|e| Some((std::fs::metadata(e.path().join(".xtask-key")).ok()?.modified().ok()?, e.path())))
+        .collect();
+    others.sort();
+    others.pop();
+    for (_, p) in others {
+        if let Err(e) = std::fs::remove_dir_all(&p) {
+            println!("    warning: could not remove the stale build {}: {e}", p.display());
+        }
+    }
+}
 /// Whether `s` has the form of a [`Key`] (24 lowercase hex digits).
 fn is_key(s: &str) -> bool {
     s.len() == 24 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
@@ -209,27 +227,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_keyed_build_replaces_its_stale_siblings_only() {
+    fn a_keyed_build_keeps_the_newest_other_build_only() {
         let top = std::env::temp_dir().join(format!("xtask-cached-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&top);
         let ctx = Ctx { root: top.clone(), cache: top.clone(), steps: RefCell::new(Vec::new()), started: Instant::now() };
-        let old = Key::new("t").str("old").finish();
-        let new = Key::new("t").str("new").finish();
-        assert!(ctx.cached(&top.join("step").join(&old), &old, |_| Ok(())).unwrap());
+        let k = |s: &str| Key::new("t").str(s).finish();
+        let build = |key: &str| ctx.cached(&top.join("step").join(key), key, |_| Ok(())).unwrap();
+        let left = || {
+            let mut v: Vec<String> =
+                std::fs::read_dir(top.join("step")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+            v.sort();
+            v
+        };
+        let sorted = |mut v: Vec<String>| {
+            v.sort();
+            v
+        };
+        assert!(build(&k("a")));
         std::fs::create_dir_all(top.join("step/not-a-key")).unwrap();
-        // An earlier build interrupted: no stamp, left alone.
-        std::fs::create_dir_all(top.join("step").join(Key::new("t").str("cut").finish())).unwrap();
-        assert!(ctx.cached(&top.join("step").join(&new), &new, |_| Ok(())).unwrap());
-        assert!(!ctx.cached(&top.join("step").join(&new), &new, |_| unreachable!()).unwrap(), "cached the second time");
-        let mut left: Vec<String> =
-            std::fs::read_dir(top.join("step")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-        left.sort();
-        let mut want = vec![new.clone(), "not-a-key".to_string(), Key::new("t").str("cut").finish()];
-        want.sort();
-        assert_eq!(left, want);
+        // An interrupted build: no stamp, left alone.
+        std::fs::create_dir_all(top.join("step").join(k("cut"))).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(build(&k("b")));
+        assert_eq!(left(), sorted(vec![k("a"), k("b"), k("cut"), "not-a-key".into()]), "one other build is kept");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(build(&k("c")));
+        assert_eq!(left(), sorted(vec![k("b"), k("c"), k("cut"), "not-a-key".into()]), "the oldest goes");
+        assert!(!ctx.cached(&top.join("step").join(k("c")), &k("c"), |_| unreachable!()).unwrap(), "cached the second time");
         // A failed build removes nothing.
-        assert!(ctx.cached(&top.join("step").join(&old), &old, |_| Err(Error("no".into()))).is_err());
-        assert!(top.join("step").join(&new).join(".xtask-key").exists());
+        assert!(ctx.cached(&top.join("step").join(k("d")), &k("d"), |_| Err(Error("no".into()))).is_err());
+        assert!(top.join("step").join(k("b")).join(".xtask-key").exists());
         std::fs::remove_dir_all(&top).unwrap();
     }
 }

@@ -43,6 +43,9 @@ pub struct Patched {
 
 /// `make` arguments of the arm64 cross build.
 const ARM64: &[&str] = &["XEN_TARGET_ARCH=arm64", "CROSS_COMPILE=aarch64-linux-gnu-"];
+/// Added to arm64's defconfig: Arm's DMOP dispatcher is compiled only with
+/// IOREQ_SERVER, which Arm offers to EXPERT configurations.
+const ARM64_CONFIG: &str = "CONFIG_EXPERT=y\nCONFIG_IOREQ_SERVER=y\n";
 
 /// Fetches the orig tarball through apt (adding a deb-src entry for
 /// bookworm's main archive if apt has none).
@@ -110,7 +113,8 @@ const GUARD_HEADER: &str = "xen/include/xen/dmop-frozen.h";
 /// Extracts the orig tarball, applies the series, checks the guard header
 /// in the series is the manifest's, builds the hypervisor with Debian's
 /// configuration and xenstored against Debian's libraries; then the
-/// test-only hypervisor, in a scratch copy.
+/// test-only hypervisor, in a scratch copy; then the arm64 hypervisor,
+/// cross-built from its own patched tree.
 pub fn build(ctx: &Ctx, dist: &Dist) -> Result<Patched> {
     let tarball = fetch(ctx)?;
     let patches = series(&ctx.root)?;
@@ -118,7 +122,16 @@ pub fn build(ctx: &Ctx, dist: &Dist) -> Result<Patched> {
     let retired_header = guard_header(ctx, Some(TEST_RETIRED_DMOP))?;
     let xs_probe = guard_tool(ctx, &["--xenstore-probe"])?;
     let config = dist.root.join("boot/xen-4.17-amd64.config");
-    let mut key = Key::new("xen-patched").str(SOURCE_VERSION).file(&config)?.str(&header).str(&retired_header).str(&xs_probe);
+    let cross = crate::deps::version("gcc-aarch64-linux-gnu")?;
+    let mut key = Key::new("xen-patched")
+        .str(SOURCE_VERSION)
+        .file(&config)?
+        .str(&header)
+        .str(&retired_header)
+        .str(&xs_probe)
+        .str(&ARM64.join(" "))
+        .str(ARM64_CONFIG)
+        .str(&cross);
     for p in &patches {
         key = key.file(p)?;
     }
@@ -172,7 +185,7 @@ pub fn build(ctx: &Ctx, dist: &Dist) -> Result<Patched> {
             let xen = tree_arm64.join("xen");
             cmd("make").args(["-C"]).arg(&xen).args(ARM64).arg("defconfig").run_logged(&log, "configuring the arm64 hypervisor")?;
             let mut config = std::fs::read_to_string(xen.join(".config"))?;
-            config.push_str("CONFIG_EXPERT=y\nCONFIG_IOREQ_SERVER=y\n");
+            config.push_str(ARM64_CONFIG);
             std::fs::write(xen.join(".config"), config)?;
             cmd("make").args(["-C"]).arg(&xen).args(ARM64).arg("olddefconfig").run_logged(&log, "configuring the arm64 hypervisor")?;
             cmd("make").args(["-C"]).arg(&xen).args(ARM64).arg(format!("-j{}", jobs())).run_logged(&log, "building the arm64 hypervisor")?;
