@@ -173,7 +173,7 @@ fn vm_cmd(ctx: &Ctx, rest: &[String]) -> Result<()> {
         vm::run(ctx, &cfg)?;
         return Ok(());
     }
-    testbed::run_suites(ctx, &bed, &format!("vm: {}", names.join(", ")), &names, Duration::from_secs(timeout))
+    testbed::run_suites(ctx, &bed, "vm", &names, Duration::from_secs(timeout))
 }
 
 /// `cargo xtask test [--host]`.
@@ -206,26 +206,16 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
         Ok("passed".into())
     })?;
     let bed = testbed::prepare_from(ctx, &src)?;
-    testbed::run_suites(
-        ctx,
-        &bed,
-        "vm: xen-smoke, library, privcmd, devicemodel, demo-testbed",
-        &["xen-smoke", "library", "privcmd", "devicemodel", "demo-testbed"],
-        Duration::from_secs(900),
-    )?;
+    let suites = ["xen-smoke", "library", "privcmd", "devicemodel", "demo-testbed"];
+    testbed::run_suites(ctx, &bed, "vm", &suites, Duration::from_secs(900))?;
     testbed::self_test(ctx, &bed)?;
     // xen-patches: the series on Debian's Xen source, built, guarded, booted.
     let (mut patched_bed, patched) = testbed::prepare_patched(ctx, &src)?;
     xenpatch::guard_rejects_altered_layout(ctx, &patched)?;
-    testbed::run_suites(
-        ctx,
-        &patched_bed,
-        "vm (patched Xen): xen-smoke, library, xen-patches, devicemodel, demo-patched",
-        &["xen-smoke", "library", "xen-patches", "devicemodel", "demo-patched"],
-        Duration::from_secs(900),
-    )?;
+    let suites = ["xen-smoke", "library", "xen-patches", "devicemodel", "demo-patched"];
+    testbed::run_suites(ctx, &patched_bed, "vm (patched Xen)", &suites, Duration::from_secs(900))?;
     patched_bed.xen = patched.xen_test_retired.clone();
-    testbed::run_suites(ctx, &patched_bed, "vm (test-only Xen, DMOP 20 retired): xen-guard-retired", &["xen-guard-retired"], Duration::from_secs(300))
+    testbed::run_suites(ctx, &patched_bed, "vm (test-only Xen, DMOP 20 retired)", &["xen-guard-retired"], Duration::from_secs(300))
 }
 
 /// `cargo xtask demo`.

@@ -141,10 +141,11 @@ pub fn config(bed: &Bed, suites: &[&str], timeout: Duration, log: &str) -> VmCon
     }
 }
 
-/// Boots, runs `suites`, and fails unless all of them pass.
-pub fn run_suites(ctx: &Ctx, bed: &Bed, step: &str, suites: &[&str], timeout: Duration) -> Result<()> {
+/// Boots, runs `suites`, and fails unless all of them pass. The step is
+/// named `{label}: {suites}`.
+pub fn run_suites(ctx: &Ctx, bed: &Bed, label: &str, suites: &[&str], timeout: Duration) -> Result<()> {
     let log = format!("vm-{}.log", suites.join("+"));
-    ctx.step(step, || {
+    ctx.step(&format!("{label}: {}", suites.join(", ")), || {
         let run = vm::run(ctx, &config(bed, suites, timeout, &log))?;
         vm::print_summary(&run);
         let expected: Vec<String> = suites.iter().map(|s| s.to_string()).collect();

@@ -72,6 +72,31 @@ fn guest_lines(log: &str) -> impl Iterator<Item = &str> {
     log.lines().skip_while(|l| !l.contains("xen-thin-dm: serving")).skip(1).take_while(|l| !l.starts_with("xen-thin-dm: "))
 }
 
+/// The two guests of the demo: 'bystander' (a fake device model) and
+/// 'demo' (xen-thin-dm with the escape test aimed at the bystander), both
+/// paused. On a failure, the check says which and the log is shown.
+fn start_guests(t: &mut Tap) -> Option<(Guest, Guest)> {
+    let victim = match Guest::create("bystander", &xl::fake_dm_path(), true, "") {
+        Ok(g) => g,
+        Err(e) => {
+            t.check("a second guest starts", false, e);
+            return None;
+        }
+    };
+    let o = victim.domid.0.to_string();
+    match Guest::create("demo", &thin_dm_path(), true, &dm_args(&["--escape-test", "--escape-other", &o])) {
+        Ok(g) => {
+            t.check("xl starts the guest with xen-thin-dm", true, "");
+            Some((victim, g))
+        }
+        Err(e) => {
+            t.check("xl starts the guest with xen-thin-dm", false, e);
+            show(&dm_log("demo"));
+            None
+        }
+    }
+}
+
 /// Runs the demo on Debian's Xen; returns the exit status.
 pub fn run() -> i32 {
     let mut t = Tap::new("demo-testbed");
@@ -92,26 +117,10 @@ pub fn run() -> i32 {
     t.check("privcmd-restrict is loaded", module, "no /dev/xen/privcmd-restrict");
     show("");
 
-    let victim = match Guest::create("bystander", &xl::fake_dm_path(), true, "") {
-        Ok(g) => g,
-        Err(e) => {
-            t.check("a second guest starts", false, e);
-            return t.finish();
-        }
-    };
+    let Some((victim, g)) = start_guests(&mut t) else { return t.finish() };
     show(&format!("== 3. Two guests: 'bystander' (domain {}), which the device model must not be able to touch,", victim.domid.0));
     show("   and 'demo', whose device model is xen-thin-dm, the project's own, started by Xen's");
     show("   toolstack (xl) and locking itself in before the guest runs.");
-    let o = victim.domid.0.to_string();
-    let g = match Guest::create("demo", &thin_dm_path(), true, &dm_args(&["--escape-test", "--escape-other", &o])) {
-        Ok(g) => g,
-        Err(e) => {
-            t.check("xl starts the guest with xen-thin-dm", false, e);
-            show(&dm_log("demo"));
-            return t.finish();
-        }
-    };
-    t.check("xl starts the guest with xen-thin-dm", true, "");
     let (_, list) = xl::run("xl", &["list"]);
     show("");
     show("   $ xl list");
@@ -184,22 +193,7 @@ pub fn run_patched() -> i32 {
     show("== 8. Rebooted: Xen and xenstored built here from Debian's source plus xen-patches/");
     show(&format!("   Xen {}. Patch 1, the DMOP ABI guard, acted when this hypervisor was built (the step", info_field(&info, "xen_version")));
     show("   above: an altered layout does not compile).");
-    let victim = match Guest::create("bystander", &xl::fake_dm_path(), true, "") {
-        Ok(g) => g,
-        Err(e) => {
-            t.check("a second guest starts", false, e);
-            return t.finish();
-        }
-    };
-    let o = victim.domid.0.to_string();
-    let g = match Guest::create("demo", &thin_dm_path(), true, &dm_args(&["--escape-test", "--escape-other", &o])) {
-        Ok(g) => g,
-        Err(e) => {
-            t.check("xl starts the guest with xen-thin-dm", false, e);
-            show(&dm_log("demo"));
-            return t.finish();
-        }
-    };
+    let Some((victim, g)) = start_guests(&mut t) else { return t.finish() };
     t.check("xenstored has XS_ONE_TIME_RESTRICT", xenstored_restricts(g.domid), "");
     // Patch 1 at run time: the number is refused before its op's table entry
     // is read (the privcmd suite checks Debian's Xen answers EINVAL).
