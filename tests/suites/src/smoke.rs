@@ -15,6 +15,14 @@ pub fn run() -> i32 {
     t.eq("dom0 is the control domain (/proc/xen/capabilities)", caps.trim(), "control_d");
     let (ok, name) = xl::run("xenstore-read", &["/local/domain/0/name"]);
     t.check("xenstored answers: /local/domain/0/name", ok && name.trim() == "Domain-0", &name);
+    // The project's xenstore client, both ways in.
+    for (how, xs) in [
+        ("xenstored's socket", xenstore_client::Xenstore::open_socket(xenstore_client::SOCKET_PATH)),
+        ("/dev/xen/xenbus", xenstore_client::Xenstore::open_xenbus(xenstore_client::XENBUS_PATH)),
+    ] {
+        let got = xs.and_then(|mut x| x.read("/local/domain/0/name"));
+        t.check(&format!("xenstore-client over {how} reads /local/domain/0/name"), got.as_deref().ok() == Some(&b"Domain-0"[..]), format_args!("{got:?}"));
+    }
     let (ok, list) = xl::run("xl", &["list"]);
     t.check("xl list shows Domain-0", ok && list.lines().any(|l| l.starts_with("Domain-0 ")), &list);
 

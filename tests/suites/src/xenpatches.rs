@@ -15,7 +15,7 @@ use std::time::Duration;
 use dmop_abi::dmop::{DmopCode, XenDmOp};
 use dmop_abi::types::DomId;
 use dmop_abi::xs_wire::{XsMsgType, XsdSockmsg};
-use xenstore_client::{Error, Xenstore, SOCKET_PATH};
+use xenstore_client::{Error, Xenstore, SOCKET_PATH, XENBUS_PATH};
 use zerocopy::IntoBytes;
 
 use crate::devicemodel::wait_for;
@@ -112,6 +112,23 @@ fn raw_otr(xs: &mut Xenstore, payload: &[u8]) -> String {
 
 fn xenstored_pid() -> String {
     std::fs::read_to_string("/run/xenstored.pid").unwrap_or_default().trim().to_string()
+}
+
+/// The same request over dom0's kernel ring (`/dev/xen/xenbus`), which the
+/// kernel passes through as it is: dom0's connection is privileged too.
+fn xenbus_checks(t: &mut Tap, a: DomId, a_name: &str) {
+    let mut xs = match Xenstore::open_xenbus(XENBUS_PATH) {
+        Ok(x) => x,
+        Err(e) => {
+            t.check("open /dev/xen/xenbus", false, e);
+            return;
+        }
+    };
+    t.eq("xenbus: a plain read", xs.read("/local/domain/0/name").ok(), Some(b"Domain-0".to_vec()));
+    t.check("xenbus: the probe finds XS_ONE_TIME_RESTRICT", xs.supports_one_time_restrict(a).unwrap_or(false), "");
+    xs.act_as(Some(a));
+    t.eq(&format!("xenbus, as d{}: its own name", a.0), xs.read(&format!("/local/domain/{}/name", a.0)).ok(), Some(a_name.as_bytes().to_vec()));
+    t.eq(&format!("xenbus, as d{}: dom0's name: EACCES", a.0), xs_err(&xs.read("/local/domain/0/name")), "EACCES".to_string());
 }
 
 fn xenstore_checks(t: &mut Tap, a: DomId, b: DomId, a_name: &str) {
@@ -234,6 +251,7 @@ pub fn run() -> i32 {
     dmop_checks(&mut t, a.domid);
     t.note("patch 2: XS_ONE_TIME_RESTRICT");
     xenstore_checks(&mut t, a.domid, b.domid, "xp-a");
+    xenbus_checks(&mut t, a.domid, "xp-a");
     drop(a);
     drop(b);
     // An unprivileged sender: the test guest itself, over its own ring.
