@@ -37,6 +37,9 @@ pub const APT_PACKAGES: &[(&str, &str)] = &[
     ("python3", "the hypervisor build's scripts"),
 ];
 
+/// apt's retries of a failed download (a mirror's hiccup need not fail a run).
+pub const APT_RETRIES: &str = "Acquire::Retries=3";
+
 /// bindgen-cli version for the kernel: Debian's 0.60 is below 6.12's minimum (0.65.1).
 pub const BINDGEN_VERSION: &str = "0.69.5";
 
@@ -69,13 +72,13 @@ pub fn apt(ctx: &Ctx, pkgs: &[(&str, &str)]) -> Result<String> {
     let install = || {
         cmd("apt-get")
             .env("DEBIAN_FRONTEND", "noninteractive")
-            .args(["install", "-y", "--no-install-recommends"])
+            .args(["-o", APT_RETRIES, "install", "-y", "--no-install-recommends"])
             .args(&missing)
             .run_logged(&log, "apt-get install")
     };
     if install().is_err() {
         println!("    apt-get install failed; updating the package lists and retrying");
-        cmd("apt-get").arg("update").run_logged(&log, "apt-get update")?;
+        cmd("apt-get").args(["-o", APT_RETRIES, "update"]).run_logged(&log, "apt-get update")?;
         install()?;
     }
     Ok(format!("installed {}", missing.join(" ")))

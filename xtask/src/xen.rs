@@ -73,7 +73,7 @@ pub fn dist(ctx: &Ctx) -> Result<Dist> {
         let built = ctx.cached(&dir, &key, |d| {
             let debs = d.join("debs");
             std::fs::create_dir_all(&debs)?;
-            cmd("apt-get").arg("download").args(&versions).dir(&debs).run_logged(&log, "apt-get download")?;
+            cmd("apt-get").args(["-o", crate::deps::APT_RETRIES, "download"]).args(&versions).dir(&debs).run_logged(&log, "apt-get download")?;
             for e in std::fs::read_dir(&debs)? {
                 let p = e?.path();
                 cmd("dpkg").arg("-x").arg(&p).arg(&root).run_logged(&log, "dpkg -x")?;

@@ -71,12 +71,24 @@ fn fetch(ctx: &Ctx) -> Result<PathBuf> {
                 println!("    adding {DEB_SRC_FILE} (bookworm's main archive, sources)");
                 std::fs::write(DEB_SRC_FILE, DEB_SRC).ctx(format!("writing {DEB_SRC_FILE} (root needed)"))?;
             }
-            cmd("apt-get").args(["update", "-q"]).run_logged(&log, "apt-get update")?;
+            cmd("apt-get").args(["-o", crate::deps::APT_RETRIES, "update", "-q"]).run_logged(&log, "apt-get update")?;
             if !known() {
-                bail!("apt has no source package {want} (see {})", log.display());
+                let have: Vec<String> = cmd("apt-cache")
+                    .args(["showsrc", "xen"])
+                    .read()
+                    .unwrap_or_default()
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("Version: ").map(str::to_string))
+                    .collect();
+                bail!(
+                    "apt has no source package {want}, the one the series is made against (apt has: {}; log: {}). \
+                     If the archive moved on, refresh the series against the new source and SOURCE_VERSION in xtask/src/xenpatch.rs",
+                    if have.is_empty() { "none".to_string() } else { have.join(", ") },
+                    log.display()
+                );
             }
         }
-        cmd("apt-get").args(["source", "--download-only", "-q", &want]).dir(&dir).run_logged(&log, "apt-get source")?;
+        cmd("apt-get").args(["-o", crate::deps::APT_RETRIES, "source", "--download-only", "-q", &want]).dir(&dir).run_logged(&log, "apt-get source")?;
         if !tarball.exists() {
             bail!("apt-get source did not give {}", tarball.display());
         }
