@@ -9,12 +9,12 @@
 //!    with `--restrict-at-open`, already as the device model's uid;
 //! 2. attach: create the ioreq server, claim the ranges, map its pages,
 //!    bind the event channels, enable it (the guest is still paused);
-//! 3. deprivilege, fail-closed ([`depriv`](crate::depriv));
+//! 3. deprivilege, fail-closed ([`depriv`]);
 //! 4. tell the toolstack (`device-model/N/state = running`): a device model
 //!    that could not deprivilege never reports `running`, so `xl create`
 //!    fails. With an upstream xenstored the connection is then closed; with
 //!    `XS_ONE_TIME_RESTRICT` the device model keeps only its end of a
-//!    socket pair to a forwarder that acts as the guest ([`forwarder`](crate::forwarder));
+//!    socket pair to a forwarder that acts as the guest ([`forwarder`]);
 //! 5. only then read the guest's requests.
 //!
 //! Descriptors inherited from the launcher are closed first, and the

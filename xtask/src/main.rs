@@ -193,6 +193,14 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
             .run()?;
         Ok("clean".into())
     })?;
+    ctx.step("host: rustdoc (warnings are errors)", || {
+        cmd("cargo")
+            .args(["doc", "-q", "--no-deps", "--workspace"])
+            .env("RUSTDOCFLAGS", "-D warnings")
+            .dir(&ctx.root)
+            .run()?;
+        Ok("clean".into())
+    })?;
     ctx.step("host: cargo build (debug: the C drop-in the tests load)", || {
         cmd("cargo").args(["build", "-q", "--workspace"]).dir(&ctx.root).run()?;
         Ok("built".into())
