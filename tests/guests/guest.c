@@ -14,7 +14,18 @@
  * device model -> Xen -> guest, and prints the rate.
  */
 #include <stdint.h>
+#include <xen/xen.h>
+#include <xen/event_channel.h>
+#include <xen/hvm/hvm_op.h>
+#include <xen/hvm/params.h>
+#include <xen/io/xs_wire.h>
 #include "testguest.h"
+
+/* The project's xenstore message type (xen-patches), given by the build
+ * from dmop-abi: upstream's xs_wire.h does not have it. */
+#ifndef XDM_XS_ONE_TIME_RESTRICT
+#error "build with -DXDM_XS_ONE_TIME_RESTRICT=N (dmop-abi's xs_wire::XS_ONE_TIME_RESTRICT)"
+#endif
 
 static inline void outb(uint16_t p, uint8_t v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(p)); }
 static inline void outw(uint16_t p, uint16_t v) { __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(p)); }
@@ -322,8 +333,9 @@ static void rtc_tests(void)
  * The guest's own xenstore connection: unprivileged, over the ring Xen's
  * toolstack set up (HVM_PARAM_STORE_PFN, HVM_PARAM_STORE_EVTCHN), driven
  * by polling with interrupts off. It reads its own name, then tries
- * XS_ONE_TIME_RESTRICT (23, xen-patches), which only privileged
+ * XS_ONE_TIME_RESTRICT (xen-patches), which only privileged
  * connections may send: a patched xenstored answers EACCES, others ENOSYS.
+ * Numbers and layouts come from Xen's public headers.
  */
 static uint8_t hypercall_page[4096] __attribute__((aligned(4096)));
 
@@ -354,61 +366,53 @@ static int hypercalls_init(void)
     return 0;
 }
 
-struct hvm_param { uint16_t domid; uint16_t pad; uint32_t index; uint64_t value; };
-
 static uint64_t hvm_param(uint32_t index)
 {
-    struct hvm_param p = { 0x7ff0 /* DOMID_SELF */, 0, index, 0 };
-    return hypercall2(34 /* hvm_op */, 1 /* HVMOP_get_param */, (uint32_t)&p) ? 0 : p.value;
+    struct xen_hvm_param p = { .domid = DOMID_SELF, .index = index };
+    return hypercall2(__HYPERVISOR_hvm_op, HVMOP_get_param, (uint32_t)&p) ? 0 : p.value;
 }
 
-struct xs_ring {
-    char req[1024];
-    char rsp[1024];
-    volatile uint32_t req_cons, req_prod, rsp_cons, rsp_prod;
-};
-
-static struct xs_ring *xs;
-static uint32_t xs_port;
+static struct xenstore_domain_interface *xs;
+static evtchn_port_t xs_port;
 
 static void xs_notify(void)
 {
-    uint32_t port = xs_port;
-    hypercall2(32 /* event_channel_op */, 4 /* EVTCHNOP_send */, (uint32_t)&port);
+    struct evtchn_send send = { .port = xs_port };
+    hypercall2(__HYPERVISOR_event_channel_op, EVTCHNOP_send, (uint32_t)&send);
 }
 
 /* One request; the reply's payload goes to `out` (NUL-terminated). Returns its type, or -1. */
 static int xs_request(uint32_t type, const char *payload, uint32_t len, char *out, uint32_t outlen)
 {
-    uint32_t hdr[4] = { type, 0x4744 /* req_id */, 0 /* tx_id */, len };
-    uint32_t prod = xs->req_prod;
-    for (uint32_t i = 0; i < 16 + len; i++)
-        xs->req[(prod + i) & 1023] = i < 16 ? ((const char *)hdr)[i] : payload[i - 16];
+    struct xsd_sockmsg hdr = { .type = type, .req_id = 0x4744, .tx_id = 0, .len = len };
+    XENSTORE_RING_IDX prod = xs->req_prod;
+    for (uint32_t i = 0; i < sizeof(hdr) + len; i++)
+        xs->req[MASK_XENSTORE_IDX(prod + i)] = i < sizeof(hdr) ? ((const char *)&hdr)[i] : payload[i - sizeof(hdr)];
     __asm__ volatile("" : : : "memory");
-    xs->req_prod = prod + 16 + len;
+    xs->req_prod = prod + sizeof(hdr) + len;
     xs_notify();
-    uint32_t rhdr[4];
+    struct xsd_sockmsg rhdr;
     for (uint32_t spins = 0;; spins++) {
         uint32_t avail = xs->rsp_prod - xs->rsp_cons;
-        if (avail >= 16) {
-            for (uint32_t i = 0; i < 16; i++)
-                ((char *)rhdr)[i] = xs->rsp[(xs->rsp_cons + i) & 1023];
-            if (avail >= 16 + rhdr[3])
+        if (avail >= sizeof(rhdr)) {
+            for (uint32_t i = 0; i < sizeof(rhdr); i++)
+                ((char *)&rhdr)[i] = xs->rsp[MASK_XENSTORE_IDX(xs->rsp_cons + i)];
+            if (avail >= sizeof(rhdr) + rhdr.len)
                 break;
         }
         if (spins > 200000000u)
             return -1;
         __asm__ volatile("pause");
     }
-    uint32_t cons = xs->rsp_cons;
-    uint32_t n = rhdr[3] < outlen - 1 ? rhdr[3] : outlen - 1;
+    XENSTORE_RING_IDX cons = xs->rsp_cons;
+    uint32_t n = rhdr.len < outlen - 1 ? rhdr.len : outlen - 1;
     for (uint32_t i = 0; i < n; i++)
-        out[i] = xs->rsp[(cons + 16 + i) & 1023];
+        out[i] = xs->rsp[MASK_XENSTORE_IDX(cons + sizeof(rhdr) + i)];
     out[n] = 0;
     __asm__ volatile("" : : : "memory");
-    xs->rsp_cons = cons + 16 + rhdr[3];
+    xs->rsp_cons = cons + sizeof(rhdr) + rhdr.len;
     xs_notify();
-    return (int)rhdr[0];
+    return (int)rhdr.type;
 }
 
 static void xenstore_tests(void)
@@ -418,21 +422,23 @@ static void xenstore_tests(void)
         puts_all("xenstore: no Xen hypercall page\n");
         return;
     }
-    uint64_t pfn = hvm_param(1 /* HVM_PARAM_STORE_PFN */);
-    xs_port = (uint32_t)hvm_param(2 /* HVM_PARAM_STORE_EVTCHN */);
+    uint64_t pfn = hvm_param(HVM_PARAM_STORE_PFN);
+    xs_port = (evtchn_port_t)hvm_param(HVM_PARAM_STORE_EVTCHN);
     if (!pfn || pfn >= 0x100000) {
         puts_all("xenstore: no ring\n");
         return;
     }
-    xs = (struct xs_ring *)(uint32_t)(pfn << 12);
-    int t = xs_request(2 /* XS_READ */, "name", 5, out, sizeof(out));
-    puts_all(t == 2 ? "xenstore: the guest reads its name: " : "xenstore: reading its name failed: ");
+    xs = (struct xenstore_domain_interface *)(uint32_t)(pfn << 12);
+    int t = xs_request(XS_READ, "name", 5, out, sizeof(out));
+    puts_all(t == XS_READ ? "xenstore: the guest reads its name: " : "xenstore: reading its name failed: ");
     puts_all(out);
     puts_all("\n");
-    static const char otr[] = "1\0" "2\0" "name";   /* act as domain 1, XS_READ "name" */
-    t = xs_request(23 /* XS_ONE_TIME_RESTRICT */, otr, sizeof(otr), out, sizeof(out));
+    /* Act as domain 1: "<domid>\0<type>\0<payload>", XS_READ of "name". */
+    _Static_assert(XS_READ < 10, "one digit");
+    const char otr[] = { '1', 0, '0' + XS_READ, 0, 'n', 'a', 'm', 'e', 0 };
+    t = xs_request(XDM_XS_ONE_TIME_RESTRICT, otr, sizeof(otr), out, sizeof(out));
     puts_all("xenstore: XS_ONE_TIME_RESTRICT from the guest (unprivileged): ");
-    puts_all(t == 16 /* XS_ERROR */ ? out : "ANSWERED");
+    puts_all(t == XS_ERROR ? out : "ANSWERED");
     puts_all("\n");
 }
 

@@ -5,9 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use dmop_abi::layout::StructLayout;
-use dmop_abi::privcmd::{self, PrivcmdDmOp, PrivcmdDmOpBuf};
-
 use crate::ctx::{Context, Ctx, Result};
 use crate::deps;
 use crate::sh::cmd;
@@ -52,24 +49,8 @@ pub fn print(results: &[Ratio]) {
     }
 }
 
-/// The shim's numbers and offsets, from dmop-abi.
-fn capture_abi_header() -> String {
-    let off = |s: &StructLayout, f: &str| s.field(f).expect("field").offset;
-    let (l, b) = (&PrivcmdDmOp::LAYOUT, &PrivcmdDmOpBuf::LAYOUT);
-    format!(
-        "#define XDM_IOCTL_PRIVCMD_DM_OP {:#x}ul\n#define XDM_IOCTL_PRIVCMD_RESTRICT {:#x}ul\n\
-         #define XDM_DM_OP_DOM {}\n#define XDM_DM_OP_NUM {}\n#define XDM_DM_OP_UBUFS {}\n\
-         #define XDM_DM_OP_BUF_SIZE {}\n#define XDM_DM_OP_BUF_UPTR {}\n#define XDM_DM_OP_BUF_LEN {}\n",
-        privcmd::IOCTL_PRIVCMD_DM_OP,
-        privcmd::IOCTL_PRIVCMD_RESTRICT,
-        off(l, "dom"),
-        off(l, "num"),
-        off(l, "ubufs"),
-        b.size,
-        off(b, "uptr"),
-        off(b, "size")
-    )
-}
+#[path = "../../libxendevicemodel-rs/capi/tests/c/capture_abi.rs"]
+mod capture_abi;
 
 fn callgrind_total(file: &Path) -> Result<u64> {
     let text = std::fs::read_to_string(file).ctx(format!("reading {}", file.display()))?;
@@ -90,7 +71,7 @@ pub fn library(ctx: &Ctx) -> Result<Vec<Ratio>> {
     ctx.step("bench: libxendevicemodel instructions per call (callgrind)", || {
         cmd("cargo").args(["build", "-q", "--release", "-p", "xendevicemodel-c"]).dir(&ctx.root).run()?;
         std::fs::copy(ctx.root.join("target/release/libxendevicemodel_c.so"), dir.join("ours/libxendevicemodel.so.1"))?;
-        std::fs::write(dir.join("capture_abi.h"), capture_abi_header())?;
+        std::fs::write(dir.join("capture_abi.h"), capture_abi::header())?;
         let log = ctx.log("bench-library.log");
         cmd("gcc")
             .args(["-shared", "-fPIC", "-O2", "-I"])

@@ -2,6 +2,8 @@
 //! The test guests: freestanding 32-bit ELFs that Xen loads as HVM
 //! firmware (`firmware_override`), built with the host's gcc: the test
 //! guest, and the same source with `-DTG_BENCH` as the benchmark guest.
+//! Xen's numbers and layouts come from its public headers (libxen-dev),
+//! `XS_ONE_TIME_RESTRICT` from dmop-abi.
 
 use std::path::PathBuf;
 
@@ -19,7 +21,14 @@ pub struct Guests {
 /// Builds `tests/guests` into `testguest.elf` and `benchguest.elf`.
 pub fn build(ctx: &Ctx) -> Result<Guests> {
     let src = ctx.root.join("tests/guests");
-    let key = Key::new("testguest").dir(&src)?.str(&cmd("gcc").arg("--version").read()?).finish();
+    // The project's xenstore type, from dmop-abi; the rest from Xen's headers (libxen-dev).
+    let otr = format!("-DXDM_XS_ONE_TIME_RESTRICT={}", dmop_abi::xs_wire::XS_ONE_TIME_RESTRICT);
+    let key = Key::new("testguest")
+        .dir(&src)?
+        .str(&cmd("gcc").arg("--version").read()?)
+        .str(&otr)
+        .str(&crate::deps::version("libxen-dev")?)
+        .finish();
     let dir = ctx.cache.join("guests").join(&key);
     let g = Guests { test: dir.join("testguest.elf"), bench: dir.join("benchguest.elf") };
     ctx.step("guest: build the test and benchmark guests (32-bit HVM firmware ELFs)", || {
@@ -30,6 +39,7 @@ pub fn build(ctx: &Ctx) -> Result<Guests> {
                     .args(["-O2", "-Wall", "-Wextra", "-Werror", "-nostdlib", "-static", "-no-pie"])
                     .args(["-Wl,-T,guest.ld", "-Wl,--build-id=none", "-Wl,--no-warn-rwx-segments"])
                     .args(defs)
+                    .arg(&otr)
                     .arg("-o")
                     .arg(elf)
                     .args(["start.S", "guest.c"])

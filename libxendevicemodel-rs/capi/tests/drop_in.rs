@@ -9,7 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use dmop_abi::privcmd::{self, PrivcmdDmOp, PrivcmdDmOpBuf};
+#[path = "c/capture_abi.rs"]
+mod capture_abi;
 
 const DEBIAN_LIB: &str = "/usr/lib/x86_64-linux-gnu/libxendevicemodel.so.1";
 
@@ -60,24 +61,7 @@ impl Harness {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let c = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c");
-        // The shim's numbers and offsets, from dmop-abi.
-        let l = &PrivcmdDmOp::LAYOUT;
-        let b = &PrivcmdDmOpBuf::LAYOUT;
-        let off = |s: &dmop_abi::layout::StructLayout, f: &str| s.field(f).unwrap().offset;
-        let h = format!(
-            "#define XDM_IOCTL_PRIVCMD_DM_OP {:#x}ul\n#define XDM_IOCTL_PRIVCMD_RESTRICT {:#x}ul\n\
-             #define XDM_DM_OP_DOM {}\n#define XDM_DM_OP_NUM {}\n#define XDM_DM_OP_UBUFS {}\n\
-             #define XDM_DM_OP_BUF_SIZE {}\n#define XDM_DM_OP_BUF_UPTR {}\n#define XDM_DM_OP_BUF_LEN {}\n",
-            privcmd::IOCTL_PRIVCMD_DM_OP,
-            privcmd::IOCTL_PRIVCMD_RESTRICT,
-            off(l, "dom"),
-            off(l, "num"),
-            off(l, "ubufs"),
-            b.size,
-            off(b, "uptr"),
-            off(b, "size")
-        );
-        std::fs::write(dir.path().join("capture_abi.h"), h).unwrap();
+        std::fs::write(dir.path().join("capture_abi.h"), capture_abi::header()).unwrap();
         sh(Command::new("gcc")
             .args(["-shared", "-fPIC", "-O1", "-Wall", "-Werror", "-I"])
             .arg(dir.path())

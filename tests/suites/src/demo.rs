@@ -97,6 +97,15 @@ fn start_guests(t: &mut Tap) -> Option<(Guest, Guest)> {
     }
 }
 
+/// The checks both demos end with, once the guest ran; the guests go.
+fn finish(mut t: Tap, gone: bool, log: &str, guests: (Guest, Guest)) -> i32 {
+    t.check("the guest's checks pass", log.contains("Test result: SUCCESS"), "");
+    t.check("the guest was shut down through the debug-exit port", gone && log.contains("asked to stop with code 0"), "");
+    t.check("the bystander guest is untouched", xl::list_state("bystander").is_some(), "");
+    drop(guests);
+    t.finish()
+}
+
 /// Runs the demo on Debian's Xen; returns the exit status.
 pub fn run() -> i32 {
     let mut t = Tap::new("demo-testbed");
@@ -176,12 +185,7 @@ pub fn run() -> i32 {
     show(&format!("   'bystander' is untouched: {}", xl::list_state("bystander").map_or("GONE".to_string(), |s| format!("still there, state {s}"))));
     show("");
     t.check("the guest says hello through xen-thin-dm's UART", log.contains("xdm-testguest: hello"), "");
-    t.check("the guest's checks pass", log.contains("Test result: SUCCESS"), "");
-    t.check("the guest was shut down through the debug-exit port", gone && log.contains("asked to stop with code 0"), "");
-    t.check("the bystander guest is untouched", xl::list_state("bystander").is_some(), "");
-    drop(g);
-    drop(victim);
-    t.finish()
+    finish(t, gone, &log, (victim, g))
 }
 
 /// Runs the demo's second part, on the hypervisor and xenstored of
@@ -273,10 +277,5 @@ pub fn run_patched() -> i32 {
     show(&format!("   Domain 'demo' is {}; 'bystander' is {}.", if gone { "gone" } else { "STILL THERE" }, if xl::list_state("bystander").is_some() { "untouched" } else { "GONE" }));
     show("");
     t.check("an unprivileged sender (the guest) gets EACCES", log.contains("XS_ONE_TIME_RESTRICT from the guest (unprivileged): EACCES"), "");
-    t.check("the guest's checks pass", log.contains("Test result: SUCCESS"), "");
-    t.check("the guest was shut down through the debug-exit port", gone && log.contains("asked to stop with code 0"), "");
-    t.check("the bystander guest is untouched", xl::list_state("bystander").is_some(), "");
-    drop(g);
-    drop(victim);
-    t.finish()
+    finish(t, gone, &log, (victim, g))
 }
