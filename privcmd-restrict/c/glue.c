@@ -49,7 +49,8 @@ static ssize_t bindings_show(struct device *dev, struct device_attribute *attr, 
 {
 	return prm_rs_bindings_show(buf, PAGE_SIZE);
 }
-static DEVICE_ATTR_RO(bindings);
+/* Which uid drives which guest is the administrator's business: root only. */
+static DEVICE_ATTR_ADMIN_RO(bindings);
 
 static struct attribute *prm_attrs[] = { &dev_attr_bindings.attr, NULL };
 ATTRIBUTE_GROUPS(prm);
@@ -78,7 +79,25 @@ const char *prm_devname(void) { return devname; }
 /* The running domain and the caller. */
 bool prm_xen_pv_initial_domain(void) { return xen_initial_domain() && xen_pv_domain(); }
 bool prm_capable_sys_admin(void) { return capable(CAP_SYS_ADMIN); }
-u32 prm_current_fsuid(void) { return from_kuid_munged(current_user_ns(), current_fsuid()); }
+/*
+ * Identities as the kernel holds them: the opener's fsuid is its kuid_t
+ * (init's numbering), never the number its own user namespace shows.
+ */
+u32 prm_current_fsuid(void) { return __kuid_val(current_fsuid()); }
+bool prm_current_in_initial_userns(void) { return current_user_ns() == &init_user_ns; }
+
+/* A uid as the caller's user namespace numbers it, made a kuid_t there. */
+bool prm_make_kuid(u32 uid, u32 *kuid)
+{
+	kuid_t k = make_kuid(current_user_ns(), uid);
+
+	if (!uid_valid(k))
+		return false;
+	*kuid = __kuid_val(k);
+	return true;
+}
+
+bool prm_fatal_signal_pending(void) { return fatal_signal_pending(current); }
 bool prm_access_ok(unsigned long addr, unsigned long size) { return access_ok((void __user *)addr, size); }
 
 /* Hypercalls, preemptible as the C privcmd makes them. */
@@ -127,49 +146,69 @@ static int is_mapped_fn(pte_t *pte, unsigned long addr, void *data)
 }
 
 /*
- * Finds our vma at addr and checks that [addr, addr + num pages) lies inside
- * it. A fresh vma must be covered exactly (and is marked used); a used one
- * only where nothing is mapped yet. Called with the mmap lock held.
+ * Finds our vma at addr and checks that [addr, addr + num pages) lies
+ * inside it with nothing mapped there. A fresh vma is accepted only by a
+ * claim that covers it exactly, which marks it used; later calls (the
+ * chunks of a claimed batch, a second ioctl on a used vma) only where
+ * nothing is mapped yet. The walk visits existing page tables only, so a
+ * check of a large range allocates nothing. Called with the mmap lock held
+ * for writing.
  */
-static struct vm_area_struct *prm_vma(struct mm_struct *mm, unsigned long addr, unsigned long num, long *err)
+static struct vm_area_struct *prm_vma(struct mm_struct *mm, unsigned long addr, unsigned long num, bool claim)
 {
 	struct vm_area_struct *vma = find_vma(mm, addr);
 	unsigned long len;
 
-	*err = -EINVAL;
 	if (!vma || vma->vm_ops != &prm_vm_ops || num == 0 || num > (LONG_MAX >> PAGE_SHIFT))
 		return NULL;
 	len = num << PAGE_SHIFT;
 	if (addr < vma->vm_start || addr + len < addr || addr + len > vma->vm_end)
 		return NULL;
 	if (!vma->vm_private_data) {
-		if (addr != vma->vm_start || addr + len != vma->vm_end)
+		if (!claim || addr != vma->vm_start || addr + len != vma->vm_end)
 			return NULL;
 		vma->vm_private_data = PRM_VMA_USED;
-	} else if (apply_to_page_range(vma->vm_mm, addr, len, is_mapped_fn, NULL)) {
-		return NULL;
+		return vma;
 	}
-	*err = 0;
+	if (apply_to_existing_page_range(vma->vm_mm, addr, len, is_mapped_fn, NULL))
+		return NULL;
 	return vma;
 }
 
 /*
- * IOCTL_PRIVCMD_MMAP_RESOURCE, after Rust's checks: acquires the frames
- * (acquire_arg is a struct xen_mem_acquire_resource built by Rust from
- * dmop-abi, frame_list pointing at mfns) and maps them at addr. PV only.
+ * The first step of every mapping ioctl, before anything is sized by num:
+ * [addr, addr + num pages) must be a range of our vma where nothing is
+ * mapped (see prm_vma), so num is bounded by what the caller mmapped.
+ */
+long prm_vma_claim(unsigned long addr, unsigned long num)
+{
+	struct mm_struct *mm = current->mm;
+	long rc;
+
+	mmap_write_lock(mm);
+	rc = prm_vma(mm, addr, num, true) ? 0 : -EINVAL;
+	mmap_write_unlock(mm);
+	return rc;
+}
+
+/*
+ * IOCTL_PRIVCMD_MMAP_RESOURCE, after Rust's checks (the range claimed, num
+ * within the resource): acquires the frames (acquire_arg is a struct
+ * xen_mem_acquire_resource built by Rust from dmop-abi, frame_list pointing
+ * at mfns) and maps them at addr. PV only.
  */
 long prm_map_resource(unsigned long addr, unsigned int num, unsigned int memop, void *acquire_arg,
 		      xen_pfn_t *mfns, int *errs, u16 dom)
 {
 	struct mm_struct *mm = current->mm;
 	struct vm_area_struct *vma;
-	long rc;
+	long rc = -EINVAL;
 	int mapped, i;
 
 	if (xen_feature(XENFEAT_auto_translated_physmap))
 		return -EOPNOTSUPP;
 	mmap_write_lock(mm);
-	vma = prm_vma(mm, addr, num, &rc);
+	vma = prm_vma(mm, addr, num, false);
 	if (!vma)
 		goto out;
 	rc = prm_hypercall_memory_op(memop, acquire_arg);
@@ -191,28 +230,26 @@ out:
 	return rc;
 }
 
-/* IOCTL_PRIVCMD_MMAPBATCH_V2, after Rust's checks: maps gfns of dom at addr,
- * per-frame errors into errs. -ENOENT if a frame is paged out. PV only. */
+/*
+ * IOCTL_PRIVCMD_MMAPBATCH_V2, one chunk of a claimed range, after Rust's
+ * checks: maps gfns of dom at addr, per-frame errors into errs. Returns
+ * -EINVAL if the range is no longer an unmapped part of our used vma
+ * (nothing tried), else xen_remap_domain_gfn_array's own answer, which Rust
+ * reads together with errs (a negative answer may be a per-frame error of
+ * the last frame, or a stop part-way). PV only.
+ */
 long prm_map_gfns(unsigned long addr, unsigned int num, xen_pfn_t *gfns, int *errs, u16 dom)
 {
 	struct mm_struct *mm = current->mm;
 	struct vm_area_struct *vma;
-	long rc;
-	int i;
+	long rc = -EINVAL;
 
 	if (xen_feature(XENFEAT_auto_translated_physmap))
 		return -EOPNOTSUPP;
 	mmap_write_lock(mm);
-	vma = prm_vma(mm, addr, num, &rc);
-	if (vma) {
-		xen_remap_domain_gfn_array(vma, addr, gfns, num, errs, vma->vm_page_prot, dom, NULL);
-		for (i = 0; i < num; i++)
-			if (errs[i] == -ENOENT) {
-				rc = -ENOENT;
-				break;
-			}
-	}
+	vma = prm_vma(mm, addr, num, false);
+	if (vma)
+		rc = xen_remap_domain_gfn_array(vma, addr, gfns, num, errs, vma->vm_page_prot, dom, NULL);
 	mmap_write_unlock(mm);
 	return rc;
 }
-

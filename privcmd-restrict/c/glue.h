@@ -19,10 +19,14 @@ const char *prm_devname(void);
 bool prm_xen_pv_initial_domain(void);
 bool prm_capable_sys_admin(void);
 u32 prm_current_fsuid(void);
+bool prm_current_in_initial_userns(void);
+bool prm_make_kuid(u32 uid, u32 *kuid);
+bool prm_fatal_signal_pending(void);
 bool prm_access_ok(unsigned long addr, unsigned long size);
 long prm_hypercall_dm_op(u16 dom, unsigned int nr_bufs, void *bufs);
 long prm_hypercall_memory_op(unsigned int cmd, void *arg);
 void prm_vma_setup(struct vm_area_struct *vma);
+long prm_vma_claim(unsigned long addr, unsigned long num);
 long prm_map_resource(unsigned long addr, unsigned int num, unsigned int memop, void *acquire_arg,
 		      xen_pfn_t *mfns, int *errs, u16 dom);
 long prm_map_gfns(unsigned long addr, unsigned int num, xen_pfn_t *gfns, int *errs, u16 dom);

@@ -1,16 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KUnit suite of privcmd-restrict: 6.12 has no #[kunit_tests], so each case
- * calls a Rust function that checks the module's logic as compiled into the
- * kernel and returns 0, or the number of the first check that failed.
+ * privcmd_restrict_kunit.ko: the KUnit suite of privcmd-restrict, a test
+ * module of its own so that the production module never taints a kernel.
+ * 6.12 has no #[kunit_tests]: each case calls a Rust function
+ * (src/kunit.rs, which compiles the module's policy code) that returns 0,
+ * or the number of the first check that failed.
  */
 #include <kunit/test.h>
-
-int prm_kunit_restriction(void);
-int prm_kunit_bindings(void);
-int prm_kunit_open_policy(void);
-int prm_kunit_restrict_uid(void);
-int prm_kunit_limits(void);
+#include <linux/module.h>
+#include "kunit.h"
 
 static void restriction(struct kunit *test) { KUNIT_EXPECT_EQ(test, prm_kunit_restriction(), 0); }
 static void bindings(struct kunit *test) { KUNIT_EXPECT_EQ(test, prm_kunit_bindings(), 0); }
@@ -32,3 +30,6 @@ static struct kunit_suite prm_suite = {
 	.test_cases = prm_cases,
 };
 kunit_test_suite(prm_suite);
+
+MODULE_DESCRIPTION("KUnit suite of privcmd-restrict");
+MODULE_LICENSE("GPL");

@@ -7,6 +7,7 @@ use core::ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void, CStr};
 use kernel::bindings;
 
 use crate::dmop_abi::types::{DomId, XenPfn};
+use crate::policy::Kuid;
 
 #[allow(missing_docs)]
 extern "C" {
@@ -18,6 +19,10 @@ extern "C" {
     fn prm_xen_pv_initial_domain() -> bool;
     fn prm_capable_sys_admin() -> bool;
     fn prm_current_fsuid() -> u32;
+    fn prm_current_in_initial_userns() -> bool;
+    fn prm_make_kuid(uid: u32, kuid: *mut u32) -> bool;
+    fn prm_fatal_signal_pending() -> bool;
+    fn prm_vma_claim(addr: c_ulong, num: c_ulong) -> c_long;
     fn prm_access_ok(addr: c_ulong, size: c_ulong) -> bool;
     fn prm_hypercall_dm_op(dom: u16, nr_bufs: c_uint, bufs: *mut c_void) -> c_long;
     fn prm_hypercall_memory_op(cmd: c_uint, arg: *mut c_void) -> c_long;
@@ -68,10 +73,40 @@ pub(crate) fn capable_sys_admin() -> bool {
     unsafe { prm_capable_sys_admin() }
 }
 
-/// The calling task's filesystem uid (the uid file access is decided on).
-pub(crate) fn current_fsuid() -> u32 {
+/// The calling task's filesystem uid (the uid file access is decided on),
+/// as the kernel holds it.
+pub(crate) fn current_fsuid() -> Kuid {
     // SAFETY: process context.
-    unsafe { prm_current_fsuid() }
+    Kuid(unsafe { prm_current_fsuid() })
+}
+
+/// Whether the calling task's user namespace is the initial one.
+pub(crate) fn current_in_initial_userns() -> bool {
+    // SAFETY: process context.
+    unsafe { prm_current_in_initial_userns() }
+}
+
+/// `uid` as the calling task's user namespace numbers it, made a kuid
+/// there; `None` if it maps to none.
+pub(crate) fn make_kuid(uid: u32) -> Option<Kuid> {
+    let mut k = 0u32;
+    // SAFETY: process context; `k` is a live u32 the helper may write.
+    unsafe { prm_make_kuid(uid, &mut k) }.then_some(Kuid(k))
+}
+
+/// Whether the calling task has been sent a fatal signal (a long batch
+/// stops then).
+pub(crate) fn fatal_signal_pending() -> bool {
+    // SAFETY: process context.
+    unsafe { prm_fatal_signal_pending() }
+}
+
+/// Claims `[addr, addr + num pages)` of the caller's mapping of the node
+/// for a mapping ioctl: 0, or `-EINVAL` if it is not an unmapped range of
+/// one of our vmas (a fresh vma only when covered exactly).
+pub(crate) fn vma_claim(addr: usize, num: usize) -> c_long {
+    // SAFETY: process context; the helper takes the mmap lock.
+    unsafe { prm_vma_claim(addr as c_ulong, num as c_ulong) }
 }
 
 /// `access_ok(addr, size)`.

@@ -1,12 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The Rust halves of the KUnit cases in `c/kunit.c`: each returns 0, or
-//! the number of its first failing check.
+//! The Rust half of `privcmd_restrict_kunit.ko`, the module's KUnit suite,
+//! built as a separate test module so that loading privcmd-restrict itself
+//! never taints a kernel (a module carrying KUnit suites is a test module).
+//! It compiles the module's own `policy.rs` and dmop-abi source, as the
+//! module does; each case in `c/kunit.c` calls a function here that returns
+//! 0, or the number of its first failing check.
+// The suite exercises the decisions; the rest of policy.rs it only compiles.
+#![allow(dead_code)]
 
 use core::ffi::c_int;
 
-use crate::dmop_abi::privcmd::{PrivcmdRestrictUid, RestrictUidFlags};
-use crate::dmop_abi::types::DomId;
-use crate::policy::{self, BindingChange, Bindings, DmOpLimits, OpenDecision, Refusal, Restriction};
+#[path = "dmop_abi/mod.rs"]
+mod dmop_abi;
+mod policy;
+
+use dmop_abi::privcmd::{PrivcmdRestrictUid, RestrictUidFlags};
+use dmop_abi::types::DomId;
+use policy::{BindingChange, BindingTable, DmOpLimits, Kuid, OpenDecision, Opener, Refusal, Restriction};
 
 fn run(checks: &[bool]) -> c_int {
     checks.iter().position(|ok| !ok).map_or(0, |i| i as c_int + 1)
@@ -14,7 +24,7 @@ fn run(checks: &[bool]) -> c_int {
 
 /// RESTRICT: once, to one ordinary domain, never lifted.
 #[no_mangle]
-pub(crate) extern "C" fn prm_kunit_restriction() -> c_int {
+pub extern "C" fn prm_kunit_restriction() -> c_int {
     let r = Restriction::none();
     let fresh = r.get().is_none() && r.allows(DomId(0)) && r.allows(DomId(7));
     let invalid = r.restrict(DomId::INVALID) == Err(Refusal::Inval) && r.get().is_none();
@@ -24,61 +34,89 @@ pub(crate) extern "C" fn prm_kunit_restriction() -> c_int {
     run(&[fresh, invalid, first, again, other, r.get() == Some(DomId(7)), r.check(DomId(0)) == Err(Refusal::Perm), r.check(DomId(7)).is_ok()])
 }
 
-/// Bindings: bind, rebind, unbind, refuse reserved ids, fill up.
+/// Bindings: bind, rebind, unbind; root, dom0 and reserved ids refused; fill up.
 #[no_mangle]
-pub(crate) extern "C" fn prm_kunit_bindings() -> c_int {
-    let b = Bindings::new();
-    let bind = b.bind(1000, DomId(3)).is_ok() && b.lookup(1000) == Some(DomId(3));
-    let rebind = b.bind(1000, DomId(4)).is_ok() && b.lookup(1000) == Some(DomId(4));
+pub extern "C" fn prm_kunit_bindings() -> c_int {
+    let mut b = BindingTable::new();
+    let bind = b.bind(Kuid(1000), DomId(3)).is_ok() && b.lookup(Kuid(1000)) == Some(DomId(3));
+    let rebind = b.bind(Kuid(1000), DomId(4)).is_ok() && b.lookup(Kuid(1000)) == Some(DomId(4));
     let mut n = 0;
     b.for_each(|_, _| n += 1);
-    let reserved = b.bind(1001, DomId::INVALID) == Err(Refusal::Inval);
-    let unbind = b.unbind(1000).is_ok() && b.lookup(1000).is_none() && b.unbind(1000) == Err(Refusal::NoEnt);
+    let refused = [(Kuid(1001), DomId::INVALID), (Kuid(1001), DomId(0)), (Kuid::ROOT, DomId(3)), (Kuid::INVALID, DomId(3))]
+        .iter()
+        .all(|(u, d)| b.bind(*u, *d) == Err(Refusal::Inval));
+    let unbind = b.unbind(Kuid(1000)).is_ok() && b.lookup(Kuid(1000)).is_none() && b.unbind(Kuid(1000)) == Err(Refusal::NoEnt);
     let mut full = true;
-    for uid in 0..policy::MAX_BINDINGS as u32 {
-        full &= b.bind(uid, DomId(1)).is_ok();
+    for uid in 1..=policy::MAX_BINDINGS as u32 {
+        full &= b.bind(Kuid(uid), DomId(1)).is_ok();
     }
-    let over = b.bind(5000, DomId(1)) == Err(Refusal::NoSpace);
+    let over = b.bind(Kuid(5000), DomId(1)) == Err(Refusal::NoSpace);
     b.clear();
-    run(&[bind, rebind, n == 1, reserved, unbind, full, over, b.lookup(0).is_none()])
+    run(&[bind, rebind, n == 1, refused, unbind, full, over, b.lookup(Kuid(1)).is_none()])
 }
 
-/// Restrict-at-open: bound uid confined, admin free, others refused.
+/// Restrict-at-open: bound kuid confined, admin free, others refused, and
+/// any opener inside a user namespace refused before its uid is looked at.
 #[no_mangle]
-pub(crate) extern "C" fn prm_kunit_open_policy() -> c_int {
+pub extern "C" fn prm_kunit_open_policy() -> c_int {
+    let who = |uid, initial_userns, cap_sys_admin| Opener { fsuid: Kuid(uid), initial_userns, cap_sys_admin };
+    let bound = |u: Kuid| (u == Kuid(5001)).then_some(DomId(5));
+    let mut looked = false;
+    let in_ns = policy::decide_open(who(5001, false, false), |_| {
+        looked = true;
+        Some(DomId(5))
+    });
     run(&[
-        policy::decide_open(Some(DomId(5)), false) == Ok(OpenDecision::Restricted(DomId(5))),
-        policy::decide_open(Some(DomId(5)), true) == Ok(OpenDecision::Restricted(DomId(5))),
-        policy::decide_open(None, true) == Ok(OpenDecision::Unrestricted),
-        policy::decide_open(None, false) == Err(Refusal::Access),
+        policy::decide_open(who(5001, true, false), bound) == Ok(OpenDecision::Restricted(DomId(5))),
+        policy::decide_open(who(5001, true, true), bound) == Ok(OpenDecision::Restricted(DomId(5))),
+        policy::decide_open(who(0, true, true), bound) == Ok(OpenDecision::Unrestricted),
+        policy::decide_open(who(4343, true, false), bound) == Err(Refusal::Access),
+        in_ns == Err(Refusal::Perm) && !looked,
     ])
 }
 
-/// IOCTL_PRIVCMD_RESTRICT_UID: admin on an unrestricted fd only.
+/// IOCTL_PRIVCMD_RESTRICT_UID: admin on an unrestricted fd only, a uid
+/// that maps to a kuid.
 #[no_mangle]
-pub(crate) extern "C" fn prm_kunit_restrict_uid() -> c_int {
+pub extern "C" fn prm_kunit_restrict_uid() -> c_int {
     let free = Restriction::none();
     let bound = Restriction::to(DomId(2));
     let bind = PrivcmdRestrictUid { uid: 1000, domid: DomId(3), flags: RestrictUidFlags(0) };
     let unbind = PrivcmdRestrictUid { flags: RestrictUidFlags::UNBIND, ..bind };
     let bogus = PrivcmdRestrictUid { flags: RestrictUidFlags(0x40), ..bind };
+    let k = Some(Kuid(1000));
     run(&[
-        policy::decide_restrict_uid(true, &free, &bind) == Ok(BindingChange::Bind(1000, DomId(3))),
-        policy::decide_restrict_uid(true, &free, &unbind) == Ok(BindingChange::Unbind(1000)),
-        policy::decide_restrict_uid(false, &free, &bind) == Err(Refusal::Perm),
-        policy::decide_restrict_uid(true, &bound, &bind) == Err(Refusal::Perm),
-        policy::decide_restrict_uid(true, &free, &bogus) == Err(Refusal::Inval),
+        policy::decide_restrict_uid(true, &free, &bind, k) == Ok(BindingChange::Bind(Kuid(1000), DomId(3))),
+        policy::decide_restrict_uid(true, &free, &unbind, k) == Ok(BindingChange::Unbind(Kuid(1000))),
+        policy::decide_restrict_uid(false, &free, &bind, k) == Err(Refusal::Perm),
+        policy::decide_restrict_uid(true, &bound, &bind, k) == Err(Refusal::Perm),
+        policy::decide_restrict_uid(true, &free, &bogus, k) == Err(Refusal::Inval),
+        policy::decide_restrict_uid(true, &free, &bind, None) == Err(Refusal::Inval),
     ])
 }
 
-/// DM_OP limits.
+/// DM_OP limits; the frame counts of the mapping ioctls; a chunk's outcome.
 #[no_mangle]
-pub(crate) extern "C" fn prm_kunit_limits() -> c_int {
+pub extern "C" fn prm_kunit_limits() -> c_int {
     let l = DmOpLimits { max_bufs: 16, max_size: 4096 };
+    let mut stopped = [0, -14, policy::NOT_TRIED, policy::NOT_TRIED];
+    let stop = policy::chunk_outcome(&mut stopped, -12) == Err(-12) && stopped == [0, -14, -12, -12];
+    let mut paged = [0, -2];
+    let mut last_failed = [0, -22];
     run(&[
         l.check_count(16).is_ok(),
         l.check_count(17) == Err(Refusal::TooBig),
         l.check_size(4096).is_ok(),
         l.check_size(4097) == Err(Refusal::TooBig),
+        policy::frame_count(0) == Err(Refusal::Inval),
+        policy::frame_count(1) == Ok(1),
+        policy::frame_count(i32::MAX as u64) == Ok(i32::MAX as usize),
+        policy::frame_count(1 << 31) == Err(Refusal::Inval),
+        policy::frame_count(1 << 32) == Err(Refusal::Inval),
+        policy::frame_count((1 << 32) + 1) == Err(Refusal::Inval),
+        policy::resource_range_fits(0, 2, 2) && !policy::resource_range_fits(1, 2, 2) && !policy::resource_range_fits(u64::MAX, 1, 2),
+        stop,
+        policy::chunk_outcome(&mut paged, -2) == Ok(true),
+        policy::chunk_outcome(&mut last_failed, -22) == Ok(false),
     ])
 }

@@ -14,25 +14,27 @@
 
 use core::ffi::{c_char, c_int, c_long, c_uint, c_ulong};
 use core::mem::{size_of, MaybeUninit};
+use core::sync::atomic::{AtomicPtr, Ordering};
 
 use kernel::bindings;
 use kernel::error::{code, to_result, Error};
+use kernel::new_spinlock;
+use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
+use kernel::sync::SpinLock;
 use kernel::types::FromBytes;
 use kernel::uaccess::UserSlice;
 
 #[path = "dmop_abi/mod.rs"]
 mod dmop_abi;
 mod glue;
-#[cfg(CONFIG_KUNIT)]
-mod kunit;
 mod policy;
 
 use dmop_abi::dmop::DmOpBuf;
 use dmop_abi::privcmd::{self, PrivcmdDmOp, PrivcmdDmOpBuf, PrivcmdMmapResource, PrivcmdMmapbatchV2, PrivcmdRestrictUid};
 use dmop_abi::types::{DomId, GuestHandle, XenPfn};
 use dmop_abi::xenmem::{ResourceType, XenMemAcquireResource, XENMEM_ACQUIRE_RESOURCE};
-use policy::{BindingChange, Bindings, DmOpLimits, OpenDecision, Refusal, Restriction};
+use policy::{BindingChange, BindingTable, DmOpLimits, OpenDecision, Opener, Refusal, Restriction};
 
 module! {
     type: PrivcmdRestrict,
@@ -55,8 +57,20 @@ unsafe impl FromBytes for PrivcmdRestrictUid {}
 // SAFETY: as above.
 unsafe impl FromBytes for DomId {}
 
-/// The uid bindings of restrict-at-open.
-static BINDINGS: Bindings = Bindings::new();
+/// The uid bindings of restrict-at-open, owned by the module
+/// ([`PrivcmdRestrict::bindings`]). Set before the device is registered
+/// and cleared after it is deregistered, so every file operation and the
+/// sysfs attribute (all gone once `misc_deregister` returns) sees it set.
+static BINDINGS: AtomicPtr<SpinLock<BindingTable>> = AtomicPtr::new(core::ptr::null_mut());
+
+/// The bindings, from a file operation or the sysfs attribute.
+fn bindings() -> &'static SpinLock<BindingTable> {
+    let p = BINDINGS.load(Ordering::Acquire);
+    // SAFETY: only the device's callbacks call this, and they run only
+    // while the device is registered, which is while `p` points at the
+    // module's pinned lock (see `BINDINGS`).
+    unsafe { &*p }
+}
 
 fn errno(r: Refusal) -> Error {
     match r {
@@ -69,13 +83,22 @@ fn errno(r: Refusal) -> Error {
     }
 }
 
+/// A negative errno from C or from a remap's error slot.
+fn from_errno(e: i64) -> Error {
+    Error::from_errno(i32::try_from(e).unwrap_or(-(bindings::EINVAL as i32)))
+}
+
 impl From<Refusal> for Error {
     fn from(r: Refusal) -> Self {
         errno(r)
     }
 }
 
-struct PrivcmdRestrict;
+struct PrivcmdRestrict {
+    /// The restrict-at-open bindings; [`BINDINGS`] points here while the
+    /// device is registered.
+    bindings: Pin<KBox<SpinLock<BindingTable>>>,
+}
 
 impl kernel::Module for PrivcmdRestrict {
     fn init(_module: &'static ThisModule) -> Result<Self> {
@@ -83,16 +106,24 @@ impl kernel::Module for PrivcmdRestrict {
             pr_err!("privcmd-restrict: needs a Xen PV dom0\n");
             return Err(code::ENODEV);
         }
-        to_result(glue::register())?;
+        let bindings = KBox::pin_init(new_spinlock!(BindingTable::new(), "privcmd_restrict_bindings"), GFP_KERNEL)?;
+        BINDINGS.store((&*bindings as *const SpinLock<BindingTable>).cast_mut(), Ordering::Release);
+        if let Err(e) = to_result(glue::register()) {
+            BINDINGS.store(core::ptr::null_mut(), Ordering::Release);
+            return Err(e);
+        }
         pr_info!("privcmd-restrict: /dev/{} ready\n", glue::devname().to_str().unwrap_or("?"));
-        Ok(PrivcmdRestrict)
+        Ok(PrivcmdRestrict { bindings })
     }
 }
 
 impl Drop for PrivcmdRestrict {
     fn drop(&mut self) {
+        // After this no file operation or sysfs read runs (fops hold the
+        // module, kernfs drains the attribute): the lock can go.
         glue::deregister();
-        BINDINGS.clear();
+        BINDINGS.store(core::ptr::null_mut(), Ordering::Release);
+        self.bindings.lock().clear();
         pr_info!("privcmd-restrict: unloaded\n");
     }
 }
@@ -117,7 +148,12 @@ unsafe fn state<'a>(file: *mut bindings::file) -> &'a FileState {
 /// Called by the VFS with a live file.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn prm_rs_open(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
-    let decision = policy::decide_open(BINDINGS.lookup(glue::current_fsuid()), glue::capable_sys_admin());
+    let who = Opener {
+        fsuid: glue::current_fsuid(),
+        initial_userns: glue::current_in_initial_userns(),
+        cap_sys_admin: glue::capable_sys_admin(),
+    };
+    let decision = policy::decide_open(who, |uid| bindings().lock().lookup(uid));
     let restriction = match decision {
         Ok(OpenDecision::Restricted(d)) => Restriction::to(d),
         Ok(OpenDecision::Unrestricted) => Restriction::none(),
@@ -166,7 +202,7 @@ pub(crate) unsafe extern "C" fn prm_rs_mmap(_file: *mut bindings::file, vma: *mu
 pub(crate) unsafe extern "C" fn prm_rs_bindings_show(buf: *mut c_char, size: usize) -> isize {
     // SAFETY: sysfs hands a writable page of `size` bytes.
     let out = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), size) };
-    policy::format_bindings(&BINDINGS, out) as isize
+    policy::format_bindings(&bindings().lock(), out) as isize
 }
 
 /// `unlocked_ioctl`.
@@ -208,9 +244,10 @@ fn restrict(st: &FileState, arg: usize) -> Result<c_long> {
 
 fn restrict_uid(st: &FileState, arg: usize) -> Result<c_long> {
     let req: PrivcmdRestrictUid = read_user(arg)?;
-    match policy::decide_restrict_uid(glue::capable_sys_admin(), &st.restriction, &req)? {
-        BindingChange::Bind(uid, domid) => BINDINGS.bind(uid, domid)?,
-        BindingChange::Unbind(uid) => BINDINGS.unbind(uid)?,
+    let kuid = glue::make_kuid(req.uid);
+    match policy::decide_restrict_uid(glue::capable_sys_admin(), &st.restriction, &req, kuid)? {
+        BindingChange::Bind(uid, domid) => bindings().lock().bind(uid, domid)?,
+        BindingChange::Unbind(uid) => bindings().lock().unbind(uid)?,
     }
     Ok(0)
 }
@@ -218,6 +255,14 @@ fn restrict_uid(st: &FileState, arg: usize) -> Result<c_long> {
 /// Buffers of DM_OP on the stack up to this count and total size.
 const STACK_BUFS: usize = 16;
 const STACK_BYTES: usize = 256;
+
+/// Allocation flags for what a caller's numbers size (within the limits
+/// checked first): a request too large for the allocator fails with
+/// `ENOMEM`, never with the page allocator's warning (fatal under
+/// `panic_on_warn`).
+fn gfp_user_sized() -> kernel::alloc::Flags {
+    GFP_KERNEL | __GFP_NOWARN
+}
 
 fn dm_op(st: &FileState, arg: usize) -> Result<c_long> {
     let op: PrivcmdDmOp = read_user(arg)?;
@@ -235,7 +280,7 @@ fn dm_op(st: &FileState, arg: usize) -> Result<c_long> {
     let descs: &mut [PrivcmdDmOpBuf] = if n <= STACK_BUFS {
         &mut descs_stack[..n]
     } else {
-        descs_heap.extend_with(n, PrivcmdDmOpBuf::ZEROED, GFP_KERNEL)?;
+        descs_heap.extend_with(n, PrivcmdDmOpBuf::ZEROED, gfp_user_sized())?;
         &mut descs_heap[..]
     };
     let mut r = UserSlice::new(op.ubufs.addr(), n * size_of::<PrivcmdDmOpBuf>()).reader();
@@ -252,14 +297,14 @@ fn dm_op(st: &FileState, arg: usize) -> Result<c_long> {
     }
 
     // The contents, read once into kernel memory Xen cannot fault on. The
-    // area is not zeroed: every byte is filled by the read from user memory
-    // or, for an output-only buffer, by Xen before it is copied back.
+    // area is not zeroed as a whole: every byte is filled by the read from
+    // user memory, except an output-only buffer's, which is zeroed below.
     let mut data_stack = [const { MaybeUninit::<u8>::uninit() }; STACK_BYTES];
     let mut data_heap: KVec<u8> = KVec::new();
     let data: &mut [MaybeUninit<u8>] = if total <= STACK_BYTES {
         &mut data_stack[..total]
     } else {
-        data_heap.reserve(total, GFP_KERNEL)?;
+        data_heap.reserve(total, gfp_user_sized())?;
         &mut data_heap.spare_capacity_mut()[..total]
     };
     let first = descs[0].size;
@@ -272,12 +317,16 @@ fn dm_op(st: &FileState, arg: usize) -> Result<c_long> {
     let out_only = policy::output_only_len(buf0, n);
     let mut off = first;
     for (i, d) in descs.iter().enumerate().skip(1) {
+        let area = &mut data[off..off + d.size];
         if i == 1 && out_only.is_some() {
             probe_writable_unread(d.uptr.addr(), d.size)?;
+            // Zeroed, not trusted to Xen: whatever it leaves unwritten goes
+            // back to the caller as zeros, never as old kernel memory.
+            area.fill(MaybeUninit::new(0));
         } else {
-            UserSlice::new(d.uptr.addr(), d.size).reader().read_raw(&mut data[off..off + d.size])?;
+            UserSlice::new(d.uptr.addr(), d.size).reader().read_raw(area)?;
             // SAFETY: read_raw initialized these bytes.
-            probe_writable(d.uptr.addr(), unsafe { init_slice(&data[off..off + d.size]) })?;
+            probe_writable(d.uptr.addr(), unsafe { init_slice(area) })?;
         }
         off += d.size;
     }
@@ -287,35 +336,45 @@ fn dm_op(st: &FileState, arg: usize) -> Result<c_long> {
     let xbufs: &mut [DmOpBuf] = if n <= STACK_BUFS {
         &mut xbufs_stack[..n]
     } else {
-        xbufs_heap.extend_with(n, DmOpBuf::ZEROED, GFP_KERNEL)?;
+        xbufs_heap.extend_with(n, DmOpBuf::ZEROED, gfp_user_sized())?;
         &mut xbufs_heap[..]
     };
+    // Xen writes through these handles: they come from a mutable borrow.
+    let base = data.as_mut_ptr();
     let mut off = 0;
     for (x, d) in xbufs.iter_mut().zip(descs.iter()) {
-        *x = DmOpBuf { h: GuestHandle::from_addr(data[off..].as_ptr() as usize), size: d.size as u64 };
+        *x = DmOpBuf { h: GuestHandle::from_addr(base.wrapping_add(off) as usize), size: d.size as u64 };
         off += d.size;
     }
-    // SAFETY: `xbufs` describes `n` kernel buffers that stay alive across the call.
+    // SAFETY: `xbufs` describes `n` disjoint kernel buffers within `data`,
+    // which stays alive and is not otherwise touched across the call.
     let rc = unsafe { glue::hypercall_dm_op(op.dom, n as c_uint, xbufs.as_mut_ptr().cast()) };
 
     // Xen may have written any buffer: copy every one back (of an
-    // output-only buffer, what Xen wrote, and only if it succeeded).
+    // output-only buffer, what Xen wrote, and only if it succeeded). A
+    // buffer that cannot be written does not stop the others: the op has
+    // been made, so the caller gets every result that can be delivered,
+    // and EFAULT says that one could not (docs/privcmd-restrict.md).
     let mut off = 0;
+    let mut copy_back = Ok(());
     for (i, d) in descs.iter().enumerate() {
         let len = match out_only {
             Some(_) if i == 1 && rc < 0 => 0,
             Some(l) if i == 1 => l.min(d.size),
             _ => d.size,
         };
-        // SAFETY: these bytes were read from user memory, or (the first
-        // `len` of an output-only buffer, after a successful call) written by Xen.
+        // SAFETY: these bytes were read from user memory, or (an
+        // output-only buffer) zeroed before the call.
         let bytes = unsafe { init_slice(&data[off..off + len]) };
-        UserSlice::new(d.uptr.addr(), len).writer().write_slice(bytes)?;
+        if let Err(e) = UserSlice::new(d.uptr.addr(), len).writer().write_slice(bytes) {
+            copy_back = Err(e);
+        }
         off += d.size;
     }
     if rc < 0 {
-        return Err(Error::from_errno(rc as c_int));
+        return Err(from_errno(rc));
     }
+    copy_back?;
     Ok(rc)
 }
 
@@ -329,16 +388,20 @@ unsafe fn init_slice(s: &[MaybeUninit<u8>]) -> &[u8] {
     unsafe { core::slice::from_raw_parts(s.as_ptr().cast::<u8>(), s.len()) }
 }
 
+/// The offset of the next page boundary after `addr + i`, from `addr`.
+fn next_page(addr: usize, i: usize) -> usize {
+    (addr + i + PAGE_SIZE) / PAGE_SIZE * PAGE_SIZE - addr
+}
+
 /// Fails with `EFAULT` unless every page of `[addr, addr + chunk.len())` is
 /// writable, by writing back one byte per page with the value just read (the
 /// C driver pins the pages writable and fails the same way, before any
 /// hypercall).
 fn probe_writable(addr: usize, chunk: &[u8]) -> Result {
-    const PAGE: usize = 4096;
     let mut i = 0;
     while i < chunk.len() {
         UserSlice::new(addr + i, 1).writer().write_slice(&chunk[i..i + 1])?;
-        i = (addr + i + PAGE) / PAGE * PAGE - addr;
+        i = next_page(addr, i);
     }
     Ok(())
 }
@@ -346,16 +409,26 @@ fn probe_writable(addr: usize, chunk: &[u8]) -> Result {
 /// Like [`probe_writable`] for a buffer not read: reads one byte per page
 /// and writes it back.
 fn probe_writable_unread(addr: usize, len: usize) -> Result {
-    const PAGE: usize = 4096;
     let mut i = 0;
     while i < len {
         let mut b = [0u8; 1];
         let (mut rd, mut wr) = UserSlice::new(addr + i, 1).reader_writer();
         rd.read_slice(&mut b)?;
         wr.write_slice(&b)?;
-        i = (addr + i + PAGE) / PAGE * PAGE - addr;
+        i = next_page(addr, i);
     }
     Ok(())
+}
+
+/// `XENMEM_acquire_resource` with no frame list: the resource's size.
+fn resource_size(acquire: &XenMemAcquireResource) -> Result<u32> {
+    let mut q = XenMemAcquireResource { nr_frames: 0, frame: 0, frame_list: GuestHandle::from_addr(0), ..*acquire };
+    // SAFETY: `q` is a xen_mem_acquire_resource with a null frame list.
+    let rc = unsafe { glue::hypercall_memory_op(XENMEM_ACQUIRE_RESOURCE, (&raw mut q).cast()) };
+    if rc < 0 {
+        return Err(from_errno(rc));
+    }
+    Ok(q.nr_frames)
 }
 
 fn mmap_resource(st: &FileState, arg: usize) -> Result<c_long> {
@@ -372,31 +445,37 @@ fn mmap_resource(st: &FileState, arg: usize) -> Result<c_long> {
     };
     if req.num == 0 {
         // A size query: answer in `num`.
-        // SAFETY: `acquire` is a xen_mem_acquire_resource with a null frame list.
-        let rc = unsafe { glue::hypercall_memory_op(XENMEM_ACQUIRE_RESOURCE, (&raw mut acquire).cast()) };
-        if rc < 0 {
-            return Err(Error::from_errno(rc as c_int));
-        }
+        let size = resource_size(&acquire)?;
         let num_at = arg + core::mem::offset_of!(PrivcmdMmapResource, num);
-        UserSlice::new(num_at, 8).writer().write(&u64::from(acquire.nr_frames))?;
+        UserSlice::new(num_at, 8).writer().write(&u64::from(size))?;
         return Ok(0);
     }
-    let num = u32::try_from(req.num).map_err(|_| code::EINVAL)?;
+    // Before anything is sized by `num`: a count Linux's remap can take,
+    // a claim of that many pages of our vma, and frames the resource has.
+    let num = policy::frame_count(req.num)?;
+    to_result(glue::vma_claim(req.addr as usize, num) as c_int)?;
+    if !policy::resource_range_fits(u64::from(req.idx), num, resource_size(&acquire)?) {
+        return Err(code::EINVAL);
+    }
     let mut frames = KVec::new();
-    frames.extend_with(num as usize, 0 as XenPfn, GFP_KERNEL)?;
+    frames.extend_with(num, 0 as XenPfn, gfp_user_sized())?;
     let mut errs = KVec::new();
-    errs.extend_with(num as usize, 0 as c_int, GFP_KERNEL)?;
-    acquire.nr_frames = num;
+    errs.extend_with(num, 0 as c_int, gfp_user_sized())?;
+    acquire.nr_frames = num as u32;
     acquire.frame = u64::from(req.idx);
     acquire.frame_list = GuestHandle::from_addr(frames.as_mut_ptr() as usize);
-    // SAFETY: `acquire` points at `frames` and `errs`, `num` entries each,
-    // alive across the call; the helper takes the mmap lock.
+    // SAFETY: `acquire` points at `frames`, and `frames` and `errs` hold
+    // `num` entries each, alive across the call; the helper takes the mmap lock.
     let rc = unsafe {
-        glue::map_resource(req.addr as usize, num, XENMEM_ACQUIRE_RESOURCE, (&raw mut acquire).cast(), frames.as_mut_ptr(), errs.as_mut_ptr(), req.dom)
+        glue::map_resource(req.addr as usize, num as u32, XENMEM_ACQUIRE_RESOURCE, (&raw mut acquire).cast(), frames.as_mut_ptr(), errs.as_mut_ptr(), req.dom)
     };
     to_result(rc as c_int)?;
     Ok(0)
 }
+
+/// MMAPBATCH_V2 works in chunks of this many frames, so its kernel memory
+/// is one page of frame numbers and half a page of errors, whatever `num`.
+const BATCH_CHUNK: usize = PAGE_SIZE / size_of::<XenPfn>();
 
 fn mmapbatch_v2(st: &FileState, arg: usize) -> Result<c_long> {
     let req: PrivcmdMmapbatchV2 = read_user(arg)?;
@@ -405,25 +484,50 @@ fn mmapbatch_v2(st: &FileState, arg: usize) -> Result<c_long> {
         return Err(code::EFAULT);
     }
     st.restriction.check(req.dom)?;
-    if num == 0 {
-        return Err(code::EINVAL);
+    // A count Linux's remap can take, then a claim of that many pages of
+    // our vma: the whole batch fits where the caller mmapped the node.
+    let num = policy::frame_count(u64::from(req.num))?;
+    let addr = req.addr as usize;
+    to_result(glue::vma_claim(addr, num) as c_int)?;
+    if !glue::access_ok(req.arr.addr(), num.saturating_mul(size_of::<XenPfn>())) {
+        return Err(code::EFAULT);
     }
-    // The frames, read once.
+    let chunk = num.min(BATCH_CHUNK);
     let mut gfns = KVec::new();
-    gfns.extend_with(num, 0 as XenPfn, GFP_KERNEL)?;
-    // SAFETY: XenPfn is a plain integer; viewing the vector as bytes to fill it.
-    let bytes = unsafe { core::slice::from_raw_parts_mut(gfns.as_mut_ptr().cast::<u8>(), num * size_of::<XenPfn>()) };
-    UserSlice::new(req.arr.addr(), bytes.len()).reader().read_slice(bytes)?;
+    gfns.extend_with(chunk, 0 as XenPfn, GFP_KERNEL)?;
     let mut errs = KVec::new();
-    errs.extend_with(num, 0 as c_int, GFP_KERNEL)?;
+    errs.extend_with(chunk, 0 as c_int, GFP_KERNEL)?;
     // Clear the error array first, as the C driver does.
-    write_errs(req.err.addr(), &errs)?;
-    // SAFETY: `gfns` and `errs` hold `num` entries each; the helper takes the mmap lock.
-    let rc = unsafe { glue::map_gfns(req.addr as usize, req.num, gfns.as_mut_ptr(), errs.as_mut_ptr(), req.dom) };
-    if rc == 0 || rc == code::ENOENT.to_errno() as c_long {
-        write_errs(req.err.addr(), &errs)?;
+    let mut at = 0;
+    while at < num {
+        let n = chunk.min(num - at);
+        write_errs(req.err.addr() + at * size_of::<c_int>(), &errs[..n])?;
+        at += n;
     }
-    to_result(rc as c_int)?;
+    let mut paged_out = false;
+    let mut at = 0;
+    while at < num {
+        if glue::fatal_signal_pending() {
+            return Err(code::EINTR);
+        }
+        let n = chunk.min(num - at);
+        // This chunk's frames, read once.
+        let g = &mut gfns[..n];
+        // SAFETY: XenPfn is a plain integer; viewing the chunk as bytes to fill it.
+        let bytes = unsafe { core::slice::from_raw_parts_mut(g.as_mut_ptr().cast::<u8>(), n * size_of::<XenPfn>()) };
+        UserSlice::new(req.arr.addr() + at * size_of::<XenPfn>(), bytes.len()).reader().read_slice(bytes)?;
+        let e = &mut errs[..n];
+        e.fill(policy::NOT_TRIED);
+        // SAFETY: `g` and `e` hold `n` entries each; the helper takes the mmap lock.
+        let rc = unsafe { glue::map_gfns(addr + at * PAGE_SIZE, n as u32, g.as_mut_ptr(), e.as_mut_ptr(), req.dom) };
+        let outcome = policy::chunk_outcome(e, rc as i64);
+        write_errs(req.err.addr() + at * size_of::<c_int>(), e)?;
+        paged_out |= outcome.map_err(|e| from_errno(e.into()))?;
+        at += n;
+    }
+    if paged_out {
+        return Err(code::ENOENT);
+    }
     Ok(0)
 }
 

@@ -7,7 +7,7 @@
 //! module and into a host crate (`privcmd-restrict/logic`) that unit-tests
 //! it; the KUnit suite checks the same logic in the kernel.
 
-use core::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU16, Ordering};
 
 use crate::dmop_abi::privcmd::{PrivcmdRestrictUid, RestrictUidFlags};
 use crate::dmop_abi::types::DomId;
@@ -15,7 +15,8 @@ use crate::dmop_abi::types::DomId;
 /// Why a request is refused; mapped to an errno at the edge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Refusal {
-    /// `EPERM`: the fd may not do this (another domain, HYPERCALL, no capability).
+    /// `EPERM`: the fd may not do this (another domain, HYPERCALL, no
+    /// capability), or an open from inside a user namespace.
     Perm,
     /// `EINVAL`: a bad argument (another restriction, a reserved domain id, unknown flags).
     Inval,
@@ -114,106 +115,144 @@ impl DmOpLimits {
     }
 }
 
-/// How many uids can be bound at once.
-pub(crate) const MAX_BINDINGS: usize = 64;
-
-const USED: u64 = 1 << 63;
-
-const fn pack(uid: u32, domid: DomId) -> u64 {
-    USED | (uid as u64) << 16 | domid.0 as u64
-}
-
-const fn unpack(v: u64) -> Option<(u32, DomId)> {
-    if v & USED == 0 {
-        None
-    } else {
-        Some(((v >> 16) as u32, DomId(v as u16)))
+/// The number of frames of a mapping ioctl (MMAPBATCH_V2's `num`,
+/// MMAP_RESOURCE's), checked before anything is sized by it: zero, or
+/// more than the C driver's `int` counts hold (Linux's remap functions take
+/// an `int`), is `EINVAL`. The caller then bounds it by the vma.
+pub(crate) fn frame_count(num: u64) -> Result<usize, Refusal> {
+    match usize::try_from(num) {
+        Ok(n) if n != 0 && num <= i32::MAX as u64 => Ok(n),
+        _ => Err(Refusal::Inval),
     }
 }
 
-/// uid -> domain bindings of restrict-at-open: lookups are lock-free, the
-/// rare changes take a small spin guard so that a uid is never bound twice.
+/// MMAP_RESOURCE: whether frames `[idx, idx + num)` lie within a resource
+/// of `size` frames (Xen's answer to the size query). Checked before the
+/// frame list is allocated, so its size is bounded by the resource.
+pub(crate) fn resource_range_fits(idx: u64, num: usize, size: u32) -> bool {
+    idx.checked_add(num as u64).is_some_and(|end| end <= u64::from(size))
+}
+
+/// `ENOENT` and `EFAULT`, as Linux numbers them on every architecture.
+const ENOENT: i32 = 2;
+const EFAULT: i32 = 14;
+
+/// What the module puts in a frame's error slot before a remap: no remap
+/// writes a positive value there, so a slot still holding it after the
+/// call names a frame the remap never reached.
+pub(crate) const NOT_TRIED: i32 = 1;
+
+/// MMAPBATCH_V2, one chunk: reads the remap's answer `rc` together with
+/// `errs` (prefilled with [`NOT_TRIED`], then written by the remap: 0 for a
+/// mapped frame, a negative errno for a failed one). A remap that stopped
+/// part-way (its page tables could not be allocated, say) leaves frames
+/// untried: they get its error, and the chunk answers `Err(errno)`, so a
+/// partial batch is never reported as success. Otherwise `Ok(true)` if a
+/// frame is paged out (`ENOENT`: the caller retries it), else `Ok(false)`.
+/// A negative `rc` with every frame tried is the last frame's own error,
+/// already in `errs`.
+pub(crate) fn chunk_outcome(errs: &mut [i32], rc: i64) -> Result<bool, i32> {
+    if errs.contains(&NOT_TRIED) {
+        let e = i32::try_from(rc).ok().filter(|e| *e < 0).unwrap_or(-EFAULT);
+        errs.iter_mut().filter(|e| **e == NOT_TRIED).for_each(|s| *s = e);
+        return Err(e);
+    }
+    Ok(errs.contains(&-ENOENT))
+}
+
+/// How many uids can be bound at once.
+pub(crate) const MAX_BINDINGS: usize = 64;
+
+/// A uid as the kernel holds it (`kuid_t`): its value in the initial user
+/// namespace, never a number as some caller's namespace shows it. It is
+/// made at the edge (`make_kuid` of the binder's namespace, `current_fsuid`
+/// of an opener) and compared as `uid_eq` compares: by value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Kuid(pub(crate) u32);
+
+impl Kuid {
+    /// `GLOBAL_ROOT_UID`.
+    pub(crate) const ROOT: Kuid = Kuid(0);
+    /// `INVALID_UID`: what `make_kuid` answers for an unmapped uid.
+    pub(crate) const INVALID: Kuid = Kuid(u32::MAX);
+}
+
+/// uid -> domain bindings of restrict-at-open. The table has no lock of
+/// its own: the module keeps it under a kernel `SpinLock`, the host tests
+/// under a `Mutex`, so `&mut self` is the writer's exclusive access.
 ///
 /// # Invariants
 ///
-/// Each slot is 0 (free) or a packed (uid, ordinary domid); a uid appears
-/// in at most one slot.
+/// Each slot is free or holds a (kuid, domain) pair whose kuid is neither
+/// root nor invalid and whose domain is an ordinary guest (not dom0); a
+/// kuid appears in at most one slot.
 #[derive(Debug)]
-pub(crate) struct Bindings {
-    slots: [AtomicU64; MAX_BINDINGS],
-    writer: AtomicBool,
+pub(crate) struct BindingTable {
+    slots: [Option<(Kuid, DomId)>; MAX_BINDINGS],
 }
 
-impl Default for Bindings {
+impl Default for BindingTable {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl Bindings {
+impl BindingTable {
     /// An empty table.
     pub(crate) const fn new() -> Self {
-        Self { slots: [const { AtomicU64::new(0) }; MAX_BINDINGS], writer: AtomicBool::new(false) }
+        Self { slots: [None; MAX_BINDINGS] }
     }
 
     /// The domain `uid` is bound to.
-    pub(crate) fn lookup(&self, uid: u32) -> Option<DomId> {
-        self.slots.iter().find_map(|s| unpack(s.load(Ordering::Acquire)).filter(|(u, _)| *u == uid).map(|(_, d)| d))
+    pub(crate) fn lookup(&self, uid: Kuid) -> Option<DomId> {
+        self.slots.iter().flatten().find(|(u, _)| *u == uid).map(|(_, d)| *d)
     }
 
-    fn write<R>(&self, f: impl FnOnce() -> R) -> R {
-        while self.writer.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
-            core::hint::spin_loop();
-        }
-        let r = f();
-        self.writer.store(false, Ordering::Release);
-        r
-    }
-
-    /// Binds (or rebinds) `uid` to `domid`.
-    pub(crate) fn bind(&self, uid: u32, domid: DomId) -> Result<(), Refusal> {
-        if !domid.is_ordinary() || uid == u32::MAX {
+    /// Binds (or rebinds) `uid` to `domid`. Root, the invalid uid, dom0
+    /// and reserved ids are refused (`EINVAL`): root would confine every
+    /// privileged tool on the host, and dom0 is no device model's guest.
+    pub(crate) fn bind(&mut self, uid: Kuid, domid: DomId) -> Result<(), Refusal> {
+        if uid == Kuid::ROOT || uid == Kuid::INVALID || !domid.is_ordinary() || domid == DomId(0) {
             return Err(Refusal::Inval);
         }
-        self.write(|| {
-            let slot = self
-                .slots
-                .iter()
-                .find(|s| unpack(s.load(Ordering::Relaxed)).is_some_and(|(u, _)| u == uid))
-                .or_else(|| self.slots.iter().find(|s| s.load(Ordering::Relaxed) == 0))
-                .ok_or(Refusal::NoSpace)?;
-            // INVARIANT: an ordinary domid, and the uid's only slot.
-            slot.store(pack(uid, domid), Ordering::Release);
-            Ok(())
-        })
+        let at = self
+            .slots
+            .iter()
+            .position(|s| s.is_some_and(|(u, _)| u == uid))
+            .or_else(|| self.slots.iter().position(Option::is_none))
+            .ok_or(Refusal::NoSpace)?;
+        // INVARIANT: checked above, and the uid's only slot.
+        self.slots[at] = Some((uid, domid));
+        Ok(())
     }
 
     /// Removes the binding of `uid`.
-    pub(crate) fn unbind(&self, uid: u32) -> Result<(), Refusal> {
-        self.write(|| {
-            let slot = self
-                .slots
-                .iter()
-                .find(|s| unpack(s.load(Ordering::Relaxed)).is_some_and(|(u, _)| u == uid))
-                .ok_or(Refusal::NoEnt)?;
-            slot.store(0, Ordering::Release);
-            Ok(())
-        })
+    pub(crate) fn unbind(&mut self, uid: Kuid) -> Result<(), Refusal> {
+        let slot = self.slots.iter_mut().find(|s| s.is_some_and(|(u, _)| u == uid)).ok_or(Refusal::NoEnt)?;
+        *slot = None;
+        Ok(())
     }
 
     /// Removes every binding (module unload).
-    pub(crate) fn clear(&self) {
-        self.write(|| self.slots.iter().for_each(|s| s.store(0, Ordering::Release)));
+    pub(crate) fn clear(&mut self) {
+        self.slots = [None; MAX_BINDINGS];
     }
 
     /// Calls `f` with each binding.
-    pub(crate) fn for_each(&self, mut f: impl FnMut(u32, DomId)) {
-        for s in &self.slots {
-            if let Some((u, d)) = unpack(s.load(Ordering::Acquire)) {
-                f(u, d);
-            }
-        }
+    pub(crate) fn for_each(&self, mut f: impl FnMut(Kuid, DomId)) {
+        self.slots.iter().flatten().for_each(|(u, d)| f(*u, *d));
     }
+}
+
+/// Who is opening the node, as the kernel sees them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Opener {
+    /// The filesystem uid, as the kernel holds it.
+    pub fsuid: Kuid,
+    /// Whether the opener's user namespace is the initial one.
+    pub initial_userns: bool,
+    /// `capable(CAP_SYS_ADMIN)`, in the initial user namespace.
+    pub cap_sys_admin: bool,
 }
 
 /// What an open of the node gives.
@@ -225,10 +264,18 @@ pub(crate) enum OpenDecision {
     Unrestricted,
 }
 
-/// Restrict-at-open: a bound uid gets an fd confined to its domain; an
-/// unbound opener needs `CAP_SYS_ADMIN`, else `EACCES`.
-pub(crate) fn decide_open(binding: Option<DomId>, cap_sys_admin: bool) -> Result<OpenDecision, Refusal> {
-    match (binding, cap_sys_admin) {
+/// Restrict-at-open. An opener inside a user namespace other than the
+/// initial one gets `EPERM` whatever its uid: a binding names a user of
+/// the host, and a namespace's own numbering (or its overflow uid for an
+/// unmapped one) must never select it. Otherwise a bound fsuid gets an fd
+/// confined to its domain, and an unbound opener needs `CAP_SYS_ADMIN`,
+/// else `EACCES`. `lookup` is consulted only for openers in the initial
+/// namespace.
+pub(crate) fn decide_open(who: Opener, lookup: impl FnOnce(Kuid) -> Option<DomId>) -> Result<OpenDecision, Refusal> {
+    if !who.initial_userns {
+        return Err(Refusal::Perm);
+    }
+    match (lookup(who.fsuid), who.cap_sys_admin) {
         (Some(d), _) => Ok(OpenDecision::Restricted(d)),
         (None, true) => Ok(OpenDecision::Unrestricted),
         (None, false) => Err(Refusal::Access),
@@ -238,27 +285,30 @@ pub(crate) fn decide_open(binding: Option<DomId>, cap_sys_admin: bool) -> Result
 /// What `IOCTL_PRIVCMD_RESTRICT_UID` asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum BindingChange {
-    /// Bind `uid` to `domid`.
-    Bind(u32, DomId),
-    /// Remove the binding of `uid`.
-    Unbind(u32),
+    /// Bind the uid to the domain.
+    Bind(Kuid, DomId),
+    /// Remove the binding of the uid.
+    Unbind(Kuid),
 }
 
 /// Checks `IOCTL_PRIVCMD_RESTRICT_UID`: only `CAP_SYS_ADMIN` on an
-/// unrestricted fd may change bindings.
-pub(crate) fn decide_restrict_uid(cap_sys_admin: bool, fd: &Restriction, arg: &PrivcmdRestrictUid) -> Result<BindingChange, Refusal> {
+/// unrestricted fd may change bindings. `kuid` is `arg.uid` made a kuid in
+/// the caller's user namespace (`None`: it maps to no uid, `EINVAL`).
+pub(crate) fn decide_restrict_uid(cap_sys_admin: bool, fd: &Restriction, arg: &PrivcmdRestrictUid, kuid: Option<Kuid>) -> Result<BindingChange, Refusal> {
     if !cap_sys_admin || fd.get().is_some() {
         return Err(Refusal::Perm);
     }
+    let uid = kuid.filter(|k| *k != Kuid::INVALID).ok_or(Refusal::Inval)?;
     match arg.flags {
-        RestrictUidFlags(0) => Ok(BindingChange::Bind(arg.uid, arg.domid)),
-        RestrictUidFlags::UNBIND => Ok(BindingChange::Unbind(arg.uid)),
+        RestrictUidFlags(0) => Ok(BindingChange::Bind(uid, arg.domid)),
+        RestrictUidFlags::UNBIND => Ok(BindingChange::Unbind(uid)),
         _ => Err(Refusal::Inval),
     }
 }
 
-/// Writes the bindings as `uid domid` lines into `out`; returns the bytes used.
-pub(crate) fn format_bindings(b: &Bindings, out: &mut [u8]) -> usize {
+/// Writes the bindings as `uid domid` lines into `out` (uids as the
+/// initial user namespace numbers them); returns the bytes used.
+pub(crate) fn format_bindings(b: &BindingTable, out: &mut [u8]) -> usize {
     struct W<'a>(&'a mut [u8], usize);
     impl core::fmt::Write for W<'_> {
         fn write_str(&mut self, s: &str) -> core::fmt::Result {
@@ -273,7 +323,7 @@ pub(crate) fn format_bindings(b: &Bindings, out: &mut [u8]) -> usize {
     }
     let mut w = W(out, 0);
     b.for_each(|u, d| {
-        let _ = core::fmt::Write::write_fmt(&mut w, format_args!("{u} {}\n", d.0));
+        let _ = core::fmt::Write::write_fmt(&mut w, format_args!("{} {}\n", u.0, d.0));
     });
     w.1
 }

@@ -22,8 +22,16 @@ pub fn copy_sources(root: &Path, to: &Path) -> Result<()> {
     c.arg(to).run()
 }
 
-/// Builds `privcmd_restrict.ko`.
-pub fn build(ctx: &Ctx, kernel: &Kernel, kernel_key: &str) -> Result<PathBuf> {
+/// The built modules.
+pub struct Modules {
+    /// `privcmd_restrict.ko`, the product.
+    pub module: PathBuf,
+    /// `privcmd_restrict_kunit.ko`, its KUnit suite (a test module).
+    pub kunit: PathBuf,
+}
+
+/// Builds `privcmd_restrict.ko` and its KUnit test module.
+pub fn build(ctx: &Ctx, kernel: &Kernel, kernel_key: &str) -> Result<Modules> {
     let key = Key::new("privcmd-restrict")
         .str(kernel_key)
         .dir(&ctx.root.join("privcmd-restrict/src"))?
@@ -52,7 +60,7 @@ pub fn build(ctx: &Ctx, kernel: &Kernel, kernel_key: &str) -> Result<PathBuf> {
         })?;
         Ok(if built { "built".into() } else { "cached".into() })
     })?;
-    Ok(src.join("privcmd_restrict.ko"))
+    Ok(Modules { module: src.join("privcmd_restrict.ko"), kunit: src.join("privcmd_restrict_kunit.ko") })
 }
 
 /// `cargo xtask dkms-tree DIR`: a self-contained source tree for DKMS or a

@@ -115,11 +115,12 @@ fn prepare_image(ctx: &Ctx, src: &Source, name: &str, extra: impl FnOnce(&Dist) 
     let kernel = linux::kernel(ctx, src)?;
     let dist = xen::dist(ctx)?;
     let guests = guest::build(ctx)?;
-    let module = crate::module::build(ctx, &kernel, &kernel.key)?;
+    let modules = crate::module::build(ctx, &kernel, &kernel.key)?;
     let mut items = dom0_programs(ctx)?;
     items.push(Item::new(guests.test, "/guests/testguest.elf"));
     items.push(Item::new(guests.bench, "/guests/benchguest.elf"));
-    items.push(Item::new(module, "/lib/xdm/privcmd_restrict.ko"));
+    items.push(Item::new(modules.module, "/lib/xdm/privcmd_restrict.ko"));
+    items.push(Item::new(modules.kunit, "/lib/xdm/privcmd_restrict_kunit.ko"));
     items.push(Item::new(ctx.root.join("tests/dom0/setup"), "/etc/xdm/setup"));
     items.extend(extra(&dist)?);
     let initrd = image::initramfs(ctx, &dist, name, &items)?;

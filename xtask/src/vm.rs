@@ -202,7 +202,9 @@ pub fn fold(suites: &mut Vec<SuiteResult>, ev: &Event, line: &str) {
 /// The QEMU command line.
 pub fn qemu_command(cfg: &VmConfig) -> Command {
     let xen_args = "console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all dom0_mem=1024M,max:1024M dom0_max_vcpus=1";
-    let mut dom0 = vec!["console=hvc0".to_string(), "earlyprintk=xen".into(), "rdinit=/init".into(), "panic=-1".into()];
+    // panic_on_warn: a kernel warning (the page allocator's on an oversized
+    // request, a lockdep report) ends the run as a dom0 panic, not a log line.
+    let mut dom0 = vec!["console=hvc0".to_string(), "earlyprintk=xen".into(), "rdinit=/init".into(), "panic=-1".into(), "panic_on_warn=1".into()];
     if !cfg.suites.is_empty() {
         // "," separates multiboot modules in -initrd: suites are joined with "+".
         dom0.push(format!("xdm.suites={}", cfg.suites.join("+")));

@@ -54,63 +54,123 @@ mod tests {
 
     #[test]
     fn bindings_bind_rebind_unbind_and_fill_up() {
-        let b = Bindings::new();
-        assert_eq!(b.bind(1000, DomId(3)), Ok(()));
-        assert_eq!(b.bind(1000, DomId(4)), Ok(()), "rebinding moves the uid");
-        assert_eq!(b.lookup(1000), Some(DomId(4)));
+        let mut b = BindingTable::new();
+        assert_eq!(b.bind(Kuid(1000), DomId(3)), Ok(()));
+        assert_eq!(b.bind(Kuid(1000), DomId(4)), Ok(()), "rebinding moves the uid");
+        assert_eq!(b.lookup(Kuid(1000)), Some(DomId(4)));
         let mut n = 0;
         b.for_each(|_, _| n += 1);
         assert_eq!(n, 1, "a uid has one slot");
-        assert_eq!(b.bind(1, DomId::INVALID), Err(Refusal::Inval));
-        assert_eq!(b.bind(u32::MAX, DomId(1)), Err(Refusal::Inval), "the invalid uid");
-        assert_eq!(b.unbind(1000), Ok(()));
-        assert_eq!(b.unbind(1000), Err(Refusal::NoEnt));
-        for uid in 0..MAX_BINDINGS as u32 {
-            b.bind(uid, DomId(uid as u16 % 100)).unwrap();
+        assert_eq!(b.bind(Kuid(1), DomId::INVALID), Err(Refusal::Inval));
+        assert_eq!(b.bind(Kuid::INVALID, DomId(1)), Err(Refusal::Inval), "the invalid uid");
+        assert_eq!(b.bind(Kuid::ROOT, DomId(1)), Err(Refusal::Inval), "root would confine every privileged tool");
+        assert_eq!(b.bind(Kuid(1), DomId(0)), Err(Refusal::Inval), "dom0 is no device model's guest");
+        assert_eq!(b.unbind(Kuid(1000)), Ok(()));
+        assert_eq!(b.unbind(Kuid(1000)), Err(Refusal::NoEnt));
+        for uid in 1..=MAX_BINDINGS as u32 {
+            b.bind(Kuid(uid), DomId(uid as u16 % 100 + 1)).unwrap();
         }
-        assert_eq!(b.bind(99_999, DomId(1)), Err(Refusal::NoSpace));
-        assert_eq!(b.bind(5, DomId(77)), Ok(()), "rebinding works when full");
+        assert_eq!(b.bind(Kuid(99_999), DomId(1)), Err(Refusal::NoSpace));
+        assert_eq!(b.bind(Kuid(5), DomId(77)), Ok(()), "rebinding works when full");
         b.clear();
-        assert_eq!(b.lookup(5), None);
+        assert_eq!(b.lookup(Kuid(5)), None);
     }
 
     #[test]
     fn concurrent_binds_of_one_uid_never_duplicate_it() {
-        let b = Arc::new(Bindings::new());
+        // The module keeps the table under a SpinLock; a Mutex stands in here.
+        let b = Arc::new(std::sync::Mutex::new(BindingTable::new()));
         let hs: Vec<_> = (1..=8u16)
             .map(|d| {
                 let b = b.clone();
                 std::thread::spawn(move || {
                     for _ in 0..200 {
-                        b.bind(42, DomId(d)).unwrap();
+                        b.lock().unwrap().bind(Kuid(42), DomId(d)).unwrap();
                     }
                 })
             })
             .collect();
         hs.into_iter().for_each(|h| h.join().unwrap());
         let mut n = 0;
-        b.for_each(|u, _| n += usize::from(u == 42));
+        b.lock().unwrap().for_each(|u, _| n += usize::from(u == Kuid(42)));
         assert_eq!(n, 1);
+    }
+
+    fn who(uid: u32, initial_userns: bool, cap_sys_admin: bool) -> Opener {
+        Opener { fsuid: Kuid(uid), initial_userns, cap_sys_admin }
     }
 
     #[test]
     fn open_policy() {
-        assert_eq!(decide_open(Some(DomId(5)), false), Ok(OpenDecision::Restricted(DomId(5))));
-        assert_eq!(decide_open(Some(DomId(5)), true), Ok(OpenDecision::Restricted(DomId(5))), "a binding applies to admins too");
-        assert_eq!(decide_open(None, true), Ok(OpenDecision::Unrestricted));
-        assert_eq!(decide_open(None, false), Err(Refusal::Access));
+        let bound = |u: Kuid| (u == Kuid(5001)).then_some(DomId(5));
+        assert_eq!(decide_open(who(5001, true, false), bound), Ok(OpenDecision::Restricted(DomId(5))));
+        assert_eq!(decide_open(who(5001, true, true), bound), Ok(OpenDecision::Restricted(DomId(5))), "a binding applies to admins too");
+        assert_eq!(decide_open(who(0, true, true), bound), Ok(OpenDecision::Unrestricted));
+        assert_eq!(decide_open(who(4343, true, false), bound), Err(Refusal::Access));
     }
 
     #[test]
-    fn restrict_uid_needs_an_admin_on_an_unrestricted_fd() {
+    fn an_opener_inside_a_user_namespace_is_refused_before_its_uid_is_looked_at() {
+        // Its kuid may be bound (the same user in a namespace of its own) or
+        // not (a user mapping itself to a bound number, or unmapped and seen
+        // as the overflow uid): EPERM in every case, without a lookup.
+        for (uid, admin) in [(5001, false), (5001, true), (65534, false), (1000, false)] {
+            let looked = std::cell::Cell::new(false);
+            let r = decide_open(who(uid, false, admin), |_| {
+                looked.set(true);
+                Some(DomId(5))
+            });
+            assert_eq!(r, Err(Refusal::Perm), "uid {uid}");
+            assert!(!looked.get());
+        }
+    }
+
+    #[test]
+    fn restrict_uid_needs_an_admin_on_an_unrestricted_fd_and_a_mapped_uid() {
         let free = Restriction::none();
         let bound = Restriction::to(DomId(2));
         let arg = PrivcmdRestrictUid { uid: 7, domid: DomId(3), flags: RestrictUidFlags(0) };
-        assert_eq!(decide_restrict_uid(true, &free, &arg), Ok(BindingChange::Bind(7, DomId(3))));
-        assert_eq!(decide_restrict_uid(true, &free, &PrivcmdRestrictUid { flags: RestrictUidFlags::UNBIND, ..arg }), Ok(BindingChange::Unbind(7)));
-        assert_eq!(decide_restrict_uid(false, &free, &arg), Err(Refusal::Perm));
-        assert_eq!(decide_restrict_uid(true, &bound, &arg), Err(Refusal::Perm));
-        assert_eq!(decide_restrict_uid(true, &free, &PrivcmdRestrictUid { flags: RestrictUidFlags(3), ..arg }), Err(Refusal::Inval));
+        let k = Some(Kuid(7));
+        assert_eq!(decide_restrict_uid(true, &free, &arg, k), Ok(BindingChange::Bind(Kuid(7), DomId(3))));
+        assert_eq!(decide_restrict_uid(true, &free, &PrivcmdRestrictUid { flags: RestrictUidFlags::UNBIND, ..arg }, k), Ok(BindingChange::Unbind(Kuid(7))));
+        assert_eq!(decide_restrict_uid(false, &free, &arg, k), Err(Refusal::Perm));
+        assert_eq!(decide_restrict_uid(true, &bound, &arg, k), Err(Refusal::Perm));
+        assert_eq!(decide_restrict_uid(true, &free, &PrivcmdRestrictUid { flags: RestrictUidFlags(3), ..arg }, k), Err(Refusal::Inval));
+        assert_eq!(decide_restrict_uid(true, &free, &arg, None), Err(Refusal::Inval), "a uid the caller's namespace does not map");
+        assert_eq!(decide_restrict_uid(true, &free, &arg, Some(Kuid::INVALID)), Err(Refusal::Inval));
+    }
+
+    #[test]
+    fn frame_counts_are_bounded_before_anything_is_sized_by_them() {
+        assert_eq!(frame_count(0), Err(Refusal::Inval));
+        assert_eq!(frame_count(1), Ok(1));
+        assert_eq!(frame_count(i32::MAX as u64), Ok(i32::MAX as usize));
+        for n in [1u64 << 31, (1 << 32) - 1, 1 << 32, (1 << 32) + 1, u64::MAX] {
+            assert_eq!(frame_count(n), Err(Refusal::Inval), "{n:#x} would truncate in the remap's int");
+        }
+        assert!(resource_range_fits(0, 2, 2));
+        assert!(resource_range_fits(1, 1, 2));
+        assert!(!resource_range_fits(1, 2, 2));
+        assert!(!resource_range_fits(0, 3, 2));
+        assert!(!resource_range_fits(u64::MAX, 1, u32::MAX), "no wrap-around");
+    }
+
+    #[test]
+    fn a_chunk_stopped_part_way_is_an_error_and_names_the_untried_frames() {
+        let mut e = [0, -14, NOT_TRIED, NOT_TRIED];
+        assert_eq!(chunk_outcome(&mut e, -12), Err(-12));
+        assert_eq!(e, [0, -14, -12, -12]);
+        let mut e = [NOT_TRIED; 3];
+        assert_eq!(chunk_outcome(&mut e, -22), Err(-22), "nothing tried: the vma check failed");
+        let mut e = [0, NOT_TRIED];
+        assert_eq!(chunk_outcome(&mut e, 1), Err(-14), "untried frames with no error given: EFAULT");
+        assert_eq!(e, [0, -14]);
+        let mut e = [0, -2, 0];
+        assert_eq!(chunk_outcome(&mut e, 2), Ok(true), "a paged-out frame");
+        let mut e = [0, -22];
+        assert_eq!(chunk_outcome(&mut e, -22), Ok(false), "the last frame's own error, already in place");
+        let mut e = [0, 0];
+        assert_eq!(chunk_outcome(&mut e, 2), Ok(false));
     }
 
     #[test]
@@ -164,9 +224,9 @@ mod tests {
 
     #[test]
     fn bindings_listing_fits_or_stops_cleanly() {
-        let b = Bindings::new();
-        b.bind(1000, DomId(3)).unwrap();
-        b.bind(1001, DomId(12)).unwrap();
+        let mut b = BindingTable::new();
+        b.bind(Kuid(1000), DomId(3)).unwrap();
+        b.bind(Kuid(1001), DomId(12)).unwrap();
         let mut out = [0u8; 64];
         let n = format_bindings(&b, &mut out);
         assert_eq!(std::str::from_utf8(&out[..n]).unwrap(), "1000 3\n1001 12\n");

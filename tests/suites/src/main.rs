@@ -14,6 +14,7 @@ mod privcmd;
 mod raw;
 mod smoke;
 mod tap;
+mod uffd;
 mod xenpatches;
 mod xl;
 

@@ -27,6 +27,8 @@ pub const C_NODE: &str = "/dev/xen/privcmd";
 /// Ours.
 pub const OUR_NODE: &str = "/dev/xen/privcmd-restrict";
 const MODULE: &str = "/lib/xdm/privcmd_restrict.ko";
+const KUNIT_MODULE: &str = "/lib/xdm/privcmd_restrict_kunit.ko";
+const BINDINGS_FILE: &str = "/sys/class/misc/xen!privcmd-restrict/bindings";
 const PARAMS: &str = "/sys/module/privcmd_restrict/parameters";
 
 fn show(r: IoctlResult) -> String {
@@ -126,6 +128,23 @@ fn shared_cases(node: &str, w: &World) -> Vec<(String, String)> {
             Err(e) => case("mmap of the node", format!("{e:?}")),
         }
     }
+    // A batch longer than privcmd-restrict's chunk (512 frames): 600 frames
+    // from 1 MiB, the guest's code first.
+    if let Some((gpa, bytes)) = &w.image {
+        const N: usize = 600;
+        match NodeMap::new(&fd, N) {
+            Ok(m) => {
+                let first = gpa >> 12;
+                let gfns: Vec<XenPfn> = (0..N as u64).map(|i| (first + i) as XenPfn).collect();
+                let mut errs = vec![77i32; N];
+                let r = raw::mmapbatch_v2(&fd, a, m.addr, &gfns, Some(&mut errs));
+                let failed = errs.iter().filter(|&&e| e != 0).count();
+                let same = r.is_ok() && (0..bytes.len()).all(|i| m.byte((*gpa as usize & 0xfff) + i) == bytes[i]);
+                case("MMAPBATCH_V2 of 600 frames (over one chunk)", format!("{} failed={failed} contents {}", show(r), if same { "match" } else { "DIFFER" }));
+            }
+            Err(e) => case("mmap of the node", format!("{e:?}")),
+        }
+    }
     match NodeMap::new(&fd, 1) {
         Ok(m) => {
             let mut errs = [77i32];
@@ -161,7 +180,11 @@ fn dmesg() -> String {
 }
 
 fn delete_module() -> Result<(), Errno> {
-    let name = CString::new("privcmd_restrict").expect("no NUL");
+    delete_named_module("privcmd_restrict")
+}
+
+fn delete_named_module(name: &str) -> Result<(), Errno> {
+    let name = CString::new(name).expect("no NUL");
     // SAFETY: a syscall with a valid string; O_NONBLOCK fails instead of waiting.
     let r = unsafe { libc::syscall(libc::SYS_delete_module, name.as_ptr(), libc::O_NONBLOCK) };
     if r < 0 {
@@ -221,8 +244,16 @@ fn as_uid(uid: u32, f: impl FnOnce() -> String) -> String {
 pub fn run() -> i32 {
     let mut t = Tap::new("privcmd");
     let log_start = dmesg().lines().count();
+    // The product module carries no KUnit suite: loading it (at boot, by
+    // /etc/xdm/setup) ran no tests, so the kernel is not marked as having
+    // run any (TAINT_TEST, bit 18, 'N'); the suite is a test module of its own.
+    let test_taint = || std::fs::read_to_string("/proc/sys/kernel/tainted").ok().and_then(|s| s.trim().parse::<u64>().ok()).map(|v| v & (1 << 18) != 0);
+    t.eq("loading privcmd_restrict.ko ran no tests: no TAINT_TEST ('N')", test_taint(), Some(false));
+    let loaded = xl::run("insmod", &[KUNIT_MODULE]).0;
     let k = dmesg();
-    t.check("the module's KUnit suite passed at load", k.contains("ok 1 privcmd_restrict") && k.contains("privcmd_restrict: pass:5 fail:0"), "no KUnit result in dmesg");
+    t.check("the KUnit suite, privcmd_restrict_kunit.ko, passes as it loads", loaded && k.contains("ok 1 privcmd_restrict") && k.contains("privcmd_restrict: pass:5 fail:0"), "no KUnit result in dmesg");
+    t.eq("... and it is what marks the kernel as having run tests", test_taint(), Some(true));
+    t.check("... and unloads", delete_named_module("privcmd_restrict_kunit").is_ok(), "");
     if !t.check("our node exists", std::path::Path::new(OUR_NODE).exists(), OUR_NODE) {
         return t.finish();
     }
@@ -329,9 +360,15 @@ fn own_cases(t: &mut Tap, w: &World) {
     // Restrict-at-open.
     const UID: u32 = 4242;
     t.eq("binding uid 4242 to the guest", raw::restrict_uid(&o, UID, a, 0), Ok(0));
-    let listing = std::fs::read_to_string("/sys/class/misc/xen!privcmd-restrict/bindings").unwrap_or_default();
+    let listing = std::fs::read_to_string(BINDINGS_FILE).unwrap_or_default();
     t.check("the binding is listed in sysfs", listing.lines().any(|l| l == format!("{UID} {}", a.0)), &listing);
+    let mode = std::fs::metadata(BINDINGS_FILE).map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777).unwrap_or(0);
+    t.eq("the sysfs bindings file is root's only (mode 0400)", format!("{mode:o}"), "400".to_string());
+    let peek = as_uid(4343, || format!("{:?}", std::fs::read_to_string(BINDINGS_FILE).map_err(|e| e.raw_os_error())));
+    t.eq("... an unprivileged uid cannot read it (EACCES)", peek, format!("Err(Some({}))", libc::EACCES));
     t.eq("binding to DOMID_INVALID is refused", raw::restrict_uid(&o, 1, DomId::INVALID, 0), Err(Errno(libc::EINVAL)));
+    t.eq("binding a uid to dom0 is refused (EINVAL)", raw::restrict_uid(&o, 4444, DomId(0), 0), Err(Errno(libc::EINVAL)));
+    t.eq("binding uid 0 is refused (EINVAL)", raw::restrict_uid(&o, 0, a, 0), Err(Errno(libc::EINVAL)));
     t.eq("unknown flags are refused", raw::restrict_uid(&o, 1, a, 0x40), Err(Errno(libc::EINVAL)));
     t.eq("unbinding a uid without binding: ENOENT", raw::restrict_uid(&o, 4343, a, 1), Err(Errno(libc::ENOENT)));
     let ro = open(OUR_NODE);
@@ -366,11 +403,208 @@ fn own_cases(t: &mut Tap, w: &World) {
         as_uid(UID, move || show(raw::restrict_uid(&fd, 7, DomId(1), 0)))
     };
     t.eq("without CAP_SYS_ADMIN an unrestricted fd cannot change bindings", inherited, "EPERM".to_string());
+    user_namespaces(t, &o, a, UID);
     t.eq("unbinding uid 4242", raw::restrict_uid(&o, UID, a, 1), Ok(0));
     let after = as_uid(UID, || format!("{:?}", raw::open(OUR_NODE).map(|_| ())));
     t.eq("once unbound, uid 4242 is refused", after, "Err(EACCES)".to_string());
-    let listing = std::fs::read_to_string("/sys/class/misc/xen!privcmd-restrict/bindings").unwrap_or_default();
+    let listing = std::fs::read_to_string(BINDINGS_FILE).unwrap_or_default();
     t.check("sysfs lists nothing", listing.trim().is_empty(), &listing);
+    allocation_bounds(t, w);
+    forced_races(t, w);
+}
+
+/// Writes `v` at user address `at` (unaligned).
+fn poke<T: Copy>(at: usize, v: T) {
+    // SAFETY: the callers pass addresses inside their own live mappings.
+    unsafe { std::ptr::write_unaligned(at as *mut T, v) }
+}
+
+fn peek<T: Copy>(at: usize) -> T {
+    // SAFETY: as for poke.
+    unsafe { std::ptr::read_unaligned(at as *const T) }
+}
+
+/// Double fetches, forced with userfaultfd: the kernel's copy of an ioctl's
+/// argument stalls on a missing page while another thread rewrites what
+/// the copy has already read, or restricts the fd. Every value must be the
+/// one the kernel read once.
+fn forced_races(t: &mut Tap, w: &World) {
+    use crate::uffd::Stall;
+    use dmop_abi::dmop::NrVcpus;
+    use dmop_abi::privcmd::{PrivcmdDmOp, PrivcmdDmOpBuf};
+    use dmop_abi::types::UserPtr;
+    const PAGE: usize = 4096;
+    let a = w.a;
+    // Without userfaultfd (CONFIG_USERFAULTFD) the cases cannot run: that fails.
+    let stall = |t: &mut Tap| Stall::new().map_err(|e| t.check("userfaultfd is available for the forced races", false, format_args!("{e:?}")));
+    let mut op = XenDmOp::with_payload(DmopCode::NR_VCPUS, &NrVcpus::ZEROED);
+    let op_size = size_of_val(&op);
+    let desc = [PrivcmdDmOpBuf { uptr: UserPtr::from_ptr(op.as_mut_bytes().as_mut_ptr()), size: op_size }];
+    let desc_at = desc.as_ptr() as usize;
+    let ubufs_at = std::mem::offset_of!(PrivcmdDmOp, ubufs);
+    // The struct straddles the pages: dom and num resident, ubufs stalled.
+    let mut page = [0u8; PAGE];
+    page[..8].copy_from_slice(&(desc_at as u64).to_ne_bytes());
+
+    // 1. The domain rewritten while the kernel is still copying the struct.
+    let r = open(OUR_NODE);
+    let _ = raw::restrict(&r, a);
+    if let Ok(st) = stall(t) {
+        let at = st.second() - ubufs_at;
+        poke(at, a);
+        poke(at + 2, 1u16);
+        let (res, faulted) = st.run(&page, || poke(at, DomId(999)), || raw::ioctl_addr(&r, privcmd::IOCTL_PRIVCMD_DM_OP, at));
+        let vcpus = op.payload::<NrVcpus>().vcpus;
+        t.check(
+            "forced race: dom rewritten (to 999) while the kernel copies the struct: the op is made on the domain read once (its own)",
+            faulted && res == Ok(0) && vcpus == 1 && peek::<DomId>(at) == DomId(999),
+            format_args!("faulted {faulted}, {res:?}, vcpus {vcpus}"),
+        );
+    }
+
+    // 2. num rewritten (beyond the limit) while the kernel copies the descriptors.
+    op = XenDmOp::with_payload(DmopCode::NR_VCPUS, &NrVcpus::ZEROED);
+    if let Ok(st) = stall(t) {
+        let arg = Box::new(PrivcmdDmOp { dom: a, num: 1, ubufs: UserPtr(st.second()), ..PrivcmdDmOp::ZEROED });
+        let arg_at = &*arg as *const PrivcmdDmOp as usize;
+        let mut dpage = [0u8; PAGE];
+        dpage[..size_of::<PrivcmdDmOpBuf>()].copy_from_slice(desc[0].as_bytes());
+        let (res, faulted) = st.run(&dpage, || poke(arg_at + 2, 17u16), || raw::ioctl_addr(&r, privcmd::IOCTL_PRIVCMD_DM_OP, arg_at));
+        let vcpus = op.payload::<NrVcpus>().vcpus;
+        t.check(
+            "forced race: num rewritten (to 17) while the kernel copies the descriptors: one buffer, as read once",
+            faulted && res == Ok(0) && vcpus == 1 && peek::<u16>(arg_at + 2) == 17,
+            format_args!("faulted {faulted}, {res:?}, vcpus {vcpus}"),
+        );
+    }
+
+    // 3. The op code rewritten while the kernel copies buffer 0: Xen sees
+    //    the copy, and the copy goes back.
+    if let Ok(st) = stall(t) {
+        let buf = st.second() - 8; // op and pad resident, the payload stalled
+        poke(buf, DmopCode::NR_VCPUS);
+        poke(buf + 4, 0u32);
+        let descs = [(buf, op_size)];
+        let (res, faulted) = st.run(&[0u8; PAGE], || poke(buf, DmopCode::CREATE_IOREQ_SERVER), || raw::dm_op_descs(&r, a, &descs));
+        let vcpus = peek::<u32>(buf + XenDmOp::PAYLOAD_OFFSET);
+        t.check(
+            "forced race: the op code rewritten while the kernel copies buffer 0: Xen runs the op read once, and the buffer gets its result",
+            faulted && res == Ok(0) && vcpus == 1 && peek::<DmopCode>(buf) == DmopCode::NR_VCPUS,
+            format_args!("faulted {faulted}, {res:?}, vcpus {vcpus}, op now {:?}", peek::<DmopCode>(buf)),
+        );
+    }
+
+    // 4. RESTRICT racing a DM_OP whose struct is still being copied: the
+    //    check comes after the read and sees the restriction.
+    let u = open(OUR_NODE);
+    if let Ok(st) = stall(t) {
+        let at = st.second() - ubufs_at;
+        poke(at, a);
+        poke(at + 2, 1u16);
+        let mut restricted = Err(Errno(0));
+        let (res, faulted) = st.run(&page, || restricted = raw::restrict(&u, DomId(a.0 + 1)), || raw::ioctl_addr(&u, privcmd::IOCTL_PRIVCMD_DM_OP, at));
+        t.check(
+            "forced race: RESTRICT (to another domain) while a DM_OP's struct is being copied: the op is refused (EPERM)",
+            faulted && restricted == Ok(0) && res == Err(Errno(libc::EPERM)),
+            format_args!("faulted {faulted}, restrict {restricted:?}, op {res:?}"),
+        );
+        t.eq("... and so is every later op on the guest", raw::nr_vcpus(&u, a), Err(Errno(libc::EPERM)));
+    }
+}
+
+/// In the child `as_uid` made: a new user namespace, with `map` written to
+/// its uid_map if given; then what the child is there and what opening
+/// our node gives it.
+fn open_in_userns(map: Option<&str>) -> String {
+    // setuid made the child non-dumpable, which makes its /proc files root's:
+    // it could not write its own uid_map.
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) };
+    // SAFETY: unshare has no memory preconditions; the child is single-threaded.
+    if unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0 {
+        return format!("unshare={:?}", std::io::Error::last_os_error().raw_os_error());
+    }
+    if let Some(m) = map {
+        if let Err(e) = std::fs::write("/proc/self/uid_map", m) {
+            return format!("uid_map={:?}", e.raw_os_error());
+        }
+    }
+    // SAFETY: plain calls.
+    let (uid, euid) = unsafe { (libc::getuid(), libc::geteuid()) };
+    format!("uid={uid} euid={euid} open={:?}", raw::open(OUR_NODE).map(|_| ()))
+}
+
+/// The user-namespace hole: a binding names a user of the host (a kuid),
+/// never a number some namespace shows; an opener inside a user namespace
+/// is refused (EPERM) whatever its uid.
+fn user_namespaces(t: &mut Tap, o: &OwnedFd, a: DomId, bound: u32) {
+    const OTHER: u32 = 4343;
+    let overflow: u32 = std::fs::read_to_string("/proc/sys/kernel/overflowuid").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(65534);
+    let eperm = format!("open={:?}", Err::<(), _>(Errno(libc::EPERM)));
+
+    let mapped = as_uid(OTHER, || open_in_userns(Some(&format!("{bound} {OTHER} 1"))));
+    t.note(format!("uid {OTHER} in a user namespace mapping itself to {bound}: {mapped}"));
+    t.check(
+        &format!("uid {OTHER}, in a user namespace where it is uid {bound} (bound), gets no fd (EPERM)"),
+        mapped.starts_with(&format!("uid={bound} ")) && mapped.ends_with(&eperm),
+        &mapped,
+    );
+
+    t.eq(&format!("binding the overflow uid {overflow} to the guest"), raw::restrict_uid(o, overflow, a, 0), Ok(0));
+    let unmapped = as_uid(OTHER, || open_in_userns(None));
+    t.note(format!("uid {OTHER} in a user namespace with no mapping: {unmapped}"));
+    t.check(
+        &format!("uid {OTHER}, unmapped in a user namespace (seen as {overflow}, bound), gets no fd (EPERM)"),
+        unmapped.starts_with(&format!("uid={overflow} ")) && unmapped.ends_with(&eperm),
+        &unmapped,
+    );
+    let plain = as_uid(OTHER, || format!("{:?}", raw::open(OUR_NODE).map(|_| ())));
+    t.eq(&format!("... and outside it, uid {OTHER} is still refused (EACCES)"), plain, "Err(EACCES)".to_string());
+    t.eq(&format!("unbinding uid {overflow}"), raw::restrict_uid(o, overflow, a, 1), Ok(0));
+
+    let own = as_uid(bound, || open_in_userns(Some(&format!("0 {bound} 1"))));
+    t.note(format!("uid {bound} (bound) in a user namespace of its own: {own}"));
+    t.check(&format!("the bound uid {bound} itself, inside a user namespace, is refused too (EPERM)"), own.ends_with(&eperm), &own);
+}
+
+/// The allocation hole: counts are bounded by the caller's mapping (and
+/// by the remap's int) before anything is sized by them. Under
+/// panic_on_warn the page allocator's warning on an oversized request
+/// would end the run here.
+fn allocation_bounds(t: &mut Tap, w: &World) {
+    let fd = open(OUR_NODE);
+    let _ = raw::restrict(&fd, w.a);
+    let Ok(m) = NodeMap::new(&fd, 1) else {
+        t.check("mmap of the node", false, "");
+        return;
+    };
+    // On the heap, low in the address space: the C driver's first check,
+    // access_ok of `num` error slots, passes, so the count itself is tested.
+    let gfns = vec![0x100 as XenPfn; 4];
+    let mut errs = vec![0i32; 4];
+    for num in [(1u32 << 31) - 1, 1 << 31, u32::MAX] {
+        t.eq(
+            &format!("MMAPBATCH_V2 with num {num:#x} on a one-page mapping: EINVAL, nothing allocated"),
+            raw::mmapbatch_v2_num(&fd, w.a, m.addr, num, &gfns, &mut errs),
+            Err(Errno(libc::EINVAL)),
+        );
+    }
+    let ioreq = u32::from(ResourceType::IOREQ_SERVER.0);
+    for num in [(1u64 << 31) - 1, 1 << 31, 1 << 32, (1 << 32) + 1, u64::MAX] {
+        t.eq(
+            &format!("MMAP_RESOURCE with num {num:#x} on a one-page mapping: EINVAL, nothing allocated"),
+            raw::mmap_resource(&fd, w.a, ioreq, w.server, 0, num, m.addr).0,
+            Err(Errno(libc::EINVAL)),
+        );
+    }
+    let (_, size) = raw::mmap_resource(&fd, w.a, ioreq, w.server, 0, 0, 0);
+    if let Ok(big) = NodeMap::new(&fd, size as usize + 1) {
+        t.eq(
+            &format!("MMAP_RESOURCE of {} frames of a {size}-frame resource: EINVAL", size + 1),
+            raw::mmap_resource(&fd, w.a, ioreq, w.server, 0, size + 1, big.addr).0,
+            Err(Errno(libc::EINVAL)),
+        );
+    }
 }
 
 /// A small seeded generator (xorshift64*): the run is reproducible.

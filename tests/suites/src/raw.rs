@@ -213,6 +213,20 @@ pub fn mmapbatch_v2(fd: &OwnedFd, dom: DomId, addr: usize, gfns: &[dmop_abi::typ
     ioctl_struct(fd, privcmd::IOCTL_PRIVCMD_MMAPBATCH_V2, &mut arg)
 }
 
+/// `IOCTL_PRIVCMD_MMAPBATCH_V2` with a `num` of the caller's choosing
+/// (larger than the arrays, to test the kernel's bounds).
+pub fn mmapbatch_v2_num(fd: &OwnedFd, dom: DomId, addr: usize, num: u32, gfns: &[dmop_abi::types::XenPfn], errs: &mut [i32]) -> IoctlResult {
+    let mut arg = dmop_abi::privcmd::PrivcmdMmapbatchV2 {
+        num,
+        dom,
+        addr: addr as u64,
+        arr: UserPtr::from_ptr(gfns.as_ptr()),
+        err: UserPtr::from_ptr(errs.as_mut_ptr()),
+        ..dmop_abi::privcmd::PrivcmdMmapbatchV2::ZEROED
+    };
+    ioctl_struct(fd, privcmd::IOCTL_PRIVCMD_MMAPBATCH_V2, &mut arg)
+}
+
 /// `IOCTL_PRIVCMD_RESTRICT_UID` (privcmd-restrict only).
 pub fn restrict_uid(fd: &OwnedFd, uid: u32, domid: DomId, flags: u16) -> IoctlResult {
     let mut a = dmop_abi::privcmd::PrivcmdRestrictUid { uid, domid, flags: dmop_abi::privcmd::RestrictUidFlags(flags) };
