@@ -15,13 +15,25 @@ fn main() {
         if it.next() != Some("#define") {
             continue;
         }
-        let (Some(name), Some(value)) = (it.next(), it.next()) else { continue };
-        let Some(name) = name.strip_prefix("TG_") else { continue };
+        let (Some(name), Some(value)) = (it.next(), it.next()) else {
+            continue;
+        };
+        let Some(name) = name.strip_prefix("TG_") else {
+            continue;
+        };
         let v = value.trim_end_matches(['u', 'U']);
-        let parsed = if let Some(h) = v.strip_prefix("0x") { u64::from_str_radix(h, 16) } else { v.parse() };
+        let parsed = if let Some(h) = v.strip_prefix("0x") {
+            u64::from_str_radix(h, 16)
+        } else {
+            v.parse()
+        };
         let v = parsed.unwrap_or_else(|_| panic!("testguest.h: {name} = {value} is not a number"));
-        let _ = writeln!(out, "/// `TG_{name}` of the test guest.\npub const {name}: u64 = {v:#x};");
+        let _ = writeln!(
+            out,
+            "/// `TG_{name}` of the test guest.\npub const {name}: u64 = {v:#x};"
+        );
     }
-    let path = std::path::Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("testplatform.rs");
+    let path = std::path::Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
+        .join("testplatform.rs");
     std::fs::write(path, out).expect("write testplatform.rs");
 }

@@ -37,7 +37,10 @@ impl Device for LedBank {
 
     fn write(&mut self, _: Access, value: u64, ctx: &mut Ctx<'_>) {
         self.lit = value as u8;
-        let bulbs: String = (0..8).rev().map(|i| if self.lit & (1 << i) != 0 { '*' } else { '.' }).collect();
+        let bulbs: String = (0..8)
+            .rev()
+            .map(|i| if self.lit & (1 << i) != 0 { '*' } else { '.' })
+            .collect();
         println!("led bank: [{bulbs}]");
         ctx.set_isa_irq(IRQ, self.lit & 0x80 != 0);
     }
@@ -45,10 +48,14 @@ impl Device for LedBank {
 
 fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("--selftest") {
-        let mut m = Machine::new(vec![Box::new(LedBank::default())]).expect("one device cannot overlap");
+        let mut m =
+            Machine::new(vec![Box::new(LedBank::default())]).expect("one device cannot overlap");
         m.port(PORT, 1, Some(0x81));
         assert_eq!(m.port(PORT, 1, None), 0x81);
-        assert_eq!(m.take_actions(), vec![xen_thin_dm::Action::IsaIrq(IRQ, true)]);
+        assert_eq!(
+            m.take_actions(),
+            vec![xen_thin_dm::Action::IsaIrq(IRQ, true)]
+        );
         return ExitCode::SUCCESS;
     }
     xen_thin_dm::app::main_with(|_| vec![Box::new(LedBank::default())])

@@ -25,11 +25,11 @@ use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::ExitCode;
 
-use dmop_abi::types::DomId;
 use crate::cli::{self, Command, Options, Privcmd};
 use crate::devices::{DebugExit, PciCounter, Scratch, Uart16550};
 use crate::forwarder::{self, Forwarder};
 use crate::{depriv, escape, testplatform, Device, Exit, Machine, Server};
+use dmop_abi::types::DomId;
 use xendevicemodel::{DeviceModel, EventChannel, PRIVCMD_PATH, PRIVCMD_RESTRICT_PATH};
 use xenstore_client::Xenstore;
 
@@ -107,7 +107,9 @@ pub fn main_with(extra: impl FnOnce(&Options) -> Vec<Box<dyn Device>>) -> ExitCo
 fn privcmd_path(o: &Options) -> String {
     match &o.privcmd {
         Privcmd::Path(p) => p.clone(),
-        Privcmd::Auto if std::path::Path::new(PRIVCMD_RESTRICT_PATH).exists() => PRIVCMD_RESTRICT_PATH.into(),
+        Privcmd::Auto if std::path::Path::new(PRIVCMD_RESTRICT_PATH).exists() => {
+            PRIVCMD_RESTRICT_PATH.into()
+        }
         Privcmd::Auto => PRIVCMD_PATH.into(),
     }
 }
@@ -115,7 +117,12 @@ fn privcmd_path(o: &Options) -> String {
 /// Another guest for the escape test: the first domain in xenstore that is
 /// neither dom0 nor ours.
 fn other_guest(xs: Option<&mut Xenstore>, ours: DomId) -> Option<DomId> {
-    let mut ids: Vec<u16> = xs?.directory("/local/domain").ok()?.iter().filter_map(|d| d.parse().ok()).collect();
+    let mut ids: Vec<u16> = xs?
+        .directory("/local/domain")
+        .ok()?
+        .iter()
+        .filter_map(|d| d.parse().ok())
+        .collect();
     ids.sort_unstable();
     ids.into_iter().find(|&d| d != 0 && d != ours.0).map(DomId)
 }
@@ -132,13 +139,19 @@ fn signal_fd() -> Result<OwnedFd, Fatal> {
             libc::sigaddset(&mut set, s);
         }
         if libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) < 0 {
-            return Err(Fatal(format!("sigprocmask: {}", std::io::Error::last_os_error())));
+            return Err(Fatal(format!(
+                "sigprocmask: {}",
+                std::io::Error::last_os_error()
+            )));
         }
     }
     // SAFETY: a valid sigset; a new descriptor is returned.
     let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC) };
     if fd < 0 {
-        return Err(Fatal(format!("signalfd: {}", std::io::Error::last_os_error())));
+        return Err(Fatal(format!(
+            "signalfd: {}",
+            std::io::Error::last_os_error()
+        )));
     }
     // SAFETY: just created, owned here.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
@@ -151,10 +164,23 @@ fn signal_fd() -> Result<OwnedFd, Fatal> {
 fn become_bound_uid(o: &Options, node: &str) -> Result<(), Fatal> {
     if o.depriv {
         // The chroot directory is root's to make.
-        depriv::prepare_empty_root().map_err(|e| Fatal(format!("deprivilege step \"empty root directory\" failed: {e}")))?;
+        depriv::prepare_empty_root().map_err(|e| {
+            Fatal(format!(
+                "deprivilege step \"empty root directory\" failed: {e}"
+            ))
+        })?;
     }
-    let admin = DeviceModel::open_path(node).map_err(|e| Fatal(format!("restrict-at-open needs the privcmd-restrict node: {e}")))?;
-    admin.bind_uid(o.uid, o.domid).map_err(|e| Fatal(format!("restrict-at-open: binding uid {} to domain {}: {e}", o.uid, o.domid.0)))?;
+    let admin = DeviceModel::open_path(node).map_err(|e| {
+        Fatal(format!(
+            "restrict-at-open needs the privcmd-restrict node: {e}"
+        ))
+    })?;
+    admin.bind_uid(o.uid, o.domid).map_err(|e| {
+        Fatal(format!(
+            "restrict-at-open: binding uid {} to domain {}: {e}",
+            o.uid, o.domid.0
+        ))
+    })?;
     drop(admin);
     // SAFETY: plain credential calls.
     let r = unsafe {
@@ -165,7 +191,11 @@ fn become_bound_uid(o: &Options, node: &str) -> Result<(), Fatal> {
         }
     };
     if r < 0 {
-        return Err(Fatal(format!("restrict-at-open: becoming uid {}: {}", o.uid, std::io::Error::last_os_error())));
+        return Err(Fatal(format!(
+            "restrict-at-open: becoming uid {}: {}",
+            o.uid,
+            std::io::Error::last_os_error()
+        )));
     }
     Ok(())
 }
@@ -195,9 +225,16 @@ fn machine(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<Machine, Fatal> {
 
 fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
     let dom = o.domid;
-    say(&format!("device model for domain {} (pid {})", dom.0, std::process::id()));
+    say(&format!(
+        "device model for domain {} (pid {})",
+        dom.0,
+        std::process::id()
+    ));
     if !o.ignored.is_empty() {
-        say(&format!("warning: ignoring QEMU options it does not implement: {}", o.ignored.join(" ")));
+        say(&format!(
+            "warning: ignoring QEMU options it does not implement: {}",
+            o.ignored.join(" ")
+        ));
     }
     if !o.depriv {
         for _ in 0..3 {
@@ -212,13 +249,22 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
     let mut xs = match Xenstore::open() {
         Ok(x) => Some(x),
         Err(e) => {
-            say(&format!("warning: no xenstore ({e}): the toolstack will not see this device model start"));
+            say(&format!(
+                "warning: no xenstore ({e}): the toolstack will not see this device model start"
+            ));
             None
         }
     };
-    let other = if o.escape_test { o.escape_other.or_else(|| other_guest(xs.as_mut(), dom)) } else { None };
+    let other = if o.escape_test {
+        o.escape_other.or_else(|| other_guest(xs.as_mut(), dom))
+    } else {
+        None
+    };
     let other_pid = other.and_then(|d| {
-        let pid = xs.as_mut()?.read(&format!("/local/domain/{}/image/device-model-pid", d.0)).ok()?;
+        let pid = xs
+            .as_mut()?
+            .read(&format!("/local/domain/{}/image/device-model-pid", d.0))
+            .ok()?;
         String::from_utf8_lossy(&pid).trim().parse().ok()
     });
     // With a xenstored that has XS_ONE_TIME_RESTRICT (xen-patches), the
@@ -254,25 +300,38 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
     let signals = signal_fd()?;
     let (dm, ev) = if o.restrict_at_open {
         // The event channel node is root's: open it now and confine it at once.
-        let ev = EventChannel::open().map_err(|e| Fatal(format!("{}: {e}", xendevicemodel::EVTCHN_PATH)))?;
+        let ev = EventChannel::open()
+            .map_err(|e| Fatal(format!("{}: {e}", xendevicemodel::EVTCHN_PATH)))?;
         ev.restrict(dom)?;
         if started_as_root {
             become_bound_uid(o, &node)?;
         }
-        let dm = DeviceModel::open_bound(&node, dom)
-            .map_err(|e| Fatal(format!("restrict-at-open: {node} did not give a descriptor confined to domain {}: {e}", dom.0)))?;
-        say(&format!("restrict-at-open: {node} opened as uid {}, confined to domain {} from the start", o.uid, dom.0));
+        let dm = DeviceModel::open_bound(&node, dom).map_err(|e| {
+            Fatal(format!(
+                "restrict-at-open: {node} did not give a descriptor confined to domain {}: {e}",
+                dom.0
+            ))
+        })?;
+        say(&format!(
+            "restrict-at-open: {node} opened as uid {}, confined to domain {} from the start",
+            o.uid, dom.0
+        ));
         (dm, ev)
     } else {
         let dm = DeviceModel::open_path(&node).map_err(|e| Fatal(format!("{node}: {e}")))?;
-        let ev = EventChannel::open().map_err(|e| Fatal(format!("{}: {e}", xendevicemodel::EVTCHN_PATH)))?;
+        let ev = EventChannel::open()
+            .map_err(|e| Fatal(format!("{}: {e}", xendevicemodel::EVTCHN_PATH)))?;
         (dm, ev)
     };
     say(&format!("privcmd node {node}"));
 
     // 2. Attach.
     let mut server = Server::attach(dm.clone(), ev.clone(), dom, machine, o.verbose)?;
-    say(&format!("ioreq server {} attached to domain {}", server.id().0, dom.0));
+    say(&format!(
+        "ioreq server {} attached to domain {}",
+        server.id().0,
+        dom.0
+    ));
 
     // 3. Deprivilege. The xenstore connection stays open across it, unused
     // until step 4: the guest is paused until then, so no request has
@@ -287,11 +346,15 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
             as_root: started_as_root && !o.restrict_at_open,
             max_file_size: o.max_file_size,
             profile: depriv::Profile::DeviceModel,
-            known_fds: [Some(signals.as_raw_fd()), kept.as_ref().map(|f| f.client.as_raw_fd()), xs.as_ref().map(Xenstore::as_raw_fd)]
-                .into_iter()
-                .flatten()
-                .chain(server.device_fds())
-                .collect(),
+            known_fds: [
+                Some(signals.as_raw_fd()),
+                kept.as_ref().map(|f| f.client.as_raw_fd()),
+                xs.as_ref().map(Xenstore::as_raw_fd),
+            ]
+            .into_iter()
+            .flatten()
+            .chain(server.device_fds())
+            .collect(),
         };
         let done = depriv::apply_with(&plan, &mut || {
             if o.escape_test {
@@ -317,9 +380,15 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
     if let Some(f) = kept.as_mut() {
         f.client.write(&state_key, b"running").map_err(|e| {
             let _ = server.detach();
-            Fatal(format!("xenstore: writing {state_key} as domain {}: {e}", dom.0))
+            Fatal(format!(
+                "xenstore: writing {state_key} as domain {}: {e}",
+                dom.0
+            ))
         })?;
-        say(&format!("xenstore: {state_key} = running, written as domain {} (XS_ONE_TIME_RESTRICT)", dom.0));
+        say(&format!(
+            "xenstore: {state_key} = running, written as domain {} (XS_ONE_TIME_RESTRICT)",
+            dom.0
+        ));
     } else if let Some(mut x) = xs.take() {
         if let Err(e) = x.write(&state_key, b"running") {
             say(&format!("warning: {state_key}: {e}"));
@@ -342,7 +411,9 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
     let detached = server.detach();
     match exit {
         Ok(Exit::GuestShutdown(reason, code)) => {
-            say(&format!("the guest asked to stop with code {code}: domain shut down ({reason:?})"));
+            say(&format!(
+                "the guest asked to stop with code {code}: domain shut down ({reason:?})"
+            ));
         }
         Ok(Exit::Signal(s)) => say(&format!("signal {s}: stopping")),
         Err(e) => {
@@ -352,11 +423,16 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
     }
     say(&format!("requests served: {counts}"));
     if server.time_offset() != 0 {
-        say(&format!("the guest's clock is {} s off dom0's (its RTC, as Xen reported it)", server.time_offset()));
+        say(&format!(
+            "the guest's clock is {} s off dom0's (its RTC, as Xen reported it)",
+            server.time_offset()
+        ));
     }
     match detached {
         Ok(()) => say("ioreq server destroyed"),
-        Err(e) => say(&format!("ioreq server not destroyed ({e}): the domain is gone")),
+        Err(e) => say(&format!(
+            "ioreq server not destroyed ({e}): the domain is gone"
+        )),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -187,7 +187,9 @@ pub fn parse(args: &[String], env_domid: Option<&str>) -> Result<Command, String
     o.domid = match (dom, env_domid) {
         (Some(d), _) => d,
         (None, Some(e)) => domid("XEN_DOMAIN_ID", Some(&e.to_string()))?,
-        (None, None) => return Err("no domain: give -d DOMID (or --domid, -xen-domid, XEN_DOMAIN_ID)".into()),
+        (None, None) => {
+            return Err("no domain: give -d DOMID (or --domid, -xen-domid, XEN_DOMAIN_ID)".into())
+        }
     };
     if o.domid == DomId(0) {
         return Err("domain 0 is not an HVM guest: give the guest's domain id".into());
@@ -223,19 +225,51 @@ mod tests {
         assert_eq!(run(&["-d", "3"], None).unwrap().domid, DomId(3));
         assert_eq!(run(&["--domid", "4"], None).unwrap().domid, DomId(4));
         assert_eq!(run(&["--domid=6"], None).unwrap().domid, DomId(6));
-        assert_eq!(run(&["-xen-domid", "5", "-xen-domid-restrict"], None).unwrap().domid, DomId(5));
+        assert_eq!(
+            run(&["-xen-domid", "5", "-xen-domid-restrict"], None)
+                .unwrap()
+                .domid,
+            DomId(5)
+        );
         assert_eq!(run(&[], Some("7")).unwrap().domid, DomId(7));
-        assert_eq!(run(&["-d", "8"], Some("7")).unwrap().domid, DomId(8), "the command line wins");
+        assert_eq!(
+            run(&["-d", "8"], Some("7")).unwrap().domid,
+            DomId(8),
+            "the command line wins"
+        );
     }
 
     #[test]
     fn what_xl_passes_a_traditional_device_model_is_ignored_with_its_values() {
         let o = run(
-            &["-d", "2", "-domain-name", "g", "-videoram", "4", "-nographic", "-M", "xenfv", "-vcpus", "1", "-acpi"],
+            &[
+                "-d",
+                "2",
+                "-domain-name",
+                "g",
+                "-videoram",
+                "4",
+                "-nographic",
+                "-M",
+                "xenfv",
+                "-vcpus",
+                "1",
+                "-acpi",
+            ],
             None,
         )
         .unwrap();
-        assert_eq!(o.ignored, ["-domain-name g", "-videoram 4", "-nographic", "-M xenfv", "-vcpus 1", "-acpi"]);
+        assert_eq!(
+            o.ignored,
+            [
+                "-domain-name g",
+                "-videoram 4",
+                "-nographic",
+                "-M xenfv",
+                "-vcpus 1",
+                "-acpi"
+            ]
+        );
         assert_eq!((o.uid, o.gid), (40002, 40002));
     }
 
@@ -250,7 +284,11 @@ mod tests {
             (&[], Some("z"), "XEN_DOMAIN_ID z"),
             (&["-d", "1", "--uidd", "3"], None, "unknown option --uidd"),
             (&["-d", "1", "--uid", "0"], None, "would not deprivilege"),
-            (&["-d", "1", "--no-depriv", "--escape-test"], None, "needs deprivileging"),
+            (
+                &["-d", "1", "--no-depriv", "--escape-test"],
+                None,
+                "needs deprivileging",
+            ),
             (&["-d", "1", "--privcmd"], None, "needs a path"),
         ] {
             let e = run(args, env).unwrap_err();
@@ -260,15 +298,55 @@ mod tests {
 
     #[test]
     fn options() {
-        let o = run(&["-d", "1", "--uid", "500", "--no-depriv", "--privcmd", "/dev/x", "--uart-log=/tmp/u", "-v"], None).unwrap();
+        let o = run(
+            &[
+                "-d",
+                "1",
+                "--uid",
+                "500",
+                "--no-depriv",
+                "--privcmd",
+                "/dev/x",
+                "--uart-log=/tmp/u",
+                "-v",
+            ],
+            None,
+        )
+        .unwrap();
         assert_eq!((o.uid, o.gid, o.depriv, o.verbose), (500, 500, false, true));
         assert_eq!(o.privcmd, Privcmd::Path("/dev/x".into()));
         assert_eq!(o.uart_log, Some(PathBuf::from("/tmp/u")));
-        let o = run(&["-d", "1", "--escape-test", "--escape-other", "9", "--restrict-at-open", "--gid", "7"], None).unwrap();
-        assert_eq!((o.escape_test, o.escape_other, o.restrict_at_open, o.gid), (true, Some(DomId(9)), true, 7));
+        let o = run(
+            &[
+                "-d",
+                "1",
+                "--escape-test",
+                "--escape-other",
+                "9",
+                "--restrict-at-open",
+                "--gid",
+                "7",
+            ],
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (o.escape_test, o.escape_other, o.restrict_at_open, o.gid),
+            (true, Some(DomId(9)), true, 7)
+        );
         assert_eq!(parse(&["--help".into()], None), Ok(Command::Help));
-        assert_eq!(run(&["-d", "1"], None).unwrap().poll_max_us, DEFAULT_POLL_MAX_US);
-        assert_eq!(run(&["-d", "1", "--poll-max-us", "0"], None).unwrap().poll_max_us, 0);
-        assert!(run(&["-d", "1", "--poll-max-us", "-5"], None).unwrap_err().contains("not a number"));
+        assert_eq!(
+            run(&["-d", "1"], None).unwrap().poll_max_us,
+            DEFAULT_POLL_MAX_US
+        );
+        assert_eq!(
+            run(&["-d", "1", "--poll-max-us", "0"], None)
+                .unwrap()
+                .poll_max_us,
+            0
+        );
+        assert!(run(&["-d", "1", "--poll-max-us", "-5"], None)
+            .unwrap_err()
+            .contains("not a number"));
     }
 }

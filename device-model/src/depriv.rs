@@ -16,7 +16,10 @@ use std::path::{Path, PathBuf};
 
 use dmop_abi::types::DomId;
 use dmop_abi::{evtchn, privcmd};
-use seccompiler::{SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule, TargetArch};
+use seccompiler::{
+    SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
+    TargetArch,
+};
 
 /// How to deprivilege.
 #[derive(Clone, Debug)]
@@ -60,7 +63,11 @@ pub struct Failure {
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "deprivilege step \"{}\" failed: {}", self.step, self.error)
+        write!(
+            f,
+            "deprivilege step \"{}\" failed: {}",
+            self.step, self.error
+        )
     }
 }
 
@@ -98,7 +105,9 @@ pub fn apply(plan: &Plan) -> Result<Vec<String>, Failure> {
 /// self-test uses it to show what the other layers stop on their own).
 pub fn apply_with(plan: &Plan, before_seccomp: &mut dyn FnMut()) -> Result<Vec<String>, Failure> {
     let mut done = Vec::new();
-    let mut step = |name: &'static str, f: &mut dyn FnMut() -> Result<String, String>| -> Result<(), Failure> {
+    let mut step = |name: &'static str,
+                    f: &mut dyn FnMut() -> Result<String, String>|
+     -> Result<(), Failure> {
         match f() {
             Ok(detail) => {
                 done.push(format!("{name}: {detail}"));
@@ -108,20 +117,32 @@ pub fn apply_with(plan: &Plan, before_seccomp: &mut dyn FnMut()) -> Result<Vec<S
         }
     };
     let mut restricted = Vec::new();
-    step(STEPS[0], &mut || match xendevicemodel::restrict_all(plan.domid) {
-        Ok(r) => {
-            restricted = r.handles.iter().map(|h| h.2).collect();
-            Ok(format!("{} descriptors confined to domain {}", r.handles.len(), plan.domid.0))
-        }
-        Err(e) => Err(e.to_string()),
+    step(
+        STEPS[0],
+        &mut || match xendevicemodel::restrict_all(plan.domid) {
+            Ok(r) => {
+                restricted = r.handles.iter().map(|h| h.2).collect();
+                Ok(format!(
+                    "{} descriptors confined to domain {}",
+                    r.handles.len(),
+                    plan.domid.0
+                ))
+            }
+            Err(e) => Err(e.to_string()),
+        },
+    )?;
+    step(STEPS[1], &mut || {
+        no_unknown_fds(&restricted, &plan.known_fds)
     })?;
-    step(STEPS[1], &mut || no_unknown_fds(&restricted, &plan.known_fds))?;
     let mut root = Root::Dir(PathBuf::new());
     step(STEPS[2], &mut || {
         root = empty_root(plan)?;
         Ok(match &root {
             Root::Dir(d) => format!("{} (root's, mode 0555, empty)", d.display()),
-            Root::Tmpfs(d) => format!("a read-only tmpfs over {}, in the private mount namespace", d.display()),
+            Root::Tmpfs(d) => format!(
+                "a read-only tmpfs over {}, in the private mount namespace",
+                d.display()
+            ),
         })
     })?;
     step(STEPS[3], &mut || {
@@ -134,20 +155,41 @@ pub fn apply_with(plan: &Plan, before_seccomp: &mut dyn FnMut()) -> Result<Vec<S
         // Nothing mounted from here on may propagate back to dom0.
         check(
             // SAFETY: valid C strings; no data argument.
-            unsafe { libc::mount(std::ptr::null(), c"/".as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()) },
+            unsafe {
+                libc::mount(
+                    std::ptr::null(),
+                    c"/".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                )
+            },
             "making mounts private",
         )?;
-        Ok(if plan.as_root { "mount, IPC, network".into() } else { "user, mount, IPC, network".into() })
+        Ok(if plan.as_root {
+            "mount, IPC, network".into()
+        } else {
+            "user, mount, IPC, network".into()
+        })
     })?;
     step(STEPS[4], &mut || {
         let dir = match &root {
             Root::Dir(d) => d,
             Root::Tmpfs(d) => {
-                let c = CString::new(d.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
+                let c =
+                    CString::new(d.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
                 let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
                 check(
                     // SAFETY: valid NUL-terminated strings.
-                    unsafe { libc::mount(c"xen-thin-dm".as_ptr(), c.as_ptr(), c"tmpfs".as_ptr(), flags, c"size=4k,mode=0555".as_ptr().cast()) },
+                    unsafe {
+                        libc::mount(
+                            c"xen-thin-dm".as_ptr(),
+                            c.as_ptr(),
+                            c"tmpfs".as_ptr(),
+                            flags,
+                            c"size=4k,mode=0555".as_ptr().cast(),
+                        )
+                    },
                     "mounting an empty tmpfs",
                 )?;
                 d
@@ -162,7 +204,10 @@ pub fn apply_with(plan: &Plan, before_seccomp: &mut dyn FnMut()) -> Result<Vec<S
     })?;
     step(STEPS[5], &mut || {
         let set = |res: libc::__rlimit_resource_t, v: u64, name: &str| -> Result<(), String> {
-            let l = libc::rlimit { rlim_cur: v, rlim_max: v };
+            let l = libc::rlimit {
+                rlim_cur: v,
+                rlim_max: v,
+            };
             // SAFETY: a valid rlimit struct.
             check(unsafe { libc::setrlimit(res, &l) }, name)
         };
@@ -173,14 +218,29 @@ pub fn apply_with(plan: &Plan, before_seccomp: &mut dyn FnMut()) -> Result<Vec<S
         // A write past the size limit then fails with EFBIG instead of killing.
         // SAFETY: installing SIG_IGN.
         unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
-        Ok(format!("fsize {} bytes, core 0, nproc 0, memlock 0", plan.max_file_size))
+        Ok(format!(
+            "fsize {} bytes, core 0, nproc 0, memlock 0",
+            plan.max_file_size
+        ))
     })?;
-    step(STEPS[6], &mut || if plan.as_root { drop_ids(plan.uid, plan.gid) } else { drop_caps() })?;
+    step(STEPS[6], &mut || {
+        if plan.as_root {
+            drop_ids(plan.uid, plan.gid)
+        } else {
+            drop_caps()
+        }
+    })?;
     step(STEPS[7], &mut || {
-        // SAFETY: prctl with integer arguments.
-        check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }, "PR_SET_NO_NEW_PRIVS")?;
-        // SAFETY: as above.
-        check(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) }, "PR_SET_DUMPABLE")?;
+        check(
+            // SAFETY: prctl with integer arguments.
+            unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) },
+            "PR_SET_NO_NEW_PRIVS",
+        )?;
+        check(
+            // SAFETY: as above.
+            unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) },
+            "PR_SET_DUMPABLE",
+        )?;
         Ok("set".into())
     })?;
     before_seccomp();
@@ -208,7 +268,8 @@ pub fn prepare_empty_root() -> Result<PathBuf, String> {
     use std::os::unix::fs::PermissionsExt;
     let d = Path::new(EMPTY_ROOT);
     std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
-    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o555)).map_err(|e| format!("{}: {e}", d.display()))?;
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o555))
+        .map_err(|e| format!("{}: {e}", d.display()))?;
     check_empty_root(d)?;
     Ok(d.to_path_buf())
 }
@@ -219,9 +280,16 @@ fn check_empty_root(d: &Path) -> Result<(), String> {
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::symlink_metadata(d).map_err(|e| format!("{}: {e}", d.display()))?;
     if !m.is_dir() || m.uid() != 0 || m.mode() & 0o022 != 0 {
-        return Err(format!("{} is not a directory of root's that only root may write to", d.display()));
+        return Err(format!(
+            "{} is not a directory of root's that only root may write to",
+            d.display()
+        ));
     }
-    if std::fs::read_dir(d).map_err(|e| format!("{}: {e}", d.display()))?.next().is_some() {
+    if std::fs::read_dir(d)
+        .map_err(|e| format!("{}: {e}", d.display()))?
+        .next()
+        .is_some()
+    {
         return Err(format!("{} is not empty", d.display()));
     }
     Ok(())
@@ -285,7 +353,12 @@ fn no_unknown_fds(restricted: &[i32], known: &[i32]) -> Result<String, String> {
     let mut held = Vec::new();
     for e in dir.flatten() {
         if let Some(fd) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) {
-            held.push((fd, std::fs::read_link(e.path()).map(|l| l.display().to_string()).unwrap_or_default()));
+            held.push((
+                fd,
+                std::fs::read_link(e.path())
+                    .map(|l| l.display().to_string())
+                    .unwrap_or_default(),
+            ));
         }
     }
     // The directory listing itself is the one descriptor that is gone now.
@@ -302,17 +375,30 @@ fn no_unknown_fds(restricted: &[i32], known: &[i32]) -> Result<String, String> {
         .map(|(fd, l)| format!("{fd} ({l})"))
         .collect();
     if !unknown.is_empty() {
-        return Err(format!("descriptors the device model does not know of are open: {}", unknown.join(", ")));
+        return Err(format!(
+            "descriptors the device model does not know of are open: {}",
+            unknown.join(", ")
+        ));
     }
     Ok(format!("{} descriptors, each accounted for", open.len()))
 }
 
 fn drop_caps() -> Result<String, String> {
     const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-    let hdr = CapHeader { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
-    let data = [CapData { effective: 0, permitted: 0, inheritable: 0 }; 2];
-    // SAFETY: capset with a v3 header and two data words.
-    check(unsafe { libc::syscall(libc::SYS_capset, &hdr, data.as_ptr()) as libc::c_int }, "capset")?;
+    let hdr = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let data = [CapData {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    check(
+        // SAFETY: capset with a v3 header and two data words.
+        unsafe { libc::syscall(libc::SYS_capset, &hdr, data.as_ptr()) as libc::c_int },
+        "capset",
+    )?;
     let (mut r, mut e, mut s) = (0, 0, 0);
     // SAFETY: writes three uids.
     unsafe { libc::getresuid(&mut r, &mut e, &mut s) };
@@ -323,14 +409,23 @@ fn drop_caps() -> Result<String, String> {
 }
 
 fn rule_cmd(cmd: u32) -> SeccompRule {
-    SeccompRule::new(vec![SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, u64::from(cmd)).expect("valid condition")])
-        .expect("valid rule")
+    SeccompRule::new(vec![SeccompCondition::new(
+        1,
+        SeccompCmpArgLen::Dword,
+        SeccompCmpOp::Eq,
+        u64::from(cmd),
+    )
+    .expect("valid condition")])
+    .expect("valid rule")
 }
 
 /// The ioctls the request loop issues after deprivileging.
 pub const ALLOWED_IOCTLS: &[(&str, u32)] = &[
     ("IOCTL_PRIVCMD_DM_OP", privcmd::IOCTL_PRIVCMD_DM_OP),
-    ("IOCTL_PRIVCMD_MMAPBATCH_V2", privcmd::IOCTL_PRIVCMD_MMAPBATCH_V2),
+    (
+        "IOCTL_PRIVCMD_MMAPBATCH_V2",
+        privcmd::IOCTL_PRIVCMD_MMAPBATCH_V2,
+    ),
     ("IOCTL_EVTCHN_NOTIFY", evtchn::IOCTL_EVTCHN_NOTIFY),
 ];
 
@@ -367,13 +462,24 @@ pub const DEVICE_MODEL_SYSCALLS: &[(&str, i64)] = &[
 
 fn seccomp(lists: &[&[(&str, i64)]], ioctls: &[(&str, u32)]) -> Result<String, String> {
     let syscalls: Vec<(&str, i64)> = lists.iter().flat_map(|l| l.iter().copied()).collect();
-    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = syscalls.iter().map(|(_, n)| (*n, Vec::new())).collect();
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
+        syscalls.iter().map(|(_, n)| (*n, Vec::new())).collect();
     if !ioctls.is_empty() {
-        rules.insert(libc::SYS_ioctl, ioctls.iter().map(|(_, c)| rule_cmd(*c)).collect());
+        rules.insert(
+            libc::SYS_ioctl,
+            ioctls.iter().map(|(_, c)| rule_cmd(*c)).collect(),
+        );
     }
-    let filter = SeccompFilter::new(rules, SeccompAction::Errno(libc::EPERM as u32), SeccompAction::Allow, TargetArch::x86_64)
-        .map_err(|e| e.to_string())?;
-    let prog: seccompiler::BpfProgram = filter.try_into().map_err(|e: seccompiler::BackendError| e.to_string())?;
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Errno(libc::EPERM as u32),
+        SeccompAction::Allow,
+        TargetArch::x86_64,
+    )
+    .map_err(|e| e.to_string())?;
+    let prog: seccompiler::BpfProgram = filter
+        .try_into()
+        .map_err(|e: seccompiler::BackendError| e.to_string())?;
     seccompiler::apply_filter(&prog).map_err(|e| e.to_string())?;
     Ok(format!(
         "{} system calls and {} ioctls allowed, everything else EPERM",

@@ -160,12 +160,19 @@ impl PciFunction {
         cfg[2..4].copy_from_slice(&device.to_le_bytes());
         cfg[0x09..0x0c].copy_from_slice(&class.to_le_bytes()[..3]);
         cfg[PCI_INTERRUPT_PIN] = 1; // INTA
-        Self { slot: slot & 0x1f, cfg, bar_sizes: [0; 6] }
+        Self {
+            slot: slot & 0x1f,
+            cfg,
+            bar_sizes: [0; 6],
+        }
     }
 
     /// Adds a 32-bit memory BAR of `size` bytes (a power of two, at least 16).
     pub fn with_memory_bar(mut self, index: usize, size: u32) -> Self {
-        assert!(index < 6 && size.is_power_of_two() && size >= 16, "a BAR is a power of two of at least 16 bytes");
+        assert!(
+            index < 6 && size.is_power_of_two() && size >= 16,
+            "a BAR is a power of two of at least 16 bytes"
+        );
         self.bar_sizes[index] = size;
         self
     }
@@ -188,7 +195,8 @@ impl PciFunction {
             let b = (value >> (8 * i)) as u8;
             match r {
                 0x04 | 0x05 => {
-                    let cur = u16::from_le_bytes([self.cfg[PCI_COMMAND], self.cfg[PCI_COMMAND + 1]]);
+                    let cur =
+                        u16::from_le_bytes([self.cfg[PCI_COMMAND], self.cfg[PCI_COMMAND + 1]]);
                     let shift = (r - PCI_COMMAND) * 8;
                     let new = (cur & !(0xff << shift)) | (u16::from(b) << shift);
                     let keep = (cur & !PCI_COMMAND_WRITABLE) | (new & PCI_COMMAND_WRITABLE);
@@ -239,7 +247,11 @@ mod tests {
         assert_eq!(f.read(0x10, 4), 0xfe00_0000, "address bits only");
         assert_eq!(f.bar_range(0), None, "memory decode off");
         f.write(0x04, 2, 0xffff);
-        assert_eq!(f.read(0x04, 2), u32::from(PCI_COMMAND_WRITABLE), "only the writable command bits");
+        assert_eq!(
+            f.read(0x04, 2),
+            u32::from(PCI_COMMAND_WRITABLE),
+            "only the writable command bits"
+        );
         assert_eq!(f.bar_range(0), Some(0xfe00_0000..=0xfe00_0fff));
         assert_eq!(f.read(0x14, 4), 0, "no BAR1");
         f.write(0x00, 4, 0);

@@ -70,13 +70,29 @@ fn xs_errno(e: xenstore_client::Error) -> i32 {
 /// Tries every escape; `other` is another guest's domain and `other_pid`
 /// its device model's process, if known; `kept` the xenstore forwarder the
 /// device model kept, if any.
-pub fn attempts(dm: &DeviceModel, ev: &EventChannel, other: DomId, other_pid: Option<u32>, kept: Option<&mut Forwarder>) -> Vec<Attempt> {
+pub fn attempts(
+    dm: &DeviceModel,
+    ev: &EventChannel,
+    other: DomId,
+    other_pid: Option<u32>,
+    kept: Option<&mut Forwarder>,
+) -> Vec<Attempt> {
     let mut v = Vec::new();
     let mut t = |what: String, result: Result<String, i32>| v.push(Attempt { what, result });
     let pfd = dm.raw_fd().unwrap_or(-1);
     let o = other.0;
-    t("DM_OP on dom0 (nr_vcpus)".into(), dm.nr_vcpus(DomId(0)).map(|n| format!("{n} vCPUs")).map_err(|e| e.errno()));
-    t(format!("DM_OP on another guest, d{o} (nr_vcpus)"), dm.nr_vcpus(other).map(|n| format!("{n} vCPUs")).map_err(|e| e.errno()));
+    t(
+        "DM_OP on dom0 (nr_vcpus)".into(),
+        dm.nr_vcpus(DomId(0))
+            .map(|n| format!("{n} vCPUs"))
+            .map_err(|e| e.errno()),
+    );
+    t(
+        format!("DM_OP on another guest, d{o} (nr_vcpus)"),
+        dm.nr_vcpus(other)
+            .map(|n| format!("{n} vCPUs"))
+            .map_err(|e| e.errno()),
+    );
     t(
         format!("DM_OP create_ioreq_server on another guest, d{o}"),
         dm.create_ioreq_server(other, dmop_abi::dmop::BufioreqMode::OFF)
@@ -86,29 +102,83 @@ pub fn attempts(dm: &DeviceModel, ev: &EventChannel, other: DomId, other_pid: Op
             })
             .map_err(|e| e.errno()),
     );
-    let mut h = PrivcmdHypercall { op: 17, ..PrivcmdHypercall::ZEROED }; // xen_version
-    // SAFETY: the hypercall struct the kernel reads.
-    t("raw HYPERCALL (xen_version)".into(), c(unsafe { libc::ioctl(pfd, privcmd::IOCTL_PRIVCMD_HYPERCALL as libc::Ioctl, &mut h) }.into()));
-    let mut r = PrivcmdMmapResource { dom: other, r#type: u32::from(ResourceType::IOREQ_SERVER.0), ..PrivcmdMmapResource::ZEROED };
+    let mut h = PrivcmdHypercall {
+        op: 17,
+        ..PrivcmdHypercall::ZEROED
+    }; // xen_version
+       // SAFETY: the hypercall struct the kernel reads.
+    t(
+        "raw HYPERCALL (xen_version)".into(),
+        c(
+            unsafe { libc::ioctl(pfd, privcmd::IOCTL_PRIVCMD_HYPERCALL as libc::Ioctl, &mut h) }
+                .into(),
+        ),
+    );
+    let mut r = PrivcmdMmapResource {
+        dom: other,
+        r#type: u32::from(ResourceType::IOREQ_SERVER.0),
+        ..PrivcmdMmapResource::ZEROED
+    };
     // SAFETY: the struct the kernel reads (a size query: no address).
     t(
         format!("MMAP_RESOURCE of another guest, d{o}"),
-        c(unsafe { libc::ioctl(pfd, privcmd::IOCTL_PRIVCMD_MMAP_RESOURCE as libc::Ioctl, &mut r) }.into()),
+        c(unsafe {
+            libc::ioctl(
+                pfd,
+                privcmd::IOCTL_PRIVCMD_MMAP_RESOURCE as libc::Ioctl,
+                &mut r,
+            )
+        }
+        .into()),
     );
-    t("MMAPBATCH_V2 of dom0's memory".into(), ForeignMapping::map(dm, DomId(0), &[0x100]).map(|_| "mapped".into()).map_err(|e| e.errno()));
-    t(format!("MMAPBATCH_V2 of another guest's memory, d{o}"), ForeignMapping::map(dm, other, &[0x100]).map(|_| "mapped".into()).map_err(|e| e.errno()));
-    t("bind an event channel of dom0".into(), ev.bind_interdomain(DomId(0), EvtchnPort(1)).map(|p| format!("port {}", p.0)).map_err(|e| e.errno()));
-    for path in [c"/dev/xen/privcmd", c"/dev/xen/privcmd-restrict", c"/dev/xen/evtchn"] {
-        t(format!("re-open {}", path.to_string_lossy()), open(path, libc::O_RDWR));
+    t(
+        "MMAPBATCH_V2 of dom0's memory".into(),
+        ForeignMapping::map(dm, DomId(0), &[0x100])
+            .map(|_| "mapped".into())
+            .map_err(|e| e.errno()),
+    );
+    t(
+        format!("MMAPBATCH_V2 of another guest's memory, d{o}"),
+        ForeignMapping::map(dm, other, &[0x100])
+            .map(|_| "mapped".into())
+            .map_err(|e| e.errno()),
+    );
+    t(
+        "bind an event channel of dom0".into(),
+        ev.bind_interdomain(DomId(0), EvtchnPort(1))
+            .map(|p| format!("port {}", p.0))
+            .map_err(|e| e.errno()),
+    );
+    for path in [
+        c"/dev/xen/privcmd",
+        c"/dev/xen/privcmd-restrict",
+        c"/dev/xen/evtchn",
+    ] {
+        t(
+            format!("re-open {}", path.to_string_lossy()),
+            open(path, libc::O_RDWR),
+        );
     }
-    t("write a file outside the chroot (/tmp)".into(), open(c"/tmp/xen-thin-dm-escaped", libc::O_WRONLY | libc::O_CREAT));
-    t("write a file in the chroot (/escaped)".into(), open(c"/escaped", libc::O_WRONLY | libc::O_CREAT));
+    t(
+        "write a file outside the chroot (/tmp)".into(),
+        open(c"/tmp/xen-thin-dm-escaped", libc::O_WRONLY | libc::O_CREAT),
+    );
+    t(
+        "write a file in the chroot (/escaped)".into(),
+        open(c"/escaped", libc::O_WRONLY | libc::O_CREAT),
+    );
     // SAFETY: signal 0: the permission check only.
-    t("signal init (kill -0 1)".into(), c(unsafe { libc::kill(1, 0) }.into()));
+    t(
+        "signal init (kill -0 1)".into(),
+        c(unsafe { libc::kill(1, 0) }.into()),
+    );
     if let Some(pid) = other_pid {
         let pid = pid as libc::pid_t;
         // SAFETY: signal 0: the permission check only, nothing is delivered.
-        t(format!("signal d{o}'s device model (kill -0 {pid})"), c(unsafe { libc::kill(pid, 0) }.into()));
+        t(
+            format!("signal d{o}'s device model (kill -0 {pid})"),
+            c(unsafe { libc::kill(pid, 0) }.into()),
+        );
         // SAFETY: PTRACE_ATTACH takes no addresses; a success is undone at once.
         let r = unsafe { libc::ptrace(libc::PTRACE_ATTACH, pid, 0, 0) };
         if r == 0 {
@@ -119,11 +189,16 @@ pub fn attempts(dm: &DeviceModel, ev: &EventChannel, other: DomId, other_pid: Op
     }
     for (name, dom) in [("AF_UNIX", libc::AF_UNIX), ("AF_INET", libc::AF_INET)] {
         // SAFETY: socket creation.
-        t(format!("open a socket ({name})"), fd(unsafe { libc::socket(dom, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) }));
+        t(
+            format!("open a socket ({name})"),
+            fd(unsafe { libc::socket(dom, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) }),
+        );
     }
     t(
         "reach xenstore (socket or /dev/xen/xenbus)".into(),
-        xenstore_client::Xenstore::open().map(|_| "connected".into()).map_err(xs_errno),
+        xenstore_client::Xenstore::open()
+            .map(|_| "connected".into())
+            .map_err(xs_errno),
     );
     if let Some(Forwarder { pid, client: xs }) = kept {
         // The forwarder holds a privileged connection to xenstored: taking
@@ -137,27 +212,56 @@ pub fn attempts(dm: &DeviceModel, ev: &EventChannel, other: DomId, other_pid: Op
             unsafe { libc::ptrace(libc::PTRACE_DETACH, pid, 0, 0) };
         }
         t(format!("ptrace its own xenstore forwarder ({pid})"), c(r));
-        t(format!("open the forwarder's memory (/proc/{pid}/mem)"), open(&std::ffi::CString::new(format!("/proc/{pid}/mem")).unwrap_or_default(), libc::O_RDWR));
-        let v = |r: Result<Vec<u8>, xenstore_client::Error>| r.map(|b| format!("read {:?}", String::from_utf8_lossy(&b))).map_err(xs_errno);
-        t("kept xenstore: read dom0's /local/domain/0/name".into(), v(xs.read("/local/domain/0/name")));
+        t(
+            format!("open the forwarder's memory (/proc/{pid}/mem)"),
+            open(
+                &std::ffi::CString::new(format!("/proc/{pid}/mem")).unwrap_or_default(),
+                libc::O_RDWR,
+            ),
+        );
+        let v = |r: Result<Vec<u8>, xenstore_client::Error>| {
+            r.map(|b| format!("read {:?}", String::from_utf8_lossy(&b)))
+                .map_err(xs_errno)
+        };
+        t(
+            "kept xenstore: read dom0's /local/domain/0/name".into(),
+            v(xs.read("/local/domain/0/name")),
+        );
         t(
             format!("kept xenstore: write d{o}'s /local/domain/{o}/data/escaped"),
-            xs.write(&format!("/local/domain/{o}/data/escaped"), b"1").map(|_| "written".into()).map_err(xs_errno),
+            xs.write(&format!("/local/domain/{o}/data/escaped"), b"1")
+                .map(|_| "written".into())
+                .map_err(xs_errno),
         );
-        t("kept xenstore: write /tool/escaped".into(), xs.write("/tool/escaped", b"1").map(|_| "written".into()).map_err(xs_errno));
+        t(
+            "kept xenstore: write /tool/escaped".into(),
+            xs.write("/tool/escaped", b"1")
+                .map(|_| "written".into())
+                .map_err(xs_errno),
+        );
         t(
             "kept xenstore: a watch on / (not a node request)".into(),
-            xs.request("watch", dmop_abi::xs_wire::XsMsgType::WATCH, 0, b"/\0tok\0").map(|_| "watching".into()).map_err(xs_errno),
+            xs.request("watch", dmop_abi::xs_wire::XsMsgType::WATCH, 0, b"/\0tok\0")
+                .map(|_| "watching".into())
+                .map_err(xs_errno),
         );
         t(
             format!("kept xenstore: XS_INTRODUCE d{o}"),
-            xs.request("introduce", dmop_abi::xs_wire::XsMsgType::INTRODUCE, 0, format!("{o}\x001\x001\x00").as_bytes())
-                .map(|_| "introduced".into())
-                .map_err(xs_errno),
+            xs.request(
+                "introduce",
+                dmop_abi::xs_wire::XsMsgType::INTRODUCE,
+                0,
+                format!("{o}\x001\x001\x00").as_bytes(),
+            )
+            .map(|_| "introduced".into())
+            .map_err(xs_errno),
         );
     }
     // SAFETY: credential call.
-    t("regain root (setuid 0)".into(), c(unsafe { libc::setuid(0) }.into()));
+    t(
+        "regain root (setuid 0)".into(),
+        c(unsafe { libc::setuid(0) }.into()),
+    );
     // SAFETY: fork; a child that got through leaves at once.
     let pid = unsafe { libc::fork() };
     if pid == 0 {
@@ -168,7 +272,10 @@ pub fn attempts(dm: &DeviceModel, ev: &EventChannel, other: DomId, other_pid: Op
     let sh = c"/bin/sh";
     let argv = [sh.as_ptr(), std::ptr::null()];
     // SAFETY: a valid argv; success would replace the process (and fail the test).
-    t("run a program (/bin/sh)".into(), c(unsafe { libc::execv(sh.as_ptr(), argv.as_ptr()) }.into()));
+    t(
+        "run a program (/bin/sh)".into(),
+        c(unsafe { libc::execv(sh.as_ptr(), argv.as_ptr()) }.into()),
+    );
     v
 }
 
@@ -185,15 +292,39 @@ fn cell(r: &Result<String, i32>) -> String {
 pub fn report(other: DomId, before: &[Attempt], after: &[Attempt]) -> bool {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "xen-thin-dm: escape attempts from inside the deprivileged device model");
-    let _ = writeln!(out, "xen-thin-dm: (another guest for the test: d{}; errno names as in errno.h)", other.0);
-    let _ = writeln!(out, "  {:<54} {:<28} fully deprivileged", "attempt", "before seccomp");
+    let _ = writeln!(
+        out,
+        "xen-thin-dm: escape attempts from inside the deprivileged device model"
+    );
+    let _ = writeln!(
+        out,
+        "xen-thin-dm: (another guest for the test: d{}; errno names as in errno.h)",
+        other.0
+    );
+    let _ = writeln!(
+        out,
+        "  {:<54} {:<28} fully deprivileged",
+        "attempt", "before seccomp"
+    );
     let mut all = true;
     for (i, a) in after.iter().enumerate() {
-        let b = before.get(i).filter(|b| b.what == a.what).map_or_else(|| "-".to_string(), |b| cell(&b.result));
+        let b = before
+            .get(i)
+            .filter(|b| b.what == a.what)
+            .map_or_else(|| "-".to_string(), |b| cell(&b.result));
         all &= a.result.is_err();
-        let verdict = if a.result.is_err() { String::new() } else { "   <-- ESCAPED".into() };
-        let _ = writeln!(out, "  {:<54} {:<28} {}{verdict}", a.what, b, cell(&a.result));
+        let verdict = if a.result.is_err() {
+            String::new()
+        } else {
+            "   <-- ESCAPED".into()
+        };
+        let _ = writeln!(
+            out,
+            "  {:<54} {:<28} {}{verdict}",
+            a.what,
+            b,
+            cell(&a.result)
+        );
     }
     let _ = writeln!(
         out,
@@ -211,9 +342,20 @@ mod tests {
 
     #[test]
     fn a_single_allowed_attempt_fails_the_report() {
-        let a = |r| Attempt { what: "x".into(), result: r };
-        assert!(report(DomId(2), &[], &[a(Err(libc::EPERM)), a(Err(libc::EACCES))]));
-        assert!(!report(DomId(2), &[a(Err(libc::EPERM))], &[a(Err(libc::EPERM)), a(Ok("got it".into()))]));
+        let a = |r| Attempt {
+            what: "x".into(),
+            result: r,
+        };
+        assert!(report(
+            DomId(2),
+            &[],
+            &[a(Err(libc::EPERM)), a(Err(libc::EACCES))]
+        ));
+        assert!(!report(
+            DomId(2),
+            &[a(Err(libc::EPERM))],
+            &[a(Err(libc::EPERM)), a(Ok("got it".into()))]
+        ));
         assert_eq!(cell(&Err(libc::ENOENT)), "refused ENOENT");
     }
 }

@@ -46,7 +46,10 @@ pub fn spawn(upstream: Xenstore, domid: DomId, uid: u32, gid: u32) -> Result<For
         pid => {
             drop(fwd_end);
             drop(upstream);
-            Ok(Forwarder { pid, client: Xenstore::from_stream(dm_end) })
+            Ok(Forwarder {
+                pid,
+                client: Xenstore::from_stream(dm_end),
+            })
         }
     }
 }
@@ -96,7 +99,9 @@ fn child(mut upstream: Xenstore, mut client: UnixStream, domid: DomId, uid: u32,
     match forward::serve(&mut client, &mut upstream, domid) {
         forward::End::ClientGone => 0,
         forward::End::ClientProtocol(m) => {
-            say(&format!("the device model broke the protocol ({m}): dropped"));
+            say(&format!(
+                "the device model broke the protocol ({m}): dropped"
+            ));
             1
         }
         forward::End::Upstream(e) => {

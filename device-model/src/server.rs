@@ -51,7 +51,16 @@ pub struct Machine {
 
 impl std::fmt::Debug for Machine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Machine").field("devices", &self.devices.iter().map(|d| d.name().to_string()).collect::<Vec<_>>()).finish()
+        f.debug_struct("Machine")
+            .field(
+                "devices",
+                &self
+                    .devices
+                    .iter()
+                    .map(|d| d.name().to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
     }
 }
 
@@ -77,13 +86,19 @@ impl Machine {
         for (i, d) in devices.iter_mut().enumerate() {
             for r in d.ports() {
                 if let Some((o, j)) = ports.iter().find(|(o, _)| overlaps(o, &r)) {
-                    return Err(Error(format!("ports {r:#x?} of {} overlap {o:#x?} of device {j}", d.name())));
+                    return Err(Error(format!(
+                        "ports {r:#x?} of {} overlap {o:#x?} of device {j}",
+                        d.name()
+                    )));
                 }
                 ports.push((r, i));
             }
             for r in d.mmio() {
                 if let Some((o, _)) = mmio.iter().find(|(o, _)| overlaps(o, &r)) {
-                    return Err(Error(format!("MMIO {r:#x?} of {} overlaps {o:#x?}", d.name())));
+                    return Err(Error(format!(
+                        "MMIO {r:#x?} of {} overlaps {o:#x?}",
+                        d.name()
+                    )));
                 }
                 mmio.push((r, i));
             }
@@ -93,7 +108,14 @@ impl Machine {
                 }
             }
         }
-        Ok(Self { devices, ports, mmio, bars: Vec::new(), pci, actions: Vec::new() })
+        Ok(Self {
+            devices,
+            ports,
+            mmio,
+            bars: Vec::new(),
+            pci,
+            actions: Vec::new(),
+        })
     }
 
     /// Forgets a placed BAR whose claim failed, so that it is neither
@@ -143,28 +165,82 @@ impl Machine {
 
     /// A port access: the value read (all ones where nothing answers).
     pub fn port(&mut self, port: u64, size: u8, write: Option<u64>) -> u64 {
-        match self.ports.iter().find(|(r, _)| r.contains(&port)).map(|(_, i)| *i) {
-            Some(i) => self.call(i, Access { space: Space::Port, addr: port, size }, write),
+        match self
+            .ports
+            .iter()
+            .find(|(r, _)| r.contains(&port))
+            .map(|(_, i)| *i)
+        {
+            Some(i) => self.call(
+                i,
+                Access {
+                    space: Space::Port,
+                    addr: port,
+                    size,
+                },
+                write,
+            ),
             None => all_ones(size),
         }
     }
 
     /// An MMIO access.
     pub fn mmio(&mut self, addr: u64, size: u8, write: Option<u64>) -> u64 {
-        if let Some(i) = self.mmio.iter().find(|(r, _)| r.contains(&addr)).map(|(_, i)| *i) {
-            return self.call(i, Access { space: Space::Mmio, addr, size }, write);
+        if let Some(i) = self
+            .mmio
+            .iter()
+            .find(|(r, _)| r.contains(&addr))
+            .map(|(_, i)| *i)
+        {
+            return self.call(
+                i,
+                Access {
+                    space: Space::Mmio,
+                    addr,
+                    size,
+                },
+                write,
+            );
         }
-        if let Some((r, i, bar)) = self.bars.iter().find(|(r, _, _)| r.contains(&addr)).cloned() {
-            return self.call(i, Access { space: Space::Bar(bar), addr: addr - r.start(), size }, write);
+        if let Some((r, i, bar)) = self
+            .bars
+            .iter()
+            .find(|(r, _, _)| r.contains(&addr))
+            .cloned()
+        {
+            return self.call(
+                i,
+                Access {
+                    space: Space::Bar(bar),
+                    addr: addr - r.start(),
+                    size,
+                },
+                write,
+            );
         }
         all_ones(size)
     }
 
     /// A config-space access to `sbdf` (`XEN_DMOP_PCI_SBDF` packing),
     /// register `reg`; a write may move BARs.
-    pub fn pci_config(&mut self, sbdf: u32, reg: u16, size: u8, write: Option<u32>) -> (u64, BarChange) {
-        let (seg, bus, slot, func) = (sbdf >> 16, (sbdf >> 8) & 0xff, ((sbdf >> 3) & 0x1f) as u8, sbdf & 7);
-        let Some(&i) = self.pci.get(&slot).filter(|_| seg == 0 && bus == 0 && func == 0) else {
+    pub fn pci_config(
+        &mut self,
+        sbdf: u32,
+        reg: u16,
+        size: u8,
+        write: Option<u32>,
+    ) -> (u64, BarChange) {
+        let (seg, bus, slot, func) = (
+            sbdf >> 16,
+            (sbdf >> 8) & 0xff,
+            ((sbdf >> 3) & 0x1f) as u8,
+            sbdf & 7,
+        );
+        let Some(&i) = self
+            .pci
+            .get(&slot)
+            .filter(|_| seg == 0 && bus == 0 && func == 0)
+        else {
             return (all_ones(size), BarChange::default());
         };
         let f = self.devices[i].pci().expect("registered as PCI");
@@ -172,15 +248,23 @@ impl Machine {
             None => (u64::from(f.read(reg, size)), BarChange::default()),
             Some(v) => {
                 f.write(reg, size, v);
-                let mut placed: Vec<(RangeInclusive<u64>, u8)> =
-                    f.bars().filter_map(|b| f.bar_range(b).map(|r| (r, b as u8))).collect();
+                let mut placed: Vec<(RangeInclusive<u64>, u8)> = f
+                    .bars()
+                    .filter_map(|b| f.bar_range(b).map(|r| (r, b as u8)))
+                    .collect();
                 // A BAR over a fixed MMIO range or another device's BAR is
                 // not decoded: claiming it would fail, and releasing it
                 // later would release the other's claim.
                 placed.retain(|(r, _)| {
-                    !self.mmio.iter().any(|(m, _)| overlaps(m, r)) && !self.bars.iter().any(|(b, d, _)| *d != i && overlaps(b, r))
+                    !self.mmio.iter().any(|(m, _)| overlaps(m, r))
+                        && !self.bars.iter().any(|(b, d, _)| *d != i && overlaps(b, r))
                 });
-                let old: Vec<RangeInclusive<u64>> = self.bars.iter().filter(|(_, d, _)| *d == i).map(|(r, _, _)| r.clone()).collect();
+                let old: Vec<RangeInclusive<u64>> = self
+                    .bars
+                    .iter()
+                    .filter(|(_, d, _)| *d == i)
+                    .map(|(r, _, _)| r.clone())
+                    .collect();
                 let new: Vec<RangeInclusive<u64>> = placed.iter().map(|(r, _)| r.clone()).collect();
                 let change = BarChange {
                     unmapped: old.iter().filter(|r| !new.contains(r)).cloned().collect(),
@@ -303,7 +387,11 @@ pub struct Server {
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server").field("domid", &self.domid).field("id", &self.id).field("machine", &self.machine).finish()
+        f.debug_struct("Server")
+            .field("domid", &self.domid)
+            .field("id", &self.id)
+            .field("machine", &self.machine)
+            .finish()
     }
 }
 
@@ -318,7 +406,13 @@ fn range_type(ports: bool) -> IoRangeType {
 impl Server {
     /// Creates the ioreq server on `domid`, claims the machine's ranges,
     /// maps the pages, binds the event channels and enables it.
-    pub fn attach(dm: DeviceModel, ev: EventChannel, domid: DomId, machine: Machine, verbose: bool) -> Result<Self, Error> {
+    pub fn attach(
+        dm: DeviceModel,
+        ev: EventChannel,
+        domid: DomId,
+        machine: Machine,
+        verbose: bool,
+    ) -> Result<Self, Error> {
         let vcpus = dm.nr_vcpus(domid)?;
         let id = dm.create_ioreq_server(domid, BufioreqMode::ATOMIC)?;
         let attach = || -> Result<Self, Error> {
@@ -326,7 +420,13 @@ impl Server {
                 dm.map_io_range_to_ioreq_server(domid, id, range_type(true), *r.start(), *r.end())?;
             }
             for r in machine.mmio_ranges() {
-                dm.map_io_range_to_ioreq_server(domid, id, range_type(false), *r.start(), *r.end())?;
+                dm.map_io_range_to_ioreq_server(
+                    domid,
+                    id,
+                    range_type(false),
+                    *r.start(),
+                    *r.end(),
+                )?;
             }
             for slot in machine.pci_slots() {
                 dm.map_pcidev_to_ioreq_server(domid, id, 0, 0, slot, 0)?;
@@ -350,7 +450,9 @@ impl Server {
                 vcpu_ports,
                 buf_port,
                 machine,
-                maps: MapCache { pages: HashMap::new() },
+                maps: MapCache {
+                    pages: HashMap::new(),
+                },
                 verbose,
                 counts: HashMap::new(),
                 stop: None,
@@ -375,7 +477,9 @@ impl Server {
         if !std::mem::replace(&mut self.attached, false) {
             return Ok(());
         }
-        self.dm.destroy_ioreq_server(self.domid, self.id).map_err(Error::from)
+        self.dm
+            .destroy_ioreq_server(self.domid, self.id)
+            .map_err(Error::from)
     }
 
     /// The requests answered so far, by kind (`pio 12, mmio 3, ...`).
@@ -385,14 +489,22 @@ impl Server {
         if v.is_empty() {
             return "none".into();
         }
-        v.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
+        v.iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     fn carry_out(&mut self) {
         for a in self.machine.take_actions() {
             let r = match a {
-                Action::IsaIrq(irq, level) => self.dm.set_isa_irq_level(self.domid, irq, u8::from(level)),
-                Action::PciIntx(slot, pin, level) => self.dm.set_pci_intx_level(self.domid, 0, 0, slot, pin, u8::from(level)),
+                Action::IsaIrq(irq, level) => {
+                    self.dm.set_isa_irq_level(self.domid, irq, u8::from(level))
+                }
+                Action::PciIntx(slot, pin, level) => {
+                    self.dm
+                        .set_pci_intx_level(self.domid, 0, 0, slot, pin, u8::from(level))
+                }
                 Action::Msi(addr, data) => self.dm.inject_msi(self.domid, addr, data),
                 Action::Shutdown(reason, code) => {
                     self.stop = Some(Exit::GuestShutdown(reason, code));
@@ -407,13 +519,27 @@ impl Server {
 
     fn map_bars(&mut self, change: BarChange) {
         for r in change.unmapped {
-            if let Err(e) = self.dm.unmap_io_range_from_ioreq_server(self.domid, self.id, IoRangeType::MEMORY, *r.start(), *r.end()) {
+            if let Err(e) = self.dm.unmap_io_range_from_ioreq_server(
+                self.domid,
+                self.id,
+                IoRangeType::MEMORY,
+                *r.start(),
+                *r.end(),
+            ) {
                 log(&format!("releasing BAR {r:#x?}: {e}"));
             }
         }
         for r in change.mapped {
-            if let Err(e) = self.dm.map_io_range_to_ioreq_server(self.domid, self.id, IoRangeType::MEMORY, *r.start(), *r.end()) {
-                log(&format!("claiming BAR {r:#x?}: {e}: the BAR stays unmapped"));
+            if let Err(e) = self.dm.map_io_range_to_ioreq_server(
+                self.domid,
+                self.id,
+                IoRangeType::MEMORY,
+                *r.start(),
+                *r.end(),
+            ) {
+                log(&format!(
+                    "claiming BAR {r:#x?}: {e}: the BAR stays unmapped"
+                ));
                 self.machine.forget_bar(&r);
             }
         }
@@ -424,7 +550,12 @@ impl Server {
             IoreqType::PIO => self.machine.port(addr, size, write),
             IoreqType::COPY => self.machine.mmio(addr, size, write),
             IoreqType::PCI_CONFIG => {
-                let (v, change) = self.machine.pci_config((addr >> 32) as u32, (addr & 0xfff) as u16, size, write.map(|w| w as u32));
+                let (v, change) = self.machine.pci_config(
+                    (addr >> 32) as u32,
+                    (addr & 0xfff) as u16,
+                    size,
+                    write.map(|w| w as u32),
+                );
                 self.map_bars(change);
                 v
             }
@@ -435,15 +566,17 @@ impl Server {
     /// Answers one synchronous request; returns the `data` to complete it with.
     pub fn handle(&mut self, req: &Ioreq) -> u64 {
         let ty = req.r#type;
-        *self.counts.entry(match ty {
-            IoreqType::PIO => "pio",
-            IoreqType::COPY => "mmio",
-            IoreqType::PCI_CONFIG => "pci-config",
-            IoreqType::INVALIDATE => "invalidate",
-            IoreqType::TIMEOFFSET => "timeoffset",
-            _ => "other",
-        })
-        .or_default() += 1;
+        *self
+            .counts
+            .entry(match ty {
+                IoreqType::PIO => "pio",
+                IoreqType::COPY => "mmio",
+                IoreqType::PCI_CONFIG => "pci-config",
+                IoreqType::INVALIDATE => "invalidate",
+                IoreqType::TIMEOFFSET => "timeoffset",
+                _ => "other",
+            })
+            .or_default() += 1;
         if ty == IoreqType::INVALIDATE {
             self.maps.pages.clear();
             return req.data;
@@ -456,7 +589,11 @@ impl Server {
             if self.verbose {
                 log(&format!("refusing a request of size {}", req.size));
             }
-            return if req.dir() == IoreqDir::READ { all_ones(8) } else { req.data };
+            return if req.dir() == IoreqDir::READ {
+                all_ones(8)
+            } else {
+                req.data
+            };
         }
         let size = req.size as u8;
         let read = req.dir() == IoreqDir::READ;
@@ -466,7 +603,11 @@ impl Server {
             // Repetitions of a single value (rare without a pointer).
             let mut v = req.data;
             for i in 0..count {
-                let a = if ty == IoreqType::PIO { req.addr } else { req.addr.wrapping_add_signed(step * i64::from(i)) };
+                let a = if ty == IoreqType::PIO {
+                    req.addr
+                } else {
+                    req.addr.wrapping_add_signed(step * i64::from(i))
+                };
                 v = self.one(ty, a, size, (!read).then_some(req.data));
             }
             return if read { v } else { req.data };
@@ -476,7 +617,11 @@ impl Server {
         // address outside the guest's memory ends the request there.
         for i in 0..count {
             let off = step * i64::from(i);
-            let a = if ty == IoreqType::PIO { req.addr } else { req.addr.wrapping_add_signed(off) };
+            let a = if ty == IoreqType::PIO {
+                req.addr
+            } else {
+                req.addr.wrapping_add_signed(off)
+            };
             let gpa = req.data.wrapping_add_signed(off);
             let mut bytes = [0u8; 8];
             let n = usize::from(size);
@@ -501,7 +646,9 @@ impl Server {
     fn refused(&mut self, gpa: u64) {
         *self.counts.entry("refused-pointer").or_default() += 1;
         if self.verbose {
-            log(&format!("guest address {gpa:#x} is not the guest's memory: request cut short"));
+            log(&format!(
+                "guest address {gpa:#x} is not the guest's memory: request cut short"
+            ));
         }
     }
 
@@ -628,8 +775,16 @@ impl Server {
                 }
             }
             let mut fds = [
-                libc::pollfd { fd: self.ev.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-                libc::pollfd { fd: signal_fd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+                libc::pollfd {
+                    fd: self.ev.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: signal_fd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
             ];
             let slept = Instant::now();
             // SAFETY: two valid pollfds, no timeout, no signal mask change.
@@ -688,13 +843,21 @@ mod tests {
     use crate::testplatform;
 
     fn machine() -> Machine {
-        Machine::new(vec![Box::new(Scratch::default()), Box::new(PciCounter::new(3)), Box::new(DebugExit::new(0x501))]).unwrap()
+        Machine::new(vec![
+            Box::new(Scratch::default()),
+            Box::new(PciCounter::new(3)),
+            Box::new(DebugExit::new(0x501)),
+        ])
+        .unwrap()
     }
 
     #[test]
     fn routes_ports_mmio_and_nothing() {
         let mut m = machine();
-        assert_eq!(m.port(testplatform::SCRATCH_ID_PORT, 4, None), testplatform::SCRATCH_ID);
+        assert_eq!(
+            m.port(testplatform::SCRATCH_ID_PORT, 4, None),
+            testplatform::SCRATCH_ID
+        );
         m.port(testplatform::SCRATCH_PORT, 4, Some(0x4433_2211));
         assert_eq!(m.port(testplatform::SCRATCH_PORT + 1, 1, None), 0x22);
         assert_eq!(m.port(0x900, 2, None), 0xffff, "nothing there");
@@ -705,7 +868,11 @@ mod tests {
 
     #[test]
     fn overlapping_devices_are_refused() {
-        let e = Machine::new(vec![Box::new(Scratch::default()), Box::new(Scratch::default())]).unwrap_err();
+        let e = Machine::new(vec![
+            Box::new(Scratch::default()),
+            Box::new(Scratch::default()),
+        ])
+        .unwrap_err();
         assert!(e.0.contains("overlap"), "{e}");
     }
 
@@ -713,25 +880,63 @@ mod tests {
     fn a_bar_is_claimed_where_the_guest_puts_it_and_moved() {
         let mut m = machine();
         let sbdf = dmop_abi::dmop::pci_sbdf(0, 0, 3, 0) as u32;
-        assert_eq!(m.pci_config(sbdf, 0, 4, None).0, (testplatform::PCI_DEVICE << 16) | testplatform::PCI_VENDOR);
-        assert_eq!(m.pci_config(dmop_abi::dmop::pci_sbdf(0, 0, 4, 0) as u32, 0, 4, None).0, 0xffff_ffff, "empty slot");
+        assert_eq!(
+            m.pci_config(sbdf, 0, 4, None).0,
+            (testplatform::PCI_DEVICE << 16) | testplatform::PCI_VENDOR
+        );
+        assert_eq!(
+            m.pci_config(dmop_abi::dmop::pci_sbdf(0, 0, 4, 0) as u32, 0, 4, None)
+                .0,
+            0xffff_ffff,
+            "empty slot"
+        );
         m.pci_config(sbdf, 0x10, 4, Some(0xfe00_0000));
         let (_, c) = m.pci_config(sbdf, 0x04, 2, Some(2));
         assert_eq!(c.mapped, vec![0xfe00_0000..=0xfe00_0fff]);
         assert_eq!(m.mmio(0xfe00_0000, 4, None), testplatform::SCRATCH_ID);
         let c0 = m.mmio(0xfe00_0008, 4, None);
-        assert_eq!(m.mmio(0xfe00_0008, 4, None), c0 + 1, "the counter counts reads");
+        assert_eq!(
+            m.mmio(0xfe00_0008, 4, None),
+            c0 + 1,
+            "the counter counts reads"
+        );
         let (_, c) = m.pci_config(sbdf, 0x10, 4, Some(0xfd00_0000));
-        assert_eq!((c.unmapped, c.mapped), (vec![0xfe00_0000..=0xfe00_0fff], vec![0xfd00_0000..=0xfd00_0fff]));
-        assert_eq!(m.mmio(0xfe00_0000, 4, None), 0xffff_ffff, "the old place is gone");
+        assert_eq!(
+            (c.unmapped, c.mapped),
+            (
+                vec![0xfe00_0000..=0xfe00_0fff],
+                vec![0xfd00_0000..=0xfd00_0fff]
+            )
+        );
+        assert_eq!(
+            m.mmio(0xfe00_0000, 4, None),
+            0xffff_ffff,
+            "the old place is gone"
+        );
         let (_, c) = m.pci_config(sbdf, 0x10, 4, Some(testplatform::SCRATCH_MMIO as u32));
-        assert_eq!((c.unmapped, c.mapped), (vec![0xfd00_0000..=0xfd00_0fff], vec![]), "not over the scratch page");
-        assert_eq!(m.mmio(testplatform::SCRATCH_MMIO, 4, None), 0, "the scratch page stays the scratch device's");
+        assert_eq!(
+            (c.unmapped, c.mapped),
+            (vec![0xfd00_0000..=0xfd00_0fff], vec![]),
+            "not over the scratch page"
+        );
+        assert_eq!(
+            m.mmio(testplatform::SCRATCH_MMIO, 4, None),
+            0,
+            "the scratch page stays the scratch device's"
+        );
         m.pci_config(sbdf, 0x10, 4, Some(0xfd00_0000));
         m.forget_bar(&(0xfd00_0000..=0xfd00_0fff));
-        assert_eq!(m.mmio(0xfd00_0000, 4, None), 0xffff_ffff, "a forgotten BAR is not decoded");
+        assert_eq!(
+            m.mmio(0xfd00_0000, 4, None),
+            0xffff_ffff,
+            "a forgotten BAR is not decoded"
+        );
         let (_, c) = m.pci_config(sbdf, 0x10, 4, Some(0xfd00_0000));
-        assert_eq!(c.mapped, vec![0xfd00_0000..=0xfd00_0fff], "placed again, claimed again");
+        assert_eq!(
+            c.mapped,
+            vec![0xfd00_0000..=0xfd00_0fff],
+            "placed again, claimed again"
+        );
         m.mmio(0xfd00_000c, 4, Some(1));
         assert_eq!(m.take_actions(), vec![Action::PciIntx(3, 0, true)]);
     }
@@ -743,17 +948,35 @@ mod tests {
         assert_eq!(adapt(Duration::ZERO, us(30), max), POLL_GROW_START);
         assert_eq!(adapt(us(4), us(30), max), us(8));
         assert_eq!(adapt(us(64), us(70), max), us(100), "capped");
-        assert_eq!(adapt(us(64), us(10), max), us(64), "a window that was long enough stays");
-        assert_eq!(adapt(us(64), us(500), max), Duration::ZERO, "a long sleep: polling would have been wasted");
-        assert_eq!(adapt(us(64), us(10), Duration::ZERO), Duration::ZERO, "polling off");
+        assert_eq!(
+            adapt(us(64), us(10), max),
+            us(64),
+            "a window that was long enough stays"
+        );
+        assert_eq!(
+            adapt(us(64), us(500), max),
+            Duration::ZERO,
+            "a long sleep: polling would have been wasted"
+        );
+        assert_eq!(
+            adapt(us(64), us(10), Duration::ZERO),
+            Duration::ZERO,
+            "polling off"
+        );
     }
 
     #[test]
     fn the_debug_exit_port_asks_for_a_shutdown() {
         let mut m = machine();
         m.port(0x501, 2, Some(0));
-        assert_eq!(m.take_actions(), vec![Action::Shutdown(ShutdownReason::POWEROFF, 0)]);
+        assert_eq!(
+            m.take_actions(),
+            vec![Action::Shutdown(ShutdownReason::POWEROFF, 0)]
+        );
         m.port(0x501, 2, Some(3));
-        assert_eq!(m.take_actions(), vec![Action::Shutdown(ShutdownReason::CRASH, 3)]);
+        assert_eq!(
+            m.take_actions(),
+            vec![Action::Shutdown(ShutdownReason::CRASH, 3)]
+        );
     }
 }

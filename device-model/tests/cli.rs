@@ -5,13 +5,27 @@
 use std::process::Command;
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_xen-thin-dm")).args(args).env_remove("XEN_DOMAIN_ID").output().expect("runs");
-    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    let o = Command::new(env!("CARGO_BIN_EXE_xen-thin-dm"))
+        .args(args)
+        .env_remove("XEN_DOMAIN_ID")
+        .output()
+        .expect("runs");
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 #[test]
 fn a_bad_argument_is_one_line_and_status_2() {
-    for args in [&["--bogus"][..], &["-d"], &["-d", "abc"], &[], &["-d", "3", "--uid", "0"]] {
+    for args in [
+        &["--bogus"][..],
+        &["-d"],
+        &["-d", "abc"],
+        &[],
+        &["-d", "3", "--uid", "0"],
+    ] {
         let (code, out, err) = run(args);
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(out.is_empty(), "{args:?}: nothing on stdout, got {out:?}");
@@ -24,9 +38,15 @@ fn a_bad_argument_is_one_line_and_status_2() {
 fn help_and_version() {
     let (code, out, _) = run(&["--help"]);
     assert_eq!(code, 0);
-    assert!(out.contains("--no-depriv") && out.contains("-xen-domid"), "{out}");
+    assert!(
+        out.contains("--no-depriv") && out.contains("-xen-domid"),
+        "{out}"
+    );
     let (code, out, _) = run(&["--version"]);
-    assert_eq!((code, out.trim()), (0, concat!("xen-thin-dm ", env!("CARGO_PKG_VERSION"))));
+    assert_eq!(
+        (code, out.trim()),
+        (0, concat!("xen-thin-dm ", env!("CARGO_PKG_VERSION")))
+    );
 }
 
 #[test]
@@ -40,5 +60,8 @@ fn without_xen_it_fails_before_serving_with_one_error_line() {
     assert!(!out.contains("serving"), "{out}");
     let errors: Vec<&str> = err.lines().filter(|l| l.contains("error:")).collect();
     assert_eq!(errors.len(), 1, "{err}");
-    assert!(errors[0].contains("/nonexistent/privcmd") && errors[0].contains("ENOENT"), "{err}");
+    assert!(
+        errors[0].contains("/nonexistent/privcmd") && errors[0].contains("ENOENT"),
+        "{err}"
+    );
 }

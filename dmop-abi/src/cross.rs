@@ -50,11 +50,24 @@ pub struct CrossRustc {
 }
 
 fn run(cmd: &mut Command, what: &str) -> Result<String, CrossError> {
-    let out = cmd.output().map_err(|e| CrossError(format!("{what}: cannot run {:?}: {e}", cmd.get_program())))?;
+    let out = cmd
+        .output()
+        .map_err(|e| CrossError(format!("{what}: cannot run {:?}: {e}", cmd.get_program())))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = err.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect();
-        return Err(CrossError(format!("{what} failed ({}):\n{}", out.status, tail.join("\n"))));
+        let tail: Vec<&str> = err
+            .lines()
+            .rev()
+            .take(30)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        return Err(CrossError(format!(
+            "{what} failed ({}):\n{}",
+            out.status,
+            tail.join("\n")
+        )));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -63,7 +76,8 @@ impl CrossRustc {
     /// Debian's compiler and library source, with `work` as the cache.
     /// `DMOP_ABI_RUSTC` and `DMOP_ABI_RUST_LIB_SRC` override the defaults.
     pub fn debian(work: &Path) -> Result<Self, CrossError> {
-        let rustc = std::env::var_os("DMOP_ABI_RUSTC").map_or_else(|| PathBuf::from("/usr/bin/rustc"), PathBuf::from);
+        let rustc = std::env::var_os("DMOP_ABI_RUSTC")
+            .map_or_else(|| PathBuf::from("/usr/bin/rustc"), PathBuf::from);
         if !rustc.exists() {
             return Err(CrossError(format!(
                 "{} not found: install Debian's rustc-web and rust-web-src (`cargo xtask deps`)",
@@ -84,7 +98,11 @@ impl CrossRustc {
                 lib_src.display()
             )));
         }
-        Ok(Self { rustc, lib_src, work: work.to_path_buf() })
+        Ok(Self {
+            rustc,
+            lib_src,
+            work: work.to_path_buf(),
+        })
     }
 
     /// An empty directory given as `--sysroot`, so that the compiler's own
@@ -97,15 +115,24 @@ impl CrossRustc {
 
     fn version_key(&self) -> Result<String, CrossError> {
         let v = run(Command::new(&self.rustc).arg("-vV"), "rustc -vV")?;
-        let release = v.lines().find_map(|l| l.strip_prefix("release: ")).unwrap_or("unknown");
-        let hash = v.lines().find_map(|l| l.strip_prefix("commit-hash: ")).unwrap_or("unknown");
+        let release = v
+            .lines()
+            .find_map(|l| l.strip_prefix("release: "))
+            .unwrap_or("unknown");
+        let hash = v
+            .lines()
+            .find_map(|l| l.strip_prefix("commit-hash: "))
+            .unwrap_or("unknown");
         Ok(format!("{release}-{}", &hash[..hash.len().min(10)]))
     }
 
     /// Builds (once) the metadata of `core` and an empty
     /// `compiler_builtins` for `arch`, and returns their directory.
     pub fn sysroot(&self, arch: Arch) -> Result<PathBuf, CrossError> {
-        let dir = self.work.join(format!("{}-mir", self.version_key()?)).join(arch.rust_target());
+        let dir = self
+            .work
+            .join(format!("{}-mir", self.version_key()?))
+            .join(arch.rust_target());
         let core = dir.join("libcore.rmeta");
         let cb = dir.join("libcompiler_builtins.rmeta");
         if core.exists() && cb.exists() {
@@ -115,19 +142,40 @@ impl CrossRustc {
         let manifest = fs::read_to_string(self.lib_src.join("core/Cargo.toml")).unwrap_or_default();
         let edition = manifest
             .lines()
-            .find_map(|l| l.trim().strip_prefix("edition = ").map(|v| v.trim_matches('"').to_string()))
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix("edition = ")
+                    .map(|v| v.trim_matches('"').to_string())
+            })
             .unwrap_or_else(|| "2021".to_string());
         // Tests build this concurrently: every builder has its own temporary
         // files, and the atomic renames make the last one win.
-        let unique = format!("{}-{:?}", std::process::id(), std::thread::current().id()).replace(['(', ')'], "");
+        let unique = format!("{}-{:?}", std::process::id(), std::thread::current().id())
+            .replace(['(', ')'], "");
         let tmp = dir.join(format!("libcore.rmeta.{unique}.tmp"));
         run(
             Command::new(&self.rustc)
                 .env("RUSTC_BOOTSTRAP", "1")
-                .args(["--crate-type", "rlib", "--crate-name", "core", "--edition", &edition])
+                .args([
+                    "--crate-type",
+                    "rlib",
+                    "--crate-name",
+                    "core",
+                    "--edition",
+                    &edition,
+                ])
                 // Metadata only, but with the MIR of every item, so that
                 // generic core code used by the probe can be instantiated.
-                .args(["--target", arch.rust_target(), "-Copt-level=0", "-Zalways-encode-mir", "--cap-lints", "allow", "--emit=metadata", "-o"])
+                .args([
+                    "--target",
+                    arch.rust_target(),
+                    "-Copt-level=0",
+                    "-Zalways-encode-mir",
+                    "--cap-lints",
+                    "allow",
+                    "--emit=metadata",
+                    "-o",
+                ])
                 .arg(&tmp)
                 .arg(self.lib_src.join("core/src/lib.rs")),
             &format!("building core for {}", arch.rust_target()),
@@ -135,13 +183,30 @@ impl CrossRustc {
         fs::rename(&tmp, &core).map_err(|e| CrossError(e.to_string()))?;
         let cb_src = dir.join(format!("compiler_builtins.{unique}.rs"));
         let cb_tmp = dir.join(format!("libcompiler_builtins.rmeta.{unique}.tmp"));
-        fs::write(&cb_src, "#![feature(compiler_builtins)]\n#![compiler_builtins]\n#![no_builtins]\n#![no_std]\n")
-            .map_err(|e| CrossError(e.to_string()))?;
+        fs::write(
+            &cb_src,
+            "#![feature(compiler_builtins)]\n#![compiler_builtins]\n#![no_builtins]\n#![no_std]\n",
+        )
+        .map_err(|e| CrossError(e.to_string()))?;
         run(
             Command::new(&self.rustc)
                 .env("RUSTC_BOOTSTRAP", "1")
-                .args(["--crate-type", "rlib", "--crate-name", "compiler_builtins", "--edition", "2021"])
-                .args(["--target", arch.rust_target(), "--cap-lints", "allow", "--emit=metadata", "--sysroot"])
+                .args([
+                    "--crate-type",
+                    "rlib",
+                    "--crate-name",
+                    "compiler_builtins",
+                    "--edition",
+                    "2021",
+                ])
+                .args([
+                    "--target",
+                    arch.rust_target(),
+                    "--cap-lints",
+                    "allow",
+                    "--emit=metadata",
+                    "--sysroot",
+                ])
                 .arg(self.empty_sysroot()?)
                 .arg("-L")
                 .arg(&dir)
@@ -158,36 +223,66 @@ impl CrossRustc {
     /// Compiles the ABI directory `abi_dir` (the one holding `mod.rs`) for
     /// `arch` as a dependency-free `no_std` crate with the kernel's lints,
     /// plus `cfgs`, and returns the object file.
-    pub fn compile_abi(&self, arch: Arch, abi_dir: &Path, cfgs: &[&str], tag: &str) -> Result<PathBuf, CrossError> {
+    pub fn compile_abi(
+        &self,
+        arch: Arch,
+        abi_dir: &Path,
+        cfgs: &[&str],
+        tag: &str,
+    ) -> Result<PathBuf, CrossError> {
         let sysroot = self.sysroot(arch)?;
         let dir = self.work.join("probes").join(tag).join(arch.name());
         fs::create_dir_all(&dir).map_err(|e| CrossError(e.to_string()))?;
         let root = dir.join("probe.rs");
-        let abi = abi_dir.canonicalize().map_err(|e| CrossError(format!("{}: {e}", abi_dir.display())))?;
+        let abi = abi_dir
+            .canonicalize()
+            .map_err(|e| CrossError(format!("{}: {e}", abi_dir.display())))?;
         fs::write(&root, probe_root(&abi.join("mod.rs"))).map_err(|e| CrossError(e.to_string()))?;
         let obj = dir.join("probe.o");
         let _ = fs::remove_file(&obj);
         let mut cmd = Command::new(&self.rustc);
-        cmd.args(["--edition", "2021", "--crate-type", "lib", "--crate-name", "dmop_abi_probe"])
-            .args(["--target", arch.rust_target(), "-Cpanic=abort", "-Copt-level=0", "--emit=obj"])
-            .args(KERNEL_LINT_FLAGS)
-            .arg("--sysroot")
-            .arg(self.empty_sysroot()?)
-            .arg("-L")
-            .arg(&sysroot)
-            .arg("-o")
-            .arg(&obj)
-            .arg(&root);
+        cmd.args([
+            "--edition",
+            "2021",
+            "--crate-type",
+            "lib",
+            "--crate-name",
+            "dmop_abi_probe",
+        ])
+        .args([
+            "--target",
+            arch.rust_target(),
+            "-Cpanic=abort",
+            "-Copt-level=0",
+            "--emit=obj",
+        ])
+        .args(KERNEL_LINT_FLAGS)
+        .arg("--sysroot")
+        .arg(self.empty_sysroot()?)
+        .arg("-L")
+        .arg(&sysroot)
+        .arg("-o")
+        .arg(&obj)
+        .arg(&root);
         for c in cfgs {
             cmd.args(["--cfg", c]);
         }
-        run(&mut cmd, &format!("compiling the ABI source for {}", arch.rust_target()))?;
+        run(
+            &mut cmd,
+            &format!("compiling the ABI source for {}", arch.rust_target()),
+        )?;
         Ok(obj)
     }
 
     /// The [`registry::flatten`](crate::abi::registry::flatten) table of the
     /// ABI directory as compiled for `arch`.
-    pub fn flat(&self, arch: Arch, abi_dir: &Path, cfgs: &[&str], tag: &str) -> Result<Vec<u64>, CrossError> {
+    pub fn flat(
+        &self,
+        arch: Arch,
+        abi_dir: &Path,
+        cfgs: &[&str],
+        tag: &str,
+    ) -> Result<Vec<u64>, CrossError> {
         let obj = self.compile_abi(arch, abi_dir, cfgs, tag)?;
         let bytes = crate::objread::symbol_bytes(&obj, "DMOP_ABI_FLAT").map_err(CrossError)?;
         Ok(crate::objread::le_u64s(&bytes))

@@ -152,7 +152,10 @@ pub fn default_cc() -> PathBuf {
 pub fn check(manifest: &Manifest, opts: &CheckOptions) -> Result<Report, CheckError> {
     let view = manifest.view(opts.arch);
     if !opts.xen_include.is_dir() {
-        return Err(CheckError::BadInput(format!("--xen-include {}: no such directory", opts.xen_include.display())));
+        return Err(CheckError::BadInput(format!(
+            "--xen-include {}: no such directory",
+            opts.xen_include.display()
+        )));
     }
     for h in XEN_HEADERS {
         if !opts.xen_include.join(h).is_file() {
@@ -164,7 +167,10 @@ pub fn check(manifest: &Manifest, opts: &CheckOptions) -> Result<Report, CheckEr
     }
     if let Some(k) = &opts.kernel_include {
         if !k.is_dir() {
-            return Err(CheckError::BadInput(format!("--kernel-include {}: no such directory", k.display())));
+            return Err(CheckError::BadInput(format!(
+                "--kernel-include {}: no such directory",
+                k.display()
+            )));
         }
         for h in KERNEL_HEADERS {
             if !k.join(h).is_file() {
@@ -176,12 +182,17 @@ pub fn check(manifest: &Manifest, opts: &CheckOptions) -> Result<Report, CheckEr
         }
     }
     let resource = clang_resource_dir(&opts.cc)?;
-    let tmp = tempfile::tempdir().map_err(|e| CheckError::BadInput(format!("temporary directory: {e}")))?;
+    let tmp = tempfile::tempdir()
+        .map_err(|e| CheckError::BadInput(format!("temporary directory: {e}")))?;
     // An include root with nothing but `xen`, so that no libc header is
     // picked up next to Xen's.
     let xen_root = tmp.path().join("xen-root");
     fs::create_dir_all(&xen_root).map_err(io_err)?;
-    let xen_dir = opts.xen_include.join("xen").canonicalize().map_err(io_err)?;
+    let xen_dir = opts
+        .xen_include
+        .join("xen")
+        .canonicalize()
+        .map_err(io_err)?;
     std::os::unix::fs::symlink(&xen_dir, xen_root.join("xen")).map_err(io_err)?;
 
     let mut report = Report {
@@ -210,7 +221,12 @@ pub fn check(manifest: &Manifest, opts: &CheckOptions) -> Result<Report, CheckEr
     xen_flags.push("-I".into());
     xen_flags.push(xen_root.display().to_string());
     let xen_macros = dump_macros(&opts.cc, tmp.path(), XEN_HEADERS, &xen_flags)?;
-    let mut unit = build_unit(view, |h| !is_kernel_header(h) && !is_project_header(h), XEN_HEADERS, xen_flags);
+    let mut unit = build_unit(
+        view,
+        |h| !is_kernel_header(h) && !is_project_header(h),
+        XEN_HEADERS,
+        xen_flags,
+    );
     let known_consts: Vec<&str> = view.constants.iter().map(|c| c.name.as_str()).collect();
     let extra_ops: Vec<String> = xen_macros
         .keys()
@@ -221,7 +237,11 @@ pub fn check(manifest: &Manifest, opts: &CheckOptions) -> Result<Report, CheckEr
     for d in manifest.dmops.iter().filter(|d| d.status == Status::Active) {
         unit.probes.push(Probe::Dmop(d.c_macro()));
     }
-    for d in manifest.dmops.iter().filter(|d| d.status == Status::Retired && xen_macros.contains_key(&d.c_macro())) {
+    for d in manifest
+        .dmops
+        .iter()
+        .filter(|d| d.status == Status::Retired && xen_macros.contains_key(&d.c_macro()))
+    {
         unit.probes.push(Probe::Dmop(d.c_macro()));
     }
     for e in &extra_ops {
@@ -233,7 +253,9 @@ pub fn check(manifest: &Manifest, opts: &CheckOptions) -> Result<Report, CheckEr
 
     // Linux's uapi headers.
     match &opts.kernel_include {
-        None => report.skipped.push("Linux uapi (xen/privcmd.h, xen/evtchn.h): no --kernel-include".into()),
+        None => report
+            .skipped
+            .push("Linux uapi (xen/privcmd.h, xen/evtchn.h): no --kernel-include".into()),
         Some(k) => {
             let shim = tmp.path().join("shim");
             fs::create_dir_all(shim.join("xen/interface")).map_err(io_err)?;
@@ -241,7 +263,8 @@ pub fn check(manifest: &Manifest, opts: &CheckOptions) -> Result<Report, CheckEr
             // <xen/interface/xen.h>, its copy of Xen's public xen.h; the
             // exported header is not standalone (usr/include/Makefile lists
             // it under no-header-test). Point it at Xen's own.
-            fs::write(shim.join("xen/interface/xen.h"), "#include <xen/xen.h>\n").map_err(io_err)?;
+            fs::write(shim.join("xen/interface/xen.h"), "#include <xen/xen.h>\n")
+                .map_err(io_err)?;
             let mut flags = base_flags.clone();
             flags.push("-D__user=".into());
             for dir in [shim.clone(), resource.join("include"), k.clone()] {
@@ -287,16 +310,25 @@ fn io_err(e: std::io::Error) -> CheckError {
 fn is_dmop_macro(name: &str) -> bool {
     name.strip_prefix("XEN_DMOP_").is_some_and(|rest| {
         rest.starts_with(|c: char| c.is_ascii_lowercase())
-            && rest.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
     })
 }
 
 fn clang_resource_dir(cc: &Path) -> Result<PathBuf, CheckError> {
-    let out = Command::new(cc).arg("-print-resource-dir").output().map_err(|e| {
-        CheckError::BadInput(format!("cannot run the C compiler {}: {e} (install clang)", cc.display()))
-    })?;
+    let out = Command::new(cc)
+        .arg("-print-resource-dir")
+        .output()
+        .map_err(|e| {
+            CheckError::BadInput(format!(
+                "cannot run the C compiler {}: {e} (install clang)",
+                cc.display()
+            ))
+        })?;
     let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if !out.status.success() || dir.is_empty() || !Path::new(&dir).join("include/stdint.h").exists() {
+    if !out.status.success() || dir.is_empty() || !Path::new(&dir).join("include/stdint.h").exists()
+    {
         return Err(CheckError::BadInput(format!(
             "{} has no resource directory with stdint.h: use clang (--cc)",
             cc.display()
@@ -305,7 +337,12 @@ fn clang_resource_dir(cc: &Path) -> Result<PathBuf, CheckError> {
     Ok(PathBuf::from(dir))
 }
 
-fn build_unit(view: &ArchView, wanted: impl Fn(&str) -> bool, includes: &[&str], flags: Vec<String>) -> Unit {
+fn build_unit(
+    view: &ArchView,
+    wanted: impl Fn(&str) -> bool,
+    includes: &[&str],
+    flags: Vec<String>,
+) -> Unit {
     let mut probes = Vec::new();
     let mut bits = Vec::new();
     for s in view.structs.iter().filter(|s| wanted(&s.header)) {
@@ -316,7 +353,11 @@ fn build_unit(view: &ArchView, wanted: impl Fn(&str) -> bool, includes: &[&str],
             probes.push(Probe::FieldSize(s.name.clone(), f.name.clone()));
         }
         for b in &s.bits {
-            bits.push(BitProbe { strukt: s.name.clone(), field: b.name.clone(), width: b.width });
+            bits.push(BitProbe {
+                strukt: s.name.clone(),
+                field: b.name.clone(),
+                width: b.width,
+            });
         }
     }
     for c in view.constants.iter().filter(|c| wanted(&c.header)) {
@@ -325,19 +366,36 @@ fn build_unit(view: &ArchView, wanted: impl Fn(&str) -> bool, includes: &[&str],
     for i in view.ioctls.iter().filter(|i| wanted(&i.header)) {
         probes.push(Probe::Ioctl(i.name.clone()));
     }
-    Unit { includes: includes.iter().map(|s| s.to_string()).collect(), probes, bits, flags }
+    Unit {
+        includes: includes.iter().map(|s| s.to_string()).collect(),
+        probes,
+        bits,
+        flags,
+    }
 }
 
-fn dump_macros(cc: &Path, dir: &Path, includes: &[&str], flags: &[String]) -> Result<BTreeMap<String, String>, CheckError> {
+fn dump_macros(
+    cc: &Path,
+    dir: &Path,
+    includes: &[&str],
+    flags: &[String],
+) -> Result<BTreeMap<String, String>, CheckError> {
     let src = dir.join("macros.c");
     let mut text = String::from("#include <stdint.h>\n");
     for h in includes {
         let _ = writeln!(text, "#include <{h}>");
     }
     fs::write(&src, text).map_err(io_err)?;
-    let out = Command::new(cc).args(flags).args(["-E", "-dM"]).arg(&src).output().map_err(|e| CheckError::BadInput(e.to_string()))?;
+    let out = Command::new(cc)
+        .args(flags)
+        .args(["-E", "-dM"])
+        .arg(&src)
+        .output()
+        .map_err(|e| CheckError::BadInput(e.to_string()))?;
     if !out.status.success() {
-        return Err(CheckError::Unparsable(first_errors(&String::from_utf8_lossy(&out.stderr))));
+        return Err(CheckError::Unparsable(first_errors(
+            &String::from_utf8_lossy(&out.stderr),
+        )));
     }
     let mut m = BTreeMap::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
@@ -350,7 +408,11 @@ fn dump_macros(cc: &Path, dir: &Path, includes: &[&str], flags: &[String]) -> Re
 }
 
 fn first_errors(stderr: &str) -> String {
-    let lines: Vec<&str> = stderr.lines().filter(|l| l.contains("error")).take(5).collect();
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("error"))
+        .take(5)
+        .collect();
     if lines.is_empty() {
         stderr.lines().take(5).collect::<Vec<_>>().join("\n")
     } else {
@@ -358,7 +420,16 @@ fn first_errors(stderr: &str) -> String {
     }
 }
 
-fn render(unit: &Unit, failed: &BTreeMap<usize, String>, failed_bits: &BTreeMap<usize, String>) -> (String, BTreeMap<usize, usize>, BTreeMap<usize, usize>, usize) {
+fn render(
+    unit: &Unit,
+    failed: &BTreeMap<usize, String>,
+    failed_bits: &BTreeMap<usize, String>,
+) -> (
+    String,
+    BTreeMap<usize, usize>,
+    BTreeMap<usize, usize>,
+    usize,
+) {
     let mut text = String::from("/* dmop-abi-check probe: compiled, never run. */\n#include <stddef.h>\n#include <stdint.h>\n");
     for h in &unit.includes {
         let _ = writeln!(text, "#include <{h}>");
@@ -412,7 +483,8 @@ fn compile_unit(cc: &Path, dir: &Path, name: &str, unit: &Unit) -> Result<Values
             .output()
             .map_err(|e| CheckError::BadInput(format!("cannot run {}: {e}", cc.display())))?;
         if out.status.success() {
-            let bytes = objread::symbol_bytes(&obj, "dmop_probe_values").map_err(CheckError::Unparsable)?;
+            let bytes =
+                objread::symbol_bytes(&obj, "dmop_probe_values").map_err(CheckError::Unparsable)?;
             let raw = objread::le_u64s(&bytes);
             let values = (0..unit.probes.len())
                 .map(|i| match failed.get(&i) {
@@ -426,7 +498,8 @@ fn compile_unit(cc: &Path, dir: &Path, name: &str, unit: &Unit) -> Result<Values
                     bits.push(Err(why.clone()));
                     continue;
                 }
-                let b = objread::symbol_bytes(&obj, &format!("dmop_probe_bit_{i}")).map_err(CheckError::Unparsable)?;
+                let b = objread::symbol_bytes(&obj, &format!("dmop_probe_bit_{i}"))
+                    .map_err(CheckError::Unparsable)?;
                 bits.push(Ok(bit_range(&b)));
             }
             return Ok(Values { values, bits });
@@ -436,7 +509,9 @@ fn compile_unit(cc: &Path, dir: &Path, name: &str, unit: &Unit) -> Result<Values
         let mut progress = false;
         let mut foreign = Vec::new();
         for l in stderr.lines().filter(|l| l.contains(": error: ")) {
-            let Some((loc, msg)) = l.split_once(": error: ") else { continue };
+            let Some((loc, msg)) = l.split_once(": error: ") else {
+                continue;
+            };
             let mut parts = loc.rsplitn(3, ':');
             let (_col, ln, file) = (parts.next(), parts.next(), parts.next());
             let line: usize = ln.and_then(|s| s.parse().ok()).unwrap_or(0);
@@ -455,7 +530,11 @@ fn compile_unit(cc: &Path, dir: &Path, name: &str, unit: &Unit) -> Result<Values
             foreign.push(l.to_string());
         }
         if !foreign.is_empty() || !progress {
-            let detail = if foreign.is_empty() { first_errors(&stderr) } else { foreign.into_iter().take(5).collect::<Vec<_>>().join("\n") };
+            let detail = if foreign.is_empty() {
+                first_errors(&stderr)
+            } else {
+                foreign.into_iter().take(5).collect::<Vec<_>>().join("\n")
+            };
             return Err(CheckError::Unparsable(detail));
         }
     }
@@ -483,8 +562,18 @@ fn absent(why: &str) -> String {
 
 fn compare(manifest: &Manifest, view: &ArchView, unit: &Unit, v: &Values, report: &mut Report) {
     let arch = view.arch;
-    let get = |p: &Probe| unit.probes.iter().position(|x| x == p).map(|i| &v.values[i]);
-    let mk = |ops: Vec<String>, item: String, field: Option<String>, what: &str, e: String, f: String| Finding {
+    let get = |p: &Probe| {
+        unit.probes
+            .iter()
+            .position(|x| x == p)
+            .map(|i| &v.values[i])
+    };
+    let mk = |ops: Vec<String>,
+              item: String,
+              field: Option<String>,
+              what: &str,
+              e: String,
+              f: String| Finding {
         arch: arch.to_string(),
         ops,
         item,
@@ -493,20 +582,37 @@ fn compare(manifest: &Manifest, view: &ArchView, unit: &Unit, v: &Values, report
         expected: e,
         found: f,
     };
-    let structs: Vec<&crate::manifest::StructView> =
-        view.structs.iter().filter(|s| unit.probes.contains(&Probe::Size(s.name.clone()))).collect();
+    let structs: Vec<&crate::manifest::StructView> = view
+        .structs
+        .iter()
+        .filter(|s| unit.probes.contains(&Probe::Size(s.name.clone())))
+        .collect();
     for s in structs {
         let ops = ops_using(manifest, &s.name);
         let item = format!("struct {}", s.name);
         match get(&Probe::Size(s.name.clone())) {
             Some(Err(why)) => {
-                report.findings.push(mk(ops, item, None, "missing", format!("size {}", s.size), absent(why)));
+                report.findings.push(mk(
+                    ops,
+                    item,
+                    None,
+                    "missing",
+                    format!("size {}", s.size),
+                    absent(why),
+                ));
                 continue;
             }
             Some(Ok(size)) => {
                 report.compared += 1;
                 if *size != s.size {
-                    report.findings.push(mk(ops.clone(), item.clone(), None, "size", s.size.to_string(), size.to_string()));
+                    report.findings.push(mk(
+                        ops.clone(),
+                        item.clone(),
+                        None,
+                        "size",
+                        s.size.to_string(),
+                        size.to_string(),
+                    ));
                 }
             }
             None => continue,
@@ -514,19 +620,40 @@ fn compare(manifest: &Manifest, view: &ArchView, unit: &Unit, v: &Values, report
         if let Some(Ok(a)) = get(&Probe::Align(s.name.clone())) {
             report.compared += 1;
             if *a != s.align {
-                report.findings.push(mk(ops.clone(), item.clone(), None, "alignment", s.align.to_string(), a.to_string()));
+                report.findings.push(mk(
+                    ops.clone(),
+                    item.clone(),
+                    None,
+                    "alignment",
+                    s.align.to_string(),
+                    a.to_string(),
+                ));
             }
         }
         for f in s.fields.iter().filter(|f| !f.implicit) {
             match get(&Probe::Offset(s.name.clone(), f.name.clone())) {
                 Some(Err(why)) => {
-                    report.findings.push(mk(ops.clone(), item.clone(), Some(f.name.clone()), "missing", format!("offset {} size {}", f.offset, f.size), absent(why)));
+                    report.findings.push(mk(
+                        ops.clone(),
+                        item.clone(),
+                        Some(f.name.clone()),
+                        "missing",
+                        format!("offset {} size {}", f.offset, f.size),
+                        absent(why),
+                    ));
                     continue;
                 }
                 Some(Ok(off)) => {
                     report.compared += 1;
                     if *off != f.offset {
-                        report.findings.push(mk(ops.clone(), item.clone(), Some(f.name.clone()), "offset", f.offset.to_string(), off.to_string()));
+                        report.findings.push(mk(
+                            ops.clone(),
+                            item.clone(),
+                            Some(f.name.clone()),
+                            "offset",
+                            f.offset.to_string(),
+                            off.to_string(),
+                        ));
                     }
                 }
                 None => {}
@@ -534,14 +661,34 @@ fn compare(manifest: &Manifest, view: &ArchView, unit: &Unit, v: &Values, report
             if let Some(Ok(sz)) = get(&Probe::FieldSize(s.name.clone(), f.name.clone())) {
                 report.compared += 1;
                 if *sz != f.size {
-                    report.findings.push(mk(ops.clone(), item.clone(), Some(f.name.clone()), "size", f.size.to_string(), sz.to_string()));
+                    report.findings.push(mk(
+                        ops.clone(),
+                        item.clone(),
+                        Some(f.name.clone()),
+                        "size",
+                        f.size.to_string(),
+                        sz.to_string(),
+                    ));
                 }
             }
         }
         for b in &s.bits {
-            let Some(i) = unit.bits.iter().position(|x| x.strukt == s.name && x.field == b.name) else { continue };
+            let Some(i) = unit
+                .bits
+                .iter()
+                .position(|x| x.strukt == s.name && x.field == b.name)
+            else {
+                continue;
+            };
             match &v.bits[i] {
-                Err(why) => report.findings.push(mk(ops.clone(), item.clone(), Some(b.name.clone()), "missing bit field", format!("bit {} width {}", b.bit_offset, b.width), absent(why))),
+                Err(why) => report.findings.push(mk(
+                    ops.clone(),
+                    item.clone(),
+                    Some(b.name.clone()),
+                    "missing bit field",
+                    format!("bit {} width {}", b.bit_offset, b.width),
+                    absent(why),
+                )),
                 Ok((off, width)) => {
                     report.compared += 1;
                     if (*off, *width) != (b.bit_offset, b.width) {
@@ -560,11 +707,25 @@ fn compare(manifest: &Manifest, view: &ArchView, unit: &Unit, v: &Values, report
     }
     for c in &view.constants {
         match get(&Probe::Const(c.name.clone())) {
-            Some(Err(why)) => report.findings.push(mk(vec![], format!("constant {}", c.name), None, "missing", format!("{:#x}", c.value), absent(why))),
+            Some(Err(why)) => report.findings.push(mk(
+                vec![],
+                format!("constant {}", c.name),
+                None,
+                "missing",
+                format!("{:#x}", c.value),
+                absent(why),
+            )),
             Some(Ok(x)) => {
                 report.compared += 1;
                 if *x != c.value {
-                    report.findings.push(mk(vec![], format!("constant {}", c.name), None, "value", format!("{:#x}", c.value), format!("{x:#x}")));
+                    report.findings.push(mk(
+                        vec![],
+                        format!("constant {}", c.name),
+                        None,
+                        "value",
+                        format!("{:#x}", c.value),
+                        format!("{x:#x}"),
+                    ));
                 }
             }
             None => {}
@@ -572,11 +733,25 @@ fn compare(manifest: &Manifest, view: &ArchView, unit: &Unit, v: &Values, report
     }
     for i in &view.ioctls {
         match get(&Probe::Ioctl(i.name.clone())) {
-            Some(Err(why)) => report.findings.push(mk(vec![], format!("ioctl {}", i.name), None, "missing", format!("{:#010x}", i.value), absent(why))),
+            Some(Err(why)) => report.findings.push(mk(
+                vec![],
+                format!("ioctl {}", i.name),
+                None,
+                "missing",
+                format!("{:#010x}", i.value),
+                absent(why),
+            )),
             Some(Ok(x)) => {
                 report.compared += 1;
                 if *x != i.value {
-                    report.findings.push(mk(vec![], format!("ioctl {}", i.name), None, "number", format!("{:#010x}", i.value), format!("{x:#010x}")));
+                    report.findings.push(mk(
+                        vec![],
+                        format!("ioctl {}", i.name),
+                        None,
+                        "number",
+                        format!("{:#010x}", i.value),
+                        format!("{x:#010x}"),
+                    ));
                 }
             }
             None => {}
@@ -584,9 +759,20 @@ fn compare(manifest: &Manifest, view: &ArchView, unit: &Unit, v: &Values, report
     }
 }
 
-fn compare_dmops(manifest: &Manifest, unit: &Unit, v: &Values, extra: &[String], report: &mut Report) {
+fn compare_dmops(
+    manifest: &Manifest,
+    unit: &Unit,
+    v: &Values,
+    extra: &[String],
+    report: &mut Report,
+) {
     let arch = report.arch.clone();
-    let get = |m: &str| unit.probes.iter().position(|x| *x == Probe::Dmop(m.to_string())).map(|i| &v.values[i]);
+    let get = |m: &str| {
+        unit.probes
+            .iter()
+            .position(|x| *x == Probe::Dmop(m.to_string()))
+            .map(|i| &v.values[i])
+    };
     let mk = |op: String, what: &str, e: String, f: String| Finding {
         arch: arch.clone(),
         ops: vec![op],
@@ -599,15 +785,30 @@ fn compare_dmops(manifest: &Manifest, unit: &Unit, v: &Values, extra: &[String],
     for d in &manifest.dmops {
         let label = format!("{} {}", d.number, d.name);
         match (d.status, get(&d.c_macro())) {
-            (Status::Active, Some(Err(why))) => report.findings.push(mk(label, "missing", format!("{} = {}", d.c_macro(), d.number), absent(why))),
+            (Status::Active, Some(Err(why))) => report.findings.push(mk(
+                label,
+                "missing",
+                format!("{} = {}", d.c_macro(), d.number),
+                absent(why),
+            )),
             (Status::Active, Some(Ok(n))) => {
                 report.compared += 1;
                 if *n != u64::from(d.number) {
-                    report.findings.push(mk(label, "renumbered", d.number.to_string(), n.to_string()));
+                    report.findings.push(mk(
+                        label,
+                        "renumbered",
+                        d.number.to_string(),
+                        n.to_string(),
+                    ));
                 }
             }
             (Status::Retired, Some(Ok(n))) if *n != u64::from(d.number) => {
-                report.findings.push(mk(label, "retired op renumbered", d.number.to_string(), n.to_string()))
+                report.findings.push(mk(
+                    label,
+                    "retired op renumbered",
+                    d.number.to_string(),
+                    n.to_string(),
+                ))
             }
             _ => {}
         }

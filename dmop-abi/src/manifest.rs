@@ -163,7 +163,10 @@ pub struct StructView {
 
 impl StructView {
     fn layout_eq(&self, other: &StructView) -> bool {
-        self.size == other.size && self.align == other.align && self.fields == other.fields && self.bits == other.bits
+        self.size == other.size
+            && self.align == other.align
+            && self.fields == other.fields
+            && self.bits == other.bits
     }
 }
 
@@ -216,7 +219,8 @@ impl ArchView {
     /// Puts the constants in their canonical order (by header, then name),
     /// the order the manifest file keeps them in.
     pub fn normalize(&mut self) {
-        self.constants.sort_by(|a, b| (&a.header, &a.name).cmp(&(&b.header, &b.name)));
+        self.constants
+            .sort_by(|a, b| (&a.header, &a.name).cmp(&(&b.header, &b.name)));
     }
 
     /// The struct with this C name.
@@ -351,19 +355,39 @@ pub fn view_from_flat(arch: Arch, flat: &[u64]) -> Result<ArchView, ManifestErro
         let fields = s
             .fields
             .iter()
-            .map(|f| FieldView { name: f.name.to_string(), offset: next(), size: next(), implicit: !f.in_c })
+            .map(|f| FieldView {
+                name: f.name.to_string(),
+                offset: next(),
+                size: next(),
+                implicit: !f.in_c,
+            })
             .collect();
         let bits = s
             .bits
             .iter()
-            .map(|b| BitView { name: b.name.to_string(), bit_offset: next(), width: next() })
+            .map(|b| BitView {
+                name: b.name.to_string(),
+                bit_offset: next(),
+                width: next(),
+            })
             .collect();
-        structs.push(StructView { name: s.name.to_string(), header: s.header.to_string(), size, align, fields, bits });
+        structs.push(StructView {
+            name: s.name.to_string(),
+            header: s.header.to_string(),
+            size,
+            align,
+            fields,
+            bits,
+        });
     }
     let mut constants = Vec::new();
     for t in registry::CONSTANT_TABLES {
         for c in *t {
-            constants.push(ConstView { name: c.name.to_string(), header: c.header.to_string(), value: next() });
+            constants.push(ConstView {
+                name: c.name.to_string(),
+                header: c.header.to_string(),
+                value: next(),
+            });
         }
     }
     let mut ioctls = Vec::new();
@@ -388,10 +412,18 @@ pub fn view_from_flat(arch: Arch, flat: &[u64]) -> Result<ArchView, ManifestErro
     for d in dmop::DMOPS {
         let n = next();
         if n != u64::from(d.code.0) {
-            return Err(ManifestError(format!("DMOP {} has number {} on {}", d.name, n, arch)));
+            return Err(ManifestError(format!(
+                "DMOP {} has number {} on {}",
+                d.name, n, arch
+            )));
         }
     }
-    let mut view = ArchView { arch, structs, constants, ioctls };
+    let mut view = ArchView {
+        arch,
+        structs,
+        constants,
+        ioctls,
+    };
     view.normalize();
     Ok(view)
 }
@@ -480,7 +512,12 @@ struct RawStruct {
 #[serde(untagged)]
 enum RawConst {
     Plain(u64),
-    PerArch { default: u64, x86_32: Option<u64>, arm64: Option<u64>, arm32: Option<u64> },
+    PerArch {
+        default: u64,
+        x86_32: Option<u64>,
+        arm64: Option<u64>,
+        arm32: Option<u64>,
+    },
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -540,7 +577,12 @@ impl Manifest {
             let status = match d.status.as_str() {
                 "active" => Status::Active,
                 "retired" => Status::Retired,
-                s => return Err(ManifestError(format!("dmop {}: unknown status {s:?}", d.number))),
+                s => {
+                    return Err(ManifestError(format!(
+                        "dmop {}: unknown status {s:?}",
+                        d.number
+                    )))
+                }
             };
             dmops.push(DmopEntry {
                 number: d.number,
@@ -554,15 +596,36 @@ impl Manifest {
         }
         let mut views: BTreeMap<Arch, ArchView> = Arch::ALL
             .iter()
-            .map(|&a| (a, ArchView { arch: a, structs: Vec::new(), constants: Vec::new(), ioctls: Vec::new() }))
+            .map(|&a| {
+                (
+                    a,
+                    ArchView {
+                        arch: a,
+                        structs: Vec::new(),
+                        constants: Vec::new(),
+                        ioctls: Vec::new(),
+                    },
+                )
+            })
             .collect();
         let conv_fields = |fs: &[RawField]| -> Vec<FieldView> {
             fs.iter()
-                .map(|f| FieldView { name: f.name.clone(), offset: f.offset, size: f.size, implicit: f.implicit })
+                .map(|f| FieldView {
+                    name: f.name.clone(),
+                    offset: f.offset,
+                    size: f.size,
+                    implicit: f.implicit,
+                })
                 .collect()
         };
         let conv_bits = |bs: &[RawBit]| -> Vec<BitView> {
-            bs.iter().map(|b| BitView { name: b.name.clone(), bit_offset: b.bit_offset, width: b.width }).collect()
+            bs.iter()
+                .map(|b| BitView {
+                    name: b.name.clone(),
+                    bit_offset: b.bit_offset,
+                    width: b.width,
+                })
+                .collect()
         };
         for s in raw.structs {
             let none = RawStructArch::default();
@@ -573,14 +636,18 @@ impl Manifest {
                     Arch::Arm64 => s.arm64.as_ref().unwrap_or(&none),
                     Arch::Arm32 => s.arm32.as_ref().unwrap_or(&none),
                 };
-                views.get_mut(&arch).expect("all arches").structs.push(StructView {
-                    name: s.name.clone(),
-                    header: s.header.clone(),
-                    size: o.size.unwrap_or(s.size),
-                    align: o.align.unwrap_or(s.align),
-                    fields: conv_fields(o.fields.as_deref().unwrap_or(&s.fields)),
-                    bits: conv_bits(o.bits.as_deref().unwrap_or(&s.bits)),
-                });
+                views
+                    .get_mut(&arch)
+                    .expect("all arches")
+                    .structs
+                    .push(StructView {
+                        name: s.name.clone(),
+                        header: s.header.clone(),
+                        size: o.size.unwrap_or(s.size),
+                        align: o.align.unwrap_or(s.align),
+                        fields: conv_fields(o.fields.as_deref().unwrap_or(&s.fields)),
+                        bits: conv_bits(o.bits.as_deref().unwrap_or(&s.bits)),
+                    });
             }
         }
         for (header, group) in raw.constants {
@@ -588,18 +655,27 @@ impl Manifest {
                 for arch in Arch::ALL {
                     let value = match &v {
                         RawConst::Plain(x) => *x,
-                        RawConst::PerArch { default, x86_32, arm64, arm32 } => match arch {
+                        RawConst::PerArch {
+                            default,
+                            x86_32,
+                            arm64,
+                            arm32,
+                        } => match arch {
                             Arch::X86_64 => *default,
                             Arch::X86_32 => x86_32.unwrap_or(*default),
                             Arch::Arm64 => arm64.unwrap_or(*default),
                             Arch::Arm32 => arm32.unwrap_or(*default),
                         },
                     };
-                    views.get_mut(&arch).expect("all arches").constants.push(ConstView {
-                        name: name.clone(),
-                        header: header.clone(),
-                        value,
-                    });
+                    views
+                        .get_mut(&arch)
+                        .expect("all arches")
+                        .constants
+                        .push(ConstView {
+                            name: name.clone(),
+                            header: header.clone(),
+                            value,
+                        });
                 }
             }
         }
@@ -607,7 +683,12 @@ impl Manifest {
             let dir = parse_dir(&i.dir)?;
             let ty = match i.ty.as_bytes() {
                 [c] => *c,
-                _ => return Err(ManifestError(format!("ioctl {}: type must be one character", i.name))),
+                _ => {
+                    return Err(ManifestError(format!(
+                        "ioctl {}: type must be one character",
+                        i.name
+                    )))
+                }
             };
             for arch in Arch::ALL {
                 let o = match arch {
@@ -617,22 +698,30 @@ impl Manifest {
                     Arch::Arm32 => i.arm32,
                 };
                 let (size, value) = o.map_or((i.size, i.value), |o| (o.size, o.value));
-                views.get_mut(&arch).expect("all arches").ioctls.push(IoctlView {
-                    name: i.name.clone(),
-                    header: i.header.clone(),
-                    dir,
-                    ty,
-                    nr: i.nr,
-                    arg: i.arg.clone(),
-                    size,
-                    value,
-                });
+                views
+                    .get_mut(&arch)
+                    .expect("all arches")
+                    .ioctls
+                    .push(IoctlView {
+                        name: i.name.clone(),
+                        header: i.header.clone(),
+                        dir,
+                        ty,
+                        nr: i.nr,
+                        arg: i.arg.clone(),
+                        size,
+                        value,
+                    });
             }
         }
         for v in views.values_mut() {
             v.normalize();
         }
-        Ok(Manifest { abi_version: raw.abi_version, dmops, views })
+        Ok(Manifest {
+            abi_version: raw.abi_version,
+            dmops,
+            views,
+        })
     }
 
     /// The view of one architecture.
@@ -676,7 +765,15 @@ impl Manifest {
                 }
             );
             if !d.arch.is_empty() {
-                let _ = writeln!(o, "arch = [{}]", d.arch.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(", "));
+                let _ = writeln!(
+                    o,
+                    "arch = [{}]",
+                    d.arch
+                        .iter()
+                        .map(|a| format!("{a:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
             }
             if !d.payload.is_empty() {
                 let _ = writeln!(o, "struct = {:?}", d.payload);
@@ -723,7 +820,12 @@ impl Manifest {
         }
         for h in headers {
             let _ = writeln!(o, "[constants.{h:?}]");
-            for (idx, c) in base.constants.iter().enumerate().filter(|(_, c)| c.header == h) {
+            for (idx, c) in base
+                .constants
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.header == h)
+            {
                 let others: Vec<(Arch, u64)> = Arch::ALL[1..]
                     .iter()
                     .map(|a| (*a, self.view(*a).constants[idx].value))
@@ -753,7 +855,11 @@ impl Manifest {
             for arch in &Arch::ALL[1..] {
                 let other = &self.view(*arch).ioctls[idx];
                 if other.size != i.size || other.value != i.value {
-                    let _ = writeln!(o, "{arch} = {{ size = {}, value = {:#010x} }}", other.size, other.value);
+                    let _ = writeln!(
+                        o,
+                        "{arch} = {{ size = {}, value = {:#010x} }}",
+                        other.size, other.value
+                    );
                 }
             }
             o.push('\n');
@@ -774,7 +880,10 @@ fn num(v: u64) -> String {
 }
 
 fn toml_key(k: &str) -> String {
-    if !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+    if !k.is_empty()
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
         k.to_string()
     } else {
         format!("{k:?}")
@@ -794,7 +903,11 @@ fn write_fields(o: &mut String, fields: &[FieldView]) {
     o.push_str("fields = [\n");
     for f in fields {
         let imp = if f.implicit { ", implicit = true" } else { "" };
-        let _ = writeln!(o, "    {{ name = {:?}, offset = {}, size = {}{imp} }},", f.name, f.offset, f.size);
+        let _ = writeln!(
+            o,
+            "    {{ name = {:?}, offset = {}, size = {}{imp} }},",
+            f.name, f.offset, f.size
+        );
     }
     o.push_str("]\n");
 }
@@ -802,7 +915,11 @@ fn write_fields(o: &mut String, fields: &[FieldView]) {
 fn write_bits(o: &mut String, bits: &[BitView]) {
     o.push_str("bits = [\n");
     for b in bits {
-        let _ = writeln!(o, "    {{ name = {:?}, bit_offset = {}, width = {} }},", b.name, b.bit_offset, b.width);
+        let _ = writeln!(
+            o,
+            "    {{ name = {:?}, bit_offset = {}, width = {} }},",
+            b.name, b.bit_offset, b.width
+        );
     }
     o.push_str("]\n");
 }
@@ -840,7 +957,11 @@ impl fmt::Display for Finding {
         if let Some(field) = &self.field {
             write!(f, " field {field}")?;
         }
-        write!(f, ": {}: expected {}, found {}", self.what, self.expected, self.found)
+        write!(
+            f,
+            ": {}: expected {}, found {}",
+            self.what, self.expected, self.found
+        )
     }
 }
 
@@ -854,17 +975,41 @@ pub fn ops_using(manifest: &Manifest, struct_name: &str) -> Vec<String> {
         .collect()
 }
 
-fn finding(arch: Arch, ops: Vec<String>, item: String, field: Option<String>, what: &str, e: impl ToString, f: impl ToString) -> Finding {
-    Finding { arch: arch.to_string(), ops, item, field, what: what.to_string(), expected: e.to_string(), found: f.to_string() }
+fn finding(
+    arch: Arch,
+    ops: Vec<String>,
+    item: String,
+    field: Option<String>,
+    what: &str,
+    e: impl ToString,
+    f: impl ToString,
+) -> Finding {
+    Finding {
+        arch: arch.to_string(),
+        ops,
+        item,
+        field,
+        what: what.to_string(),
+        expected: e.to_string(),
+        found: f.to_string(),
+    }
 }
 
 /// Structs referenced only by retired ops: the code may drop them.
 fn retired_only_structs(m: &Manifest) -> BTreeSet<String> {
-    let active: BTreeSet<&str> =
-        m.dmops.iter().filter(|d| d.status == Status::Active).map(|d| d.payload.as_str()).collect();
+    let active: BTreeSet<&str> = m
+        .dmops
+        .iter()
+        .filter(|d| d.status == Status::Active)
+        .map(|d| d.payload.as_str())
+        .collect();
     m.dmops
         .iter()
-        .filter(|d| d.status == Status::Retired && !d.payload.is_empty() && !active.contains(d.payload.as_str()))
+        .filter(|d| {
+            d.status == Status::Retired
+                && !d.payload.is_empty()
+                && !active.contains(d.payload.as_str())
+        })
         .map(|d| d.payload.clone())
         .collect()
 }
@@ -882,38 +1027,114 @@ pub fn diff_code_view(manifest: &Manifest, code: &ArchView) -> Vec<Finding> {
         let item = format!("struct {}", s.name);
         let Some(c) = code.struct_view(&s.name) else {
             if !droppable.contains(&s.name) {
-                out.push(finding(arch, ops, item, None, "missing", "a frozen struct", "none in the code"));
+                out.push(finding(
+                    arch,
+                    ops,
+                    item,
+                    None,
+                    "missing",
+                    "a frozen struct",
+                    "none in the code",
+                ));
             }
             continue;
         };
         if c.size != s.size {
-            out.push(finding(arch, ops.clone(), item.clone(), None, "size", s.size, c.size));
+            out.push(finding(
+                arch,
+                ops.clone(),
+                item.clone(),
+                None,
+                "size",
+                s.size,
+                c.size,
+            ));
         }
         if c.align != s.align {
-            out.push(finding(arch, ops.clone(), item.clone(), None, "alignment", s.align, c.align));
+            out.push(finding(
+                arch,
+                ops.clone(),
+                item.clone(),
+                None,
+                "alignment",
+                s.align,
+                c.align,
+            ));
         }
         for f in &s.fields {
             match c.fields.iter().find(|x| x.name == f.name) {
-                None => out.push(finding(arch, ops.clone(), item.clone(), Some(f.name.clone()), "missing", "a frozen field", "none")),
+                None => out.push(finding(
+                    arch,
+                    ops.clone(),
+                    item.clone(),
+                    Some(f.name.clone()),
+                    "missing",
+                    "a frozen field",
+                    "none",
+                )),
                 Some(x) => {
                     if x.offset != f.offset {
-                        out.push(finding(arch, ops.clone(), item.clone(), Some(f.name.clone()), "offset", f.offset, x.offset));
+                        out.push(finding(
+                            arch,
+                            ops.clone(),
+                            item.clone(),
+                            Some(f.name.clone()),
+                            "offset",
+                            f.offset,
+                            x.offset,
+                        ));
                     }
                     if x.size != f.size {
-                        out.push(finding(arch, ops.clone(), item.clone(), Some(f.name.clone()), "size", f.size, x.size));
+                        out.push(finding(
+                            arch,
+                            ops.clone(),
+                            item.clone(),
+                            Some(f.name.clone()),
+                            "size",
+                            f.size,
+                            x.size,
+                        ));
                     }
                     if x.implicit != f.implicit {
-                        out.push(finding(arch, ops.clone(), item.clone(), Some(f.name.clone()), "implicit", f.implicit, x.implicit));
+                        out.push(finding(
+                            arch,
+                            ops.clone(),
+                            item.clone(),
+                            Some(f.name.clone()),
+                            "implicit",
+                            f.implicit,
+                            x.implicit,
+                        ));
                     }
                 }
             }
         }
-        for x in c.fields.iter().filter(|x| !s.fields.iter().any(|f| f.name == x.name)) {
-            out.push(finding(arch, ops.clone(), item.clone(), Some(x.name.clone()), "not frozen", "no such field", format!("offset {} size {}", x.offset, x.size)));
+        for x in c
+            .fields
+            .iter()
+            .filter(|x| !s.fields.iter().any(|f| f.name == x.name))
+        {
+            out.push(finding(
+                arch,
+                ops.clone(),
+                item.clone(),
+                Some(x.name.clone()),
+                "not frozen",
+                "no such field",
+                format!("offset {} size {}", x.offset, x.size),
+            ));
         }
         for b in &s.bits {
             match c.bits.iter().find(|x| x.name == b.name) {
-                None => out.push(finding(arch, ops.clone(), item.clone(), Some(b.name.clone()), "missing bit field", "a frozen bit field", "none")),
+                None => out.push(finding(
+                    arch,
+                    ops.clone(),
+                    item.clone(),
+                    Some(b.name.clone()),
+                    "missing bit field",
+                    "a frozen bit field",
+                    "none",
+                )),
                 Some(x) if x != b => out.push(finding(
                     arch,
                     ops.clone(),
@@ -926,35 +1147,115 @@ pub fn diff_code_view(manifest: &Manifest, code: &ArchView) -> Vec<Finding> {
                 Some(_) => {}
             }
         }
-        for x in c.bits.iter().filter(|x| !s.bits.iter().any(|b| b.name == x.name)) {
-            out.push(finding(arch, ops.clone(), item.clone(), Some(x.name.clone()), "not frozen", "no such bit field", format!("bit {} width {}", x.bit_offset, x.width)));
+        for x in c
+            .bits
+            .iter()
+            .filter(|x| !s.bits.iter().any(|b| b.name == x.name))
+        {
+            out.push(finding(
+                arch,
+                ops.clone(),
+                item.clone(),
+                Some(x.name.clone()),
+                "not frozen",
+                "no such bit field",
+                format!("bit {} width {}", x.bit_offset, x.width),
+            ));
         }
     }
-    for c in code.structs.iter().filter(|c| frozen.struct_view(&c.name).is_none()) {
-        out.push(finding(arch, Vec::new(), format!("struct {}", c.name), None, "not frozen", "absent from the manifest", format!("size {}", c.size)));
+    for c in code
+        .structs
+        .iter()
+        .filter(|c| frozen.struct_view(&c.name).is_none())
+    {
+        out.push(finding(
+            arch,
+            Vec::new(),
+            format!("struct {}", c.name),
+            None,
+            "not frozen",
+            "absent from the manifest",
+            format!("size {}", c.size),
+        ));
     }
     for k in &frozen.constants {
         match code.constant(&k.name) {
-            None => out.push(finding(arch, Vec::new(), format!("constant {}", k.name), None, "missing", num(k.value), "none in the code")),
-            Some(c) if c.value != k.value => out.push(finding(arch, Vec::new(), format!("constant {}", k.name), None, "value", num(k.value), num(c.value))),
+            None => out.push(finding(
+                arch,
+                Vec::new(),
+                format!("constant {}", k.name),
+                None,
+                "missing",
+                num(k.value),
+                "none in the code",
+            )),
+            Some(c) if c.value != k.value => out.push(finding(
+                arch,
+                Vec::new(),
+                format!("constant {}", k.name),
+                None,
+                "value",
+                num(k.value),
+                num(c.value),
+            )),
             Some(_) => {}
         }
     }
-    for c in code.constants.iter().filter(|c| frozen.constant(&c.name).is_none()) {
-        out.push(finding(arch, Vec::new(), format!("constant {}", c.name), None, "not frozen", "absent from the manifest", num(c.value)));
+    for c in code
+        .constants
+        .iter()
+        .filter(|c| frozen.constant(&c.name).is_none())
+    {
+        out.push(finding(
+            arch,
+            Vec::new(),
+            format!("constant {}", c.name),
+            None,
+            "not frozen",
+            "absent from the manifest",
+            num(c.value),
+        ));
     }
     for k in &frozen.ioctls {
         match code.ioctl(&k.name) {
-            None => out.push(finding(arch, Vec::new(), format!("ioctl {}", k.name), None, "missing", format!("{:#x}", k.value), "none in the code")),
+            None => out.push(finding(
+                arch,
+                Vec::new(),
+                format!("ioctl {}", k.name),
+                None,
+                "missing",
+                format!("{:#x}", k.value),
+                "none in the code",
+            )),
             Some(c) => {
                 if (c.dir, c.ty, c.nr, c.size, c.value) != (k.dir, k.ty, k.nr, k.size, k.value) {
-                    out.push(finding(arch, Vec::new(), format!("ioctl {}", k.name), None, "encoding", format!("{:#010x}", k.value), format!("{:#010x}", c.value)));
+                    out.push(finding(
+                        arch,
+                        Vec::new(),
+                        format!("ioctl {}", k.name),
+                        None,
+                        "encoding",
+                        format!("{:#010x}", k.value),
+                        format!("{:#010x}", c.value),
+                    ));
                 }
             }
         }
     }
-    for c in code.ioctls.iter().filter(|c| frozen.ioctl(&c.name).is_none()) {
-        out.push(finding(arch, Vec::new(), format!("ioctl {}", c.name), None, "not frozen", "absent from the manifest", format!("{:#010x}", c.value)));
+    for c in code
+        .ioctls
+        .iter()
+        .filter(|c| frozen.ioctl(&c.name).is_none())
+    {
+        out.push(finding(
+            arch,
+            Vec::new(),
+            format!("ioctl {}", c.name),
+            None,
+            "not frozen",
+            "absent from the manifest",
+            format!("{:#010x}", c.value),
+        ));
     }
     out
 }
@@ -969,10 +1270,20 @@ pub fn diff_code_dmops(manifest: &Manifest, code: &[DmopEntry]) -> Vec<Finding> 
         let item = format!("dmop {}", m.number);
         let c = code.iter().find(|c| c.number == m.number);
         match (m.status, c) {
-            (_, None) => out.push(finding_all(&all, &item, "missing", format!("{} ({:?})", m.name, m.status), "no such number in the code")),
-            (Status::Active, Some(c)) if c.status == Status::Retired => {
-                out.push(finding_all(&all, &item, "status", "active", "retired: run the freeze to record the retirement"))
-            }
+            (_, None) => out.push(finding_all(
+                &all,
+                &item,
+                "missing",
+                format!("{} ({:?})", m.name, m.status),
+                "no such number in the code",
+            )),
+            (Status::Active, Some(c)) if c.status == Status::Retired => out.push(finding_all(
+                &all,
+                &item,
+                "status",
+                "active",
+                "retired: run the freeze to record the retirement",
+            )),
             (Status::Retired, Some(c)) if c.status == Status::Active => out.push(finding_all(
                 &all,
                 &item,
@@ -986,10 +1297,22 @@ pub fn diff_code_dmops(manifest: &Manifest, code: &[DmopEntry]) -> Vec<Finding> 
                 }
                 if m.status == Status::Active {
                     if c.payload != m.payload {
-                        out.push(finding_all(&all, &item, "payload struct", &m.payload, &c.payload));
+                        out.push(finding_all(
+                            &all,
+                            &item,
+                            "payload struct",
+                            &m.payload,
+                            &c.payload,
+                        ));
                     }
                     if c.arch != m.arch {
-                        out.push(finding_all(&all, &item, "architectures", m.arch.join(","), c.arch.join(",")));
+                        out.push(finding_all(
+                            &all,
+                            &item,
+                            "architectures",
+                            m.arch.join(","),
+                            c.arch.join(","),
+                        ));
                     }
                 }
             }
@@ -1006,8 +1329,18 @@ pub fn diff_code_dmops(manifest: &Manifest, code: &[DmopEntry]) -> Vec<Finding> 
         ));
     }
     for c in code.iter() {
-        if let Some(m) = manifest.dmops.iter().find(|m| m.name == c.name && m.number != c.number && m.status == Status::Active) {
-            out.push(finding_all(&all, &format!("dmop {}", c.name), "renumbered", m.number, c.number));
+        if let Some(m) = manifest
+            .dmops
+            .iter()
+            .find(|m| m.name == c.name && m.number != c.number && m.status == Status::Active)
+        {
+            out.push(finding_all(
+                &all,
+                &format!("dmop {}", c.name),
+                "renumbered",
+                m.number,
+                c.number,
+            ));
         }
     }
     out
@@ -1030,8 +1363,16 @@ fn finding_all(arch: &str, item: &str, what: &str, e: impl ToString, f: impl ToS
 
 /// Builds the manifest the code describes, from the code's DMOP table and
 /// its view on each of the four architectures.
-pub fn manifest_from_code(abi_version: u32, dmops: Vec<DmopEntry>, views: BTreeMap<Arch, ArchView>) -> Manifest {
-    Manifest { abi_version, dmops, views }
+pub fn manifest_from_code(
+    abi_version: u32,
+    dmops: Vec<DmopEntry>,
+    views: BTreeMap<Arch, ArchView>,
+) -> Manifest {
+    Manifest {
+        abi_version,
+        dmops,
+        views,
+    }
 }
 
 /// Checks that `next` only evolves `prev` the ways the policy allows: new
@@ -1043,23 +1384,36 @@ pub fn check_evolution(prev: &Manifest, next: &Manifest) -> Vec<String> {
     let prev_max = prev.max_dmop_number();
     for p in &prev.dmops {
         match next.dmop(p.number) {
-            None => errs.push(format!("dmop {} ({}) disappeared: numbers are never removed, only retired", p.number, p.name)),
+            None => errs.push(format!(
+                "dmop {} ({}) disappeared: numbers are never removed, only retired",
+                p.number, p.name
+            )),
             Some(n) => {
                 if n.name != p.name {
-                    errs.push(format!("dmop {} was {} and is now {}: a number never changes meaning", p.number, p.name, n.name));
+                    errs.push(format!(
+                        "dmop {} was {} and is now {}: a number never changes meaning",
+                        p.number, p.name, n.name
+                    ));
                 }
                 match (p.status, n.status) {
-                    (Status::Retired, Status::Active) => {
-                        errs.push(format!("dmop {} ({}) is retired and can never be active again", p.number, p.name))
-                    }
+                    (Status::Retired, Status::Active) => errs.push(format!(
+                        "dmop {} ({}) is retired and can never be active again",
+                        p.number, p.name
+                    )),
                     (Status::Active, Status::Active) | (Status::Active, Status::Retired) => {
                         if n.status == Status::Retired && n.retired_in != Some(next.abi_version) {
-                            errs.push(format!("dmop {} is retired in this change: retired_in must be {}", p.number, next.abi_version));
+                            errs.push(format!(
+                                "dmop {} is retired in this change: retired_in must be {}",
+                                p.number, next.abi_version
+                            ));
                         }
                     }
                     (Status::Retired, Status::Retired) => {
                         if n.retired_in != p.retired_in || n.replaced_by != p.replaced_by {
-                            errs.push(format!("dmop {}: the record of its retirement changed", p.number));
+                            errs.push(format!(
+                                "dmop {}: the record of its retirement changed",
+                                p.number
+                            ));
                         }
                     }
                 }
@@ -1078,14 +1432,20 @@ pub fn check_evolution(prev: &Manifest, next: &Manifest) -> Vec<String> {
             ));
         }
         if n.status != Status::Active {
-            errs.push(format!("new dmop {} is retired before it was ever frozen", n.number));
+            errs.push(format!(
+                "new dmop {} is retired before it was ever frozen",
+                n.number
+            ));
         }
     }
     for arch in Arch::ALL {
         let (pv, nv) = (prev.view(arch), next.view(arch));
         for s in &pv.structs {
             match nv.struct_view(&s.name) {
-                None => errs.push(format!("{arch}: struct {} disappeared from the manifest", s.name)),
+                None => errs.push(format!(
+                    "{arch}: struct {} disappeared from the manifest",
+                    s.name
+                )),
                 Some(n) if !n.layout_eq(s) || n.header != s.header => {
                     let ops = ops_using(prev, &s.name);
                     let fields: Vec<String> = s
@@ -1109,21 +1469,31 @@ pub fn check_evolution(prev: &Manifest, next: &Manifest) -> Vec<String> {
         for c in &pv.constants {
             match nv.constant(&c.name) {
                 None => errs.push(format!("{arch}: constant {} disappeared", c.name)),
-                Some(n) if n.value != c.value => errs.push(format!("{arch}: constant {} changed {:#x} -> {:#x}", c.name, c.value, n.value)),
+                Some(n) if n.value != c.value => errs.push(format!(
+                    "{arch}: constant {} changed {:#x} -> {:#x}",
+                    c.name, c.value, n.value
+                )),
                 Some(_) => {}
             }
         }
         for i in &pv.ioctls {
             match nv.ioctl(&i.name) {
                 None => errs.push(format!("{arch}: ioctl {} disappeared", i.name)),
-                Some(n) if n != i => errs.push(format!("{arch}: ioctl {} changed {:#x} -> {:#x}", i.name, i.value, n.value)),
+                Some(n) if n != i => errs.push(format!(
+                    "{arch}: ioctl {} changed {:#x} -> {:#x}",
+                    i.name, i.value, n.value
+                )),
                 Some(_) => {}
             }
         }
     }
     let changed = prev.dmops != next.dmops || prev.views != next.views;
     if changed && next.abi_version != prev.abi_version + 1 {
-        errs.push(format!("the frozen set changed: abi_version must go from {} to {}", prev.abi_version, prev.abi_version + 1));
+        errs.push(format!(
+            "the frozen set changed: abi_version must go from {} to {}",
+            prev.abi_version,
+            prev.abi_version + 1
+        ));
     }
     if !changed && next.abi_version != prev.abi_version {
         errs.push("nothing changed: abi_version must stay".to_string());
@@ -1165,8 +1535,15 @@ pub fn frozen_rs(m: &Manifest) -> String {
          //! build that changes a frozen layout stops here. The freeze tool alone\n\
          //! builds with `--cfg dmop_abi_unfrozen`, to read the code as it is.\n\n",
     );
-    let _ = writeln!(o, "/// ABI version of the frozen manifest these checks come from.");
-    let _ = writeln!(o, "pub(crate) const ABI_VERSION: u32 = {};\n", m.abi_version);
+    let _ = writeln!(
+        o,
+        "/// ABI version of the frozen manifest these checks come from."
+    );
+    let _ = writeln!(
+        o,
+        "pub(crate) const ABI_VERSION: u32 = {};\n",
+        m.abi_version
+    );
     o.push_str("#[cfg(not(dmop_abi_unfrozen))]\n#[rustfmt::skip]\n#[allow(unused_imports)]\nmod checks {\n");
     o.push_str("    use super::super::registry::{constant, ioctl, struct_layout};\n");
     o.push_str("    use super::super::dmop::{dmop, is_retired, DmopCode};\n");
@@ -1176,7 +1553,9 @@ pub fn frozen_rs(m: &Manifest) -> String {
     let base = m.view(Arch::X86_64);
     let cfg = |a: Arch| format!("#[cfg(target_arch = \"{}\")]", a.target_arch());
     for (idx, s) in base.structs.iter().enumerate() {
-        let same = Arch::ALL.iter().all(|a| m.view(*a).structs[idx].layout_eq(s));
+        let same = Arch::ALL
+            .iter()
+            .all(|a| m.view(*a).structs[idx].layout_eq(s));
         if same {
             write_struct_check(&mut o, None, s);
         } else {
@@ -1187,11 +1566,21 @@ pub fn frozen_rs(m: &Manifest) -> String {
     }
     o.push('\n');
     for (idx, c) in base.constants.iter().enumerate() {
-        let same = Arch::ALL.iter().all(|a| m.view(*a).constants[idx].value == c.value);
-        let arches: Vec<Arch> = if same { vec![Arch::X86_64] } else { Arch::ALL.to_vec() };
+        let same = Arch::ALL
+            .iter()
+            .all(|a| m.view(*a).constants[idx].value == c.value);
+        let arches: Vec<Arch> = if same {
+            vec![Arch::X86_64]
+        } else {
+            Arch::ALL.to_vec()
+        };
         for a in arches {
             let v = m.view(a).constants[idx].value;
-            let attr = if same { String::new() } else { format!("{} ", cfg(a)) };
+            let attr = if same {
+                String::new()
+            } else {
+                format!("{} ", cfg(a))
+            };
             let _ = writeln!(
                 o,
                 "    {attr}const _: () = match constant({name:?}) {{ Some(c) => assert!(c.value == {v:#x}, {msg:?}), None => panic!({gone:?}) }};",
@@ -1204,10 +1593,18 @@ pub fn frozen_rs(m: &Manifest) -> String {
     o.push('\n');
     for (idx, i) in base.ioctls.iter().enumerate() {
         let same = Arch::ALL.iter().all(|a| m.view(*a).ioctls[idx] == *i);
-        let arches: Vec<Arch> = if same { vec![Arch::X86_64] } else { Arch::ALL.to_vec() };
+        let arches: Vec<Arch> = if same {
+            vec![Arch::X86_64]
+        } else {
+            Arch::ALL.to_vec()
+        };
         for a in arches {
             let v = &m.view(a).ioctls[idx];
-            let attr = if same { String::new() } else { format!("{} ", cfg(a)) };
+            let attr = if same {
+                String::new()
+            } else {
+                format!("{} ", cfg(a))
+            };
             let _ = writeln!(
                 o,
                 "    {attr}const _: () = match ioctl({name:?}) {{ Some(c) => assert!(c.value == {v:#010x} && c.size == {s}, {msg:?}), None => panic!({gone:?}) }};",
@@ -1261,9 +1658,17 @@ fn write_struct_check(o: &mut String, cfg: Option<String>, s: &StructView) {
         "        assert!(s.size == {} && s.align == {}, {:?});",
         s.size,
         s.align,
-        format!("frozen ABI: sizeof/alignof(struct {}) changed; frozen at {}/{}", s.name, s.size, s.align)
+        format!(
+            "frozen ABI: sizeof/alignof(struct {}) changed; frozen at {}/{}",
+            s.name, s.size, s.align
+        )
     );
-    let _ = writeln!(o, "        assert!(s.fields.len() == {}, {:?});", s.fields.len(), format!("frozen ABI: struct {} gained or lost fields", s.name));
+    let _ = writeln!(
+        o,
+        "        assert!(s.fields.len() == {}, {:?});",
+        s.fields.len(),
+        format!("frozen ABI: struct {} gained or lost fields", s.name)
+    );
     for f in &s.fields {
         let _ = writeln!(
             o,

@@ -22,6 +22,8 @@ impl XenDmOp {
 
     /// The payload as the op struct `P` (for ops that write results back).
     pub fn payload<P: zerocopy::FromBytes + zerocopy::KnownLayout + Immutable + Copy>(&self) -> P {
-        zerocopy::FromBytes::read_from_prefix(self.u.as_bytes()).expect("every op struct fits the union").0
+        zerocopy::FromBytes::read_from_prefix(self.u.as_bytes())
+            .expect("every op struct fits the union")
+            .0
     }
 }

@@ -24,10 +24,16 @@ fn every_architecture_matches_the_manifest() {
     for arch in Arch::ALL {
         // With the frozen checks on: that this compiles at all already
         // proves the layouts; the comparison says where, if not.
-        let flat = rustc.flat(arch, &abi, &[], "test").unwrap_or_else(|e| panic!("{arch}: {e}"));
+        let flat = rustc
+            .flat(arch, &abi, &[], "test")
+            .unwrap_or_else(|e| panic!("{arch}: {e}"));
         let view = view_from_flat(arch, &flat).unwrap();
         let f = diff_code_view(&m, &view);
-        assert!(f.is_empty(), "{arch}:\n{}", f.iter().map(|f| format!("  {f}\n")).collect::<String>());
+        assert!(
+            f.is_empty(),
+            "{arch}:\n{}",
+            f.iter().map(|f| format!("  {f}\n")).collect::<String>()
+        );
     }
 }
 
@@ -52,6 +58,12 @@ fn a_32_bit_layout_change_is_caught_on_that_target_only() {
     if let Err(e) = rustc.flat(Arch::X86_64, &abi, &[], "mutant") {
         panic!("x86_64 layout is unchanged, yet: {e}");
     }
-    let err = rustc.flat(Arch::X86_32, &abi, &[], "mutant").unwrap_err().to_string();
-    assert!(err.contains("frozen ABI: sizeof/alignof(struct privcmd_dm_op) changed; frozen at 8/4"), "{err}");
+    let err = rustc
+        .flat(Arch::X86_32, &abi, &[], "mutant")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("frozen ABI: sizeof/alignof(struct privcmd_dm_op) changed; frozen at 8/4"),
+        "{err}"
+    );
 }

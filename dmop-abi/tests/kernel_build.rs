@@ -19,7 +19,15 @@ fn compile(abi: &Path, out: &Path) -> (bool, String) {
     std::fs::write(&root, probe_root(&abi.join("mod.rs"))).unwrap();
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let o = Command::new(rustc)
-        .args(["--edition", "2021", "--crate-type", "lib", "--crate-name", "dmop_abi_kernel_like", "-Cpanic=abort"])
+        .args([
+            "--edition",
+            "2021",
+            "--crate-type",
+            "lib",
+            "--crate-name",
+            "dmop_abi_kernel_like",
+            "-Cpanic=abort",
+        ])
         .args(KERNEL_LINT_FLAGS)
         .arg("--emit=metadata")
         .arg("--out-dir")
@@ -27,7 +35,10 @@ fn compile(abi: &Path, out: &Path) -> (bool, String) {
         .arg(&root)
         .output()
         .expect("run rustc");
-    (o.status.success(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 /// A copy of the ABI source with one textual edit (which must apply).
@@ -52,12 +63,20 @@ fn mutated(edits: &[(&str, &str, &str)]) -> tempfile::TempDir {
 fn abi_source_compiles_alone_as_no_std_without_dependencies() {
     let out = tempfile::tempdir().unwrap();
     let (ok, err) = compile(&abi_dir(), out.path());
-    assert!(ok, "the ABI source must build with core alone and the kernel's lints:\n{err}");
+    assert!(
+        ok,
+        "the ABI source must build with core alone and the kernel's lints:\n{err}"
+    );
     // It really is core-only: nothing but core may be named.
     for e in std::fs::read_dir(abi_dir()).unwrap() {
         let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
         for forbidden in ["extern crate", "std::", "alloc::"] {
-            assert!(!text.lines().any(|l| !l.trim_start().starts_with("//") && l.contains(forbidden)), "{forbidden} in the core ABI source");
+            assert!(
+                !text
+                    .lines()
+                    .any(|l| !l.trim_start().starts_with("//") && l.contains(forbidden)),
+                "{forbidden} in the core ABI source"
+            );
         }
     }
 }
@@ -87,7 +106,10 @@ fn reusing_a_retired_number_stops_the_build() {
     )]);
     let (ok, err) = compile(&dir.path().join("abi"), dir.path());
     assert!(!ok);
-    assert!(err.contains("an active DMOP uses a retired number"), "{err}");
+    assert!(
+        err.contains("an active DMOP uses a retired number"),
+        "{err}"
+    );
 }
 
 #[test]

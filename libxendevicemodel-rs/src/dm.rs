@@ -64,7 +64,10 @@ impl std::fmt::Debug for DeviceModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.backend {
             Backend::Privcmd(s) => f.debug_struct("DeviceModel").field("privcmd", s).finish(),
-            Backend::Fallback(_) => f.debug_struct("DeviceModel").field("privcmd", &"none (hypercall fallback)").finish(),
+            Backend::Fallback(_) => f
+                .debug_struct("DeviceModel")
+                .field("privcmd", &"none (hypercall fallback)")
+                .finish(),
         }
     }
 }
@@ -89,7 +92,9 @@ impl DeviceModel {
     pub fn open_path(path: &str) -> Result<Self> {
         let fd = sys::open(path, "open privcmd")?;
         sys::dm_op_probe(fd.as_raw_fd())?;
-        Ok(Self { backend: Backend::Privcmd(Shared::new(fd, HandleKind::Privcmd, path, None)) })
+        Ok(Self {
+            backend: Backend::Privcmd(Shared::new(fd, HandleKind::Privcmd, path, None)),
+        })
     }
 
     /// Opens a node that restricts at open, such as [`PRIVCMD_RESTRICT_PATH`]
@@ -121,12 +126,18 @@ impl DeviceModel {
         sys::dm_op_probe_on(fd.as_raw_fd(), domid)?;
         // Some other domain must be refused by the descriptor itself (EPERM
         // before the hypervisor is asked): pick one that is not `domid`.
-        let other = if domid == DomId(0) { DomId(1) } else { DomId(0) };
+        let other = if domid == DomId(0) {
+            DomId(1)
+        } else {
+            DomId(0)
+        };
         match sys::dm_op_probe_on(fd.as_raw_fd(), other) {
             Err(e) if e.errno() == libc::EPERM => {}
             _ => return Err(Error::new("open_bound: not restricted", libc::EPERM)),
         }
-        Ok(Self { backend: Backend::Privcmd(Shared::new(fd, HandleKind::Privcmd, path, Some(domid))) })
+        Ok(Self {
+            backend: Backend::Privcmd(Shared::new(fd, HandleKind::Privcmd, path, Some(domid))),
+        })
     }
 
     /// Binds `uid` to `domid` on a privcmd-restrict node (its
@@ -147,31 +158,61 @@ impl DeviceModel {
     /// # Ok::<(), xendevicemodel::Error>(())
     /// ```
     pub fn bind_uid(&self, uid: u32, domid: DomId) -> Result<()> {
-        self.restrict_uid(dmop_abi::privcmd::PrivcmdRestrictUid { uid, domid, flags: dmop_abi::privcmd::RestrictUidFlags(0) }, "bind_uid")
+        self.restrict_uid(
+            dmop_abi::privcmd::PrivcmdRestrictUid {
+                uid,
+                domid,
+                flags: dmop_abi::privcmd::RestrictUidFlags(0),
+            },
+            "bind_uid",
+        )
     }
 
     /// Removes the binding of `uid` (`ENOENT` if it had none).
     pub fn unbind_uid(&self, uid: u32) -> Result<()> {
         let flags = dmop_abi::privcmd::RestrictUidFlags::UNBIND;
-        self.restrict_uid(dmop_abi::privcmd::PrivcmdRestrictUid { uid, domid: DomId(0), flags }, "unbind_uid")
+        self.restrict_uid(
+            dmop_abi::privcmd::PrivcmdRestrictUid {
+                uid,
+                domid: DomId(0),
+                flags,
+            },
+            "unbind_uid",
+        )
     }
 
-    fn restrict_uid(&self, mut arg: dmop_abi::privcmd::PrivcmdRestrictUid, op: &'static str) -> Result<()> {
+    fn restrict_uid(
+        &self,
+        mut arg: dmop_abi::privcmd::PrivcmdRestrictUid,
+        op: &'static str,
+    ) -> Result<()> {
         let s = self.shared(op)?;
         // SAFETY: the argument is the struct the ioctl reads.
-        unsafe { sys::ioctl(s.raw(), dmop_abi::privcmd::IOCTL_PRIVCMD_RESTRICT_UID, (&raw mut arg).cast(), op) }.map(|_| ())
+        unsafe {
+            sys::ioctl(
+                s.raw(),
+                dmop_abi::privcmd::IOCTL_PRIVCMD_RESTRICT_UID,
+                (&raw mut arg).cast(),
+                op,
+            )
+        }
+        .map(|_| ())
     }
 
     /// Uses an already open privcmd descriptor (no probe). It is registered
     /// for [`restrict_all`](crate::restrict_all) like any other.
     pub fn from_fd(fd: std::os::fd::OwnedFd) -> Self {
-        Self { backend: Backend::Privcmd(Shared::new(fd, HandleKind::Privcmd, "(descriptor)", None)) }
+        Self {
+            backend: Backend::Privcmd(Shared::new(fd, HandleKind::Privcmd, "(descriptor)", None)),
+        }
     }
 
     /// A handle without a privcmd descriptor, whose DMOPs go through
     /// `fallback` (see [`DmOpFallback`]).
     pub fn with_fallback(fallback: Arc<dyn DmOpFallback>) -> Self {
-        Self { backend: Backend::Fallback(fallback) }
+        Self {
+            backend: Backend::Fallback(fallback),
+        }
     }
 
     /// Whether the handle has a privcmd descriptor (not a fallback).
@@ -196,7 +237,9 @@ impl DeviceModel {
 
     /// The domain the descriptor is restricted to.
     pub fn restricted_to(&self) -> Option<DomId> {
-        self.shared("restricted_to").ok().and_then(|s| s.restricted_to())
+        self.shared("restricted_to")
+            .ok()
+            .and_then(|s| s.restricted_to())
     }
 
     /// Issues a DMOP with raw buffers (buffer 0 holds a `xen_dm_op`); for
@@ -221,7 +264,14 @@ impl DeviceModel {
         Ok(op.payload::<P>())
     }
 
-    fn op2<P>(&self, domid: DomId, code: DmopCode, payload: &P, buf1: &mut [u8], name: &'static str) -> Result<P>
+    fn op2<P>(
+        &self,
+        domid: DomId,
+        code: DmopCode,
+        payload: &P,
+        buf1: &mut [u8],
+        name: &'static str,
+    ) -> Result<P>
     where
         P: IntoBytes + FromBytes + KnownLayout + Immutable + Copy,
     {
@@ -231,161 +281,438 @@ impl DeviceModel {
     }
 
     /// Creates an ioreq server; returns its id.
-    pub fn create_ioreq_server(&self, domid: DomId, handle_bufioreq: BufioreqMode) -> Result<IoservId> {
-        let p = CreateIoreqServer { handle_bufioreq, ..CreateIoreqServer::ZEROED };
-        Ok(self.op(domid, DmopCode::CREATE_IOREQ_SERVER, &p, "create_ioreq_server")?.id)
+    pub fn create_ioreq_server(
+        &self,
+        domid: DomId,
+        handle_bufioreq: BufioreqMode,
+    ) -> Result<IoservId> {
+        let p = CreateIoreqServer {
+            handle_bufioreq,
+            ..CreateIoreqServer::ZEROED
+        };
+        Ok(self
+            .op(
+                domid,
+                DmopCode::CREATE_IOREQ_SERVER,
+                &p,
+                "create_ioreq_server",
+            )?
+            .id)
     }
 
     /// The raw `get_ioreq_server_info` answer. `gfns`: ask for the legacy
     /// gfns too (Xen then maps the pages into the guest).
-    pub fn get_ioreq_server_info_raw(&self, domid: DomId, id: IoservId, gfns: bool) -> Result<GetIoreqServerInfo> {
-        let flags = if gfns { IoreqServerInfoFlags(0) } else { IoreqServerInfoFlags::NO_GFNS };
-        let p = GetIoreqServerInfo { id, flags, ..GetIoreqServerInfo::ZEROED };
-        self.op(domid, DmopCode::GET_IOREQ_SERVER_INFO, &p, "get_ioreq_server_info")
+    pub fn get_ioreq_server_info_raw(
+        &self,
+        domid: DomId,
+        id: IoservId,
+        gfns: bool,
+    ) -> Result<GetIoreqServerInfo> {
+        let flags = if gfns {
+            IoreqServerInfoFlags(0)
+        } else {
+            IoreqServerInfoFlags::NO_GFNS
+        };
+        let p = GetIoreqServerInfo {
+            id,
+            flags,
+            ..GetIoreqServerInfo::ZEROED
+        };
+        self.op(
+            domid,
+            DmopCode::GET_IOREQ_SERVER_INFO,
+            &p,
+            "get_ioreq_server_info",
+        )
     }
 
     /// The server's buffered-ioreq port, and with `gfns` its legacy gfns.
-    pub fn get_ioreq_server_info(&self, domid: DomId, id: IoservId, gfns: bool) -> Result<IoreqServerInfo> {
+    pub fn get_ioreq_server_info(
+        &self,
+        domid: DomId,
+        id: IoservId,
+        gfns: bool,
+    ) -> Result<IoreqServerInfo> {
         let r = self.get_ioreq_server_info_raw(domid, id, gfns)?;
-        Ok(IoreqServerInfo { bufioreq_port: r.bufioreq_port, gfns: gfns.then_some((r.ioreq_gfn, r.bufioreq_gfn)) })
+        Ok(IoreqServerInfo {
+            bufioreq_port: r.bufioreq_port,
+            gfns: gfns.then_some((r.ioreq_gfn, r.bufioreq_gfn)),
+        })
     }
 
-    fn range(&self, code: DmopCode, name: &'static str, domid: DomId, p: IoreqServerRange) -> Result<()> {
+    fn range(
+        &self,
+        code: DmopCode,
+        name: &'static str,
+        domid: DomId,
+        p: IoreqServerRange,
+    ) -> Result<()> {
         self.op(domid, code, &p, name).map(|_| ())
     }
 
     /// Claims the inclusive range `start..=end` of ports or MMIO for the server.
-    pub fn map_io_range_to_ioreq_server(&self, domid: DomId, id: IoservId, ty: IoRangeType, start: u64, end: u64) -> Result<()> {
-        self.range(DmopCode::MAP_IO_RANGE_TO_IOREQ_SERVER, "map_io_range_to_ioreq_server", domid, range(id, ty, start, end))
+    pub fn map_io_range_to_ioreq_server(
+        &self,
+        domid: DomId,
+        id: IoservId,
+        ty: IoRangeType,
+        start: u64,
+        end: u64,
+    ) -> Result<()> {
+        self.range(
+            DmopCode::MAP_IO_RANGE_TO_IOREQ_SERVER,
+            "map_io_range_to_ioreq_server",
+            domid,
+            range(id, ty, start, end),
+        )
     }
 
     /// Releases a claimed range.
-    pub fn unmap_io_range_from_ioreq_server(&self, domid: DomId, id: IoservId, ty: IoRangeType, start: u64, end: u64) -> Result<()> {
-        self.range(DmopCode::UNMAP_IO_RANGE_FROM_IOREQ_SERVER, "unmap_io_range_from_ioreq_server", domid, range(id, ty, start, end))
+    pub fn unmap_io_range_from_ioreq_server(
+        &self,
+        domid: DomId,
+        id: IoservId,
+        ty: IoRangeType,
+        start: u64,
+        end: u64,
+    ) -> Result<()> {
+        self.range(
+            DmopCode::UNMAP_IO_RANGE_FROM_IOREQ_SERVER,
+            "unmap_io_range_from_ioreq_server",
+            domid,
+            range(id, ty, start, end),
+        )
     }
 
     /// Claims the config space of one PCI function (device < 32,
     /// function < 8, else `EINVAL` without a hypercall).
-    pub fn map_pcidev_to_ioreq_server(&self, domid: DomId, id: IoservId, segment: u16, bus: u8, device: u8, function: u8) -> Result<()> {
+    pub fn map_pcidev_to_ioreq_server(
+        &self,
+        domid: DomId,
+        id: IoservId,
+        segment: u16,
+        bus: u8,
+        device: u8,
+        function: u8,
+    ) -> Result<()> {
         let sbdf = checked_sbdf("map_pcidev_to_ioreq_server", segment, bus, device, function)?;
-        self.range(DmopCode::MAP_IO_RANGE_TO_IOREQ_SERVER, "map_pcidev_to_ioreq_server", domid, range(id, IoRangeType::PCI, sbdf, sbdf))
+        self.range(
+            DmopCode::MAP_IO_RANGE_TO_IOREQ_SERVER,
+            "map_pcidev_to_ioreq_server",
+            domid,
+            range(id, IoRangeType::PCI, sbdf, sbdf),
+        )
     }
 
     /// Releases the config space of one PCI function.
-    pub fn unmap_pcidev_from_ioreq_server(&self, domid: DomId, id: IoservId, segment: u16, bus: u8, device: u8, function: u8) -> Result<()> {
-        let sbdf = checked_sbdf("unmap_pcidev_from_ioreq_server", segment, bus, device, function)?;
-        self.range(DmopCode::UNMAP_IO_RANGE_FROM_IOREQ_SERVER, "unmap_pcidev_from_ioreq_server", domid, range(id, IoRangeType::PCI, sbdf, sbdf))
+    pub fn unmap_pcidev_from_ioreq_server(
+        &self,
+        domid: DomId,
+        id: IoservId,
+        segment: u16,
+        bus: u8,
+        device: u8,
+        function: u8,
+    ) -> Result<()> {
+        let sbdf = checked_sbdf(
+            "unmap_pcidev_from_ioreq_server",
+            segment,
+            bus,
+            device,
+            function,
+        )?;
+        self.range(
+            DmopCode::UNMAP_IO_RANGE_FROM_IOREQ_SERVER,
+            "unmap_pcidev_from_ioreq_server",
+            domid,
+            range(id, IoRangeType::PCI, sbdf, sbdf),
+        )
     }
 
     /// Forwards writes to pages of type `HVMMEM_ioreq_server` to the
     /// server; empty `flags` unmaps. Any other type, or any flag but
     /// `WRITE`, is refused with `EINVAL` without a hypercall (as the C library does).
-    pub fn map_mem_type_to_ioreq_server(&self, domid: DomId, id: IoservId, ty: HvmMemType, flags: MemAccessFlags) -> Result<()> {
+    pub fn map_mem_type_to_ioreq_server(
+        &self,
+        domid: DomId,
+        id: IoservId,
+        ty: HvmMemType,
+        flags: MemAccessFlags,
+    ) -> Result<()> {
         if ty != HvmMemType::IOREQ_SERVER || flags.0 & !MemAccessFlags::WRITE.0 != 0 {
             return Err(Error::new("map_mem_type_to_ioreq_server", libc::EINVAL));
         }
-        let p = MapMemTypeToIoreqServer { id, r#type: ty, flags, ..MapMemTypeToIoreqServer::ZEROED };
-        self.op(domid, DmopCode::MAP_MEM_TYPE_TO_IOREQ_SERVER, &p, "map_mem_type_to_ioreq_server").map(|_| ())
+        let p = MapMemTypeToIoreqServer {
+            id,
+            r#type: ty,
+            flags,
+            ..MapMemTypeToIoreqServer::ZEROED
+        };
+        self.op(
+            domid,
+            DmopCode::MAP_MEM_TYPE_TO_IOREQ_SERVER,
+            &p,
+            "map_mem_type_to_ioreq_server",
+        )
+        .map(|_| ())
     }
 
     /// Destroys the server.
     pub fn destroy_ioreq_server(&self, domid: DomId, id: IoservId) -> Result<()> {
-        let p = DestroyIoreqServer { id, ..DestroyIoreqServer::ZEROED };
-        self.op(domid, DmopCode::DESTROY_IOREQ_SERVER, &p, "destroy_ioreq_server").map(|_| ())
+        let p = DestroyIoreqServer {
+            id,
+            ..DestroyIoreqServer::ZEROED
+        };
+        self.op(
+            domid,
+            DmopCode::DESTROY_IOREQ_SERVER,
+            &p,
+            "destroy_ioreq_server",
+        )
+        .map(|_| ())
     }
 
     /// Enables or disables the server.
     pub fn set_ioreq_server_state(&self, domid: DomId, id: IoservId, enabled: bool) -> Result<()> {
-        let p = SetIoreqServerState { id, enabled: u8::from(enabled), ..SetIoreqServerState::ZEROED };
-        self.op(domid, DmopCode::SET_IOREQ_SERVER_STATE, &p, "set_ioreq_server_state").map(|_| ())
+        let p = SetIoreqServerState {
+            id,
+            enabled: u8::from(enabled),
+            ..SetIoreqServerState::ZEROED
+        };
+        self.op(
+            domid,
+            DmopCode::SET_IOREQ_SERVER_STATE,
+            &p,
+            "set_ioreq_server_state",
+        )
+        .map(|_| ())
     }
 
     /// Sets the level of a PCI INTx line.
-    pub fn set_pci_intx_level(&self, domid: DomId, segment: u16, bus: u8, device: u8, intx: u8, level: u8) -> Result<()> {
-        let p = SetPciIntxLevel { domain: segment, bus, device, intx, level };
-        self.op(domid, DmopCode::SET_PCI_INTX_LEVEL, &p, "set_pci_intx_level").map(|_| ())
+    pub fn set_pci_intx_level(
+        &self,
+        domid: DomId,
+        segment: u16,
+        bus: u8,
+        device: u8,
+        intx: u8,
+        level: u8,
+    ) -> Result<()> {
+        let p = SetPciIntxLevel {
+            domain: segment,
+            bus,
+            device,
+            intx,
+            level,
+        };
+        self.op(
+            domid,
+            DmopCode::SET_PCI_INTX_LEVEL,
+            &p,
+            "set_pci_intx_level",
+        )
+        .map(|_| ())
     }
 
     /// Sets the level of an ISA IRQ.
     pub fn set_isa_irq_level(&self, domid: DomId, irq: u8, level: u8) -> Result<()> {
-        let p = SetIsaIrqLevel { isa_irq: irq, level };
-        self.op(domid, DmopCode::SET_ISA_IRQ_LEVEL, &p, "set_isa_irq_level").map(|_| ())
+        let p = SetIsaIrqLevel {
+            isa_irq: irq,
+            level,
+        };
+        self.op(domid, DmopCode::SET_ISA_IRQ_LEVEL, &p, "set_isa_irq_level")
+            .map(|_| ())
     }
 
     /// Sets the level of an interrupt line (Arm; `EOPNOTSUPP` on x86).
     pub fn set_irq_level(&self, domid: DomId, irq: u32, level: u8) -> Result<()> {
-        let p = SetIrqLevel { irq, level, ..SetIrqLevel::ZEROED };
-        self.op(domid, DmopCode::SET_IRQ_LEVEL, &p, "set_irq_level").map(|_| ())
+        let p = SetIrqLevel {
+            irq,
+            level,
+            ..SetIrqLevel::ZEROED
+        };
+        self.op(domid, DmopCode::SET_IRQ_LEVEL, &p, "set_irq_level")
+            .map(|_| ())
     }
 
     /// Routes PCI link `link` to ISA IRQ `irq` (0 disables it).
     pub fn set_pci_link_route(&self, domid: DomId, link: u8, irq: u8) -> Result<()> {
         let p = SetPciLinkRoute { link, isa_irq: irq };
-        self.op(domid, DmopCode::SET_PCI_LINK_ROUTE, &p, "set_pci_link_route").map(|_| ())
+        self.op(
+            domid,
+            DmopCode::SET_PCI_LINK_ROUTE,
+            &p,
+            "set_pci_link_route",
+        )
+        .map(|_| ())
     }
 
     /// Injects an MSI.
     pub fn inject_msi(&self, domid: DomId, addr: u64, data: u32) -> Result<()> {
-        let p = InjectMsi { data, addr, ..InjectMsi::ZEROED };
-        self.op(domid, DmopCode::INJECT_MSI, &p, "inject_msi").map(|_| ())
+        let p = InjectMsi {
+            data,
+            addr,
+            ..InjectMsi::ZEROED
+        };
+        self.op(domid, DmopCode::INJECT_MSI, &p, "inject_msi")
+            .map(|_| ())
     }
 
     /// Injects an event into vCPU `vcpu`; `error_code` `!0` means none;
     /// `extra` is `%cr2` for a page fault.
     #[allow(clippy::too_many_arguments)]
-    pub fn inject_event(&self, domid: DomId, vcpu: u32, vector: u8, ty: EventType, error_code: u32, insn_len: u8, extra: u64) -> Result<()> {
-        let p = InjectEvent { vcpuid: vcpu, vector, r#type: ty, insn_len, error_code, cr2: extra, ..InjectEvent::ZEROED };
-        self.op(domid, DmopCode::INJECT_EVENT, &p, "inject_event").map(|_| ())
+    pub fn inject_event(
+        &self,
+        domid: DomId,
+        vcpu: u32,
+        vector: u8,
+        ty: EventType,
+        error_code: u32,
+        insn_len: u8,
+        extra: u64,
+    ) -> Result<()> {
+        let p = InjectEvent {
+            vcpuid: vcpu,
+            vector,
+            r#type: ty,
+            insn_len,
+            error_code,
+            cr2: extra,
+            ..InjectEvent::ZEROED
+        };
+        self.op(domid, DmopCode::INJECT_EVENT, &p, "inject_event")
+            .map(|_| ())
     }
 
     /// Reads and clears the dirty bits of `nr` pages from `first_pfn` into
     /// `bitmap`, which must hold at least `ceil(nr / 8)` bytes.
-    pub fn track_dirty_vram(&self, domid: DomId, first_pfn: u64, nr: u32, bitmap: &mut [u8]) -> Result<()> {
+    pub fn track_dirty_vram(
+        &self,
+        domid: DomId,
+        first_pfn: u64,
+        nr: u32,
+        bitmap: &mut [u8],
+    ) -> Result<()> {
         let len = (nr as usize).div_ceil(8);
-        let buf = bitmap.get_mut(..len).ok_or(Error::new("track_dirty_vram", libc::EINVAL))?;
-        let p = TrackDirtyVram { nr, first_pfn, ..TrackDirtyVram::ZEROED };
-        self.op2(domid, DmopCode::TRACK_DIRTY_VRAM, &p, buf, "track_dirty_vram").map(|_| ())
+        let buf = bitmap
+            .get_mut(..len)
+            .ok_or(Error::new("track_dirty_vram", libc::EINVAL))?;
+        let p = TrackDirtyVram {
+            nr,
+            first_pfn,
+            ..TrackDirtyVram::ZEROED
+        };
+        self.op2(
+            domid,
+            DmopCode::TRACK_DIRTY_VRAM,
+            &p,
+            buf,
+            "track_dirty_vram",
+        )
+        .map(|_| ())
     }
 
     /// Marks `nr` pages from `first_pfn` dirty.
     pub fn modified_memory(&self, domid: DomId, first_pfn: u64, nr: u32) -> Result<()> {
-        let mut e = [ModifiedMemoryExtent { nr, first_pfn, ..ModifiedMemoryExtent::ZEROED }];
+        let mut e = [ModifiedMemoryExtent {
+            nr,
+            first_pfn,
+            ..ModifiedMemoryExtent::ZEROED
+        }];
         self.modified_memory_bulk(domid, &mut e)
     }
 
     /// Marks several extents of pages dirty.
-    pub fn modified_memory_bulk(&self, domid: DomId, extents: &mut [ModifiedMemoryExtent]) -> Result<()> {
-        let p = ModifiedMemory { nr_extents: extents.len() as u32, opaque: 0 };
-        self.op2(domid, DmopCode::MODIFIED_MEMORY, &p, extents.as_mut_bytes(), "modified_memory").map(|_| ())
+    pub fn modified_memory_bulk(
+        &self,
+        domid: DomId,
+        extents: &mut [ModifiedMemoryExtent],
+    ) -> Result<()> {
+        let p = ModifiedMemory {
+            nr_extents: extents.len() as u32,
+            opaque: 0,
+        };
+        self.op2(
+            domid,
+            DmopCode::MODIFIED_MEMORY,
+            &p,
+            extents.as_mut_bytes(),
+            "modified_memory",
+        )
+        .map(|_| ())
     }
 
     /// Changes the type of `nr` pages from `first_pfn`.
-    pub fn set_mem_type(&self, domid: DomId, mem_type: HvmMemType, first_pfn: u64, nr: u32) -> Result<()> {
-        let p = SetMemType { nr, mem_type, first_pfn, ..SetMemType::ZEROED };
-        self.op(domid, DmopCode::SET_MEM_TYPE, &p, "set_mem_type").map(|_| ())
+    pub fn set_mem_type(
+        &self,
+        domid: DomId,
+        mem_type: HvmMemType,
+        first_pfn: u64,
+        nr: u32,
+    ) -> Result<()> {
+        let p = SetMemType {
+            nr,
+            mem_type,
+            first_pfn,
+            ..SetMemType::ZEROED
+        };
+        self.op(domid, DmopCode::SET_MEM_TYPE, &p, "set_mem_type")
+            .map(|_| ())
     }
 
     /// Shuts the guest down.
     pub fn shutdown(&self, domid: DomId, reason: ShutdownReason) -> Result<()> {
         let p = RemoteShutdown { reason };
-        self.op(domid, DmopCode::REMOTE_SHUTDOWN, &p, "shutdown").map(|_| ())
+        self.op(domid, DmopCode::REMOTE_SHUTDOWN, &p, "shutdown")
+            .map(|_| ())
     }
 
     /// Moves `size` gfns from `src_gfn` to `dst_gfn`.
-    pub fn relocate_memory(&self, domid: DomId, size: u32, src_gfn: u64, dst_gfn: u64) -> Result<()> {
-        let p = RelocateMemory { size, src_gfn, dst_gfn, ..RelocateMemory::ZEROED };
-        self.op(domid, DmopCode::RELOCATE_MEMORY, &p, "relocate_memory").map(|_| ())
+    pub fn relocate_memory(
+        &self,
+        domid: DomId,
+        size: u32,
+        src_gfn: u64,
+        dst_gfn: u64,
+    ) -> Result<()> {
+        let p = RelocateMemory {
+            size,
+            src_gfn,
+            dst_gfn,
+            ..RelocateMemory::ZEROED
+        };
+        self.op(domid, DmopCode::RELOCATE_MEMORY, &p, "relocate_memory")
+            .map(|_| ())
     }
 
     /// Pins the cache attribute of gfns `start..=end` ([`CacheAttr::DELETE`] removes a pin).
-    pub fn pin_memory_cacheattr(&self, domid: DomId, start: u64, end: u64, ty: CacheAttr) -> Result<()> {
-        let p = PinMemoryCacheattr { start, end, r#type: ty, ..PinMemoryCacheattr::ZEROED };
-        self.op(domid, DmopCode::PIN_MEMORY_CACHEATTR, &p, "pin_memory_cacheattr").map(|_| ())
+    pub fn pin_memory_cacheattr(
+        &self,
+        domid: DomId,
+        start: u64,
+        end: u64,
+        ty: CacheAttr,
+    ) -> Result<()> {
+        let p = PinMemoryCacheattr {
+            start,
+            end,
+            r#type: ty,
+            ..PinMemoryCacheattr::ZEROED
+        };
+        self.op(
+            domid,
+            DmopCode::PIN_MEMORY_CACHEATTR,
+            &p,
+            "pin_memory_cacheattr",
+        )
+        .map(|_| ())
     }
 
     /// The guest's number of vCPUs.
     pub fn nr_vcpus(&self, domid: DomId) -> Result<u32> {
-        Ok(self.op(domid, DmopCode::NR_VCPUS, &NrVcpus::ZEROED, "nr_vcpus")?.vcpus)
+        Ok(self
+            .op(domid, DmopCode::NR_VCPUS, &NrVcpus::ZEROED, "nr_vcpus")?
+            .vcpus)
     }
 }
 
@@ -397,7 +724,13 @@ fn checked_sbdf(op: &'static str, segment: u16, bus: u8, device: u8, function: u
 }
 
 fn range(id: IoservId, r#type: IoRangeType, start: u64, end: u64) -> IoreqServerRange {
-    IoreqServerRange { id, r#type, start, end, ..IoreqServerRange::ZEROED }
+    IoreqServerRange {
+        id,
+        r#type,
+        start,
+        end,
+        ..IoreqServerRange::ZEROED
+    }
 }
 
 impl DeviceModel {

@@ -21,7 +21,12 @@ impl Error {
 
     /// The errno of the last failed system call, for `op`.
     pub fn last(op: &'static str) -> Self {
-        Self::new(op, std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+        Self::new(
+            op,
+            std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO),
+        )
     }
 
     /// The operation (`create_ioreq_server`, `restrict`, `open /dev/xen/privcmd`, ...).
@@ -42,7 +47,13 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {} ({})", self.op, std::io::Error::from_raw_os_error(self.errno), errno_name(self.errno))
+        write!(
+            f,
+            "{}: {} ({})",
+            self.op,
+            std::io::Error::from_raw_os_error(self.errno),
+            errno_name(self.errno)
+        )
     }
 }
 

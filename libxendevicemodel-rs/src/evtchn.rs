@@ -48,12 +48,16 @@ impl EventChannel {
     /// Opens another event-channel node.
     pub fn open_path(path: &str) -> Result<Self> {
         let fd = sys::open(path, "open event channel device")?;
-        Ok(Self { shared: Shared::new(fd, HandleKind::Evtchn, path, None) })
+        Ok(Self {
+            shared: Shared::new(fd, HandleKind::Evtchn, path, None),
+        })
     }
 
     /// Uses an already open event-channel descriptor.
     pub fn from_fd(fd: std::os::fd::OwnedFd) -> Self {
-        Self { shared: Shared::new(fd, HandleKind::Evtchn, "(descriptor)", None) }
+        Self {
+            shared: Shared::new(fd, HandleKind::Evtchn, "(descriptor)", None),
+        }
     }
 
     /// Confines the handle to `domid`: from now on it can only bind to that
@@ -69,10 +73,18 @@ impl EventChannel {
 
     /// Binds `remote_port` of `remote`; returns the local port.
     pub fn bind_interdomain(&self, remote: DomId, remote_port: EvtchnPort) -> Result<EvtchnPort> {
-        let mut b = EvtchnBindInterdomain { remote_domain: u32::from(remote.0), remote_port: remote_port.0 };
+        let mut b = EvtchnBindInterdomain {
+            remote_domain: u32::from(remote.0),
+            remote_port: remote_port.0,
+        };
         // SAFETY: the argument is the struct the ioctl reads.
         let r = unsafe {
-            sys::ioctl(self.shared.raw(), evtchn::IOCTL_EVTCHN_BIND_INTERDOMAIN, (&raw mut b).cast(), "bind_interdomain")
+            sys::ioctl(
+                self.shared.raw(),
+                evtchn::IOCTL_EVTCHN_BIND_INTERDOMAIN,
+                (&raw mut b).cast(),
+                "bind_interdomain",
+            )
         }?;
         Ok(EvtchnPort(r as u32))
     }
@@ -81,14 +93,30 @@ impl EventChannel {
     pub fn unbind(&self, port: EvtchnPort) -> Result<()> {
         let mut u = EvtchnUnbind { port: port.0 };
         // SAFETY: the argument is the struct the ioctl reads.
-        unsafe { sys::ioctl(self.shared.raw(), evtchn::IOCTL_EVTCHN_UNBIND, (&raw mut u).cast(), "unbind") }.map(|_| ())
+        unsafe {
+            sys::ioctl(
+                self.shared.raw(),
+                evtchn::IOCTL_EVTCHN_UNBIND,
+                (&raw mut u).cast(),
+                "unbind",
+            )
+        }
+        .map(|_| ())
     }
 
     /// Notifies the remote end of a local port.
     pub fn notify(&self, port: EvtchnPort) -> Result<()> {
         let mut n = EvtchnNotify { port: port.0 };
         // SAFETY: the argument is the struct the ioctl reads.
-        unsafe { sys::ioctl(self.shared.raw(), evtchn::IOCTL_EVTCHN_NOTIFY, (&raw mut n).cast(), "notify") }.map(|_| ())
+        unsafe {
+            sys::ioctl(
+                self.shared.raw(),
+                evtchn::IOCTL_EVTCHN_NOTIFY,
+                (&raw mut n).cast(),
+                "notify",
+            )
+        }
+        .map(|_| ())
     }
 
     /// Reads the local ports that fired into `out` (they stay masked until
@@ -96,7 +124,13 @@ impl EventChannel {
     /// descriptor is non-blocking and returns `EAGAIN` then.
     pub fn pending(&self, out: &mut [EvtchnPort]) -> Result<usize> {
         // SAFETY: EvtchnPort is a transparent u32; the kernel writes u32s.
-        let r = unsafe { libc::read(self.shared.raw(), out.as_mut_ptr().cast(), std::mem::size_of_val(out)) };
+        let r = unsafe {
+            libc::read(
+                self.shared.raw(),
+                out.as_mut_ptr().cast(),
+                std::mem::size_of_val(out),
+            )
+        };
         if r < 0 {
             return Err(Error::last("read pending ports"));
         }
@@ -122,7 +156,11 @@ impl EventChannel {
         if fl < 0 {
             return Err(Error::last("fcntl"));
         }
-        let fl = if nonblocking { fl | libc::O_NONBLOCK } else { fl & !libc::O_NONBLOCK };
+        let fl = if nonblocking {
+            fl | libc::O_NONBLOCK
+        } else {
+            fl & !libc::O_NONBLOCK
+        };
         // SAFETY: as above.
         if unsafe { libc::fcntl(fd, libc::F_SETFL, fl) } < 0 {
             return Err(Error::last("fcntl"));

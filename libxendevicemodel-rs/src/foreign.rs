@@ -42,7 +42,10 @@ impl ForeignMapping {
     /// Copies out `dst.len()` bytes from `offset`; `false` if out of range.
     /// Volatile: the guest may change its memory at any time.
     pub fn read(&self, offset: usize, dst: &mut [u8]) -> bool {
-        if offset.checked_add(dst.len()).is_none_or(|e| e > self.map.len) {
+        if offset
+            .checked_add(dst.len())
+            .is_none_or(|e| e > self.map.len)
+        {
             return false;
         }
         for (i, d) in dst.iter_mut().enumerate() {
@@ -54,7 +57,10 @@ impl ForeignMapping {
 
     /// Copies `src` in at `offset`; `false` if out of range.
     pub fn write(&self, offset: usize, src: &[u8]) -> bool {
-        if offset.checked_add(src.len()).is_none_or(|e| e > self.map.len) {
+        if offset
+            .checked_add(src.len())
+            .is_none_or(|e| e > self.map.len)
+        {
             return false;
         }
         for (i, s) in src.iter().enumerate() {

@@ -60,7 +60,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Shared {
     /// Registers a descriptor.
-    pub(crate) fn new(fd: OwnedFd, kind: HandleKind, path: &str, restricted: Option<DomId>) -> Arc<Self> {
+    pub(crate) fn new(
+        fd: OwnedFd,
+        kind: HandleKind,
+        path: &str,
+        restricted: Option<DomId>,
+    ) -> Arc<Self> {
         let s = Arc::new(Self {
             fd,
             kind,
@@ -119,14 +124,18 @@ impl Shared {
         // SAFETY: a valid path; open has no other preconditions.
         let n = unsafe { libc::open(null.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
         if n < 0 {
-            return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO));
+            return Err(std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO));
         }
         // SAFETY: `n` was just opened and is owned here.
         let n = unsafe { OwnedFd::from_raw_fd(n) };
         // SAFETY: dup3 onto a descriptor this struct owns; it stays owned and open.
         let r = unsafe { libc::dup3(n.as_raw_fd(), self.raw(), libc::O_CLOEXEC) };
         if r < 0 {
-            return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO));
+            return Err(std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO));
         }
         *lock(&self.state) = State::Neutralized;
         Ok(())
@@ -162,7 +171,12 @@ pub struct RestrictAllError {
 
 impl fmt::Display for RestrictAllError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "restricting to domain {} failed for {} descriptor(s):", self.domid.0, self.failures.len())?;
+        write!(
+            f,
+            "restricting to domain {} failed for {} descriptor(s):",
+            self.domid.0,
+            self.failures.len()
+        )?;
         for x in &self.failures {
             write!(
                 f,
@@ -171,7 +185,11 @@ impl fmt::Display for RestrictAllError {
                 x.fd,
                 x.path,
                 x.error,
-                if x.neutralized { "replaced by /dev/null" } else { "STILL OPEN" }
+                if x.neutralized {
+                    "replaced by /dev/null"
+                } else {
+                    "STILL OPEN"
+                }
             )?;
         }
         Ok(())
@@ -226,13 +244,23 @@ pub fn restrict_all(domid: DomId) -> std::result::Result<Restricted, RestrictAll
             Ok(()) => handles.push((s.kind, s.path.clone(), s.raw())),
             Err(error) => {
                 let neutralized = s.neutralize().is_ok();
-                failures.push(RestrictFailure { kind: s.kind, path: s.path.clone(), fd: s.raw(), error, neutralized });
+                failures.push(RestrictFailure {
+                    kind: s.kind,
+                    path: s.path.clone(),
+                    fd: s.raw(),
+                    error,
+                    neutralized,
+                });
             }
         }
     }
     if failures.is_empty() {
         Ok(Restricted { handles })
     } else {
-        Err(RestrictAllError { domid, restricted: handles.len(), failures })
+        Err(RestrictAllError {
+            domid,
+            restricted: handles.len(),
+            failures,
+        })
     }
 }

@@ -22,10 +22,14 @@ use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use dmop_abi::dmop::GetIoreqServerInfo;
-use dmop_abi::ioreq::{BufIoreq, BufferedIopage, Ioreq, IoreqDir, IoreqState, IoreqType, IOREQ_BUFFER_SLOT_NUM};
+use dmop_abi::ioreq::{
+    BufIoreq, BufferedIopage, Ioreq, IoreqDir, IoreqState, IoreqType, IOREQ_BUFFER_SLOT_NUM,
+};
 use dmop_abi::privcmd::{self, PrivcmdMmapResource, PrivcmdMmapbatchV2};
 use dmop_abi::types::{DomId, IoservId, UserPtr, XenPfn};
-use dmop_abi::xenmem::{ioreq_server_frame_ioreq, ResourceType, XENMEM_RESOURCE_IOREQ_SERVER_FRAME_BUFIOREQ};
+use dmop_abi::xenmem::{
+    ioreq_server_frame_ioreq, ResourceType, XENMEM_RESOURCE_IOREQ_SERVER_FRAME_BUFIOREQ,
+};
 
 use crate::dm::DeviceModel;
 use crate::error::{Error, Result};
@@ -64,7 +68,13 @@ fn sync_pages(nr_vcpus: u32) -> usize {
 impl IoreqPages {
     /// Maps the pages of server `id` of `domid` for `nr_vcpus` vCPUs, with
     /// the buffered page when the server has one.
-    pub fn map(dm: &DeviceModel, domid: DomId, id: IoservId, nr_vcpus: u32, buffered: bool) -> Result<Self> {
+    pub fn map(
+        dm: &DeviceModel,
+        domid: DomId,
+        id: IoservId,
+        nr_vcpus: u32,
+        buffered: bool,
+    ) -> Result<Self> {
         match Self::map_resource(dm, domid, id, nr_vcpus, buffered) {
             Err(e) if e.errno() == libc::ENOTTY || e.errno() == libc::EOPNOTSUPP => {
                 Self::map_gfns(dm, domid, id, nr_vcpus, buffered)
@@ -73,9 +83,19 @@ impl IoreqPages {
         }
     }
 
-    fn map_resource(dm: &DeviceModel, domid: DomId, id: IoservId, nr_vcpus: u32, buffered: bool) -> Result<Self> {
+    fn map_resource(
+        dm: &DeviceModel,
+        domid: DomId,
+        id: IoservId,
+        nr_vcpus: u32,
+        buffered: bool,
+    ) -> Result<Self> {
         let shared = dm.shared("map ioreq pages")?;
-        let first = if buffered { XENMEM_RESOURCE_IOREQ_SERVER_FRAME_BUFIOREQ } else { ioreq_server_frame_ioreq(0) };
+        let first = if buffered {
+            XENMEM_RESOURCE_IOREQ_SERVER_FRAME_BUFIOREQ
+        } else {
+            ioreq_server_frame_ioreq(0)
+        };
         let nr = sync_pages(nr_vcpus) + usize::from(buffered);
         let map = Mmap::new(shared.raw(), nr * sys::page_size(), "map ioreq pages")?;
         let mut arg = PrivcmdMmapResource {
@@ -88,7 +108,14 @@ impl IoreqPages {
             ..PrivcmdMmapResource::ZEROED
         };
         // SAFETY: `addr` is a privcmd mapping of exactly `num` pages that we own.
-        unsafe { sys::ioctl(shared.raw(), privcmd::IOCTL_PRIVCMD_MMAP_RESOURCE, (&raw mut arg).cast(), "map ioreq pages") }?;
+        unsafe {
+            sys::ioctl(
+                shared.raw(),
+                privcmd::IOCTL_PRIVCMD_MMAP_RESOURCE,
+                (&raw mut arg).cast(),
+                "map ioreq pages",
+            )
+        }?;
         Ok(Self {
             map,
             sync_offset: if buffered { sys::page_size() } else { 0 },
@@ -99,7 +126,13 @@ impl IoreqPages {
         })
     }
 
-    fn map_gfns(dm: &DeviceModel, domid: DomId, id: IoservId, nr_vcpus: u32, buffered: bool) -> Result<Self> {
+    fn map_gfns(
+        dm: &DeviceModel,
+        domid: DomId,
+        id: IoservId,
+        nr_vcpus: u32,
+        buffered: bool,
+    ) -> Result<Self> {
         if nr_vcpus as usize > sys::page_size() / std::mem::size_of::<Ioreq>() {
             // The legacy interface has a single synchronous gfn.
             return Err(Error::new("map ioreq pages (gfn path)", libc::E2BIG));
@@ -140,7 +173,10 @@ impl IoreqPages {
         let off = self.sync_offset + vcpu as usize * std::mem::size_of::<Ioreq>();
         // SAFETY: `off` is within the mapping (sync_pages covers nr_vcpus slots).
         let p = unsafe { self.map.ptr.add(off) };
-        Some(IoreqSlot { ptr: NonNull::new(p.cast()).expect("mapping is not null"), _life: PhantomData })
+        Some(IoreqSlot {
+            ptr: NonNull::new(p.cast()).expect("mapping is not null"),
+            _life: PhantomData,
+        })
     }
 
     /// The buffered ring, if the server has one.
@@ -154,7 +190,12 @@ impl IoreqPages {
 
 /// Maps foreign frames with `IOCTL_PRIVCMD_MMAPBATCH_V2`; fails with the
 /// first per-page error.
-pub(crate) fn map_foreign(shared: &Shared, domid: DomId, gfns: &[XenPfn], op: &'static str) -> Result<Mmap> {
+pub(crate) fn map_foreign(
+    shared: &Shared,
+    domid: DomId,
+    gfns: &[XenPfn],
+    op: &'static str,
+) -> Result<Mmap> {
     let map = Mmap::new(shared.raw(), gfns.len() * sys::page_size(), op)?;
     let mut errs = vec![0i32; gfns.len()];
     let mut arg = PrivcmdMmapbatchV2 {
@@ -167,7 +208,14 @@ pub(crate) fn map_foreign(shared: &Shared, domid: DomId, gfns: &[XenPfn], op: &'
     };
     // SAFETY: `addr` is our privcmd mapping of `num` pages; `arr` and `err`
     // hold `num` elements and outlive the call.
-    unsafe { sys::ioctl(shared.raw(), privcmd::IOCTL_PRIVCMD_MMAPBATCH_V2, (&raw mut arg).cast(), op) }?;
+    unsafe {
+        sys::ioctl(
+            shared.raw(),
+            privcmd::IOCTL_PRIVCMD_MMAPBATCH_V2,
+            (&raw mut arg).cast(),
+            op,
+        )
+    }?;
     if let Some(&e) = errs.iter().find(|&&e| e != 0) {
         return Err(Error::new(op, -e));
     }
@@ -209,7 +257,10 @@ impl IoreqSlot<'_> {
         // SAFETY: the slot is READY: Xen has finished writing it and will
         // not touch it until we answer. Volatile: it is shared memory.
         let req = unsafe { std::ptr::read_volatile(self.ptr.as_ptr()) };
-        self.bits().store((b & !STATE_MASK) | IoreqState::INPROCESS.0, Ordering::Relaxed);
+        self.bits().store(
+            (b & !STATE_MASK) | IoreqState::INPROCESS.0,
+            Ordering::Relaxed,
+        );
         Some(req)
     }
 
@@ -224,7 +275,10 @@ impl IoreqSlot<'_> {
         }
         // SAFETY: the slot is ours while INPROCESS; `data` is an aligned u64.
         unsafe { std::ptr::write_volatile(&raw mut (*self.ptr.as_ptr()).data, data) };
-        self.bits().store((b & !STATE_MASK) | IoreqState::IORESP_READY.0, Ordering::Release);
+        self.bits().store(
+            (b & !STATE_MASK) | IoreqState::IORESP_READY.0,
+            Ordering::Release,
+        );
         true
     }
 }
@@ -294,7 +348,13 @@ impl BufferedRing<'_> {
                 used = 2;
             }
             self.read_pointer().fetch_add(used, Ordering::Release);
-            return Some(BufferedRequest { ty: b.r#type, dir: b.dir(), size, addr: u64::from(b.addr()), data });
+            return Some(BufferedRequest {
+                ty: b.r#type,
+                dir: b.dir(),
+                size,
+                addr: u64::from(b.addr()),
+                data,
+            });
         }
     }
 }

@@ -27,7 +27,12 @@ pub(crate) fn open(path: &str, op: &'static str) -> Result<OwnedFd> {
 /// # Safety
 ///
 /// `arg` must be valid for what `cmd` reads and writes through it.
-pub(crate) unsafe fn ioctl(fd: RawFd, cmd: u32, arg: *mut libc::c_void, op: &'static str) -> Result<i32> {
+pub(crate) unsafe fn ioctl(
+    fd: RawFd,
+    cmd: u32,
+    arg: *mut libc::c_void,
+    op: &'static str,
+) -> Result<i32> {
     // SAFETY: forwarded from the caller.
     let r = unsafe { libc::ioctl(fd, cmd as libc::Ioctl, arg) };
     if r < 0 {
@@ -39,13 +44,21 @@ pub(crate) unsafe fn ioctl(fd: RawFd, cmd: u32, arg: *mut libc::c_void, op: &'st
 
 /// `IOCTL_PRIVCMD_DM_OP` with `bufs`, each handed to the kernel by address
 /// and length as libxendevicemodel does.
-pub(crate) fn dm_op(fd: RawFd, dom: DomId, bufs: &mut [&mut [u8]], op: &'static str) -> Result<i32> {
+pub(crate) fn dm_op(
+    fd: RawFd,
+    dom: DomId,
+    bufs: &mut [&mut [u8]],
+    op: &'static str,
+) -> Result<i32> {
     let mut ubufs = [PrivcmdDmOpBuf::ZEROED; 2];
     if bufs.len() > ubufs.len() {
         return Err(Error::new(op, libc::E2BIG));
     }
     for (u, b) in ubufs.iter_mut().zip(bufs.iter_mut()) {
-        *u = PrivcmdDmOpBuf { uptr: UserPtr::from_ptr(b.as_mut_ptr()), size: b.len() };
+        *u = PrivcmdDmOpBuf {
+            uptr: UserPtr::from_ptr(b.as_mut_ptr()),
+            size: b.len(),
+        };
     }
     let mut arg = PrivcmdDmOp {
         dom,
@@ -66,23 +79,50 @@ pub(crate) fn dm_op_probe(fd: RawFd) -> Result<()> {
 /// `IOCTL_PRIVCMD_DM_OP` with no buffers on `dom`: 0 if the descriptor
 /// does DMOPs and may reach `dom`.
 pub(crate) fn dm_op_probe_on(fd: RawFd, dom: DomId) -> Result<()> {
-    let mut arg = PrivcmdDmOp { dom, ..PrivcmdDmOp::ZEROED };
+    let mut arg = PrivcmdDmOp {
+        dom,
+        ..PrivcmdDmOp::ZEROED
+    };
     // SAFETY: with num == 0 the kernel reads only `arg`.
-    unsafe { ioctl(fd, privcmd::IOCTL_PRIVCMD_DM_OP, (&raw mut arg).cast(), "open: DM_OP probe") }.map(|_| ())
+    unsafe {
+        ioctl(
+            fd,
+            privcmd::IOCTL_PRIVCMD_DM_OP,
+            (&raw mut arg).cast(),
+            "open: DM_OP probe",
+        )
+    }
+    .map(|_| ())
 }
 
 /// `IOCTL_PRIVCMD_RESTRICT`.
 pub(crate) fn privcmd_restrict(fd: RawFd, dom: DomId) -> Result<()> {
     let mut d = dom;
     // SAFETY: the argument is a domid_t.
-    unsafe { ioctl(fd, privcmd::IOCTL_PRIVCMD_RESTRICT, (&raw mut d).cast(), "restrict") }.map(|_| ())
+    unsafe {
+        ioctl(
+            fd,
+            privcmd::IOCTL_PRIVCMD_RESTRICT,
+            (&raw mut d).cast(),
+            "restrict",
+        )
+    }
+    .map(|_| ())
 }
 
 /// `IOCTL_EVTCHN_RESTRICT_DOMID`.
 pub(crate) fn evtchn_restrict(fd: RawFd, dom: DomId) -> Result<()> {
     let mut r = EvtchnRestrictDomid { domid: dom };
     // SAFETY: the argument is the struct the ioctl reads.
-    unsafe { ioctl(fd, evtchn::IOCTL_EVTCHN_RESTRICT_DOMID, (&raw mut r).cast(), "evtchn restrict") }.map(|_| ())
+    unsafe {
+        ioctl(
+            fd,
+            evtchn::IOCTL_EVTCHN_RESTRICT_DOMID,
+            (&raw mut r).cast(),
+            "evtchn restrict",
+        )
+    }
+    .map(|_| ())
 }
 
 /// A shared mapping of `len` bytes of a device; unmapped on drop.
@@ -102,7 +142,14 @@ impl Mmap {
     pub(crate) fn new(fd: RawFd, len: usize, op: &'static str) -> Result<Self> {
         // SAFETY: a fresh mapping chosen by the kernel; no existing memory is touched.
         let p = unsafe {
-            libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0)
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            )
         };
         if p == libc::MAP_FAILED {
             return Err(Error::last(op));

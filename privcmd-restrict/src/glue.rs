@@ -27,8 +27,22 @@ extern "C" {
     fn prm_hypercall_dm_op(dom: u16, nr_bufs: c_uint, bufs: *mut c_void) -> c_long;
     fn prm_hypercall_memory_op(cmd: c_uint, arg: *mut c_void) -> c_long;
     fn prm_vma_setup(vma: *mut c_void);
-    fn prm_map_resource(addr: c_ulong, num: c_uint, memop: c_uint, acquire: *mut c_void, mfns: *mut XenPfn, errs: *mut c_int, dom: u16) -> c_long;
-    fn prm_map_gfns(addr: c_ulong, num: c_uint, gfns: *mut XenPfn, errs: *mut c_int, dom: u16) -> c_long;
+    fn prm_map_resource(
+        addr: c_ulong,
+        num: c_uint,
+        memop: c_uint,
+        acquire: *mut c_void,
+        mfns: *mut XenPfn,
+        errs: *mut c_int,
+        dom: u16,
+    ) -> c_long;
+    fn prm_map_gfns(
+        addr: c_ulong,
+        num: c_uint,
+        gfns: *mut XenPfn,
+        errs: *mut c_int,
+        dom: u16,
+    ) -> c_long;
 }
 
 /// `dm_op_max_nr_bufs`.
@@ -151,7 +165,15 @@ pub(crate) unsafe fn vma_setup(vma: *mut bindings::vm_area_struct) {
 ///
 /// `acquire` is a `xen_mem_acquire_resource` whose frame list is `mfns`;
 /// `mfns` and `errs` hold `num` entries; all alive across the call.
-pub(crate) unsafe fn map_resource(addr: usize, num: u32, memop: u32, acquire: *mut c_void, mfns: *mut XenPfn, errs: *mut c_int, dom: DomId) -> c_long {
+pub(crate) unsafe fn map_resource(
+    addr: usize,
+    num: u32,
+    memop: u32,
+    acquire: *mut c_void,
+    mfns: *mut XenPfn,
+    errs: *mut c_int,
+    dom: DomId,
+) -> c_long {
     // SAFETY: forwarded from the caller.
     unsafe { prm_map_resource(addr as c_ulong, num, memop, acquire, mfns, errs, dom.0) }
 }
@@ -161,7 +183,13 @@ pub(crate) unsafe fn map_resource(addr: usize, num: u32, memop: u32, acquire: *m
 /// # Safety
 ///
 /// `gfns` and `errs` hold `num` entries, alive across the call.
-pub(crate) unsafe fn map_gfns(addr: usize, num: u32, gfns: *mut XenPfn, errs: *mut c_int, dom: DomId) -> c_long {
+pub(crate) unsafe fn map_gfns(
+    addr: usize,
+    num: u32,
+    gfns: *mut XenPfn,
+    errs: *mut c_int,
+    dom: DomId,
+) -> c_long {
     // SAFETY: forwarded from the caller.
     unsafe { prm_map_gfns(addr as c_ulong, num, gfns, errs, dom.0) }
 }

@@ -16,10 +16,15 @@ mod policy;
 
 use dmop_abi::privcmd::{PrivcmdRestrictUid, RestrictUidFlags};
 use dmop_abi::types::DomId;
-use policy::{BindingChange, BindingTable, DmOpLimits, Kuid, OpenDecision, Opener, Refusal, Restriction};
+use policy::{
+    BindingChange, BindingTable, DmOpLimits, Kuid, OpenDecision, Opener, Refusal, Restriction,
+};
 
 fn run(checks: &[bool]) -> c_int {
-    checks.iter().position(|ok| !ok).map_or(0, |i| i as c_int + 1)
+    checks
+        .iter()
+        .position(|ok| !ok)
+        .map_or(0, |i| i as c_int + 1)
 }
 
 /// RESTRICT: once, to one ordinary domain, never lifted.
@@ -31,7 +36,16 @@ pub extern "C" fn prm_kunit_restriction() -> c_int {
     let first = r.restrict(DomId(7)).is_ok();
     let again = r.restrict(DomId(7)).is_ok();
     let other = r.restrict(DomId(8)) == Err(Refusal::Inval);
-    run(&[fresh, invalid, first, again, other, r.get() == Some(DomId(7)), r.check(DomId(0)) == Err(Refusal::Perm), r.check(DomId(7)).is_ok()])
+    run(&[
+        fresh,
+        invalid,
+        first,
+        again,
+        other,
+        r.get() == Some(DomId(7)),
+        r.check(DomId(0)) == Err(Refusal::Perm),
+        r.check(DomId(7)).is_ok(),
+    ])
 }
 
 /// Bindings: bind, rebind, unbind; root, dom0 and reserved ids refused; fill up.
@@ -42,24 +56,44 @@ pub extern "C" fn prm_kunit_bindings() -> c_int {
     let rebind = b.bind(Kuid(1000), DomId(4)).is_ok() && b.lookup(Kuid(1000)) == Some(DomId(4));
     let mut n = 0;
     b.for_each(|_, _| n += 1);
-    let refused = [(Kuid(1001), DomId::INVALID), (Kuid(1001), DomId(0)), (Kuid::ROOT, DomId(3)), (Kuid::INVALID, DomId(3))]
-        .iter()
-        .all(|(u, d)| b.bind(*u, *d) == Err(Refusal::Inval));
-    let unbind = b.unbind(Kuid(1000)).is_ok() && b.lookup(Kuid(1000)).is_none() && b.unbind(Kuid(1000)) == Err(Refusal::NoEnt);
+    let refused = [
+        (Kuid(1001), DomId::INVALID),
+        (Kuid(1001), DomId(0)),
+        (Kuid::ROOT, DomId(3)),
+        (Kuid::INVALID, DomId(3)),
+    ]
+    .iter()
+    .all(|(u, d)| b.bind(*u, *d) == Err(Refusal::Inval));
+    let unbind = b.unbind(Kuid(1000)).is_ok()
+        && b.lookup(Kuid(1000)).is_none()
+        && b.unbind(Kuid(1000)) == Err(Refusal::NoEnt);
     let mut full = true;
     for uid in 1..=policy::MAX_BINDINGS as u32 {
         full &= b.bind(Kuid(uid), DomId(1)).is_ok();
     }
     let over = b.bind(Kuid(5000), DomId(1)) == Err(Refusal::NoSpace);
     b.clear();
-    run(&[bind, rebind, n == 1, refused, unbind, full, over, b.lookup(Kuid(1)).is_none()])
+    run(&[
+        bind,
+        rebind,
+        n == 1,
+        refused,
+        unbind,
+        full,
+        over,
+        b.lookup(Kuid(1)).is_none(),
+    ])
 }
 
 /// Restrict-at-open: bound kuid confined, admin free, others refused, and
 /// any opener inside a user namespace refused before its uid is looked at.
 #[no_mangle]
 pub extern "C" fn prm_kunit_open_policy() -> c_int {
-    let who = |uid, initial_userns, cap_sys_admin| Opener { fsuid: Kuid(uid), initial_userns, cap_sys_admin };
+    let who = |uid, initial_userns, cap_sys_admin| Opener {
+        fsuid: Kuid(uid),
+        initial_userns,
+        cap_sys_admin,
+    };
     let bound = |u: Kuid| (u == Kuid(5001)).then_some(DomId(5));
     let mut looked = false;
     let in_ns = policy::decide_open(who(5001, false, false), |_| {
@@ -67,7 +101,8 @@ pub extern "C" fn prm_kunit_open_policy() -> c_int {
         Some(DomId(5))
     });
     run(&[
-        policy::decide_open(who(5001, true, false), bound) == Ok(OpenDecision::Restricted(DomId(5))),
+        policy::decide_open(who(5001, true, false), bound)
+            == Ok(OpenDecision::Restricted(DomId(5))),
         policy::decide_open(who(5001, true, true), bound) == Ok(OpenDecision::Restricted(DomId(5))),
         policy::decide_open(who(0, true, true), bound) == Ok(OpenDecision::Unrestricted),
         policy::decide_open(who(4343, true, false), bound) == Err(Refusal::Access),
@@ -81,13 +116,25 @@ pub extern "C" fn prm_kunit_open_policy() -> c_int {
 pub extern "C" fn prm_kunit_restrict_uid() -> c_int {
     let free = Restriction::none();
     let bound = Restriction::to(DomId(2));
-    let bind = PrivcmdRestrictUid { uid: 1000, domid: DomId(3), flags: RestrictUidFlags(0) };
-    let unbind = PrivcmdRestrictUid { flags: RestrictUidFlags::UNBIND, ..bind };
-    let bogus = PrivcmdRestrictUid { flags: RestrictUidFlags(0x40), ..bind };
+    let bind = PrivcmdRestrictUid {
+        uid: 1000,
+        domid: DomId(3),
+        flags: RestrictUidFlags(0),
+    };
+    let unbind = PrivcmdRestrictUid {
+        flags: RestrictUidFlags::UNBIND,
+        ..bind
+    };
+    let bogus = PrivcmdRestrictUid {
+        flags: RestrictUidFlags(0x40),
+        ..bind
+    };
     let k = Some(Kuid(1000));
     run(&[
-        policy::decide_restrict_uid(true, &free, &bind, k) == Ok(BindingChange::Bind(Kuid(1000), DomId(3))),
-        policy::decide_restrict_uid(true, &free, &unbind, k) == Ok(BindingChange::Unbind(Kuid(1000))),
+        policy::decide_restrict_uid(true, &free, &bind, k)
+            == Ok(BindingChange::Bind(Kuid(1000), DomId(3))),
+        policy::decide_restrict_uid(true, &free, &unbind, k)
+            == Ok(BindingChange::Unbind(Kuid(1000))),
         policy::decide_restrict_uid(false, &free, &bind, k) == Err(Refusal::Perm),
         policy::decide_restrict_uid(true, &bound, &bind, k) == Err(Refusal::Perm),
         policy::decide_restrict_uid(true, &free, &bogus, k) == Err(Refusal::Inval),
@@ -98,9 +145,13 @@ pub extern "C" fn prm_kunit_restrict_uid() -> c_int {
 /// DM_OP limits; the frame counts of the mapping ioctls; a chunk's outcome.
 #[no_mangle]
 pub extern "C" fn prm_kunit_limits() -> c_int {
-    let l = DmOpLimits { max_bufs: 16, max_size: 4096 };
+    let l = DmOpLimits {
+        max_bufs: 16,
+        max_size: 4096,
+    };
     let mut stopped = [0, -14, policy::NOT_TRIED, policy::NOT_TRIED];
-    let stop = policy::chunk_outcome(&mut stopped, -12) == Err(-12) && stopped == [0, -14, -12, -12];
+    let stop =
+        policy::chunk_outcome(&mut stopped, -12) == Err(-12) && stopped == [0, -14, -12, -12];
     let mut paged = [0, -2];
     let mut last_failed = [0, -22];
     run(&[
@@ -114,7 +165,9 @@ pub extern "C" fn prm_kunit_limits() -> c_int {
         policy::frame_count(1 << 31) == Err(Refusal::Inval),
         policy::frame_count(1 << 32) == Err(Refusal::Inval),
         policy::frame_count((1 << 32) + 1) == Err(Refusal::Inval),
-        policy::resource_range_fits(0, 2, 2) && !policy::resource_range_fits(1, 2, 2) && !policy::resource_range_fits(u64::MAX, 1, 2),
+        policy::resource_range_fits(0, 2, 2)
+            && !policy::resource_range_fits(1, 2, 2)
+            && !policy::resource_range_fits(u64::MAX, 1, 2),
         stop,
         policy::chunk_outcome(&mut paged, -2) == Ok(true),
         policy::chunk_outcome(&mut last_failed, -22) == Ok(false),

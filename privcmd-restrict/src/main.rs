@@ -31,7 +31,9 @@ mod glue;
 mod policy;
 
 use dmop_abi::dmop::DmOpBuf;
-use dmop_abi::privcmd::{self, PrivcmdDmOp, PrivcmdDmOpBuf, PrivcmdMmapResource, PrivcmdMmapbatchV2, PrivcmdRestrictUid};
+use dmop_abi::privcmd::{
+    self, PrivcmdDmOp, PrivcmdDmOpBuf, PrivcmdMmapResource, PrivcmdMmapbatchV2, PrivcmdRestrictUid,
+};
 use dmop_abi::types::{DomId, GuestHandle, XenPfn};
 use dmop_abi::xenmem::{ResourceType, XenMemAcquireResource, XENMEM_ACQUIRE_RESOURCE};
 use policy::{BindingChange, BindingTable, DmOpLimits, OpenDecision, Opener, Refusal, Restriction};
@@ -106,13 +108,22 @@ impl kernel::Module for PrivcmdRestrict {
             pr_err!("privcmd-restrict: needs a Xen PV dom0\n");
             return Err(code::ENODEV);
         }
-        let bindings = KBox::pin_init(new_spinlock!(BindingTable::new(), "privcmd_restrict_bindings"), GFP_KERNEL)?;
-        BINDINGS.store((&*bindings as *const SpinLock<BindingTable>).cast_mut(), Ordering::Release);
+        let bindings = KBox::pin_init(
+            new_spinlock!(BindingTable::new(), "privcmd_restrict_bindings"),
+            GFP_KERNEL,
+        )?;
+        BINDINGS.store(
+            (&*bindings as *const SpinLock<BindingTable>).cast_mut(),
+            Ordering::Release,
+        );
         if let Err(e) = to_result(glue::register()) {
             BINDINGS.store(core::ptr::null_mut(), Ordering::Release);
             return Err(e);
         }
-        pr_info!("privcmd-restrict: /dev/{} ready\n", glue::devname().to_str().unwrap_or("?"));
+        pr_info!(
+            "privcmd-restrict: /dev/{} ready\n",
+            glue::devname().to_str().unwrap_or("?")
+        );
         Ok(PrivcmdRestrict { bindings })
     }
 }
@@ -147,7 +158,10 @@ unsafe fn state<'a>(file: *mut bindings::file) -> &'a FileState {
 ///
 /// Called by the VFS with a live file.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn prm_rs_open(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+pub(crate) unsafe extern "C" fn prm_rs_open(
+    _inode: *mut bindings::inode,
+    file: *mut bindings::file,
+) -> c_int {
     let who = Opener {
         fsuid: glue::current_fsuid(),
         initial_userns: glue::current_in_initial_userns(),
@@ -175,7 +189,10 @@ pub(crate) unsafe extern "C" fn prm_rs_open(_inode: *mut bindings::inode, file: 
 ///
 /// Called by the VFS once, with the file open set up.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn prm_rs_release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+pub(crate) unsafe extern "C" fn prm_rs_release(
+    _inode: *mut bindings::inode,
+    file: *mut bindings::file,
+) -> c_int {
     // SAFETY: private_data holds the KBox leaked by open; nothing uses it after release.
     unsafe { drop(KBox::from_raw((*file).private_data.cast::<FileState>())) };
     0
@@ -187,7 +204,10 @@ pub(crate) unsafe extern "C" fn prm_rs_release(_inode: *mut bindings::inode, fil
 ///
 /// Called by the VFS with a live file and vma, mmap lock held.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn prm_rs_mmap(_file: *mut bindings::file, vma: *mut bindings::vm_area_struct) -> c_int {
+pub(crate) unsafe extern "C" fn prm_rs_mmap(
+    _file: *mut bindings::file,
+    vma: *mut bindings::vm_area_struct,
+) -> c_int {
     // SAFETY: forwarded from the VFS.
     unsafe { glue::vma_setup(vma) };
     0
@@ -211,7 +231,11 @@ pub(crate) unsafe extern "C" fn prm_rs_bindings_show(buf: *mut c_char, size: usi
 ///
 /// Called by the VFS with a live file of this device.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn prm_rs_ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
+pub(crate) unsafe extern "C" fn prm_rs_ioctl(
+    file: *mut bindings::file,
+    cmd: c_uint,
+    arg: c_ulong,
+) -> c_long {
     // SAFETY: a file of this device, opened by prm_rs_open.
     let st = unsafe { state(file) };
     let arg = arg as usize;
@@ -270,7 +294,10 @@ fn dm_op(st: &FileState, arg: usize) -> Result<c_long> {
     if op.num == 0 {
         return Ok(0);
     }
-    let limits = DmOpLimits { max_bufs: glue::max_nr_bufs(), max_size: glue::buf_max_size() };
+    let limits = DmOpLimits {
+        max_bufs: glue::max_nr_bufs(),
+        max_size: glue::buf_max_size(),
+    };
     limits.check_count(op.num)?;
     let n = usize::from(op.num);
 
@@ -308,7 +335,9 @@ fn dm_op(st: &FileState, arg: usize) -> Result<c_long> {
         &mut data_heap.spare_capacity_mut()[..total]
     };
     let first = descs[0].size;
-    UserSlice::new(descs[0].uptr.addr(), first).reader().read_raw(&mut data[..first])?;
+    UserSlice::new(descs[0].uptr.addr(), first)
+        .reader()
+        .read_raw(&mut data[..first])?;
     // SAFETY: read_raw initialized these bytes.
     let buf0 = unsafe { init_slice(&data[..first]) };
     probe_writable(descs[0].uptr.addr(), buf0)?;
@@ -324,7 +353,9 @@ fn dm_op(st: &FileState, arg: usize) -> Result<c_long> {
             // back to the caller as zeros, never as old kernel memory.
             area.fill(MaybeUninit::new(0));
         } else {
-            UserSlice::new(d.uptr.addr(), d.size).reader().read_raw(area)?;
+            UserSlice::new(d.uptr.addr(), d.size)
+                .reader()
+                .read_raw(area)?;
             // SAFETY: read_raw initialized these bytes.
             probe_writable(d.uptr.addr(), unsafe { init_slice(area) })?;
         }
@@ -343,7 +374,10 @@ fn dm_op(st: &FileState, arg: usize) -> Result<c_long> {
     let base = data.as_mut_ptr();
     let mut off = 0;
     for (x, d) in xbufs.iter_mut().zip(descs.iter()) {
-        *x = DmOpBuf { h: GuestHandle::from_addr(base.wrapping_add(off) as usize), size: d.size as u64 };
+        *x = DmOpBuf {
+            h: GuestHandle::from_addr(base.wrapping_add(off) as usize),
+            size: d.size as u64,
+        };
         off += d.size;
     }
     // SAFETY: `xbufs` describes `n` disjoint kernel buffers within `data`,
@@ -366,7 +400,10 @@ fn dm_op(st: &FileState, arg: usize) -> Result<c_long> {
         // SAFETY: these bytes were read from user memory, or (an
         // output-only buffer) zeroed before the call.
         let bytes = unsafe { init_slice(&data[off..off + len]) };
-        if let Err(e) = UserSlice::new(d.uptr.addr(), len).writer().write_slice(bytes) {
+        if let Err(e) = UserSlice::new(d.uptr.addr(), len)
+            .writer()
+            .write_slice(bytes)
+        {
             copy_back = Err(e);
         }
         off += d.size;
@@ -400,7 +437,9 @@ fn next_page(addr: usize, i: usize) -> usize {
 fn probe_writable(addr: usize, chunk: &[u8]) -> Result {
     let mut i = 0;
     while i < chunk.len() {
-        UserSlice::new(addr + i, 1).writer().write_slice(&chunk[i..i + 1])?;
+        UserSlice::new(addr + i, 1)
+            .writer()
+            .write_slice(&chunk[i..i + 1])?;
         i = next_page(addr, i);
     }
     Ok(())
@@ -422,7 +461,12 @@ fn probe_writable_unread(addr: usize, len: usize) -> Result {
 
 /// `XENMEM_acquire_resource` with no frame list: the resource's size.
 fn resource_size(acquire: &XenMemAcquireResource) -> Result<u32> {
-    let mut q = XenMemAcquireResource { nr_frames: 0, frame: 0, frame_list: GuestHandle::from_addr(0), ..*acquire };
+    let mut q = XenMemAcquireResource {
+        nr_frames: 0,
+        frame: 0,
+        frame_list: GuestHandle::from_addr(0),
+        ..*acquire
+    };
     // SAFETY: `q` is a xen_mem_acquire_resource with a null frame list.
     let rc = unsafe { glue::hypercall_memory_op(XENMEM_ACQUIRE_RESOURCE, (&raw mut q).cast()) };
     if rc < 0 {
@@ -467,7 +511,15 @@ fn mmap_resource(st: &FileState, arg: usize) -> Result<c_long> {
     // SAFETY: `acquire` points at `frames`, and `frames` and `errs` hold
     // `num` entries each, alive across the call; the helper takes the mmap lock.
     let rc = unsafe {
-        glue::map_resource(req.addr as usize, num as u32, XENMEM_ACQUIRE_RESOURCE, (&raw mut acquire).cast(), frames.as_mut_ptr(), errs.as_mut_ptr(), req.dom)
+        glue::map_resource(
+            req.addr as usize,
+            num as u32,
+            XENMEM_ACQUIRE_RESOURCE,
+            (&raw mut acquire).cast(),
+            frames.as_mut_ptr(),
+            errs.as_mut_ptr(),
+            req.dom,
+        )
     };
     to_result(rc as c_int)?;
     Ok(0)
@@ -514,12 +566,24 @@ fn mmapbatch_v2(st: &FileState, arg: usize) -> Result<c_long> {
         // This chunk's frames, read once.
         let g = &mut gfns[..n];
         // SAFETY: XenPfn is a plain integer; viewing the chunk as bytes to fill it.
-        let bytes = unsafe { core::slice::from_raw_parts_mut(g.as_mut_ptr().cast::<u8>(), n * size_of::<XenPfn>()) };
-        UserSlice::new(req.arr.addr() + at * size_of::<XenPfn>(), bytes.len()).reader().read_slice(bytes)?;
+        let bytes = unsafe {
+            core::slice::from_raw_parts_mut(g.as_mut_ptr().cast::<u8>(), n * size_of::<XenPfn>())
+        };
+        UserSlice::new(req.arr.addr() + at * size_of::<XenPfn>(), bytes.len())
+            .reader()
+            .read_slice(bytes)?;
         let e = &mut errs[..n];
         e.fill(policy::NOT_TRIED);
         // SAFETY: `g` and `e` hold `n` entries each; the helper takes the mmap lock.
-        let rc = unsafe { glue::map_gfns(addr + at * PAGE_SIZE, n as u32, g.as_mut_ptr(), e.as_mut_ptr(), req.dom) };
+        let rc = unsafe {
+            glue::map_gfns(
+                addr + at * PAGE_SIZE,
+                n as u32,
+                g.as_mut_ptr(),
+                e.as_mut_ptr(),
+                req.dom,
+            )
+        };
         let outcome = policy::chunk_outcome(e, rc as i64);
         write_errs(req.err.addr() + at * size_of::<c_int>(), e)?;
         paged_out |= outcome.map_err(|e| from_errno(e.into()))?;
@@ -533,6 +597,10 @@ fn mmapbatch_v2(st: &FileState, arg: usize) -> Result<c_long> {
 
 fn write_errs(addr: usize, errs: &[c_int]) -> Result {
     // SAFETY: c_int is a plain integer; its bytes are what userspace reads.
-    let bytes = unsafe { core::slice::from_raw_parts(errs.as_ptr().cast::<u8>(), core::mem::size_of_val(errs)) };
-    UserSlice::new(addr, bytes.len()).writer().write_slice(bytes)
+    let bytes = unsafe {
+        core::slice::from_raw_parts(errs.as_ptr().cast::<u8>(), core::mem::size_of_val(errs))
+    };
+    UserSlice::new(addr, bytes.len())
+        .writer()
+        .write_slice(bytes)
 }

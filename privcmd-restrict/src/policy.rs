@@ -64,7 +64,12 @@ impl Restriction {
         if !domid.is_ordinary() {
             return Err(Refusal::Inval);
         }
-        match self.0.compare_exchange(DomId::INVALID.0, domid.0, Ordering::AcqRel, Ordering::Acquire) {
+        match self.0.compare_exchange(
+            DomId::INVALID.0,
+            domid.0,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
             Ok(_) => Ok(()),
             Err(cur) if cur == domid.0 => Ok(()),
             Err(_) => Err(Refusal::Inval),
@@ -130,7 +135,8 @@ pub(crate) fn frame_count(num: u64) -> Result<usize, Refusal> {
 /// of `size` frames (Xen's answer to the size query). Checked before the
 /// frame list is allocated, so its size is bounded by the resource.
 pub(crate) fn resource_range_fits(idx: u64, num: usize, size: u32) -> bool {
-    idx.checked_add(num as u64).is_some_and(|end| end <= u64::from(size))
+    idx.checked_add(num as u64)
+        .is_some_and(|end| end <= u64::from(size))
 }
 
 /// `ENOENT` and `EFAULT`, as Linux numbers them on every architecture.
@@ -154,7 +160,9 @@ pub(crate) const NOT_TRIED: i32 = 1;
 pub(crate) fn chunk_outcome(errs: &mut [i32], rc: i64) -> Result<bool, i32> {
     if errs.contains(&NOT_TRIED) {
         let e = i32::try_from(rc).ok().filter(|e| *e < 0).unwrap_or(-EFAULT);
-        errs.iter_mut().filter(|e| **e == NOT_TRIED).for_each(|s| *s = e);
+        errs.iter_mut()
+            .filter(|e| **e == NOT_TRIED)
+            .for_each(|s| *s = e);
         return Err(e);
     }
     Ok(errs.contains(&-ENOENT))
@@ -200,12 +208,18 @@ impl Default for BindingTable {
 impl BindingTable {
     /// An empty table.
     pub(crate) const fn new() -> Self {
-        Self { slots: [None; MAX_BINDINGS] }
+        Self {
+            slots: [None; MAX_BINDINGS],
+        }
     }
 
     /// The domain `uid` is bound to.
     pub(crate) fn lookup(&self, uid: Kuid) -> Option<DomId> {
-        self.slots.iter().flatten().find(|(u, _)| *u == uid).map(|(_, d)| *d)
+        self.slots
+            .iter()
+            .flatten()
+            .find(|(u, _)| *u == uid)
+            .map(|(_, d)| *d)
     }
 
     /// Binds (or rebinds) `uid` to `domid`. Root, the invalid uid, dom0
@@ -228,7 +242,11 @@ impl BindingTable {
 
     /// Removes the binding of `uid`.
     pub(crate) fn unbind(&mut self, uid: Kuid) -> Result<(), Refusal> {
-        let slot = self.slots.iter_mut().find(|s| s.is_some_and(|(u, _)| u == uid)).ok_or(Refusal::NoEnt)?;
+        let slot = self
+            .slots
+            .iter_mut()
+            .find(|s| s.is_some_and(|(u, _)| u == uid))
+            .ok_or(Refusal::NoEnt)?;
         *slot = None;
         Ok(())
     }
@@ -271,7 +289,10 @@ pub(crate) enum OpenDecision {
 /// confined to its domain, and an unbound opener needs `CAP_SYS_ADMIN`,
 /// else `EACCES`. `lookup` is consulted only for openers in the initial
 /// namespace.
-pub(crate) fn decide_open(who: Opener, lookup: impl FnOnce(Kuid) -> Option<DomId>) -> Result<OpenDecision, Refusal> {
+pub(crate) fn decide_open(
+    who: Opener,
+    lookup: impl FnOnce(Kuid) -> Option<DomId>,
+) -> Result<OpenDecision, Refusal> {
     if !who.initial_userns {
         return Err(Refusal::Perm);
     }
@@ -294,7 +315,12 @@ pub(crate) enum BindingChange {
 /// Checks `IOCTL_PRIVCMD_RESTRICT_UID`: only `CAP_SYS_ADMIN` on an
 /// unrestricted fd may change bindings. `kuid` is `arg.uid` made a kuid in
 /// the caller's user namespace (`None`: it maps to no uid, `EINVAL`).
-pub(crate) fn decide_restrict_uid(cap_sys_admin: bool, fd: &Restriction, arg: &PrivcmdRestrictUid, kuid: Option<Kuid>) -> Result<BindingChange, Refusal> {
+pub(crate) fn decide_restrict_uid(
+    cap_sys_admin: bool,
+    fd: &Restriction,
+    arg: &PrivcmdRestrictUid,
+    kuid: Option<Kuid>,
+) -> Result<BindingChange, Refusal> {
     if !cap_sys_admin || fd.get().is_some() {
         return Err(Refusal::Perm);
     }
@@ -348,6 +374,11 @@ pub(crate) fn output_only_len(buf0: &[u8], nr_bufs: usize) -> Option<usize> {
     if op != DmopCode::TRACK_DIRTY_VRAM.0 {
         return None;
     }
-    let nr = u32::from_ne_bytes([buf0[NR_AT], buf0[NR_AT + 1], buf0[NR_AT + 2], buf0[NR_AT + 3]]);
+    let nr = u32::from_ne_bytes([
+        buf0[NR_AT],
+        buf0[NR_AT + 1],
+        buf0[NR_AT + 2],
+        buf0[NR_AT + 3],
+    ]);
     Some((nr as usize).div_ceil(8))
 }

@@ -88,7 +88,12 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<bool> {
 
 fn error_reply(client: &mut impl Write, req: &XsdSockmsg, errno: &str) -> std::io::Result<()> {
     let body = format!("{errno}\0");
-    let h = XsdSockmsg { r#type: XsMsgType::ERROR, req_id: req.req_id, tx_id: req.tx_id, len: body.len() as u32 };
+    let h = XsdSockmsg {
+        r#type: XsMsgType::ERROR,
+        req_id: req.req_id,
+        tx_id: req.tx_id,
+        len: body.len() as u32,
+    };
     let mut m = h.as_bytes().to_vec();
     m.extend_from_slice(body.as_bytes());
     client.write_all(&m)
@@ -111,7 +116,13 @@ pub fn serve(client: &mut (impl Read + Write), upstream: &mut Xenstore, domid: D
             return End::ClientProtocol(format!("a payload of {} bytes", hdr.len));
         }
         let mut body = vec![0u8; hdr.len as usize];
-        if let Err(e) = read_full(client, &mut body).and_then(|full| if full || body.is_empty() { Ok(()) } else { Err(std::io::ErrorKind::UnexpectedEof.into()) }) {
+        if let Err(e) = read_full(client, &mut body).and_then(|full| {
+            if full || body.is_empty() {
+                Ok(())
+            } else {
+                Err(std::io::ErrorKind::UnexpectedEof.into())
+            }
+        }) {
             return End::ClientProtocol(format!("payload: {e}"));
         }
         let sent = if !is_node_op(hdr.r#type) {
@@ -124,7 +135,12 @@ pub fn serve(client: &mut (impl Read + Write), upstream: &mut Xenstore, domid: D
             if wrapped.len() > XENSTORE_PAYLOAD_MAX {
                 error_reply(client, &hdr, "E2BIG")
             } else {
-                let out = XsdSockmsg { r#type: XsMsgType::ONE_TIME_RESTRICT, req_id: hdr.req_id, tx_id: hdr.tx_id, len: wrapped.len() as u32 };
+                let out = XsdSockmsg {
+                    r#type: XsMsgType::ONE_TIME_RESTRICT,
+                    req_id: hdr.req_id,
+                    tx_id: hdr.tx_id,
+                    len: wrapped.len() as u32,
+                };
                 match upstream.exchange_raw("forward", out, &wrapped) {
                     Ok((ah, ab)) => {
                         let mut m = ah.as_bytes().to_vec();
@@ -162,7 +178,12 @@ mod tests {
                 let mut b = vec![0u8; hdr.len as usize];
                 read_full(&mut s, &mut b).unwrap();
                 let reply = b"OK\0".to_vec();
-                let rh = XsdSockmsg { r#type: XsMsgType::WRITE, req_id: hdr.req_id, tx_id: hdr.tx_id, len: reply.len() as u32 };
+                let rh = XsdSockmsg {
+                    r#type: XsMsgType::WRITE,
+                    req_id: hdr.req_id,
+                    tx_id: hdr.tx_id,
+                    len: reply.len() as u32,
+                };
                 let mut m = rh.as_bytes().to_vec();
                 m.extend_from_slice(&reply);
                 s.write_all(&m).unwrap();
@@ -172,7 +193,12 @@ mod tests {
     }
 
     fn send(c: &mut UnixStream, ty: XsMsgType, req_id: u32, body: &[u8]) -> (XsdSockmsg, Vec<u8>) {
-        let h = XsdSockmsg { r#type: ty, req_id, tx_id: 0, len: body.len() as u32 };
+        let h = XsdSockmsg {
+            r#type: ty,
+            req_id,
+            tx_id: 0,
+            len: body.len() as u32,
+        };
         let mut m = h.as_bytes().to_vec();
         m.extend_from_slice(body);
         c.write_all(&m).unwrap();
@@ -194,12 +220,31 @@ mod tests {
             serve(&mut fwd_end, &mut up, DomId(7))
         });
         let (h, b) = send(&mut client, XsMsgType::WRITE, 41, b"data/x\0v");
-        assert_eq!((h.req_id, h.r#type, b.as_slice()), (41, XsMsgType::WRITE, &b"OK\0"[..]), "the answer comes back as is");
-        for ty in [XsMsgType::WATCH, XsMsgType::TRANSACTION_START, XsMsgType::INTRODUCE, XsMsgType::ONE_TIME_RESTRICT, XsMsgType(999)] {
+        assert_eq!(
+            (h.req_id, h.r#type, b.as_slice()),
+            (41, XsMsgType::WRITE, &b"OK\0"[..]),
+            "the answer comes back as is"
+        );
+        for ty in [
+            XsMsgType::WATCH,
+            XsMsgType::TRANSACTION_START,
+            XsMsgType::INTRODUCE,
+            XsMsgType::ONE_TIME_RESTRICT,
+            XsMsgType(999),
+        ] {
             let (h, b) = send(&mut client, ty, 42, b"x\0");
-            assert_eq!((h.r#type, h.req_id, b.as_slice()), (XsMsgType::ERROR, 42, &b"EACCES\0"[..]), "{ty:?}");
+            assert_eq!(
+                (h.r#type, h.req_id, b.as_slice()),
+                (XsMsgType::ERROR, 42, &b"EACCES\0"[..]),
+                "{ty:?}"
+            );
         }
-        let h = XsdSockmsg { r#type: XsMsgType::READ, req_id: 44, tx_id: 3, len: 2 };
+        let h = XsdSockmsg {
+            r#type: XsMsgType::READ,
+            req_id: 44,
+            tx_id: 3,
+            len: 2,
+        };
         let mut m = h.as_bytes().to_vec();
         m.extend_from_slice(b"x\0");
         client.write_all(&m).unwrap();
@@ -208,10 +253,18 @@ mod tests {
         let rh = XsdSockmsg::read_from_bytes(&rh).unwrap();
         let mut rb = vec![0u8; rh.len as usize];
         read_full(&mut client, &mut rb).unwrap();
-        assert_eq!((rh.r#type, rh.req_id, rb.as_slice()), (XsMsgType::ERROR, 44, &b"EINVAL\0"[..]), "no transactions");
+        assert_eq!(
+            (rh.r#type, rh.req_id, rb.as_slice()),
+            (XsMsgType::ERROR, 44, &b"EINVAL\0"[..]),
+            "no transactions"
+        );
         let big = vec![b'a'; XENSTORE_PAYLOAD_MAX - 2];
         let (h, b) = send(&mut client, XsMsgType::WRITE, 43, &big);
-        assert_eq!((h.r#type, b.as_slice()), (XsMsgType::ERROR, &b"E2BIG\0"[..]), "too big once wrapped");
+        assert_eq!(
+            (h.r#type, b.as_slice()),
+            (XsMsgType::ERROR, &b"E2BIG\0"[..]),
+            "too big once wrapped"
+        );
         drop(client);
         assert!(matches!(fwd.join().unwrap(), End::ClientGone));
         let seen = daemon.join().unwrap();
@@ -225,8 +278,15 @@ mod tests {
     fn a_client_that_breaks_the_protocol_is_dropped() {
         let (up_ours, _up_theirs) = UnixStream::pair().unwrap();
         let (mut client, mut fwd_end) = UnixStream::pair().unwrap();
-        let fwd = thread::spawn(move || serve(&mut fwd_end, &mut Xenstore::from_stream(up_ours), DomId(7)));
-        let h = XsdSockmsg { r#type: XsMsgType::READ, req_id: 1, tx_id: 0, len: 5000 };
+        let fwd = thread::spawn(move || {
+            serve(&mut fwd_end, &mut Xenstore::from_stream(up_ours), DomId(7))
+        });
+        let h = XsdSockmsg {
+            r#type: XsMsgType::READ,
+            req_id: 1,
+            tx_id: 0,
+            len: 5000,
+        };
         client.write_all(h.as_bytes()).unwrap();
         assert!(matches!(fwd.join().unwrap(), End::ClientProtocol(m) if m.contains("5000")));
     }

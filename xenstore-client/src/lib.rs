@@ -100,10 +100,13 @@ pub struct Xenstore {
 impl fmt::Debug for Xenstore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Xenstore")
-            .field("via", &match self.conn {
-                Conn::Socket(_) => "socket",
-                Conn::Xenbus(_) => "xenbus",
-            })
+            .field(
+                "via",
+                &match self.conn {
+                    Conn::Socket(_) => "socket",
+                    Conn::Xenbus(_) => "xenbus",
+                },
+            )
             .finish()
     }
 }
@@ -117,13 +120,21 @@ impl Xenstore {
     /// Connects through a socket.
     pub fn open_socket(path: &str) -> Result<Self> {
         let s = UnixStream::connect(path).map_err(|e| Error::Io("connect", e))?;
-        Ok(Self { conn: Conn::Socket(s), next_req: 1, act_as: None })
+        Ok(Self {
+            conn: Conn::Socket(s),
+            next_req: 1,
+            act_as: None,
+        })
     }
 
     /// Speaks the protocol over an already connected stream (for instance
     /// the device model's end of a [`forward`]er's socket pair).
     pub fn from_stream(s: UnixStream) -> Self {
-        Self { conn: Conn::Socket(s), next_req: 1, act_as: None }
+        Self {
+            conn: Conn::Socket(s),
+            next_req: 1,
+            act_as: None,
+        }
     }
 
     /// From now on, sends every node request (read, write, mkdir, rm,
@@ -141,15 +152,29 @@ impl Xenstore {
 
     /// Connects through the xenbus device.
     pub fn open_xenbus(path: &str) -> Result<Self> {
-        let f = OpenOptions::new().read(true).write(true).open(path).map_err(|e| Error::Io("open xenbus", e))?;
-        Ok(Self { conn: Conn::Xenbus(f), next_req: 1, act_as: None })
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| Error::Io("open xenbus", e))?;
+        Ok(Self {
+            conn: Conn::Xenbus(f),
+            next_req: 1,
+            act_as: None,
+        })
     }
 
     /// Sends one request and returns the answer's type and payload; an
     /// `XS_ERROR` answer becomes [`Error::Xenstore`]. Watch events that
     /// arrive in between are dropped. Acting as a domain ([`act_as`](Self::act_as)),
     /// node requests go wrapped in `XS_ONE_TIME_RESTRICT`.
-    pub fn request(&mut self, op: &'static str, ty: XsMsgType, tx_id: u32, payload: &[u8]) -> Result<(XsMsgType, Vec<u8>)> {
+    pub fn request(
+        &mut self,
+        op: &'static str,
+        ty: XsMsgType,
+        tx_id: u32,
+        payload: &[u8],
+    ) -> Result<(XsMsgType, Vec<u8>)> {
         match self.act_as {
             Some(d) if forward::is_node_op(ty) => self.request_as(d, op, ty, tx_id, payload),
             _ => self.exchange(op, ty, tx_id, payload),
@@ -159,7 +184,14 @@ impl Xenstore {
     /// Sends one request with `XS_ONE_TIME_RESTRICT`: xenstored runs it with
     /// exactly `domid`'s permissions (a patched xenstored; others answer
     /// `ENOSYS`).
-    pub fn request_as(&mut self, domid: DomId, op: &'static str, ty: XsMsgType, tx_id: u32, payload: &[u8]) -> Result<(XsMsgType, Vec<u8>)> {
+    pub fn request_as(
+        &mut self,
+        domid: DomId,
+        op: &'static str,
+        ty: XsMsgType,
+        tx_id: u32,
+        payload: &[u8],
+    ) -> Result<(XsMsgType, Vec<u8>)> {
         let wrapped = forward::one_time_restrict_payload(domid, ty, payload);
         self.exchange(op, XsMsgType::ONE_TIME_RESTRICT, tx_id, &wrapped)
     }
@@ -170,25 +202,56 @@ impl Xenstore {
     /// connection...) means no.
     pub fn supports_one_time_restrict(&mut self, domid: DomId) -> Result<bool> {
         let home = format!("/local/domain/{}", domid.0);
-        match self.request_as(domid, "one-time-restrict probe", XsMsgType::READ, 0, &nul(&home)) {
+        match self.request_as(
+            domid,
+            "one-time-restrict probe",
+            XsMsgType::READ,
+            0,
+            &nul(&home),
+        ) {
             Ok(_) => Ok(true),
             Err(Error::Xenstore(..)) => Ok(false),
             Err(e) => Err(e),
         }
     }
 
-    fn exchange(&mut self, op: &'static str, ty: XsMsgType, tx_id: u32, payload: &[u8]) -> Result<(XsMsgType, Vec<u8>)> {
+    fn exchange(
+        &mut self,
+        op: &'static str,
+        ty: XsMsgType,
+        tx_id: u32,
+        payload: &[u8],
+    ) -> Result<(XsMsgType, Vec<u8>)> {
         if payload.len() > XENSTORE_PAYLOAD_MAX {
-            return Err(Error::Protocol(op, format!("payload of {} bytes", payload.len())));
+            return Err(Error::Protocol(
+                op,
+                format!("payload of {} bytes", payload.len()),
+            ));
         }
         let req_id = self.next_req;
         self.next_req = self.next_req.wrapping_add(1);
-        let (hdr, body) = self.exchange_raw(op, XsdSockmsg { r#type: ty, req_id, tx_id, len: payload.len() as u32 }, payload)?;
+        let (hdr, body) = self.exchange_raw(
+            op,
+            XsdSockmsg {
+                r#type: ty,
+                req_id,
+                tx_id,
+                len: payload.len() as u32,
+            },
+            payload,
+        )?;
         if hdr.req_id != req_id {
-            return Err(Error::Protocol(op, format!("answer to request {} while waiting for {req_id}", hdr.req_id)));
+            return Err(Error::Protocol(
+                op,
+                format!(
+                    "answer to request {} while waiting for {req_id}",
+                    hdr.req_id
+                ),
+            ));
         }
         if hdr.r#type == XsMsgType::ERROR {
-            let name = String::from_utf8_lossy(body.strip_suffix(&[0]).unwrap_or(&body)).into_owned();
+            let name =
+                String::from_utf8_lossy(body.strip_suffix(&[0]).unwrap_or(&body)).into_owned();
             return Err(Error::Xenstore(op, name));
         }
         Ok((hdr.r#type, body))
@@ -197,7 +260,12 @@ impl Xenstore {
     /// Sends one message as given (header and payload) and returns the
     /// next answer that is not a watch event, header and payload, without
     /// interpreting it.
-    pub fn exchange_raw(&mut self, op: &'static str, hdr: XsdSockmsg, payload: &[u8]) -> Result<(XsdSockmsg, Vec<u8>)> {
+    pub fn exchange_raw(
+        &mut self,
+        op: &'static str,
+        hdr: XsdSockmsg,
+        payload: &[u8],
+    ) -> Result<(XsdSockmsg, Vec<u8>)> {
         let mut msg = Vec::with_capacity(16 + payload.len());
         msg.extend_from_slice(hdr.as_bytes());
         msg.extend_from_slice(payload);
@@ -205,7 +273,8 @@ impl Xenstore {
         loop {
             let mut h = [0u8; 16];
             self.conn.recv(&mut h).map_err(|e| Error::Io(op, e))?;
-            let hdr = XsdSockmsg::read_from_bytes(&h).map_err(|_| Error::Protocol(op, "short header".into()))?;
+            let hdr = XsdSockmsg::read_from_bytes(&h)
+                .map_err(|_| Error::Protocol(op, "short header".into()))?;
             if hdr.len as usize > XENSTORE_PAYLOAD_MAX {
                 return Err(Error::Protocol(op, format!("answer of {} bytes", hdr.len)));
             }
@@ -241,7 +310,8 @@ impl Xenstore {
 
     /// Creates a node.
     pub fn mkdir(&mut self, path: &str) -> Result<()> {
-        self.request("mkdir", XsMsgType::MKDIR, 0, &nul(path)).map(|_| ())
+        self.request("mkdir", XsMsgType::MKDIR, 0, &nul(path))
+            .map(|_| ())
     }
 
     /// Removes a node and its children.
@@ -251,13 +321,17 @@ impl Xenstore {
 
     /// Lists a node's children.
     pub fn directory(&mut self, path: &str) -> Result<Vec<String>> {
-        let b = self.request("directory", XsMsgType::DIRECTORY, 0, &nul(path))?.1;
+        let b = self
+            .request("directory", XsMsgType::DIRECTORY, 0, &nul(path))?
+            .1;
         Ok(split(&b))
     }
 
     /// A node's permissions, as xenstored prints them (`n0`, `r3`, ...).
     pub fn get_perms(&mut self, path: &str) -> Result<Vec<String>> {
-        let b = self.request("get_perms", XsMsgType::GET_PERMS, 0, &nul(path))?.1;
+        let b = self
+            .request("get_perms", XsMsgType::GET_PERMS, 0, &nul(path))?
+            .1;
         Ok(split(&b))
     }
 
@@ -268,7 +342,8 @@ impl Xenstore {
             p.extend_from_slice(x.as_bytes());
             p.push(0);
         }
-        self.request("set_perms", XsMsgType::SET_PERMS, 0, &p).map(|_| ())
+        self.request("set_perms", XsMsgType::SET_PERMS, 0, &p)
+            .map(|_| ())
     }
 }
 
@@ -279,5 +354,8 @@ fn nul(s: &str) -> Vec<u8> {
 }
 
 fn split(b: &[u8]) -> Vec<String> {
-    b.split(|&c| c == 0).filter(|s| !s.is_empty()).map(|s| String::from_utf8_lossy(s).into_owned()).collect()
+    b.split(|&c| c == 0)
+        .filter(|s| !s.is_empty())
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect()
 }

@@ -38,14 +38,32 @@ impl Ratio {
 
 /// Prints the table of results.
 pub fn print(results: &[Ratio]) {
-    println!("\n{:<56} {:>10} {:>10} {:>7}  goal", "benchmark", "reference", "ours", "factor");
+    println!(
+        "\n{:<56} {:>10} {:>10} {:>7}  goal",
+        "benchmark", "reference", "ours", "factor"
+    );
     for r in results {
         let goal = if r.goal == 0.0 {
             "informative".to_string()
         } else {
-            format!("{} {:.2}x", if r.factor() >= r.goal { "met:" } else { "MISSED:" }, r.goal)
+            format!(
+                "{} {:.2}x",
+                if r.factor() >= r.goal {
+                    "met:"
+                } else {
+                    "MISSED:"
+                },
+                r.goal
+            )
         };
-        println!("{:<56} {:>10.1} {:>10.1} {:>6.2}x  {goal} ({})", r.what, r.reference, r.ours, r.factor(), r.unit);
+        println!(
+            "{:<56} {:>10.1} {:>10.1} {:>6.2}x  {goal} ({})",
+            r.what,
+            r.reference,
+            r.ours,
+            r.factor(),
+            r.unit
+        );
     }
 }
 
@@ -55,7 +73,10 @@ mod capture_abi;
 fn callgrind_total(file: &Path) -> Result<u64> {
     let text = std::fs::read_to_string(file).ctx(format!("reading {}", file.display()))?;
     text.lines()
-        .find_map(|l| l.strip_prefix("summary: ").or_else(|| l.strip_prefix("totals: ")))
+        .find_map(|l| {
+            l.strip_prefix("summary: ")
+                .or_else(|| l.strip_prefix("totals: "))
+        })
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| crate::ctx::Error(format!("no instruction total in {}", file.display())))
@@ -68,58 +89,73 @@ pub fn library(ctx: &Ctx) -> Result<Vec<Ratio>> {
     let dir = ctx.cache.join("bench/library");
     std::fs::create_dir_all(dir.join("ours"))?;
     let mut out = Vec::new();
-    ctx.step("bench: libxendevicemodel instructions per call (callgrind)", || {
-        cmd("cargo").args(["build", "-q", "--release", "-p", "xendevicemodel-c"]).dir(&ctx.root).run()?;
-        std::fs::copy(ctx.root.join("target/release/libxendevicemodel_c.so"), dir.join("ours/libxendevicemodel.so.1"))?;
-        std::fs::write(dir.join("capture_abi.h"), capture_abi::header())?;
-        let log = ctx.log("bench-library.log");
-        cmd("gcc")
-            .args(["-shared", "-fPIC", "-O2", "-I"])
-            .arg(&dir)
-            .arg("-o")
-            .arg(dir.join("shim.so"))
-            .arg(ctx.root.join("libxendevicemodel-rs/capi/tests/c/capture.c"))
-            .arg("-ldl")
-            .run_logged(&log, "compiling the ioctl shim")?;
-        cmd("gcc")
-            .args(["-O2", "-o"])
-            .arg(dir.join("dmop_calls"))
-            .arg(ctx.root.join("tests/bench/dmop_calls.c"))
-            .arg("-lxendevicemodel")
-            .run_logged(&log, "compiling the caller")?;
-        const N: u64 = 2000;
-        for (op, func) in [
-            ("set_isa_irq_level", "xendevicemodel_set_isa_irq_level"),
-            ("inject_msi", "xendevicemodel_inject_msi"),
-            ("map_io_range", "xendevicemodel_map_io_range_to_ioreq_server"),
-        ] {
-            let mut per_call = [0f64; 2];
-            for (i, ours) in [false, true].into_iter().enumerate() {
-                let file: PathBuf = dir.join(format!("callgrind.{op}.{}", if ours { "ours" } else { "debian" }));
-                let mut c = cmd("valgrind")
-                    .args(["--tool=callgrind", "--collect-atstart=no"])
-                    .arg(format!("--toggle-collect={func}"))
-                    .arg(format!("--callgrind-out-file={}", file.display()))
-                    .arg(dir.join("dmop_calls"))
-                    .args([op, &N.to_string()])
-                    .env("LD_PRELOAD", dir.join("shim.so"));
-                if ours {
-                    c = c.env("LD_LIBRARY_PATH", dir.join("ours"));
+    ctx.step(
+        "bench: libxendevicemodel instructions per call (callgrind)",
+        || {
+            cmd("cargo")
+                .args(["build", "-q", "--release", "-p", "xendevicemodel-c"])
+                .dir(&ctx.root)
+                .run()?;
+            std::fs::copy(
+                ctx.root.join("target/release/libxendevicemodel_c.so"),
+                dir.join("ours/libxendevicemodel.so.1"),
+            )?;
+            std::fs::write(dir.join("capture_abi.h"), capture_abi::header())?;
+            let log = ctx.log("bench-library.log");
+            cmd("gcc")
+                .args(["-shared", "-fPIC", "-O2", "-I"])
+                .arg(&dir)
+                .arg("-o")
+                .arg(dir.join("shim.so"))
+                .arg(ctx.root.join("libxendevicemodel-rs/capi/tests/c/capture.c"))
+                .arg("-ldl")
+                .run_logged(&log, "compiling the ioctl shim")?;
+            cmd("gcc")
+                .args(["-O2", "-o"])
+                .arg(dir.join("dmop_calls"))
+                .arg(ctx.root.join("tests/bench/dmop_calls.c"))
+                .arg("-lxendevicemodel")
+                .run_logged(&log, "compiling the caller")?;
+            const N: u64 = 2000;
+            for (op, func) in [
+                ("set_isa_irq_level", "xendevicemodel_set_isa_irq_level"),
+                ("inject_msi", "xendevicemodel_inject_msi"),
+                (
+                    "map_io_range",
+                    "xendevicemodel_map_io_range_to_ioreq_server",
+                ),
+            ] {
+                let mut per_call = [0f64; 2];
+                for (i, ours) in [false, true].into_iter().enumerate() {
+                    let file: PathBuf = dir.join(format!(
+                        "callgrind.{op}.{}",
+                        if ours { "ours" } else { "debian" }
+                    ));
+                    let mut c = cmd("valgrind")
+                        .args(["--tool=callgrind", "--collect-atstart=no"])
+                        .arg(format!("--toggle-collect={func}"))
+                        .arg(format!("--callgrind-out-file={}", file.display()))
+                        .arg(dir.join("dmop_calls"))
+                        .args([op, &N.to_string()])
+                        .env("LD_PRELOAD", dir.join("shim.so"));
+                    if ours {
+                        c = c.env("LD_LIBRARY_PATH", dir.join("ours"));
+                    }
+                    c.run_logged(&log, &format!("callgrind {op}"))?;
+                    per_call[i] = callgrind_total(&file)? as f64 / N as f64;
                 }
-                c.run_logged(&log, &format!("callgrind {op}"))?;
-                per_call[i] = callgrind_total(&file)? as f64 / N as f64;
+                out.push(Ratio {
+                    what: format!("libxendevicemodel {op} (Debian's vs ours)"),
+                    reference: per_call[0],
+                    ours: per_call[1],
+                    unit: "instructions per call, lower is better",
+                    higher_is_better: false,
+                    goal: 1.0,
+                });
             }
-            out.push(Ratio {
-                what: format!("libxendevicemodel {op} (Debian's vs ours)"),
-                reference: per_call[0],
-                ours: per_call[1],
-                unit: "instructions per call, lower is better",
-                higher_is_better: false,
-                goal: 1.0,
-            });
-        }
-        Ok(format!("{} ops measured", out.len()))
-    })?;
+            Ok(format!("{} ops measured", out.len()))
+        },
+    )?;
     Ok(out)
 }
 
@@ -128,24 +164,34 @@ pub fn library(ctx: &Ctx) -> Result<Vec<Ratio>> {
 pub fn in_vm(ctx: &Ctx, suites: &[&str]) -> Result<Vec<(String, f64, f64)>> {
     let bed = crate::testbed::prepare_bench(ctx)?;
     let mut out = Vec::new();
-    ctx.step(&format!("bench: in the test bed ({})", suites.join(", ")), || {
-        let cfg = crate::testbed::config(&bed, suites, std::time::Duration::from_secs(900), "vm-bench.log");
-        let run = crate::vm::run(ctx, &cfg)?;
-        crate::vm::verdict(&run, &cfg.suites)?;
-        for s in &run.suites {
-            for l in &s.output {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                if let ["BENCH", name, r, o] = f[..] {
-                    let (Ok(r), Ok(o)) = (r.parse::<f64>(), o.parse::<f64>()) else { continue };
-                    out.push((name.to_string(), r, o));
+    ctx.step(
+        &format!("bench: in the test bed ({})", suites.join(", ")),
+        || {
+            let cfg = crate::testbed::config(
+                &bed,
+                suites,
+                std::time::Duration::from_secs(900),
+                "vm-bench.log",
+            );
+            let run = crate::vm::run(ctx, &cfg)?;
+            crate::vm::verdict(&run, &cfg.suites)?;
+            for s in &run.suites {
+                for l in &s.output {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    if let ["BENCH", name, r, o] = f[..] {
+                        let (Ok(r), Ok(o)) = (r.parse::<f64>(), o.parse::<f64>()) else {
+                            continue;
+                        };
+                        out.push((name.to_string(), r, o));
+                    }
                 }
             }
-        }
-        if out.is_empty() {
-            crate::bail!("no BENCH lines in {}", run.log.display());
-        }
-        Ok(format!("{} figures", out.len()))
-    })?;
+            if out.is_empty() {
+                crate::bail!("no BENCH lines in {}", run.log.display());
+            }
+            Ok(format!("{} figures", out.len()))
+        },
+    )?;
     Ok(out)
 }
 
@@ -174,7 +220,11 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             what: format!("privcmd {name} (C driver vs ours)"),
             reference,
             ours,
-            unit: if xen_bound { "calls/s; Xen's own scan dominates" } else { "calls/s, higher is better" },
+            unit: if xen_bound {
+                "calls/s; Xen's own scan dominates"
+            } else {
+                "calls/s, higher is better"
+            },
             higher_is_better: true,
             goal: if xen_bound { 0.0 } else { 1.25 },
         });

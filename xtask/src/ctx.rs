@@ -64,10 +64,20 @@ pub struct Ctx {
 impl Ctx {
     /// The context of this workspace.
     pub fn new() -> Result<Self> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf();
-        let cache = std::env::var_os("XDM_CACHE").map_or_else(|| root.join("target/testbed"), PathBuf::from);
-        std::fs::create_dir_all(cache.join("logs")).ctx(format!("creating the cache {}", cache.display()))?;
-        Ok(Self { root, cache, steps: RefCell::new(Vec::new()), started: Instant::now() })
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("xtask lives in the workspace")
+            .to_path_buf();
+        let cache = std::env::var_os("XDM_CACHE")
+            .map_or_else(|| root.join("target/testbed"), PathBuf::from);
+        std::fs::create_dir_all(cache.join("logs"))
+            .ctx(format!("creating the cache {}", cache.display()))?;
+        Ok(Self {
+            root,
+            cache,
+            steps: RefCell::new(Vec::new()),
+            started: Instant::now(),
+        })
     }
 
     /// Path of a log file in the cache.
@@ -89,8 +99,13 @@ impl Ctx {
         if let Ok(n) = &r {
             println!("    {name}: {n} ({:.1}s)", took.as_secs_f64());
         }
-        self.steps.borrow_mut().push(StepRecord { name: name.to_string(), took, note });
-        r.map(|_| ()).map_err(|e| Error(format!("step `{name}` failed: {e}")))
+        self.steps.borrow_mut().push(StepRecord {
+            name: name.to_string(),
+            took,
+            note,
+        });
+        r.map(|_| ())
+            .map_err(|e| Error(format!("step `{name}` failed: {e}")))
     }
 
     /// Prints the time spent per step.
@@ -102,9 +117,18 @@ impl Ctx {
         println!("\ntime per step:");
         let w = steps.iter().map(|s| s.name.len()).max().unwrap_or(0);
         for s in steps.iter() {
-            println!("  {:w$}  {:>7.1}s  {}", s.name, s.took.as_secs_f64(), s.note);
+            println!(
+                "  {:w$}  {:>7.1}s  {}",
+                s.name,
+                s.took.as_secs_f64(),
+                s.note
+            );
         }
-        println!("  {:w$}  {:>7.1}s", "total", self.started.elapsed().as_secs_f64());
+        println!(
+            "  {:w$}  {:>7.1}s",
+            "total",
+            self.started.elapsed().as_secs_f64()
+        );
     }
 
     /// Builds `dir` with `build` unless it was built from the same inputs
@@ -115,7 +139,12 @@ impl Ctx {
     /// source, another checkout sharing `$XDM_CACHE`). Once it is built,
     /// the newest of them is kept and older ones are removed, so a step
     /// holds at most two builds; a removal that fails only warns.
-    pub fn cached(&self, dir: &Path, key: &str, build: impl FnOnce(&Path) -> Result<()>) -> Result<bool> {
+    pub fn cached(
+        &self,
+        dir: &Path,
+        key: &str,
+        build: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<bool> {
         let stamp = dir.join(".xtask-key");
         if std::fs::read_to_string(&stamp).ok().as_deref() == Some(key) {
             return Ok(false);
@@ -126,7 +155,10 @@ impl Ctx {
         std::fs::create_dir_all(dir)?;
         build(dir)?;
         std::fs::write(&stamp, key)?;
-        if let Some(parent) = dir.parent().filter(|_| dir.file_name().is_some_and(|n| n == key)) {
+        if let Some(parent) = dir
+            .parent()
+            .filter(|_| dir.file_name().is_some_and(|n| n == key))
+        {
             prune_siblings(parent, key);
         }
         Ok(true)
@@ -136,26 +168,41 @@ impl Ctx {
 /// Removes the keyed, stamped builds in `parent` other than `key` and the
 /// newest of the others.
 fn prune_siblings(parent: &Path, key: &str) {
-    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
     let mut others: Vec<(std::time::SystemTime, PathBuf)> = entries
         .flatten()
         .filter(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
             name != key && is_key(&name)
         })
-        .filter_map(|e| Some((std::fs::metadata(e.path().join(".xtask-key")).ok()?.modified().ok()?, e.path())))
+        .filter_map(|e| {
+            Some((
+                std::fs::metadata(e.path().join(".xtask-key"))
+                    .ok()?
+                    .modified()
+                    .ok()?,
+                e.path(),
+            ))
+        })
         .collect();
     others.sort();
     others.pop();
     for (_, p) in others {
         if let Err(e) = std::fs::remove_dir_all(&p) {
-            println!("    warning: could not remove the stale build {}: {e}", p.display());
+            println!(
+                "    warning: could not remove the stale build {}: {e}",
+                p.display()
+            );
         }
     }
 }
 /// Whether `s` has the form of a [`Key`] (24 lowercase hex digits).
 fn is_key(s: &str) -> bool {
-    s.len() == 24 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 24
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// A hash of a step's inputs.
@@ -194,7 +241,11 @@ impl Key {
         walk(d, &mut files)?;
         files.sort();
         for f in files {
-            let rel = f.strip_prefix(d).unwrap_or(&f).to_string_lossy().into_owned();
+            let rel = f
+                .strip_prefix(d)
+                .unwrap_or(&f)
+                .to_string_lossy()
+                .into_owned();
             self = self.str(&rel).file(&f)?;
         }
         Ok(self)
@@ -230,12 +281,22 @@ mod tests {
     fn a_keyed_build_keeps_the_newest_other_build_only() {
         let top = std::env::temp_dir().join(format!("xtask-cached-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&top);
-        let ctx = Ctx { root: top.clone(), cache: top.clone(), steps: RefCell::new(Vec::new()), started: Instant::now() };
+        let ctx = Ctx {
+            root: top.clone(),
+            cache: top.clone(),
+            steps: RefCell::new(Vec::new()),
+            started: Instant::now(),
+        };
         let k = |s: &str| Key::new("t").str(s).finish();
-        let build = |key: &str| ctx.cached(&top.join("step").join(key), key, |_| Ok(())).unwrap();
+        let build = |key: &str| {
+            ctx.cached(&top.join("step").join(key), key, |_| Ok(()))
+                .unwrap()
+        };
         let left = || {
-            let mut v: Vec<String> =
-                std::fs::read_dir(top.join("step")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+            let mut v: Vec<String> = std::fs::read_dir(top.join("step"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
             v.sort();
             v
         };
@@ -249,13 +310,29 @@ mod tests {
         std::fs::create_dir_all(top.join("step").join(k("cut"))).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(20));
         assert!(build(&k("b")));
-        assert_eq!(left(), sorted(vec![k("a"), k("b"), k("cut"), "not-a-key".into()]), "one other build is kept");
+        assert_eq!(
+            left(),
+            sorted(vec![k("a"), k("b"), k("cut"), "not-a-key".into()]),
+            "one other build is kept"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
         assert!(build(&k("c")));
-        assert_eq!(left(), sorted(vec![k("b"), k("c"), k("cut"), "not-a-key".into()]), "the oldest goes");
-        assert!(!ctx.cached(&top.join("step").join(k("c")), &k("c"), |_| unreachable!()).unwrap(), "cached the second time");
+        assert_eq!(
+            left(),
+            sorted(vec![k("b"), k("c"), k("cut"), "not-a-key".into()]),
+            "the oldest goes"
+        );
+        assert!(
+            !ctx.cached(&top.join("step").join(k("c")), &k("c"), |_| unreachable!())
+                .unwrap(),
+            "cached the second time"
+        );
         // A failed build removes nothing.
-        assert!(ctx.cached(&top.join("step").join(k("d")), &k("d"), |_| Err(Error("no".into()))).is_err());
+        assert!(ctx
+            .cached(&top.join("step").join(k("d")), &k("d"), |_| Err(Error(
+                "no".into()
+            )))
+            .is_err());
         assert!(top.join("step").join(k("b")).join(".xtask-key").exists());
         std::fs::remove_dir_all(&top).unwrap();
     }

@@ -12,13 +12,25 @@ use crate::sh::cmd;
 /// dom0 userspace are never installed: they are downloaded and unpacked
 /// into the cache (see `xen.rs`).
 pub const APT_PACKAGES: &[(&str, &str)] = &[
-    ("clang", "dmop-abi-check: compiles header probes for x86_64, i386, aarch64, arm32; LLVM=1 kernel"),
+    (
+        "clang",
+        "dmop-abi-check: compiles header probes for x86_64, i386, aarch64, arm32; LLVM=1 kernel",
+    ),
     ("lld", "the kernel build with LLVM=1"),
     ("llvm", "the kernel build with LLVM=1"),
     ("libclang-dev", "bindgen for the kernel's Rust bindings"),
-    ("libxen-dev", "Xen 4.17's public headers and Debian's C libxendevicemodel"),
-    ("rustc-web", "rustc 1.96, the compiler the Rust-for-Linux kernel is built with"),
-    ("rust-web-src", "core's source for the kernel and the cross-architecture ABI build"),
+    (
+        "libxen-dev",
+        "Xen 4.17's public headers and Debian's C libxendevicemodel",
+    ),
+    (
+        "rustc-web",
+        "rustc 1.96, the compiler the Rust-for-Linux kernel is built with",
+    ),
+    (
+        "rust-web-src",
+        "core's source for the kernel and the cross-architecture ABI build",
+    ),
     ("linux-source-6.12", "the dom0 kernel, and its uapi headers"),
     ("make", "kernel and C builds"),
     ("gcc", "C helpers, test guests, the kernel's host programs"),
@@ -33,7 +45,10 @@ pub const APT_PACKAGES: &[(&str, &str)] = &[
     ("qemu-system-x86", "the emulator the test bed boots Xen in"),
     ("valgrind", "cargo xtask bench: instruction counts"),
     ("patch", "applying xen-patches to Xen's source"),
-    ("gcc-aarch64-linux-gnu", "xen-patches: the arm64 hypervisor build (the guard in Arm's dispatcher)"),
+    (
+        "gcc-aarch64-linux-gnu",
+        "xen-patches: the arm64 hypervisor build (the guard in Arm's dispatcher)",
+    ),
     ("python3", "the hypervisor build's scripts"),
 ];
 
@@ -53,12 +68,20 @@ fn installed(pkg: &str) -> bool {
 
 /// The installed version of a Debian package.
 pub fn version(pkg: &str) -> Result<String> {
-    Ok(cmd("dpkg-query").args(["-W", "-f", "${Version}", pkg]).read()?.trim().to_string())
+    Ok(cmd("dpkg-query")
+        .args(["-W", "-f", "${Version}", pkg])
+        .read()?
+        .trim()
+        .to_string())
 }
 
 /// Installs the missing packages.
 pub fn apt(ctx: &Ctx, pkgs: &[(&str, &str)]) -> Result<String> {
-    let missing: Vec<&str> = pkgs.iter().map(|(p, _)| *p).filter(|p| !installed(p)).collect();
+    let missing: Vec<&str> = pkgs
+        .iter()
+        .map(|(p, _)| *p)
+        .filter(|p| !installed(p))
+        .collect();
     if missing.is_empty() {
         return Ok(format!("{} packages present", pkgs.len()));
     }
@@ -66,19 +89,31 @@ pub fn apt(ctx: &Ctx, pkgs: &[(&str, &str)]) -> Result<String> {
         println!("    installing {p}: {why}");
     }
     if not_root() {
-        bail!("installing {} needs root: run as root or `apt-get install {}`", missing.join(" "), missing.join(" "));
+        bail!(
+            "installing {} needs root: run as root or `apt-get install {}`",
+            missing.join(" "),
+            missing.join(" ")
+        );
     }
     let log = ctx.log("apt.log");
     let install = || {
         cmd("apt-get")
             .env("DEBIAN_FRONTEND", "noninteractive")
-            .args(["-o", APT_RETRIES, "install", "-y", "--no-install-recommends"])
+            .args([
+                "-o",
+                APT_RETRIES,
+                "install",
+                "-y",
+                "--no-install-recommends",
+            ])
             .args(&missing)
             .run_logged(&log, "apt-get install")
     };
     if install().is_err() {
         println!("    apt-get install failed; updating the package lists and retrying");
-        cmd("apt-get").args(["-o", APT_RETRIES, "update"]).run_logged(&log, "apt-get update")?;
+        cmd("apt-get")
+            .args(["-o", APT_RETRIES, "update"])
+            .run_logged(&log, "apt-get update")?;
         install()?;
     }
     Ok(format!("installed {}", missing.join(" ")))
@@ -91,7 +126,8 @@ fn not_root() -> bool {
 
 /// Where bindgen-cli lives once installed.
 pub fn bindgen(ctx: &Ctx) -> PathBuf {
-    ctx.cache.join(format!("tools/bindgen-{BINDGEN_VERSION}/bin/bindgen"))
+    ctx.cache
+        .join(format!("tools/bindgen-{BINDGEN_VERSION}/bin/bindgen"))
 }
 
 /// Installs bindgen-cli into the cache, once.
@@ -100,9 +136,20 @@ pub fn install_bindgen(ctx: &Ctx) -> Result<String> {
     if bin.exists() {
         return Ok(format!("bindgen {BINDGEN_VERSION} present"));
     }
-    let root = bin.parent().and_then(|p| p.parent()).expect("bin/bindgen").to_path_buf();
+    let root = bin
+        .parent()
+        .and_then(|p| p.parent())
+        .expect("bin/bindgen")
+        .to_path_buf();
     cmd("cargo")
-        .args(["install", "bindgen-cli", "--version", BINDGEN_VERSION, "--locked", "--root"])
+        .args([
+            "install",
+            "bindgen-cli",
+            "--version",
+            BINDGEN_VERSION,
+            "--locked",
+            "--root",
+        ])
         .arg(&root)
         .run_logged(&ctx.log("bindgen.log"), "cargo install bindgen-cli")?;
     Ok(format!("built bindgen {BINDGEN_VERSION}"))

@@ -22,7 +22,10 @@ pub struct Guests {
 pub fn build(ctx: &Ctx) -> Result<Guests> {
     let src = ctx.root.join("tests/guests");
     // The project's xenstore type, from dmop-abi; the rest from Xen's headers (libxen-dev).
-    let otr = format!("-DXDM_XS_ONE_TIME_RESTRICT={}", dmop_abi::xs_wire::XS_ONE_TIME_RESTRICT);
+    let otr = format!(
+        "-DXDM_XS_ONE_TIME_RESTRICT={}",
+        dmop_abi::xs_wire::XS_ONE_TIME_RESTRICT
+    );
     let key = Key::new("testguest")
         .dir(&src)?
         .str(&cmd("gcc").arg("--version").read()?)
@@ -30,25 +33,53 @@ pub fn build(ctx: &Ctx) -> Result<Guests> {
         .str(&crate::deps::version("libxen-dev")?)
         .finish();
     let dir = ctx.cache.join("guests").join(&key);
-    let g = Guests { test: dir.join("testguest.elf"), bench: dir.join("benchguest.elf") };
-    ctx.step("guest: build the test and benchmark guests (32-bit HVM firmware ELFs)", || {
-        let built = ctx.cached(&dir, &key, |_| {
-            for (elf, defs) in [(&g.test, &[][..]), (&g.bench, &["-DTG_BENCH"][..])] {
-                cmd("gcc")
-                    .args(["-m32", "-ffreestanding", "-fno-pic", "-fno-stack-protector", "-fno-asynchronous-unwind-tables"])
-                    .args(["-O2", "-Wall", "-Wextra", "-Werror", "-nostdlib", "-static", "-no-pie"])
-                    .args(["-Wl,-T,guest.ld", "-Wl,--build-id=none", "-Wl,--no-warn-rwx-segments"])
-                    .args(defs)
-                    .arg(&otr)
-                    .arg("-o")
-                    .arg(elf)
-                    .args(["start.S", "guest.c"])
-                    .dir(&src)
-                    .run_logged(&ctx.log("guest.log"), "compiling the test guests")?;
-            }
-            Ok(())
-        })?;
-        Ok(if built { "built".into() } else { "cached".into() })
-    })?;
+    let g = Guests {
+        test: dir.join("testguest.elf"),
+        bench: dir.join("benchguest.elf"),
+    };
+    ctx.step(
+        "guest: build the test and benchmark guests (32-bit HVM firmware ELFs)",
+        || {
+            let built = ctx.cached(&dir, &key, |_| {
+                for (elf, defs) in [(&g.test, &[][..]), (&g.bench, &["-DTG_BENCH"][..])] {
+                    cmd("gcc")
+                        .args([
+                            "-m32",
+                            "-ffreestanding",
+                            "-fno-pic",
+                            "-fno-stack-protector",
+                            "-fno-asynchronous-unwind-tables",
+                        ])
+                        .args([
+                            "-O2",
+                            "-Wall",
+                            "-Wextra",
+                            "-Werror",
+                            "-nostdlib",
+                            "-static",
+                            "-no-pie",
+                        ])
+                        .args([
+                            "-Wl,-T,guest.ld",
+                            "-Wl,--build-id=none",
+                            "-Wl,--no-warn-rwx-segments",
+                        ])
+                        .args(defs)
+                        .arg(&otr)
+                        .arg("-o")
+                        .arg(elf)
+                        .args(["start.S", "guest.c"])
+                        .dir(&src)
+                        .run_logged(&ctx.log("guest.log"), "compiling the test guests")?;
+                }
+                Ok(())
+            })?;
+            Ok(if built {
+                "built".into()
+            } else {
+                "cached".into()
+            })
+        },
+    )?;
     Ok(g)
 }

@@ -23,7 +23,11 @@ pub fn test(ctx: &Ctx) -> Result<()> {
     let guests = guest::build(ctx)?;
     testbed::dom0_programs(ctx)?;
     let bin = ctx.root.join("target/release");
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     for s in HOST_SUITES {
         ctx.step(&format!("host xen: {s}"), || {
             let ok = cmd(bin.join("xdm-suite"))

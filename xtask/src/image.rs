@@ -22,17 +22,24 @@ pub struct Item {
 impl Item {
     /// A file copied to `dst`.
     pub fn new(src: impl Into<PathBuf>, dst: &str) -> Self {
-        Self { src: src.into(), dst: dst.to_string() }
+        Self {
+            src: src.into(),
+            dst: dst.to_string(),
+        }
     }
 }
 
 const XEN_BINS: &[&str] = &["xl", "xenstored", "xen-init-dom0", "xenconsoled"];
-const XENSTORE_LINKS: &[&str] = &["read", "write", "ls", "list", "rm", "exists", "watch", "chmod"];
+const XENSTORE_LINKS: &[&str] = &[
+    "read", "write", "ls", "list", "rm", "exists", "watch", "chmod",
+];
 
 /// Builds (or reuses) the initramfs with `items` added to the base system.
 pub fn initramfs(ctx: &Ctx, dist: &Dist, name: &str, items: &[Item]) -> Result<PathBuf> {
     let init = ctx.root.join("tests/dom0/init");
-    let mut key = Key::new("initramfs").str(&dist.versions.join(" ")).file(&init)?;
+    let mut key = Key::new("initramfs")
+        .str(&dist.versions.join(" "))
+        .file(&init)?;
     for it in items {
         key = key.str(&it.dst).file(&it.src)?;
     }
@@ -43,7 +50,11 @@ pub fn initramfs(ctx: &Ctx, dist: &Dist, name: &str, items: &[Item]) -> Result<P
         let built = ctx.cached(&dir, &key, |d| {
             let root = d.join("root");
             assemble(ctx, dist, &root, &init, items)?;
-            let list = cmd("sh").arg("-c").arg("find . | LC_ALL=C sort").dir(&root).read()?;
+            let list = cmd("sh")
+                .arg("-c")
+                .arg("find . | LC_ALL=C sort")
+                .dir(&root)
+                .read()?;
             let cpio = d.join("initrd.cpio");
             let mut child = std::process::Command::new("cpio")
                 .args(["-o", "-H", "newc", "--quiet", "-O"])
@@ -53,7 +64,11 @@ pub fn initramfs(ctx: &Ctx, dist: &Dist, name: &str, items: &[Item]) -> Result<P
                 .spawn()
                 .ctx("running cpio")?;
             use std::io::Write;
-            child.stdin.take().expect("piped").write_all(list.as_bytes())?;
+            child
+                .stdin
+                .take()
+                .expect("piped")
+                .write_all(list.as_bytes())?;
             if !child.wait()?.success() {
                 crate::bail!("cpio failed");
             }
@@ -64,7 +79,11 @@ pub fn initramfs(ctx: &Ctx, dist: &Dist, name: &str, items: &[Item]) -> Result<P
             Ok(())
         })?;
         let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
-        Ok(format!("{} ({:.1} MB)", if built { "built" } else { "cached" }, size as f64 / 1e6))
+        Ok(format!(
+            "{} ({:.1} MB)",
+            if built { "built" } else { "cached" },
+            size as f64 / 1e6
+        ))
     })?;
     Ok(out)
 }
@@ -89,7 +108,22 @@ fn put(root: &Path, src: &Path, dst: &str) -> Result<()> {
 fn assemble(ctx: &Ctx, dist: &Dist, root: &Path, init: &Path, items: &[Item]) -> Result<()> {
     mkdirs(
         root,
-        &["bin", "dev", "proc", "sys", "tmp", "run", "root", "etc/xen", "usr/lib/x86_64-linux-gnu", "usr/lib64", "usr/bin", "usr/sbin", "var/lib", "var/log"],
+        &[
+            "bin",
+            "dev",
+            "proc",
+            "sys",
+            "tmp",
+            "run",
+            "root",
+            "etc/xen",
+            "usr/lib/x86_64-linux-gnu",
+            "usr/lib64",
+            "usr/bin",
+            "usr/sbin",
+            "var/lib",
+            "var/log",
+        ],
     )?;
     // Debian's merged /usr.
     symlink("usr/lib", root.join("lib"))?;
@@ -116,10 +150,18 @@ fn assemble(ctx: &Ctx, dist: &Dist, root: &Path, init: &Path, items: &[Item]) ->
     for l in XENSTORE_LINKS {
         symlink("xenstore", root.join(format!("usr/bin/xenstore-{l}")))?;
     }
-    put(root, &x.join("usr/lib/xen-4.17/boot/hvmloader"), "/usr/lib/xen-4.17/boot/hvmloader")?;
+    put(
+        root,
+        &x.join("usr/lib/xen-4.17/boot/hvmloader"),
+        "/usr/lib/xen-4.17/boot/hvmloader",
+    )?;
     put(root, &x.join("etc/xen/xl.conf"), "/etc/xen/xl.conf")?;
     // xl's pthread_cancel loads libgcc_s at run time: ldd cannot see it.
-    put(root, Path::new("/lib/x86_64-linux-gnu/libgcc_s.so.1"), "/usr/lib/x86_64-linux-gnu/libgcc_s.so.1")?;
+    put(
+        root,
+        Path::new("/lib/x86_64-linux-gnu/libgcc_s.so.1"),
+        "/usr/lib/x86_64-linux-gnu/libgcc_s.so.1",
+    )?;
     put(root, init, "/init")?;
     for it in items {
         put(root, &it.src, &it.dst)?;
@@ -132,7 +174,10 @@ fn assemble(ctx: &Ctx, dist: &Dist, root: &Path, init: &Path, items: &[Item]) ->
     for f in walk_files(root)? {
         let meta = std::fs::symlink_metadata(&f)?;
         if meta.file_type().is_file() {
-            let exec = is_elf(&f) || std::fs::read(&f).map(|d| d.starts_with(b"#!")).unwrap_or(false);
+            let exec = is_elf(&f)
+                || std::fs::read(&f)
+                    .map(|d| d.starts_with(b"#!"))
+                    .unwrap_or(false);
             let mode = if exec { 0o755 } else { 0o644 };
             std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode))?;
         }
@@ -142,13 +187,17 @@ fn assemble(ctx: &Ctx, dist: &Dist, root: &Path, init: &Path, items: &[Item]) ->
 }
 
 fn is_elf(p: &Path) -> bool {
-    std::fs::read(p).map(|d| d.starts_with(b"\x7fELF")).unwrap_or(false)
+    std::fs::read(p)
+        .map(|d| d.starts_with(b"\x7fELF"))
+        .unwrap_or(false)
 }
 
 fn is_dynamic_elf(p: &Path) -> bool {
     // A 64-bit ELF with a PT_INTERP is dynamically linked; the test guests
     // (32-bit, static) are not.
-    let Ok(d) = std::fs::read(p) else { return false };
+    let Ok(d) = std::fs::read(p) else {
+        return false;
+    };
     d.starts_with(b"\x7fELF\x02") && d.windows(b"ld-linux".len()).any(|w| w == b"ld-linux")
 }
 
@@ -176,22 +225,37 @@ fn copy_libraries(x: &Path, root: &Path, bins: &[PathBuf]) -> Result<()> {
     let mut libs = BTreeSet::new();
     let mut missing = Vec::new();
     for b in bins {
-        let out = cmd("ldd").arg(b).env("LD_LIBRARY_PATH", &xen_libs).read().ctx(format!("ldd {}", b.display()))?;
+        let out = cmd("ldd")
+            .arg(b)
+            .env("LD_LIBRARY_PATH", &xen_libs)
+            .read()
+            .ctx(format!("ldd {}", b.display()))?;
         for line in out.lines() {
             let line = line.trim();
             if line.contains("not found") {
                 missing.push(format!("{}: {line}", b.display()));
             } else if let Some((_, rest)) = line.split_once("=> ") {
-                if let Some(path) = rest.split_whitespace().next().filter(|p| p.starts_with('/')) {
+                if let Some(path) = rest
+                    .split_whitespace()
+                    .next()
+                    .filter(|p| p.starts_with('/'))
+                {
                     libs.insert(PathBuf::from(path));
                 }
-            } else if let Some(path) = line.split_whitespace().next().filter(|p| p.starts_with('/')) {
+            } else if let Some(path) = line
+                .split_whitespace()
+                .next()
+                .filter(|p| p.starts_with('/'))
+            {
                 libs.insert(PathBuf::from(path));
             }
         }
     }
     if !missing.is_empty() {
-        crate::bail!("libraries missing for the dom0 image:\n{}", missing.join("\n"));
+        crate::bail!(
+            "libraries missing for the dom0 image:\n{}",
+            missing.join("\n")
+        );
     }
     for l in libs {
         let dst = match l.strip_prefix(x) {

@@ -25,12 +25,24 @@ pub fn source(ctx: &Ctx) -> Result<Source> {
         let key = Key::new("linux-src").str(&version).finish();
         let built = ctx.cached(&dir, &key, |d| {
             cmd("tar")
-                .args(["xf", "/usr/src/linux-source-6.12.tar.xz", "--strip-components=1", "-C"])
+                .args([
+                    "xf",
+                    "/usr/src/linux-source-6.12.tar.xz",
+                    "--strip-components=1",
+                    "-C",
+                ])
                 .arg(d)
                 .run_logged(&ctx.log("linux-unpack.log"), "unpacking linux-source")
         })?;
-        out = Some(Source { dir: dir.clone(), version: version.clone() });
-        Ok(if built { format!("unpacked {version}") } else { format!("cached {version}") })
+        out = Some(Source {
+            dir: dir.clone(),
+            version: version.clone(),
+        });
+        Ok(if built {
+            format!("unpacked {version}")
+        } else {
+            format!("cached {version}")
+        })
     })?;
     Ok(out.expect("set by the step"))
 }
@@ -50,14 +62,21 @@ pub fn uapi_headers(ctx: &Ctx, src: &Source) -> Result<PathBuf> {
                     .arg(format!("O={}", obj.display()))
                     .arg(format!("ARCH={arch}"))
                     .args(["-s", "headers"])
-                    .run_logged(&ctx.log("linux-uapi.log"), &format!("make headers ARCH={arch}"))?;
+                    .run_logged(
+                        &ctx.log("linux-uapi.log"),
+                        &format!("make headers ARCH={arch}"),
+                    )?;
                 std::fs::create_dir_all(d.join(arch))?;
                 std::fs::rename(obj.join("usr/include"), d.join(arch).join("include"))?;
                 std::fs::remove_dir_all(&obj)?;
             }
             Ok(())
         })?;
-        Ok(if built { "exported".into() } else { "cached".into() })
+        Ok(if built {
+            "exported".into()
+        } else {
+            "cached".into()
+        })
     })?;
     Ok(dir)
 }
@@ -110,33 +129,41 @@ pub fn kernel(ctx: &Ctx, src: &Source) -> Result<Kernel> {
     let dir = ctx.cache.join("kernel").join(&key);
     let build = dir.join("build");
     let log = ctx.log("kernel.log");
-    ctx.step("kernel: Linux 6.12 dom0 with Rust (tinyconfig + fragment)", || {
-        let built = ctx.cached(&dir, &key, |_| {
-            let _ = std::fs::remove_file(&log);
-            let make = |targets: &[&str]| {
-                cmd("make")
-                    .arg("-C")
-                    .arg(&src.dir)
-                    .arg(format!("O={}", build.display()))
-                    .args(&vars)
-                    .args(targets)
-            };
-            make(&["tinyconfig"]).run_logged(&log, "make tinyconfig")?;
-            cmd(src.dir.join("scripts/kconfig/merge_config.sh"))
-                .args(["-m", "-O"])
-                .arg(&build)
-                .arg(build.join(".config"))
-                .arg(&fragment)
-                .dir(&src.dir)
-                .run_logged(&log, "merging the config fragment")?;
-            make(&["olddefconfig"]).run_logged(&log, "make olddefconfig")?;
-            check_config(&build.join(".config"), &fragment)?;
-            make(&["rustavailable"]).run_logged(&log, "make rustavailable")?;
-            make(&["-j", &jobs(), "bzImage", "modules"]).run_logged(&log, "building the kernel")?;
-            Ok(())
-        })?;
-        Ok(if built { format!("built ({key})") } else { format!("cached ({key})") })
-    })?;
+    ctx.step(
+        "kernel: Linux 6.12 dom0 with Rust (tinyconfig + fragment)",
+        || {
+            let built = ctx.cached(&dir, &key, |_| {
+                let _ = std::fs::remove_file(&log);
+                let make = |targets: &[&str]| {
+                    cmd("make")
+                        .arg("-C")
+                        .arg(&src.dir)
+                        .arg(format!("O={}", build.display()))
+                        .args(&vars)
+                        .args(targets)
+                };
+                make(&["tinyconfig"]).run_logged(&log, "make tinyconfig")?;
+                cmd(src.dir.join("scripts/kconfig/merge_config.sh"))
+                    .args(["-m", "-O"])
+                    .arg(&build)
+                    .arg(build.join(".config"))
+                    .arg(&fragment)
+                    .dir(&src.dir)
+                    .run_logged(&log, "merging the config fragment")?;
+                make(&["olddefconfig"]).run_logged(&log, "make olddefconfig")?;
+                check_config(&build.join(".config"), &fragment)?;
+                make(&["rustavailable"]).run_logged(&log, "make rustavailable")?;
+                make(&["-j", &jobs(), "bzImage", "modules"])
+                    .run_logged(&log, "building the kernel")?;
+                Ok(())
+            })?;
+            Ok(if built {
+                format!("built ({key})")
+            } else {
+                format!("cached ({key})")
+            })
+        },
+    )?;
     Ok(Kernel {
         key: key.clone(),
         bzimage: build.join("arch/x86/boot/bzImage"),
@@ -147,7 +174,9 @@ pub fn kernel(ctx: &Ctx, src: &Source) -> Result<Kernel> {
 
 /// Parallel jobs for builds: the number of CPUs.
 pub fn jobs() -> String {
-    std::thread::available_parallelism().map_or(2, |n| n.get()).to_string()
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .to_string()
 }
 
 /// Fails unless every option the fragment sets survived `olddefconfig`
@@ -161,7 +190,9 @@ fn check_config(config: &std::path::Path, fragment: &std::path::Path) -> Result<
             have.lines().any(|l| l.trim() == line)
         } else if let Some(rest) = line.strip_prefix("# CONFIG_") {
             let name = rest.split_whitespace().next().unwrap_or("");
-            !have.lines().any(|l| l.starts_with(&format!("CONFIG_{name}=")))
+            !have
+                .lines()
+                .any(|l| l.starts_with(&format!("CONFIG_{name}=")))
         } else {
             true
         };

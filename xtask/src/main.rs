@@ -10,8 +10,8 @@ mod ctx;
 mod deps;
 mod guest;
 mod host;
-mod install;
 mod image;
+mod install;
 mod linux;
 mod module;
 mod sh;
@@ -106,12 +106,22 @@ fn abi_freeze(ctx: &Ctx, rest: &[String]) -> Result<()> {
         [a] if a == "--check" => true,
         [a, ..] => bail!("abi-freeze: unexpected argument `{a}`"),
     };
-    ctx.step("deps: Debian packages", || deps::apt(ctx, deps::APT_PACKAGES))?;
+    ctx.step("deps: Debian packages", || {
+        deps::apt(ctx, deps::APT_PACKAGES)
+    })?;
     ctx.step("abi: freeze", || {
         // Built apart, with the compile-time checks off, so that the tool can
         // read code those checks would reject, and reject it with a reason.
         let mut c = cmd("cargo")
-            .args(["run", "-q", "-p", "dmop-abi", "--bin", "dmop-abi-freeze", "--"])
+            .args([
+                "run",
+                "-q",
+                "-p",
+                "dmop-abi",
+                "--bin",
+                "dmop-abi-freeze",
+                "--",
+            ])
             .env("RUSTFLAGS", "--cfg dmop_abi_unfrozen")
             .env("CARGO_TARGET_DIR", ctx.root.join("target/abi-freeze"))
             .dir(&ctx.root);
@@ -186,9 +196,24 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
     deps::all(ctx)?;
     let src = linux::source(ctx)?;
     let uapi = linux::uapi_headers(ctx, &src)?;
+    ctx.step("host: rustfmt", || {
+        cmd("cargo")
+            .args(["fmt", "--all", "--check"])
+            .dir(&ctx.root)
+            .run()?;
+        Ok("formatted".into())
+    })?;
     ctx.step("host: clippy", || {
         cmd("cargo")
-            .args(["clippy", "-q", "--workspace", "--all-targets", "--", "-D", "warnings"])
+            .args([
+                "clippy",
+                "-q",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ])
             .dir(&ctx.root)
             .run()?;
         Ok("clean".into())
@@ -201,10 +226,16 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
             .run()?;
         Ok("clean".into())
     })?;
-    ctx.step("host: cargo build (debug: the C drop-in the tests load)", || {
-        cmd("cargo").args(["build", "-q", "--workspace"]).dir(&ctx.root).run()?;
-        Ok("built".into())
-    })?;
+    ctx.step(
+        "host: cargo build (debug: the C drop-in the tests load)",
+        || {
+            cmd("cargo")
+                .args(["build", "-q", "--workspace"])
+                .dir(&ctx.root)
+                .run()?;
+            Ok("built".into())
+        },
+    )?;
     ctx.step("host: cargo test (all, ignored included)", || {
         cmd("cargo")
             .args(["test", "-q", "--workspace", "--", "--include-ignored"])
@@ -214,16 +245,40 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
         Ok("passed".into())
     })?;
     let bed = testbed::prepare_from(ctx, &src)?;
-    let suites = ["xen-smoke", "library", "privcmd", "devicemodel", "demo-testbed"];
+    let suites = [
+        "xen-smoke",
+        "library",
+        "privcmd",
+        "devicemodel",
+        "demo-testbed",
+    ];
     testbed::run_suites(ctx, &bed, "vm", &suites, Duration::from_secs(900))?;
     testbed::self_test(ctx, &bed)?;
     // xen-patches: the series on Debian's Xen source, built, guarded, booted.
     let (mut patched_bed, patched) = testbed::prepare_patched(ctx, &src)?;
     xenpatch::guard_rejects_altered_layout(ctx, &patched)?;
-    let suites = ["xen-smoke", "library", "xen-patches", "devicemodel", "demo-patched"];
-    testbed::run_suites(ctx, &patched_bed, "vm (patched Xen)", &suites, Duration::from_secs(900))?;
+    let suites = [
+        "xen-smoke",
+        "library",
+        "xen-patches",
+        "devicemodel",
+        "demo-patched",
+    ];
+    testbed::run_suites(
+        ctx,
+        &patched_bed,
+        "vm (patched Xen)",
+        &suites,
+        Duration::from_secs(900),
+    )?;
     patched_bed.xen = patched.xen_test_retired.clone();
-    testbed::run_suites(ctx, &patched_bed, "vm (test-only Xen, DMOP 20 retired)", &["xen-guard-retired"], Duration::from_secs(300))
+    testbed::run_suites(
+        ctx,
+        &patched_bed,
+        "vm (test-only Xen, DMOP 20 retired)",
+        &["xen-guard-retired"],
+        Duration::from_secs(300),
+    )
 }
 
 /// `cargo xtask demo`.
@@ -232,11 +287,23 @@ fn demo(ctx: &Ctx, rest: &[String]) -> Result<()> {
     deps::all(ctx)?;
     let src = linux::source(ctx)?;
     let bed = testbed::prepare_from(ctx, &src)?;
-    demo_boot(ctx, &bed, "demo: boot Debian's Xen, dom0 and a guest", "demo-testbed", "vm-demo.log")?;
+    demo_boot(
+        ctx,
+        &bed,
+        "demo: boot Debian's Xen, dom0 and a guest",
+        "demo-testbed",
+        "vm-demo.log",
+    )?;
     // The same stack on the hypervisor and xenstored of xen-patches/.
     let (bed, patched) = testbed::prepare_patched(ctx, &src)?;
     xenpatch::guard_rejects_altered_layout(ctx, &patched)?;
-    demo_boot(ctx, &bed, "demo: boot the patched Xen and xenstored, dom0 and a guest", "demo-patched", "vm-demo-patched.log")
+    demo_boot(
+        ctx,
+        &bed,
+        "demo: boot the patched Xen and xenstored, dom0 and a guest",
+        "demo-patched",
+        "vm-demo-patched.log",
+    )
 }
 
 /// One boot of the demo: `suite`'s lines for the reader are echoed.
@@ -246,6 +313,10 @@ fn demo_boot(ctx: &Ctx, bed: &testbed::Bed, step: &str, suite: &str, log: &str) 
         cfg.echo = |l| l.starts_with("| ") || l == "|";
         let run = vm::run(ctx, &cfg)?;
         vm::verdict(&run, &cfg.suites)?;
-        Ok(format!("shown in {:.0}s (full serial log: {})", run.took.as_secs_f64(), run.log.display()))
+        Ok(format!(
+            "shown in {:.0}s (full serial log: {})",
+            run.took.as_secs_f64(),
+            run.log.display()
+        ))
     })
 }

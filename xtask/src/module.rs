@@ -41,26 +41,68 @@ pub fn build(ctx: &Ctx, kernel: &Kernel, kernel_key: &str) -> Result<Modules> {
         .finish();
     let dir = ctx.cache.join("module").join(&key);
     let src = dir.join("src");
-    ctx.step("module: build privcmd-restrict against the dom0 kernel", || {
-        let built = ctx.cached(&dir, &key, |_| {
-            copy_sources(&ctx.root, &src)?;
-            cmd("make")
-                .arg("-C")
-                .arg(&kernel.build)
-                .arg(format!("M={}", src.display()))
-                .args(&kernel.make_vars)
-                .args(["W=1", "modules"])
-                .run_logged(&ctx.log("module.log"), "building the module")?;
-            // The kernel's Rust lints are warnings; here they are errors.
-            let log = std::fs::read_to_string(ctx.log("module.log"))?;
-            if log.contains("warning:") {
-                crate::bail!("the module built with warnings; see {}", ctx.log("module.log").display());
+    ctx.step(
+        "module: build privcmd-restrict against the dom0 kernel",
+        || {
+            let built = ctx.cached(&dir, &key, |_| {
+                copy_sources(&ctx.root, &src)?;
+                cmd("make")
+                    .arg("-C")
+                    .arg(&kernel.build)
+                    .arg(format!("M={}", src.display()))
+                    .args(&kernel.make_vars)
+                    .args(["W=1", "modules"])
+                    .run_logged(&ctx.log("module.log"), "building the module")?;
+                // The kernel's Rust lints are warnings; here they are errors.
+                let log = std::fs::read_to_string(ctx.log("module.log"))?;
+                if log.contains("warning:") {
+                    crate::bail!(
+                        "the module built with warnings; see {}",
+                        ctx.log("module.log").display()
+                    );
+                }
+                Ok(())
+            })?;
+            Ok(if built {
+                "built".into()
+            } else {
+                "cached".into()
+            })
+        },
+    )?;
+    lint(ctx, kernel)?;
+    Ok(Modules {
+        module: src.join("privcmd_restrict.ko"),
+        kunit: src.join("privcmd_restrict_kunit.ko"),
+    })
+}
+
+/// The module's sources in the kernel's own style: `checkpatch.pl` on the
+/// C (no warning allowed), and rustfmt with the kernel's `.rustfmt.toml` on
+/// the Rust (the crate roots; their modules follow).
+fn lint(ctx: &Ctx, kernel: &Kernel) -> Result<()> {
+    let ksrc = kernel.build.join("source");
+    let module = ctx.root.join("privcmd-restrict");
+    ctx.step("module: checkpatch and the kernel's rustfmt", || {
+        let mut c = cmd("perl").arg(ksrc.join("scripts/checkpatch.pl")).args(["--no-tree", "--terse", "--show-types", "-f"]);
+        let mut n = 0;
+        for e in std::fs::read_dir(module.join("c"))? {
+            let p = e?.path();
+            if p.extension().is_some_and(|x| x == "c" || x == "h") {
+                c = c.arg(p);
+                n += 1;
             }
-            Ok(())
-        })?;
-        Ok(if built { "built".into() } else { "cached".into() })
-    })?;
-    Ok(Modules { module: src.join("privcmd_restrict.ko"), kunit: src.join("privcmd_restrict_kunit.ko") })
+        }
+        c.run().map_err(|e| crate::ctx::Error(format!("checkpatch found problems in privcmd-restrict/c (above): {e}")))?;
+        cmd("rustfmt")
+            .args(["--check", "--edition", "2021", "--config-path"])
+            .arg(ksrc.join(".rustfmt.toml"))
+            .arg(module.join("src/main.rs"))
+            .arg(module.join("src/kunit.rs"))
+            .run()
+            .map_err(|e| crate::ctx::Error(format!("privcmd-restrict/src is not formatted as the kernel's rustfmt wants (diff above): {e}")))?;
+        Ok(format!("{n} C files clean, Rust formatted"))
+    })
 }
 
 /// `cargo xtask dkms-tree DIR`: a self-contained source tree for DKMS or a

@@ -20,12 +20,17 @@ pub struct Cmd {
 /// Starts a command.
 pub fn cmd(prog: impl AsRef<OsStr>) -> Cmd {
     let shown = prog.as_ref().to_string_lossy().into_owned();
-    Cmd { inner: Command::new(prog), shown }
+    Cmd {
+        inner: Command::new(prog),
+        shown,
+    }
 }
 
 /// The last `n` lines of a file.
 pub fn tail(path: &Path, n: usize) -> String {
-    let text = std::fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    let text = std::fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
@@ -65,7 +70,10 @@ impl Cmd {
 
     /// Runs with inherited stdio; fails on a non-zero exit.
     pub fn run(mut self) -> Result<()> {
-        let st = self.inner.status().ctx(format!("cannot run `{}`", self.shown))?;
+        let st = self
+            .inner
+            .status()
+            .ctx(format!("cannot run `{}`", self.shown))?;
         if !st.success() {
             return Err(Error(format!("`{}` failed ({st})", self.shown)));
         }
@@ -75,12 +83,19 @@ impl Cmd {
     /// Runs and returns whether it succeeded, stdio inherited.
     #[allow(dead_code)] // for the test-bed steps
     pub fn status(mut self) -> Result<bool> {
-        Ok(self.inner.status().ctx(format!("cannot run `{}`", self.shown))?.success())
+        Ok(self
+            .inner
+            .status()
+            .ctx(format!("cannot run `{}`", self.shown))?
+            .success())
     }
 
     /// Runs and returns stdout; fails (with stderr) on a non-zero exit.
     pub fn read(mut self) -> Result<String> {
-        let o = self.inner.output().ctx(format!("cannot run `{}`", self.shown))?;
+        let o = self
+            .inner
+            .output()
+            .ctx(format!("cannot run `{}`", self.shown))?;
         if !o.status.success() {
             return Err(Error(format!(
                 "`{}` failed ({}): {}",
@@ -94,7 +109,10 @@ impl Cmd {
 
     /// Runs and returns stdout as bytes; fails on a non-zero exit.
     pub fn read_bytes(mut self) -> Result<Vec<u8>> {
-        let o = self.inner.output().ctx(format!("cannot run `{}`", self.shown))?;
+        let o = self
+            .inner
+            .output()
+            .ctx(format!("cannot run `{}`", self.shown))?;
         if !o.status.success() {
             return Err(Error(format!("`{}` failed ({})", self.shown, o.status)));
         }
@@ -104,7 +122,11 @@ impl Cmd {
     /// Runs with stdout and stderr appended to `log`, printing a progress
     /// line every 30 s; on failure the error carries the log's last 40 lines.
     pub fn run_logged(mut self, log: &Path, what: &str) -> Result<()> {
-        let f = OpenOptions::new().create(true).append(true).open(log).ctx(format!("opening {}", log.display()))?;
+        let f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .ctx(format!("opening {}", log.display()))?;
         use std::io::Write;
         let mut header = f.try_clone()?;
         let _ = writeln!(header, "\n$ {}", self.shown);
@@ -154,13 +176,19 @@ impl Cmd {
         let (tx, rx) = std::sync::mpsc::channel::<String>();
         let tx2 = tx.clone();
         let h = std::thread::spawn(move || {
-            for l in BufReader::new(err).lines().map_while(std::result::Result::ok) {
+            for l in BufReader::new(err)
+                .lines()
+                .map_while(std::result::Result::ok)
+            {
                 let _ = tx2.send(l);
             }
         });
         let out = child.stdout.take().expect("piped");
         let h2 = std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(std::result::Result::ok) {
+            for l in BufReader::new(out)
+                .lines()
+                .map_while(std::result::Result::ok)
+            {
                 let _ = tx.send(l);
             }
         });

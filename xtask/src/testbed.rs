@@ -33,7 +33,17 @@ pub fn dom0_programs(ctx: &Ctx) -> Result<Vec<Item>> {
     let c_dir = ctx.cache.join("dom0-c");
     ctx.step("host: build the dom0 programs (release)", || {
         cmd("cargo")
-            .args(["build", "-q", "--release", "-p", "xdm-suites", "-p", "xendevicemodel-c", "-p", "xen-thin-dm"])
+            .args([
+                "build",
+                "-q",
+                "--release",
+                "-p",
+                "xdm-suites",
+                "-p",
+                "xendevicemodel-c",
+                "-p",
+                "xen-thin-dm",
+            ])
             .dir(&ctx.root)
             .run()?;
         // C programs built against Xen 4.17's headers and Debian's libraries.
@@ -51,13 +61,23 @@ pub fn dom0_programs(ctx: &Ctx) -> Result<Vec<Item>> {
     let mut items = vec![
         Item::new(rel.join("xdm-suite"), "/usr/bin/xdm-suite"),
         Item::new(rel.join("xen-thin-dm"), "/usr/libexec/xdm/xen-thin-dm"),
-        Item::new(ctx.root.join("tests/dom0/fake-dm"), "/usr/libexec/xdm/fake-dm"),
-        Item::new(rel.join("libxendevicemodel_c.so"), "/usr/lib/xdm-rs/libxendevicemodel.so.1"),
+        Item::new(
+            ctx.root.join("tests/dom0/fake-dm"),
+            "/usr/libexec/xdm/fake-dm",
+        ),
+        Item::new(
+            rel.join("libxendevicemodel_c.so"),
+            "/usr/lib/xdm-rs/libxendevicemodel.so.1",
+        ),
         Item::new(c_dir.join("dmcheck"), "/usr/libexec/xdm/dmcheck"),
     ];
     for e in std::fs::read_dir(ctx.root.join("tests/dom0/suites"))? {
         let p = e?.path();
-        let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = p
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         items.push(Item::new(p, &format!("/suites/{name}")));
     }
     Ok(items)
@@ -85,12 +105,23 @@ pub fn prepare_bench(ctx: &Ctx) -> Result<Bed> {
         // libxl hands SeaBIOS to every qemu-xen guest's firmware, even one
         // that (like the benchmark guest) does not use it.
         let bios = "usr/share/seabios/bios-256k.bin";
-        let mut items = vec![Item::new(dist.root.join(qemu), &format!("/{qemu}")), Item::new(dist.root.join(bios), &format!("/{bios}"))];
+        let mut items = vec![
+            Item::new(dist.root.join(qemu), &format!("/{qemu}")),
+            Item::new(dist.root.join(bios), &format!("/{bios}")),
+        ];
         // QEMU loads a keymap even with no display (testbed.md).
         let keymaps = std::path::Path::new("/usr/share/qemu/keymaps");
-        for e in std::fs::read_dir(keymaps).map_err(|e| crate::ctx::Error(format!("{}: {e} (package qemu-system-data)", keymaps.display())))? {
+        for e in std::fs::read_dir(keymaps).map_err(|e| {
+            crate::ctx::Error(format!(
+                "{}: {e} (package qemu-system-data)",
+                keymaps.display()
+            ))
+        })? {
             let p = e?.path();
-            let dst = format!("/usr/share/qemu/keymaps/{}", p.file_name().unwrap_or_default().to_string_lossy());
+            let dst = format!(
+                "/usr/share/qemu/keymaps/{}",
+                p.file_name().unwrap_or_default().to_string_lossy()
+            );
             items.push(Item::new(p, &dst));
         }
         Ok(items)
@@ -105,13 +136,21 @@ pub fn prepare_patched(ctx: &Ctx, src: &Source) -> Result<(Bed, crate::xenpatch:
     let xenstored = patched.xenstored.clone();
     let mut bed = prepare_image(ctx, src, "patched", move |_| {
         // Over Debian's: the image's init starts it from there.
-        Ok(vec![Item::new(xenstored, "/usr/lib/xen-4.17/bin/xenstored")])
+        Ok(vec![Item::new(
+            xenstored,
+            "/usr/lib/xen-4.17/bin/xenstored",
+        )])
     })?;
     bed.xen = patched.xen.clone();
     Ok((bed, patched))
 }
 
-fn prepare_image(ctx: &Ctx, src: &Source, name: &str, extra: impl FnOnce(&Dist) -> Result<Vec<Item>>) -> Result<Bed> {
+fn prepare_image(
+    ctx: &Ctx,
+    src: &Source,
+    name: &str,
+    extra: impl FnOnce(&Dist) -> Result<Vec<Item>>,
+) -> Result<Bed> {
     let kernel = linux::kernel(ctx, src)?;
     let dist = xen::dist(ctx)?;
     let guests = guest::build(ctx)?;
@@ -120,11 +159,21 @@ fn prepare_image(ctx: &Ctx, src: &Source, name: &str, extra: impl FnOnce(&Dist) 
     items.push(Item::new(guests.test, "/guests/testguest.elf"));
     items.push(Item::new(guests.bench, "/guests/benchguest.elf"));
     items.push(Item::new(modules.module, "/lib/xdm/privcmd_restrict.ko"));
-    items.push(Item::new(modules.kunit, "/lib/xdm/privcmd_restrict_kunit.ko"));
-    items.push(Item::new(ctx.root.join("tests/dom0/setup"), "/etc/xdm/setup"));
+    items.push(Item::new(
+        modules.kunit,
+        "/lib/xdm/privcmd_restrict_kunit.ko",
+    ));
+    items.push(Item::new(
+        ctx.root.join("tests/dom0/setup"),
+        "/etc/xdm/setup",
+    ));
     items.extend(extra(&dist)?);
     let initrd = image::initramfs(ctx, &dist, name, &items)?;
-    Ok(Bed { kernel, initrd, xen: dist.xen.clone() })
+    Ok(Bed {
+        kernel,
+        initrd,
+        xen: dist.xen.clone(),
+    })
 }
 
 /// A boot configuration on `bed` running `suites`.
@@ -144,49 +193,83 @@ pub fn config(bed: &Bed, suites: &[&str], timeout: Duration, log: &str) -> VmCon
 
 /// Boots, runs `suites`, and fails unless all of them pass. The step is
 /// named `{label}: {suites}`.
-pub fn run_suites(ctx: &Ctx, bed: &Bed, label: &str, suites: &[&str], timeout: Duration) -> Result<()> {
+pub fn run_suites(
+    ctx: &Ctx,
+    bed: &Bed,
+    label: &str,
+    suites: &[&str],
+    timeout: Duration,
+) -> Result<()> {
     let log = format!("vm-{}.log", suites.join("+"));
     ctx.step(&format!("{label}: {}", suites.join(", ")), || {
         let run = vm::run(ctx, &config(bed, suites, timeout, &log))?;
         vm::print_summary(&run);
         let expected: Vec<String> = suites.iter().map(|s| s.to_string()).collect();
         vm::verdict(&run, &expected)?;
-        Ok(format!("{} suite(s) passed in {:.0}s", suites.len(), run.took.as_secs_f64()))
+        Ok(format!(
+            "{} suite(s) passed in {:.0}s",
+            suites.len(),
+            run.took.as_secs_f64()
+        ))
     })
 }
 
 /// The harness tests itself: a deliberately failing in-VM check must fail
 /// the run with a clear message, and a timeout must leave no QEMU behind.
 pub fn self_test(ctx: &Ctx, bed: &Bed) -> Result<()> {
-    ctx.step("harness: a deliberately failing in-VM check fails the run", || {
-        let mut cfg = config(bed, &["harness-fail"], Duration::from_secs(180), "vm-harness-fail.log");
-        cfg.dom0_args.push("xdm.daemons=0".into());
-        let run = vm::run(ctx, &cfg)?;
-        match vm::verdict(&run, &cfg.suites) {
-            Ok(()) => crate::bail!("the harness passed a suite with a failing check"),
-            Err(e) if e.0.contains("a deliberately failing check") => {
-                Ok(format!("refused as it must: {}", e.0.lines().next().unwrap_or("")))
+    ctx.step(
+        "harness: a deliberately failing in-VM check fails the run",
+        || {
+            let mut cfg = config(
+                bed,
+                &["harness-fail"],
+                Duration::from_secs(180),
+                "vm-harness-fail.log",
+            );
+            cfg.dom0_args.push("xdm.daemons=0".into());
+            let run = vm::run(ctx, &cfg)?;
+            match vm::verdict(&run, &cfg.suites) {
+                Ok(()) => crate::bail!("the harness passed a suite with a failing check"),
+                Err(e) if e.0.contains("a deliberately failing check") => Ok(format!(
+                    "refused as it must: {}",
+                    e.0.lines().next().unwrap_or("")
+                )),
+                Err(e) => crate::bail!("failed, but not for the failing check: {e}"),
             }
-            Err(e) => crate::bail!("failed, but not for the failing check: {e}"),
-        }
-    })?;
-    ctx.step("harness: a timeout stops the run and leaves no QEMU", || {
-        let mut cfg = config(bed, &["harness-hang"], Duration::from_secs(20), "vm-harness-hang.log");
-        cfg.dom0_args.push("xdm.daemons=0".into());
-        let run: VmRun = vm::run(ctx, &cfg)?;
-        if run.outcome != vm::Outcome::Timeout {
-            crate::bail!("expected a timeout, got {:?}", run.outcome);
-        }
-        if !run.suites.iter().any(|s| s.name == "harness-hang") {
-            crate::bail!("the hanging suite never started: the timeout hit the boot instead");
-        }
-        if vm::qemu_alive(run.qemu_pid) {
-            crate::bail!("QEMU (pid {}) is still running after the timeout", run.qemu_pid);
-        }
-        let e = vm::verdict(&run, &cfg.suites).expect_err("a timeout fails");
-        if !e.0.contains("timed out") || !e.0.contains("last 40 lines") {
-            crate::bail!("the timeout's message lacks the reason or the log tail: {e}");
-        }
-        Ok(format!("timed out after {:.0}s, QEMU {} gone", run.took.as_secs_f64(), run.qemu_pid))
-    })
+        },
+    )?;
+    ctx.step(
+        "harness: a timeout stops the run and leaves no QEMU",
+        || {
+            let mut cfg = config(
+                bed,
+                &["harness-hang"],
+                Duration::from_secs(20),
+                "vm-harness-hang.log",
+            );
+            cfg.dom0_args.push("xdm.daemons=0".into());
+            let run: VmRun = vm::run(ctx, &cfg)?;
+            if run.outcome != vm::Outcome::Timeout {
+                crate::bail!("expected a timeout, got {:?}", run.outcome);
+            }
+            if !run.suites.iter().any(|s| s.name == "harness-hang") {
+                crate::bail!("the hanging suite never started: the timeout hit the boot instead");
+            }
+            if vm::qemu_alive(run.qemu_pid) {
+                crate::bail!(
+                    "QEMU (pid {}) is still running after the timeout",
+                    run.qemu_pid
+                );
+            }
+            let e = vm::verdict(&run, &cfg.suites).expect_err("a timeout fails");
+            if !e.0.contains("timed out") || !e.0.contains("last 40 lines") {
+                crate::bail!("the timeout's message lacks the reason or the log tail: {e}");
+            }
+            Ok(format!(
+                "timed out after {:.0}s, QEMU {} gone",
+                run.took.as_secs_f64(),
+                run.qemu_pid
+            ))
+        },
+    )
 }

@@ -73,13 +73,20 @@ pub struct SuiteResult {
 impl SuiteResult {
     /// Passed: exit 0, a plan matching the checks, no failure.
     pub fn passed(&self) -> bool {
-        self.rc == Some(0) && self.failures.is_empty() && self.plan == Some(self.passed) && self.passed > 0
+        self.rc == Some(0)
+            && self.failures.is_empty()
+            && self.plan == Some(self.passed)
+            && self.passed > 0
     }
 
     /// Why it did not pass.
     pub fn why(&self) -> String {
         if let Some(rc) = self.rc.filter(|_| !self.failures.is_empty()) {
-            return format!("{} failed check(s) (exit {rc}): {}", self.failures.len(), self.failures.join("; "));
+            return format!(
+                "{} failed check(s) (exit {rc}): {}",
+                self.failures.len(),
+                self.failures.join("; ")
+            );
         }
         match (self.rc, self.plan) {
             (None, _) => "did not finish".into(),
@@ -141,7 +148,10 @@ pub enum Event {
 pub fn classify(line: &str) -> Event {
     let l = line.trim_end();
     if l.contains("Kernel panic - not syncing") {
-        return Event::Fatal(format!("dom0 kernel panic: {}", after(l, "Kernel panic - not syncing")));
+        return Event::Fatal(format!(
+            "dom0 kernel panic: {}",
+            after(l, "Kernel panic - not syncing")
+        ));
     }
     if l.contains("Domain 0 crashed") {
         return Event::Fatal("Xen reports that dom0 crashed".into());
@@ -152,7 +162,13 @@ pub fn classify(line: &str) -> Event {
     if l.starts_with("XDM-INIT: FAILED") {
         return Event::Fatal(format!("dom0 init failed: {}", after(l, "FAILED:")));
     }
-    for w in ["Oops:", "BUG: ", "general protection fault", "WARNING: CPU:", "Unable to handle kernel"] {
+    for w in [
+        "Oops:",
+        "BUG: ",
+        "general protection fault",
+        "WARNING: CPU:",
+        "Unable to handle kernel",
+    ] {
         if l.contains(w) && !l.starts_with("ok ") && !l.starts_with("#") {
             return Event::Warning(format!("dom0 kernel report: {}", l.trim()));
         }
@@ -166,30 +182,41 @@ pub fn classify(line: &str) -> Event {
     if let Some(rest) = l.strip_prefix("XDM-SUITE-END ") {
         let mut it = rest.split_whitespace();
         let name = it.next().unwrap_or("").to_string();
-        let rc = it.next().and_then(|r| r.strip_prefix("rc=")).and_then(|r| r.parse().ok()).unwrap_or(-1);
+        let rc = it
+            .next()
+            .and_then(|r| r.strip_prefix("rc="))
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(-1);
         return Event::SuiteEnd(name, rc);
     }
     Event::Other
 }
 
 fn after<'a>(l: &'a str, pat: &str) -> &'a str {
-    l.split_once(pat).map_or(l, |(_, r)| r.trim_start_matches([':', ' ']))
+    l.split_once(pat)
+        .map_or(l, |(_, r)| r.trim_start_matches([':', ' ']))
 }
 
 /// Folds one line into the suite results.
 pub fn fold(suites: &mut Vec<SuiteResult>, ev: &Event, line: &str) {
     match ev {
-        Event::SuiteBegin(n) => suites.push(SuiteResult { name: n.clone(), ..Default::default() }),
+        Event::SuiteBegin(n) => suites.push(SuiteResult {
+            name: n.clone(),
+            ..Default::default()
+        }),
         Event::SuiteEnd(n, rc) => {
             if let Some(s) = suites.iter_mut().rev().find(|s| &s.name == n) {
                 s.rc = Some(*rc);
             }
         }
         _ => {
-            let Some(s) = suites.last_mut().filter(|s| s.rc.is_none()) else { return };
+            let Some(s) = suites.last_mut().filter(|s| s.rc.is_none()) else {
+                return;
+            };
             s.output.push(line.to_string());
             if let Some(rest) = line.strip_prefix("not ok ") {
-                s.failures.push(rest.split_once(" - ").map_or(rest, |(_, n)| n).to_string());
+                s.failures
+                    .push(rest.split_once(" - ").map_or(rest, |(_, n)| n).to_string());
             } else if line.starts_with("ok ") {
                 s.passed += 1;
             } else if let Some(p) = line.strip_prefix("1..") {
@@ -204,7 +231,13 @@ pub fn qemu_command(cfg: &VmConfig) -> Command {
     let xen_args = "console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all dom0_mem=1024M,max:1024M dom0_max_vcpus=1";
     // panic_on_warn: a kernel warning (the page allocator's on an oversized
     // request, a lockdep report) ends the run as a dom0 panic, not a log line.
-    let mut dom0 = vec!["console=hvc0".to_string(), "earlyprintk=xen".into(), "rdinit=/init".into(), "panic=-1".into(), "panic_on_warn=1".into()];
+    let mut dom0 = vec![
+        "console=hvc0".to_string(),
+        "earlyprintk=xen".into(),
+        "rdinit=/init".into(),
+        "panic=-1".into(),
+        "panic_on_warn=1".into(),
+    ];
     if !cfg.suites.is_empty() {
         // "," separates multiboot modules in -initrd: suites are joined with "+".
         dom0.push(format!("xdm.suites={}", cfg.suites.join("+")));
@@ -214,14 +247,39 @@ pub fn qemu_command(cfg: &VmConfig) -> Command {
     }
     dom0.extend(cfg.dom0_args.iter().cloned());
     let mut c = Command::new(QEMU);
-    c.args(["-accel", "tcg", "-machine", "q35", "-cpu", "qemu64,+svm,+npt", "-smp", "2", "-m", "3072"])
-        .args(["-display", "none", "-nodefaults", "-monitor", "none", "-serial", "stdio", "-no-reboot"])
-        .arg("-kernel")
-        .arg(&cfg.xen)
-        .arg("-append")
-        .arg(xen_args)
-        .arg("-initrd")
-        .arg(format!("{} {},{}", cfg.kernel.display(), dom0.join(" "), cfg.initrd.display()));
+    c.args([
+        "-accel",
+        "tcg",
+        "-machine",
+        "q35",
+        "-cpu",
+        "qemu64,+svm,+npt",
+        "-smp",
+        "2",
+        "-m",
+        "3072",
+    ])
+    .args([
+        "-display",
+        "none",
+        "-nodefaults",
+        "-monitor",
+        "none",
+        "-serial",
+        "stdio",
+        "-no-reboot",
+    ])
+    .arg("-kernel")
+    .arg(&cfg.xen)
+    .arg("-append")
+    .arg(xen_args)
+    .arg("-initrd")
+    .arg(format!(
+        "{} {},{}",
+        cfg.kernel.display(),
+        dom0.join(" "),
+        cfg.initrd.display()
+    ));
     c
 }
 
@@ -256,13 +314,19 @@ fn spawn(mut c: Command, group: bool) -> Result<Guard> {
             Ok(())
         });
     }
-    let child = c.spawn().ctx(format!("cannot start {QEMU} (is qemu-system-x86 installed?)"))?;
+    let child = c.spawn().ctx(format!(
+        "cannot start {QEMU} (is qemu-system-x86 installed?)"
+    ))?;
     Ok(Guard { child, group })
 }
 
 /// Boots, runs, and returns what happened (no verdict: see [`verdict`]).
 pub fn run(ctx: &Ctx, cfg: &VmConfig) -> Result<VmRun> {
-    for (what, p) in [("hypervisor", &cfg.xen), ("dom0 kernel", &cfg.kernel), ("initramfs", &cfg.initrd)] {
+    for (what, p) in [
+        ("hypervisor", &cfg.xen),
+        ("dom0 kernel", &cfg.kernel),
+        ("initramfs", &cfg.initrd),
+    ] {
         if !p.exists() {
             crate::bail!("the {what} {} does not exist", p.display());
         }
@@ -271,12 +335,18 @@ pub fn run(ctx: &Ctx, cfg: &VmConfig) -> Result<VmRun> {
     let start = Instant::now();
     if cfg.shell {
         let mut c = qemu_command(cfg);
-        c.stdin(Stdio::inherit()).stdout(Stdio::inherit()).stderr(Stdio::inherit());
+        c.stdin(Stdio::inherit())
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit());
         let mut g = spawn(c, false)?;
         let qemu_pid = g.child.id();
         let st = g.child.wait()?;
         return Ok(VmRun {
-            outcome: if st.success() { Outcome::Completed } else { Outcome::QemuExited(st.to_string()) },
+            outcome: if st.success() {
+                Outcome::Completed
+            } else {
+                Outcome::QemuExited(st.to_string())
+            },
             suites: Vec::new(),
             warnings: Vec::new(),
             log,
@@ -285,7 +355,9 @@ pub fn run(ctx: &Ctx, cfg: &VmConfig) -> Result<VmRun> {
         });
     }
     let mut c = qemu_command(cfg);
-    c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut g = spawn(c, true)?;
     let qemu_pid = g.child.id();
     let mut file = std::fs::File::create(&log).ctx(format!("creating {}", log.display()))?;
@@ -298,7 +370,11 @@ pub fn run(ctx: &Ctx, cfg: &VmConfig) -> Result<VmRun> {
         std::thread::spawn(move || {
             let mut r = BufReader::new(r);
             let mut buf = Vec::new();
-            while r.read_until(b'\n', &mut buf).map(|n| n > 0).unwrap_or(false) {
+            while r
+                .read_until(b'\n', &mut buf)
+                .map(|n| n > 0)
+                .unwrap_or(false)
+            {
                 let s = String::from_utf8_lossy(&buf).replace('\r', "");
                 let _ = tx.send(s.trim_end_matches('\n').to_string());
                 buf.clear();
@@ -352,7 +428,14 @@ pub fn run(ctx: &Ctx, cfg: &VmConfig) -> Result<VmRun> {
         let _ = writeln!(file, "[{:8.2}] {line}", start.elapsed().as_secs_f64());
     }
     drop(g);
-    Ok(VmRun { outcome, suites, warnings, log, took: start.elapsed(), qemu_pid })
+    Ok(VmRun {
+        outcome,
+        suites,
+        warnings,
+        log,
+        took: start.elapsed(),
+        qemu_pid,
+    })
 }
 
 /// Turns a run into a verdict: every expected suite passed, nothing crashed.
@@ -369,7 +452,11 @@ pub fn verdict(run: &VmRun, expected: &[String]) -> Result<()> {
             )))
         }
         Outcome::Crash(what) => {
-            return Err(Error(format!("{what}; last 40 lines of {}:\n{}", run.log.display(), tail40())))
+            return Err(Error(format!(
+                "{what}; last 40 lines of {}:\n{}",
+                run.log.display(),
+                tail40()
+            )))
         }
         Outcome::QemuExited(st) => {
             return Err(Error(format!(
@@ -391,7 +478,11 @@ pub fn verdict(run: &VmRun, expected: &[String]) -> Result<()> {
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(Error(format!("{} (log: {})", problems.join("\n  "), run.log.display())))
+        Err(Error(format!(
+            "{} (log: {})",
+            problems.join("\n  "),
+            run.log.display()
+        )))
     }
 }
 
@@ -434,7 +525,14 @@ mod tests {
 
     #[test]
     fn a_failing_check_fails_its_suite() {
-        let (s, _) = feed(&["XDM-SUITE-BEGIN x", "ok 1 - a", "not ok 2 - b", "#   why", "1..2", "XDM-SUITE-END x rc=1"]);
+        let (s, _) = feed(&[
+            "XDM-SUITE-BEGIN x",
+            "ok 1 - a",
+            "not ok 2 - b",
+            "#   why",
+            "1..2",
+            "XDM-SUITE-END x rc=1",
+        ]);
         assert_eq!(s[0].passed, 1);
         assert_eq!(s[0].failures, vec!["b".to_string()]);
         assert!(!s[0].passed());
@@ -443,11 +541,26 @@ mod tests {
 
     #[test]
     fn a_suite_passes_only_with_a_matching_plan_and_exit_0() {
-        let (s, _) = feed(&["XDM-SUITE-BEGIN x", "ok 1 - a", "1..1", "XDM-SUITE-END x rc=0"]);
+        let (s, _) = feed(&[
+            "XDM-SUITE-BEGIN x",
+            "ok 1 - a",
+            "1..1",
+            "XDM-SUITE-END x rc=0",
+        ]);
         assert!(s[0].passed());
-        let (s, _) = feed(&["XDM-SUITE-BEGIN x", "ok 1 - a", "1..2", "XDM-SUITE-END x rc=0"]);
+        let (s, _) = feed(&[
+            "XDM-SUITE-BEGIN x",
+            "ok 1 - a",
+            "1..2",
+            "XDM-SUITE-END x rc=0",
+        ]);
         assert!(!s[0].passed(), "a check went missing");
-        let (s, _) = feed(&["XDM-SUITE-BEGIN x", "ok 1 - a", "1..1", "XDM-SUITE-END x rc=3"]);
+        let (s, _) = feed(&[
+            "XDM-SUITE-BEGIN x",
+            "ok 1 - a",
+            "1..1",
+            "XDM-SUITE-END x rc=3",
+        ]);
         assert!(!s[0].passed());
         let (s, _) = feed(&["XDM-SUITE-BEGIN x", "ok 1 - a"]);
         assert_eq!(s[0].why(), "did not finish");
@@ -455,12 +568,27 @@ mod tests {
 
     #[test]
     fn crashes_are_recognised() {
-        assert!(matches!(classify("[ 3.1] Kernel panic - not syncing: Attempted to kill init!"), Event::Fatal(w) if w.contains("dom0 kernel panic: Attempted to kill init")));
-        assert!(matches!(classify("(XEN) Domain 0 crashed: rebooting machine in 5 seconds."), Event::Fatal(_)));
-        assert!(matches!(classify("(XEN) ****************************************\n"), Event::Other));
-        assert!(matches!(classify("(XEN) Panic on CPU 0:"), Event::Fatal(w) if w.starts_with("Xen crashed")));
-        assert!(matches!(classify("[   12.0] BUG: kernel NULL pointer dereference, address: 0"), Event::Warning(_)));
-        assert!(matches!(classify("XDM-INIT: FAILED: xenstored"), Event::Fatal(w) if w.contains("xenstored")));
+        assert!(
+            matches!(classify("[ 3.1] Kernel panic - not syncing: Attempted to kill init!"), Event::Fatal(w) if w.contains("dom0 kernel panic: Attempted to kill init"))
+        );
+        assert!(matches!(
+            classify("(XEN) Domain 0 crashed: rebooting machine in 5 seconds."),
+            Event::Fatal(_)
+        ));
+        assert!(matches!(
+            classify("(XEN) ****************************************\n"),
+            Event::Other
+        ));
+        assert!(
+            matches!(classify("(XEN) Panic on CPU 0:"), Event::Fatal(w) if w.starts_with("Xen crashed"))
+        );
+        assert!(matches!(
+            classify("[   12.0] BUG: kernel NULL pointer dereference, address: 0"),
+            Event::Warning(_)
+        ));
+        assert!(
+            matches!(classify("XDM-INIT: FAILED: xenstored"), Event::Fatal(w) if w.contains("xenstored"))
+        );
         assert_eq!(classify("XDM-INIT: done at 20.1s"), Event::Done);
         assert_eq!(classify("ok 3 - no Oops: seen in dmesg"), Event::Other);
     }
@@ -469,12 +597,38 @@ mod tests {
     fn verdict_names_the_failing_suite_and_check() {
         let dir = std::env::temp_dir().join("xtask-verdict-test.log");
         std::fs::write(&dir, "line\n").unwrap();
-        let (suites, _) = feed(&["XDM-SUITE-BEGIN s", "ok 1 - a", "not ok 2 - the deliberate one", "1..2", "XDM-SUITE-END s rc=1"]);
-        let run = VmRun { outcome: Outcome::Completed, suites, warnings: vec![], log: dir.clone(), took: Duration::ZERO, qemu_pid: 0 };
+        let (suites, _) = feed(&[
+            "XDM-SUITE-BEGIN s",
+            "ok 1 - a",
+            "not ok 2 - the deliberate one",
+            "1..2",
+            "XDM-SUITE-END s rc=1",
+        ]);
+        let run = VmRun {
+            outcome: Outcome::Completed,
+            suites,
+            warnings: vec![],
+            log: dir.clone(),
+            took: Duration::ZERO,
+            qemu_pid: 0,
+        };
         let e = verdict(&run, &["s".into()]).unwrap_err().0;
-        assert!(e.contains("suite s: 1 failed check(s)") && e.contains("the deliberate one"), "{e}");
-        let run = VmRun { outcome: Outcome::Timeout, suites: vec![], warnings: vec![], log: dir, took: Duration::from_secs(9), qemu_pid: 0 };
+        assert!(
+            e.contains("suite s: 1 failed check(s)") && e.contains("the deliberate one"),
+            "{e}"
+        );
+        let run = VmRun {
+            outcome: Outcome::Timeout,
+            suites: vec![],
+            warnings: vec![],
+            log: dir,
+            took: Duration::from_secs(9),
+            qemu_pid: 0,
+        };
         let e = verdict(&run, &[]).unwrap_err().0;
-        assert!(e.contains("timed out") && e.contains("last 40 lines"), "{e}");
+        assert!(
+            e.contains("timed out") && e.contains("last 40 lines"),
+            "{e}"
+        );
     }
 }

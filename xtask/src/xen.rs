@@ -56,7 +56,12 @@ pub fn candidates(pkgs: &[&str]) -> Result<Vec<String>> {
         }
     }
     if v.len() != pkgs.len() {
-        crate::bail!("apt-cache policy answered for {} of {} packages: {}", v.len(), pkgs.len(), out.trim());
+        crate::bail!(
+            "apt-cache policy answered for {} of {} packages: {}",
+            v.len(),
+            pkgs.len(),
+            out.trim()
+        );
     }
     Ok(v)
 }
@@ -69,23 +74,48 @@ pub fn dist(ctx: &Ctx) -> Result<Dist> {
     let root = dir.join("root");
     let xen = dir.join("xen");
     let log = ctx.log("xen-dist.log");
-    ctx.step("xen: download and unpack Debian's Xen 4.17 and dom0 packages", || {
-        let built = ctx.cached(&dir, &key, |d| {
-            let debs = d.join("debs");
-            std::fs::create_dir_all(&debs)?;
-            cmd("apt-get").args(["-o", crate::deps::APT_RETRIES, "download"]).args(&versions).dir(&debs).run_logged(&log, "apt-get download")?;
-            for e in std::fs::read_dir(&debs)? {
-                let p = e?.path();
-                cmd("dpkg").arg("-x").arg(&p).arg(&root).run_logged(&log, "dpkg -x")?;
-            }
-            let gz = root.join("boot/xen-4.17-amd64.gz");
-            let data = cmd("zcat").arg(&gz).read_bytes().ctx("uncompressing the hypervisor")?;
-            std::fs::write(&xen, data)?;
-            std::fs::remove_dir_all(&debs)?;
-            Ok(())
-        })?;
-        let ver = versions.iter().find(|v| v.starts_with("xen-hypervisor")).cloned().unwrap_or_default();
-        Ok(format!("{} ({ver})", if built { "unpacked" } else { "cached" }))
-    })?;
-    Ok(Dist { root, xen, versions })
+    ctx.step(
+        "xen: download and unpack Debian's Xen 4.17 and dom0 packages",
+        || {
+            let built = ctx.cached(&dir, &key, |d| {
+                let debs = d.join("debs");
+                std::fs::create_dir_all(&debs)?;
+                cmd("apt-get")
+                    .args(["-o", crate::deps::APT_RETRIES, "download"])
+                    .args(&versions)
+                    .dir(&debs)
+                    .run_logged(&log, "apt-get download")?;
+                for e in std::fs::read_dir(&debs)? {
+                    let p = e?.path();
+                    cmd("dpkg")
+                        .arg("-x")
+                        .arg(&p)
+                        .arg(&root)
+                        .run_logged(&log, "dpkg -x")?;
+                }
+                let gz = root.join("boot/xen-4.17-amd64.gz");
+                let data = cmd("zcat")
+                    .arg(&gz)
+                    .read_bytes()
+                    .ctx("uncompressing the hypervisor")?;
+                std::fs::write(&xen, data)?;
+                std::fs::remove_dir_all(&debs)?;
+                Ok(())
+            })?;
+            let ver = versions
+                .iter()
+                .find(|v| v.starts_with("xen-hypervisor"))
+                .cloned()
+                .unwrap_or_default();
+            Ok(format!(
+                "{} ({ver})",
+                if built { "unpacked" } else { "cached" }
+            ))
+        },
+    )?;
+    Ok(Dist {
+        root,
+        xen,
+        versions,
+    })
 }

@@ -101,13 +101,29 @@ fn fetch(ctx: &Ctx) -> Result<PathBuf> {
 pub fn series(root: &Path) -> Result<Vec<PathBuf>> {
     let dir = root.join("xen-patches");
     let text = std::fs::read_to_string(dir.join("series")).ctx("reading xen-patches/series")?;
-    Ok(text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(|l| dir.join(l)).collect())
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| dir.join(l))
+        .collect())
 }
 
 /// The guard header from the manifest (`dmop-abi-xen-guard`).
 fn guard_tool(ctx: &Ctx, args: &[&str]) -> Result<String> {
     cmd("cargo")
-        .args(["run", "-q", "--release", "-p", "dmop-abi", "--features", "check", "--bin", "dmop-abi-xen-guard", "--"])
+        .args([
+            "run",
+            "-q",
+            "--release",
+            "-p",
+            "dmop-abi",
+            "--features",
+            "check",
+            "--bin",
+            "dmop-abi-xen-guard",
+            "--",
+        ])
         .args(args)
         .dir(&ctx.root)
         .read()
@@ -221,15 +237,28 @@ pub fn build(ctx: &Ctx, dist: &Dist) -> Result<Patched> {
 /// checked with a dry run first.
 fn unpack_and_apply(tarball: &Path, patches: &[PathBuf], tree: &Path, log: &Path) -> Result<()> {
     std::fs::create_dir_all(tree)?;
-    cmd("tar").args(["-xf"]).arg(tarball).args(["--strip-components=1", "-C"]).arg(tree).run_logged(log, "unpacking the orig tarball")?;
+    cmd("tar")
+        .args(["-xf"])
+        .arg(tarball)
+        .args(["--strip-components=1", "-C"])
+        .arg(tree)
+        .run_logged(log, "unpacking the orig tarball")?;
     for p in patches {
-        let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = p
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         cmd("patch")
             .args(["-p1", "--dry-run", "--quiet", "-i"])
             .arg(p)
             .dir(tree)
             .run_logged(log, &format!("{name} does not apply to the upstream tree"))?;
-        cmd("patch").args(["-p1", "--quiet", "-i"]).arg(p).dir(tree).run_logged(log, &format!("applying {name}"))?;
+        cmd("patch")
+            .args(["-p1", "--quiet", "-i"])
+            .arg(p)
+            .dir(tree)
+            .run_logged(log, &format!("applying {name}"))?;
     }
     Ok(())
 }
@@ -249,12 +278,18 @@ fn scratch_copy(tree: &Path, scratch: &Path, log: &Path) -> Result<PathBuf> {
             std::os::unix::fs::symlink(&p, scratch.join(&name))?;
         }
     }
-    cmd("cp").arg("-a").arg(tree.join("xen")).arg(scratch.join("xen")).run_logged(log, "copying the built hypervisor tree")?;
+    cmd("cp")
+        .arg("-a")
+        .arg(tree.join("xen"))
+        .arg(scratch.join("xen"))
+        .run_logged(log, "copying the built hypervisor tree")?;
     Ok(scratch.join("xen"))
 }
 
 fn jobs() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
 }
 
 /// Builds C xenstored from the patched tree, against the tree's public
@@ -269,11 +304,26 @@ fn build_xenstored(tree: &Path, out: &Path, log: &Path) -> Result<()> {
     }
     // What tools/configure would have written, for the parts xenstored uses.
     let config = inc.join("config.h");
-    std::fs::write(&config, "#define INCLUDE_ENDIAN_H <endian.h>\n#define HAVE_PIPE2 1\n#define _FILE_OFFSET_BITS 64\n")?;
+    std::fs::write(
+        &config,
+        "#define INCLUDE_ENDIAN_H <endian.h>\n#define HAVE_PIPE2 1\n#define _FILE_OFFSET_BITS 64\n",
+    )?;
     cmd("gcc")
-        .args(["-O2", "-g", "-Wall", "-Werror", "-Wno-unused-result", "-Wno-unused-but-set-variable", "-include"])
+        .args([
+            "-O2",
+            "-g",
+            "-Wall",
+            "-Werror",
+            "-Wno-unused-result",
+            "-Wno-unused-but-set-variable",
+            "-include",
+        ])
         .arg(&config)
-        .args(["-DXEN_RUN_STORED=\"/var/run/xenstored\"", "-D__XEN_TOOLS__", "-D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__"])
+        .args([
+            "-DXEN_RUN_STORED=\"/var/run/xenstored\"",
+            "-D__XEN_TOOLS__",
+            "-D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__",
+        ])
         .arg("-I")
         .arg(&inc)
         .args(["-I", "include", "-I", "../include", "-o"])

@@ -36,7 +36,11 @@ impl Device for DebugExit {
 
     fn write(&mut self, _: Access, value: u64, ctx: &mut Ctx<'_>) {
         let code = value as u32;
-        let reason = if code == 0 { ShutdownReason::POWEROFF } else { ShutdownReason::CRASH };
+        let reason = if code == 0 {
+            ShutdownReason::POWEROFF
+        } else {
+            ShutdownReason::CRASH
+        };
         ctx.shutdown(reason, code);
     }
 }

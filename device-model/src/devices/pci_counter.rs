@@ -25,9 +25,20 @@ pub struct PciCounter {
 impl PciCounter {
     /// The device in `slot` of bus 0.
     pub fn new(slot: u8) -> Self {
-        let pci = PciFunction::new(slot, testplatform::PCI_VENDOR as u16, testplatform::PCI_DEVICE as u16, 0xff_0000)
-            .with_memory_bar(0, 0x1000);
-        Self { pci, scratch: 0, counter: 0, msi_addr: 0xfee0_0000, msi_data: 0 }
+        let pci = PciFunction::new(
+            slot,
+            testplatform::PCI_VENDOR as u16,
+            testplatform::PCI_DEVICE as u16,
+            0xff_0000,
+        )
+        .with_memory_bar(0, 0x1000);
+        Self {
+            pci,
+            scratch: 0,
+            counter: 0,
+            msi_addr: 0xfee0_0000,
+            msi_data: 0,
+        }
     }
 }
 

@@ -15,7 +15,10 @@ pub struct Scratch {
 
 impl Default for Scratch {
     fn default() -> Self {
-        Self { regs: [0; 4], mem: vec![0; 4096] }
+        Self {
+            regs: [0; 4],
+            mem: vec![0; 4096],
+        }
     }
 }
 
@@ -50,19 +53,39 @@ impl Device for Scratch {
 
     fn read(&mut self, a: Access, _: &mut Ctx<'_>) -> u64 {
         match a.space {
-            Space::Port if a.addr >= testplatform::SCRATCH_ID_PORT => {
-                load(&testplatform::SCRATCH_ID.to_le_bytes()[..4], (a.addr - testplatform::SCRATCH_ID_PORT) as usize, a.size)
-            }
-            Space::Port => load(&self.regs, (a.addr - testplatform::SCRATCH_PORT) as usize, a.size),
-            _ => load(&self.mem, (a.addr - testplatform::SCRATCH_MMIO) as usize, a.size),
+            Space::Port if a.addr >= testplatform::SCRATCH_ID_PORT => load(
+                &testplatform::SCRATCH_ID.to_le_bytes()[..4],
+                (a.addr - testplatform::SCRATCH_ID_PORT) as usize,
+                a.size,
+            ),
+            Space::Port => load(
+                &self.regs,
+                (a.addr - testplatform::SCRATCH_PORT) as usize,
+                a.size,
+            ),
+            _ => load(
+                &self.mem,
+                (a.addr - testplatform::SCRATCH_MMIO) as usize,
+                a.size,
+            ),
         }
     }
 
     fn write(&mut self, a: Access, value: u64, _: &mut Ctx<'_>) {
         match a.space {
             Space::Port if a.addr >= testplatform::SCRATCH_ID_PORT => {}
-            Space::Port => store(&mut self.regs, (a.addr - testplatform::SCRATCH_PORT) as usize, a.size, value),
-            _ => store(&mut self.mem, (a.addr - testplatform::SCRATCH_MMIO) as usize, a.size, value),
+            Space::Port => store(
+                &mut self.regs,
+                (a.addr - testplatform::SCRATCH_PORT) as usize,
+                a.size,
+                value,
+            ),
+            _ => store(
+                &mut self.mem,
+                (a.addr - testplatform::SCRATCH_MMIO) as usize,
+                a.size,
+                value,
+            ),
         }
     }
 }

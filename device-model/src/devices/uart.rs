@@ -48,7 +48,21 @@ impl Uart16550 {
 
     /// A UART at `base` on `irq`.
     pub fn new(base: u64, irq: u8, out: Box<dyn Write + Send>) -> Self {
-        Self { fd: None, base, irq, out, line: Vec::new(), ier: 0, lcr: 0, mcr: 0, scr: 0, fcr: 0, dll: 1, dlm: 0, thr_interrupt: false }
+        Self {
+            fd: None,
+            base,
+            irq,
+            out,
+            line: Vec::new(),
+            ier: 0,
+            lcr: 0,
+            mcr: 0,
+            scr: 0,
+            fcr: 0,
+            dll: 1,
+            dlm: 0,
+            thr_interrupt: false,
+        }
     }
 
     /// Declares the descriptor behind `out` (a log file), for [`Device::fds`].
@@ -93,7 +107,11 @@ impl Device for Uart16550 {
             THR => 0,
             IER => self.ier,
             IIR => {
-                let id = if self.thr_interrupt && self.ier & IER_THRI != 0 { IIR_THRI } else { IIR_NONE };
+                let id = if self.thr_interrupt && self.ier & IER_THRI != 0 {
+                    IIR_THRI
+                } else {
+                    IIR_NONE
+                };
                 self.thr_interrupt = false;
                 self.update_irq(ctx);
                 id | if self.fcr & 1 != 0 { IIR_FIFO } else { 0 }
@@ -153,7 +171,11 @@ mod tests {
     }
 
     fn port(p: u64) -> Access {
-        Access { space: Space::Port, addr: p, size: 1 }
+        Access {
+            space: Space::Port,
+            addr: p,
+            size: 1,
+        }
     }
 
     #[test]
@@ -163,8 +185,16 @@ mod tests {
         let mut acts = Vec::new();
         let mut ctx = Ctx::new(&mut acts, None);
         u.write(port(0x3ff), 0x5a, &mut ctx);
-        assert_eq!(u.read(port(0x3ff), &mut ctx), 0x5a, "scratch register: how guests detect a UART");
-        assert_eq!(u.read(port(0x3fd), &mut ctx), 0x60, "transmitter always empty");
+        assert_eq!(
+            u.read(port(0x3ff), &mut ctx),
+            0x5a,
+            "scratch register: how guests detect a UART"
+        );
+        assert_eq!(
+            u.read(port(0x3fd), &mut ctx),
+            0x60,
+            "transmitter always empty"
+        );
         u.write(port(0x3fb), 0x80, &mut ctx);
         u.write(port(0x3f8), 0x01, &mut ctx);
         assert_eq!(u.read(port(0x3f8), &mut ctx), 1, "divisor latch");
@@ -176,6 +206,10 @@ mod tests {
         u.write(port(0x3f9), u64::from(IER_THRI), &mut ctx);
         assert_eq!(ctx.actions.last(), Some(&Action::IsaIrq(4, true)));
         assert_eq!(u.read(port(0x3fa), &mut ctx) & 0xf, u64::from(IIR_THRI));
-        assert_eq!(ctx.actions.last(), Some(&Action::IsaIrq(4, false)), "reading IIR acknowledges");
+        assert_eq!(
+            ctx.actions.last(),
+            Some(&Action::IsaIrq(4, false)),
+            "reading IIR acknowledges"
+        );
     }
 }

@@ -190,14 +190,29 @@ c_enum! {
 /// bits as libxendevicemodel does (it casts every argument to `uint64_t`;
 /// the macro given plain `int`s would sign-extend segments from 0x8000 up).
 pub const fn pci_sbdf(segment: u16, bus: u8, device: u8, function: u8) -> u64 {
-    ((segment as u64) << 16) | ((bus as u64) << 8) | (((device & 0x1f) as u64) << 3) | ((function & 7) as u64)
+    ((segment as u64) << 16)
+        | ((bus as u64) << 8)
+        | (((device & 0x1f) as u64) << 3)
+        | ((function & 7) as u64)
 }
 
 /// The C macro calls that must give the same values as [`pci_sbdf`].
 pub const SBDF_CHECKS: &[ConstDesc] = &[
-    ConstDesc { name: "XEN_DMOP_PCI_SBDF((uint64_t)0, (uint64_t)0, (uint64_t)0, (uint64_t)0)", header: "xen/hvm/dm_op.h", value: pci_sbdf(0, 0, 0, 0) },
-    ConstDesc { name: "XEN_DMOP_PCI_SBDF((uint64_t)0xffff, (uint64_t)0xff, (uint64_t)0x1f, (uint64_t)7)", header: "xen/hvm/dm_op.h", value: pci_sbdf(0xffff, 0xff, 0x1f, 7) },
-    ConstDesc { name: "XEN_DMOP_PCI_SBDF((uint64_t)0x1234, (uint64_t)0x56, (uint64_t)0x0a, (uint64_t)3)", header: "xen/hvm/dm_op.h", value: pci_sbdf(0x1234, 0x56, 0x0a, 3) },
+    ConstDesc {
+        name: "XEN_DMOP_PCI_SBDF((uint64_t)0, (uint64_t)0, (uint64_t)0, (uint64_t)0)",
+        header: "xen/hvm/dm_op.h",
+        value: pci_sbdf(0, 0, 0, 0),
+    },
+    ConstDesc {
+        name: "XEN_DMOP_PCI_SBDF((uint64_t)0xffff, (uint64_t)0xff, (uint64_t)0x1f, (uint64_t)7)",
+        header: "xen/hvm/dm_op.h",
+        value: pci_sbdf(0xffff, 0xff, 0x1f, 7),
+    },
+    ConstDesc {
+        name: "XEN_DMOP_PCI_SBDF((uint64_t)0x1234, (uint64_t)0x56, (uint64_t)0x0a, (uint64_t)3)",
+        header: "xen/hvm/dm_op.h",
+        value: pci_sbdf(0x1234, 0x56, 0x0a, 3),
+    },
 ];
 
 abi_struct! {
@@ -547,33 +562,143 @@ pub struct RetiredDmop {
 
 /// Every active DMOP, in number order.
 pub const DMOPS: &[DmopDesc] = &[
-    op(DmopCode::CREATE_IOREQ_SERVER, "create_ioreq_server", Arches::ALL, &CreateIoreqServer::LAYOUT),
-    op(DmopCode::GET_IOREQ_SERVER_INFO, "get_ioreq_server_info", Arches::ALL, &GetIoreqServerInfo::LAYOUT),
-    op(DmopCode::MAP_IO_RANGE_TO_IOREQ_SERVER, "map_io_range_to_ioreq_server", Arches::ALL, &IoreqServerRange::LAYOUT),
-    op(DmopCode::UNMAP_IO_RANGE_FROM_IOREQ_SERVER, "unmap_io_range_from_ioreq_server", Arches::ALL, &IoreqServerRange::LAYOUT),
-    op(DmopCode::SET_IOREQ_SERVER_STATE, "set_ioreq_server_state", Arches::ALL, &SetIoreqServerState::LAYOUT),
-    op(DmopCode::DESTROY_IOREQ_SERVER, "destroy_ioreq_server", Arches::ALL, &DestroyIoreqServer::LAYOUT),
-    op(DmopCode::TRACK_DIRTY_VRAM, "track_dirty_vram", Arches::X86, &TrackDirtyVram::LAYOUT),
-    op(DmopCode::SET_PCI_INTX_LEVEL, "set_pci_intx_level", Arches::X86, &SetPciIntxLevel::LAYOUT),
-    op(DmopCode::SET_ISA_IRQ_LEVEL, "set_isa_irq_level", Arches::X86, &SetIsaIrqLevel::LAYOUT),
-    op(DmopCode::SET_PCI_LINK_ROUTE, "set_pci_link_route", Arches::X86, &SetPciLinkRoute::LAYOUT),
-    op(DmopCode::MODIFIED_MEMORY, "modified_memory", Arches::X86, &ModifiedMemory::LAYOUT),
-    op(DmopCode::SET_MEM_TYPE, "set_mem_type", Arches::X86, &SetMemType::LAYOUT),
-    op(DmopCode::INJECT_EVENT, "inject_event", Arches::X86, &InjectEvent::LAYOUT),
-    op(DmopCode::INJECT_MSI, "inject_msi", Arches::X86, &InjectMsi::LAYOUT),
-    op(DmopCode::MAP_MEM_TYPE_TO_IOREQ_SERVER, "map_mem_type_to_ioreq_server", Arches::X86, &MapMemTypeToIoreqServer::LAYOUT),
-    op(DmopCode::REMOTE_SHUTDOWN, "remote_shutdown", Arches::X86, &RemoteShutdown::LAYOUT),
-    op(DmopCode::RELOCATE_MEMORY, "relocate_memory", Arches::X86, &RelocateMemory::LAYOUT),
-    op(DmopCode::PIN_MEMORY_CACHEATTR, "pin_memory_cacheattr", Arches::X86, &PinMemoryCacheattr::LAYOUT),
-    op(DmopCode::SET_IRQ_LEVEL, "set_irq_level", Arches::ARM, &SetIrqLevel::LAYOUT),
-    op(DmopCode::NR_VCPUS, "nr_vcpus", Arches::ALL, &NrVcpus::LAYOUT),
+    op(
+        DmopCode::CREATE_IOREQ_SERVER,
+        "create_ioreq_server",
+        Arches::ALL,
+        &CreateIoreqServer::LAYOUT,
+    ),
+    op(
+        DmopCode::GET_IOREQ_SERVER_INFO,
+        "get_ioreq_server_info",
+        Arches::ALL,
+        &GetIoreqServerInfo::LAYOUT,
+    ),
+    op(
+        DmopCode::MAP_IO_RANGE_TO_IOREQ_SERVER,
+        "map_io_range_to_ioreq_server",
+        Arches::ALL,
+        &IoreqServerRange::LAYOUT,
+    ),
+    op(
+        DmopCode::UNMAP_IO_RANGE_FROM_IOREQ_SERVER,
+        "unmap_io_range_from_ioreq_server",
+        Arches::ALL,
+        &IoreqServerRange::LAYOUT,
+    ),
+    op(
+        DmopCode::SET_IOREQ_SERVER_STATE,
+        "set_ioreq_server_state",
+        Arches::ALL,
+        &SetIoreqServerState::LAYOUT,
+    ),
+    op(
+        DmopCode::DESTROY_IOREQ_SERVER,
+        "destroy_ioreq_server",
+        Arches::ALL,
+        &DestroyIoreqServer::LAYOUT,
+    ),
+    op(
+        DmopCode::TRACK_DIRTY_VRAM,
+        "track_dirty_vram",
+        Arches::X86,
+        &TrackDirtyVram::LAYOUT,
+    ),
+    op(
+        DmopCode::SET_PCI_INTX_LEVEL,
+        "set_pci_intx_level",
+        Arches::X86,
+        &SetPciIntxLevel::LAYOUT,
+    ),
+    op(
+        DmopCode::SET_ISA_IRQ_LEVEL,
+        "set_isa_irq_level",
+        Arches::X86,
+        &SetIsaIrqLevel::LAYOUT,
+    ),
+    op(
+        DmopCode::SET_PCI_LINK_ROUTE,
+        "set_pci_link_route",
+        Arches::X86,
+        &SetPciLinkRoute::LAYOUT,
+    ),
+    op(
+        DmopCode::MODIFIED_MEMORY,
+        "modified_memory",
+        Arches::X86,
+        &ModifiedMemory::LAYOUT,
+    ),
+    op(
+        DmopCode::SET_MEM_TYPE,
+        "set_mem_type",
+        Arches::X86,
+        &SetMemType::LAYOUT,
+    ),
+    op(
+        DmopCode::INJECT_EVENT,
+        "inject_event",
+        Arches::X86,
+        &InjectEvent::LAYOUT,
+    ),
+    op(
+        DmopCode::INJECT_MSI,
+        "inject_msi",
+        Arches::X86,
+        &InjectMsi::LAYOUT,
+    ),
+    op(
+        DmopCode::MAP_MEM_TYPE_TO_IOREQ_SERVER,
+        "map_mem_type_to_ioreq_server",
+        Arches::X86,
+        &MapMemTypeToIoreqServer::LAYOUT,
+    ),
+    op(
+        DmopCode::REMOTE_SHUTDOWN,
+        "remote_shutdown",
+        Arches::X86,
+        &RemoteShutdown::LAYOUT,
+    ),
+    op(
+        DmopCode::RELOCATE_MEMORY,
+        "relocate_memory",
+        Arches::X86,
+        &RelocateMemory::LAYOUT,
+    ),
+    op(
+        DmopCode::PIN_MEMORY_CACHEATTR,
+        "pin_memory_cacheattr",
+        Arches::X86,
+        &PinMemoryCacheattr::LAYOUT,
+    ),
+    op(
+        DmopCode::SET_IRQ_LEVEL,
+        "set_irq_level",
+        Arches::ARM,
+        &SetIrqLevel::LAYOUT,
+    ),
+    op(
+        DmopCode::NR_VCPUS,
+        "nr_vcpus",
+        Arches::ALL,
+        &NrVcpus::LAYOUT,
+    ),
 ];
 
 /// Every retired DMOP number. None so far: Xen has only ever appended ops.
 pub const RETIRED_DMOPS: &[RetiredDmop] = &[];
 
-const fn op(code: DmopCode, name: &'static str, arch: Arches, payload: &'static StructLayout) -> DmopDesc {
-    DmopDesc { code, name, arch, payload }
+const fn op(
+    code: DmopCode,
+    name: &'static str,
+    arch: Arches,
+    payload: &'static StructLayout,
+) -> DmopDesc {
+    DmopDesc {
+        code,
+        name,
+        arch,
+        payload,
+    }
 }
 
 /// The descriptor of an active op.
@@ -606,17 +731,32 @@ pub const fn is_retired(code: DmopCode) -> bool {
 pub const fn check_op_tables(ops: &[DmopDesc], retired: &[RetiredDmop]) {
     let mut i = 0;
     while i < ops.len() {
-        assert!(ops[i].code.0 != 0, "dmop-abi: DMOP number 0 was never assigned and must stay unassigned");
-        assert!(ops[i].payload.size <= DMOP_PAYLOAD_SIZE, "dmop-abi: a DMOP payload is larger than the xen_dm_op union");
+        assert!(
+            ops[i].code.0 != 0,
+            "dmop-abi: DMOP number 0 was never assigned and must stay unassigned"
+        );
+        assert!(
+            ops[i].payload.size <= DMOP_PAYLOAD_SIZE,
+            "dmop-abi: a DMOP payload is larger than the xen_dm_op union"
+        );
         let mut j = i + 1;
         while j < ops.len() {
-            assert!(ops[i].code.0 != ops[j].code.0, "dmop-abi: two active DMOPs share a number");
-            assert!(!super::layout::str_eq(ops[i].name, ops[j].name), "dmop-abi: two active DMOPs share a name");
+            assert!(
+                ops[i].code.0 != ops[j].code.0,
+                "dmop-abi: two active DMOPs share a number"
+            );
+            assert!(
+                !super::layout::str_eq(ops[i].name, ops[j].name),
+                "dmop-abi: two active DMOPs share a name"
+            );
             j += 1;
         }
         let mut r = 0;
         while r < retired.len() {
-            assert!(ops[i].code.0 != retired[r].code.0, "dmop-abi: an active DMOP uses a retired number");
+            assert!(
+                ops[i].code.0 != retired[r].code.0,
+                "dmop-abi: an active DMOP uses a retired number"
+            );
             r += 1;
         }
         i += 1;
@@ -625,7 +765,10 @@ pub const fn check_op_tables(ops: &[DmopDesc], retired: &[RetiredDmop]) {
     while r < retired.len() {
         let mut s = r + 1;
         while s < retired.len() {
-            assert!(retired[r].code.0 != retired[s].code.0, "dmop-abi: a number is retired twice");
+            assert!(
+                retired[r].code.0 != retired[s].code.0,
+                "dmop-abi: a number is retired twice"
+            );
             s += 1;
         }
         r += 1;
@@ -633,4 +776,3 @@ pub const fn check_op_tables(ops: &[DmopDesc], retired: &[RetiredDmop]) {
 }
 
 const _: () = check_op_tables(DMOPS, RETIRED_DMOPS);
-

@@ -13,7 +13,10 @@ pub const IOC_READ: u32 = 2;
 
 /// `_IOC(dir, type, nr, size)`.
 pub const fn ioc(dir: u32, ty: u8, nr: u8, size: usize) -> u32 {
-    assert!(size < (1 << 14), "ioctl argument too large for the size field");
+    assert!(
+        size < (1 << 14),
+        "ioctl argument too large for the size field"
+    );
     assert!(dir < 4, "bad ioctl direction");
     (dir << 30) | ((size as u32) << 16) | ((ty as u32) << 8) | (nr as u32)
 }

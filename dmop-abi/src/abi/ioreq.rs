@@ -8,7 +8,9 @@
 //! then a notification) and back to `NONE` (Xen). The buffered page is a
 //! ring of [`BufIoreq`] for writes that need no answer.
 
-use super::layout::{bitfield_get, bitfield_set, AbiZero, BitLayout, ConstDesc, FieldLayout, StructLayout};
+use super::layout::{
+    bitfield_get, bitfield_set, AbiZero, BitLayout, ConstDesc, FieldLayout, StructLayout,
+};
 use super::types::EvtchnPort;
 
 c_enum! {
@@ -191,4 +193,7 @@ abi_struct! {
     }
 }
 
-const _: () = assert!(core::mem::size_of::<BufferedIopage>() <= 4096, "the buffered page must fit one page");
+const _: () = assert!(
+    core::mem::size_of::<BufferedIopage>() <= 4096,
+    "the buffered page must fit one page"
+);

@@ -60,16 +60,28 @@ impl StructLayout {
         let mut i = 0;
         while i < self.fields.len() {
             let f = &self.fields[i];
-            assert!(f.offset == end, "dmop-abi: implicit padding before a field of an ABI struct");
+            assert!(
+                f.offset == end,
+                "dmop-abi: implicit padding before a field of an ABI struct"
+            );
             end = f.offset + f.size;
             i += 1;
         }
-        assert!(end == self.size, "dmop-abi: implicit tail padding in an ABI struct");
+        assert!(
+            end == self.size,
+            "dmop-abi: implicit tail padding in an ABI struct"
+        );
         let mut b = 0;
         while b < self.bits.len() {
             let bit = &self.bits[b];
-            assert!(bit.width > 0 && bit.width <= 32, "dmop-abi: bad bit-field width");
-            assert!(bit.bit_offset + bit.width <= self.size * 8, "dmop-abi: bit field outside its struct");
+            assert!(
+                bit.width > 0 && bit.width <= 32,
+                "dmop-abi: bad bit-field width"
+            );
+            assert!(
+                bit.bit_offset + bit.width <= self.size * 8,
+                "dmop-abi: bit field outside its struct"
+            );
             b += 1;
         }
     }

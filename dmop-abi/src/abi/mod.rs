@@ -26,7 +26,12 @@ pub mod xs_wire;
 
 mod frozen;
 
-#[cfg(not(any(target_arch = "x86", target_arch = "x86_64", target_arch = "arm", target_arch = "aarch64")))]
+#[cfg(not(any(
+    target_arch = "x86",
+    target_arch = "x86_64",
+    target_arch = "arm",
+    target_arch = "aarch64"
+)))]
 compile_error!("Xen's device-model ABI is defined for x86 and Arm only");
 
 /// Every table of the ABI, for the freeze machinery and the header checker.
@@ -179,7 +184,10 @@ pub mod registry {
         while i < STRUCTS.len() {
             let mut j = i + 1;
             while j < STRUCTS.len() {
-                assert!(!super::layout::str_eq(STRUCTS[i].name, STRUCTS[j].name), "dmop-abi: two structs share a C name");
+                assert!(
+                    !super::layout::str_eq(STRUCTS[i].name, STRUCTS[j].name),
+                    "dmop-abi: two structs share a C name"
+                );
                 j += 1;
             }
             i += 1;

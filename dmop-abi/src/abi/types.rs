@@ -72,7 +72,12 @@ type HandleRepr = u64;
 #[derive(Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(
     feature = "zerocopy",
-    derive(zerocopy::FromBytes, zerocopy::IntoBytes, zerocopy::KnownLayout, zerocopy::Immutable)
+    derive(
+        zerocopy::FromBytes,
+        zerocopy::IntoBytes,
+        zerocopy::KnownLayout,
+        zerocopy::Immutable
+    )
 )]
 pub struct GuestHandle(pub HandleRepr);
 
@@ -105,7 +110,12 @@ impl core::fmt::Debug for GuestHandle {
 #[derive(Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(
     feature = "zerocopy",
-    derive(zerocopy::FromBytes, zerocopy::IntoBytes, zerocopy::KnownLayout, zerocopy::Immutable)
+    derive(
+        zerocopy::FromBytes,
+        zerocopy::IntoBytes,
+        zerocopy::KnownLayout,
+        zerocopy::Immutable
+    )
 )]
 pub struct UserPtr(pub usize);
 
@@ -150,9 +160,29 @@ pub type Arm32TailPad = [u8; 0];
 
 /// Sizes of the scalar typedefs, checked against the headers like any constant.
 pub const TYPE_SIZES: &[ConstDesc] = &[
-    ConstDesc { name: "sizeof(domid_t)", header: "xen/xen.h", value: core::mem::size_of::<DomId>() as u64 },
-    ConstDesc { name: "sizeof(ioservid_t)", header: "xen/hvm/dm_op.h", value: core::mem::size_of::<IoservId>() as u64 },
-    ConstDesc { name: "sizeof(evtchn_port_t)", header: "xen/event_channel.h", value: core::mem::size_of::<EvtchnPort>() as u64 },
-    ConstDesc { name: "sizeof(xen_ulong_t)", header: "xen/xen.h", value: core::mem::size_of::<XenUlong>() as u64 },
-    ConstDesc { name: "sizeof(xen_pfn_t)", header: "xen/xen.h", value: core::mem::size_of::<XenPfn>() as u64 },
+    ConstDesc {
+        name: "sizeof(domid_t)",
+        header: "xen/xen.h",
+        value: core::mem::size_of::<DomId>() as u64,
+    },
+    ConstDesc {
+        name: "sizeof(ioservid_t)",
+        header: "xen/hvm/dm_op.h",
+        value: core::mem::size_of::<IoservId>() as u64,
+    },
+    ConstDesc {
+        name: "sizeof(evtchn_port_t)",
+        header: "xen/event_channel.h",
+        value: core::mem::size_of::<EvtchnPort>() as u64,
+    },
+    ConstDesc {
+        name: "sizeof(xen_ulong_t)",
+        header: "xen/xen.h",
+        value: core::mem::size_of::<XenUlong>() as u64,
+    },
+    ConstDesc {
+        name: "sizeof(xen_pfn_t)",
+        header: "xen/xen.h",
+        value: core::mem::size_of::<XenPfn>() as u64,
+    },
 ];

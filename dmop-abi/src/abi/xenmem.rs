@@ -44,8 +44,16 @@ pub const fn ioreq_server_frame_ioreq(n: u64) -> u64 {
 
 /// The C macro calls that must give the same values as [`ioreq_server_frame_ioreq`].
 pub const FRAME_CHECKS: &[ConstDesc] = &[
-    ConstDesc { name: "XENMEM_resource_ioreq_server_frame_ioreq(0)", header: "xen/memory.h", value: ioreq_server_frame_ioreq(0) },
-    ConstDesc { name: "XENMEM_resource_ioreq_server_frame_ioreq(7)", header: "xen/memory.h", value: ioreq_server_frame_ioreq(7) },
+    ConstDesc {
+        name: "XENMEM_resource_ioreq_server_frame_ioreq(0)",
+        header: "xen/memory.h",
+        value: ioreq_server_frame_ioreq(0),
+    },
+    ConstDesc {
+        name: "XENMEM_resource_ioreq_server_frame_ioreq(7)",
+        header: "xen/memory.h",
+        value: ioreq_server_frame_ioreq(7),
+    },
 ];
 
 abi_struct! {

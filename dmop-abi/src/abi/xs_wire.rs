@@ -95,7 +95,10 @@ impl XsMsgType {
     pub const ONE_TIME_RESTRICT: XsMsgType = XsMsgType(XS_ONE_TIME_RESTRICT);
 }
 
-const _: () = assert!(XS_ONE_TIME_RESTRICT == XS_TYPE_COUNT, "one-time-restrict takes the next upstream number");
+const _: () = assert!(
+    XS_ONE_TIME_RESTRICT == XS_TYPE_COUNT,
+    "one-time-restrict takes the next upstream number"
+);
 const _: () = assert!(XS_ONE_TIME_RESTRICT != XS_RESTRICT_RETIRED);
 
 abi_struct! {

@@ -82,7 +82,10 @@ fn main() -> ExitCode {
             "compatible": report.compatible(),
             "report": report,
         });
-        println!("{}", serde_json::to_string_pretty(&doc).expect("serializable"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).expect("serializable")
+        );
     } else {
         for f in &report.findings {
             println!("INCOMPATIBLE {f}");
@@ -95,7 +98,11 @@ fn main() -> ExitCode {
         }
         println!(
             "{}: {} values compared against the frozen ABI version {} for {}: {} incompatibilities",
-            if report.compatible() { "compatible" } else { "INCOMPATIBLE" },
+            if report.compatible() {
+                "compatible"
+            } else {
+                "INCOMPATIBLE"
+            },
             report.compared,
             report.abi_version,
             report.arch,

@@ -32,8 +32,13 @@ fn main() -> ExitCode {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let manifest_path = root.join("abi/frozen.toml");
     let frozen_rs_path = root.join("src/abi/frozen.rs");
-    let work = cli.work.unwrap_or_else(|| root.join("../target/dmop-abi-cross"));
-    let prev = match std::fs::read_to_string(&manifest_path).map_err(|e| e.to_string()).and_then(|t| Manifest::parse(&t).map_err(|e| e.to_string())) {
+    let work = cli
+        .work
+        .unwrap_or_else(|| root.join("../target/dmop-abi-cross"));
+    let prev = match std::fs::read_to_string(&manifest_path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| Manifest::parse(&t).map_err(|e| e.to_string()))
+    {
         Ok(m) => m,
         Err(e) => {
             eprintln!("dmop-abi-freeze: {}: {e}", manifest_path.display());
@@ -49,8 +54,16 @@ fn main() -> ExitCode {
     };
     let mut views = BTreeMap::new();
     for arch in Arch::ALL {
-        eprintln!("dmop-abi-freeze: deriving the {arch} layouts from the code ({})", arch.rust_target());
-        let flat = match rustc.flat(arch, &root.join("src/abi"), &["dmop_abi_unfrozen"], "freeze") {
+        eprintln!(
+            "dmop-abi-freeze: deriving the {arch} layouts from the code ({})",
+            arch.rust_target()
+        );
+        let flat = match rustc.flat(
+            arch,
+            &root.join("src/abi"),
+            &["dmop_abi_unfrozen"],
+            "freeze",
+        ) {
             Ok(f) => f,
             Err(e) => {
                 eprintln!("dmop-abi-freeze: {e}");
@@ -69,7 +82,10 @@ fn main() -> ExitCode {
     }
     // The toolchain that built this tool and Debian's must agree on the host.
     if views[&Arch::host()] != manifest::host_view() {
-        eprintln!("dmop-abi-freeze: the cross-compiled {} layouts differ from this build's own; refusing", Arch::host());
+        eprintln!(
+            "dmop-abi-freeze: the cross-compiled {} layouts differ from this build's own; refusing",
+            Arch::host()
+        );
         return ExitCode::from(2);
     }
     let mut next = manifest::manifest_from_code(prev.abi_version, manifest::code_dmops(), views);
@@ -86,9 +102,15 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     if next.abi_version == prev.abi_version {
-        println!("dmop-abi-freeze: the code matches the frozen ABI version {}; nothing to do", prev.abi_version);
+        println!(
+            "dmop-abi-freeze: the code matches the frozen ABI version {}; nothing to do",
+            prev.abi_version
+        );
     } else {
-        println!("dmop-abi-freeze: ABI version {} -> {}", prev.abi_version, next.abi_version);
+        println!(
+            "dmop-abi-freeze: ABI version {} -> {}",
+            prev.abi_version, next.abi_version
+        );
     }
     let toml = next.to_toml();
     let rs = manifest::frozen_rs(&next);
@@ -102,10 +124,16 @@ fn main() -> ExitCode {
         println!("dmop-abi-freeze: a freeze would rewrite abi/frozen.toml and src/abi/frozen.rs");
         return ExitCode::from(1);
     }
-    if let Err(e) = std::fs::write(&manifest_path, &toml).and_then(|_| std::fs::write(&frozen_rs_path, &rs)) {
+    if let Err(e) =
+        std::fs::write(&manifest_path, &toml).and_then(|_| std::fs::write(&frozen_rs_path, &rs))
+    {
         eprintln!("dmop-abi-freeze: writing: {e}");
         return ExitCode::from(2);
     }
-    println!("dmop-abi-freeze: wrote {} and {}", manifest_path.display(), frozen_rs_path.display());
+    println!(
+        "dmop-abi-freeze: wrote {} and {}",
+        manifest_path.display(),
+        frozen_rs_path.display()
+    );
     ExitCode::SUCCESS
 }

@@ -46,9 +46,20 @@ extern "C" {
     fn xencall_alloc_buffer(xcall: *mut c_void, size: usize) -> *mut c_void;
     fn xencall_free_buffer(xcall: *mut c_void, p: *mut c_void);
     fn xencall3(xcall: *mut c_void, op: c_uint, a1: u64, a2: u64, a3: u64) -> c_int;
-    fn xtl_createlogger_stdiostream(f: *mut libc::FILE, min_level: c_int, flags: c_uint) -> *mut c_void;
+    fn xtl_createlogger_stdiostream(
+        f: *mut libc::FILE,
+        min_level: c_int,
+        flags: c_uint,
+    ) -> *mut c_void;
     fn xtl_logger_destroy(logger: *mut c_void);
-    fn xtl_log(logger: *mut c_void, level: c_int, errnoval: c_int, context: *const c_char, fmt: *const c_char, ...);
+    fn xtl_log(
+        logger: *mut c_void,
+        level: c_int,
+        errnoval: c_int,
+        context: *const c_char,
+        fmt: *const c_char,
+        ...
+    );
     static stderr: *mut libc::FILE;
 }
 
@@ -72,7 +83,9 @@ fn set_errno(e: c_int) {
 }
 
 fn errno() -> c_int {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
 }
 
 /// Runs `f` on the handle behind `h` inside a panic boundary; maps its
@@ -131,7 +144,8 @@ impl DmOpFallback for Xcall {
         let x = self.0;
         let n = bufs.len();
         // SAFETY: libxencall allocates hypercall-safe memory; sizes are ours.
-        let op_bufs = unsafe { xencall_alloc_buffer(x, std::mem::size_of::<DmOpBuf>() * n) }.cast::<DmOpBuf>();
+        let op_bufs = unsafe { xencall_alloc_buffer(x, std::mem::size_of::<DmOpBuf>() * n) }
+            .cast::<DmOpBuf>();
         if op_bufs.is_null() {
             return Err(Error::last(op));
         }
@@ -147,19 +161,32 @@ impl DmOpFallback for Xcall {
             // SAFETY: `p` holds b.len() bytes; `op_bufs` holds n entries.
             unsafe {
                 std::ptr::copy_nonoverlapping(b.as_ptr(), p.cast(), b.len());
-                op_bufs.add(i).write(DmOpBuf { h: GuestHandle::from_addr(p as usize), size: b.len() as XenUlong });
+                op_bufs.add(i).write(DmOpBuf {
+                    h: GuestHandle::from_addr(p as usize),
+                    size: b.len() as XenUlong,
+                });
             }
             bounce.push(p);
         }
         if bounce.len() == n {
             // SAFETY: all buffers are hypercall buffers of the right sizes.
-            let r = unsafe { xencall3(x, HYPERVISOR_DM_OP, u64::from(domid.0), n as u64, op_bufs as u64) };
+            let r = unsafe {
+                xencall3(
+                    x,
+                    HYPERVISOR_DM_OP,
+                    u64::from(domid.0),
+                    n as u64,
+                    op_bufs as u64,
+                )
+            };
             if r < 0 {
                 ret = Err(Error::last(op));
             } else {
                 for (b, p) in bufs.iter_mut().zip(&bounce) {
                     // SAFETY: `p` holds b.len() bytes.
-                    unsafe { std::ptr::copy_nonoverlapping(p.cast::<u8>(), b.as_mut_ptr(), b.len()) };
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(p.cast::<u8>(), b.as_mut_ptr(), b.len())
+                    };
                 }
                 ret = Ok(r);
             }
@@ -180,11 +207,18 @@ impl DmOpFallback for Xcall {
 ///
 /// `logger` is NULL or a live xentoollog logger.
 #[no_mangle]
-pub unsafe extern "C" fn xendevicemodel_open(logger: *mut c_void, open_flags: c_uint) -> *mut xendevicemodel_handle {
+pub unsafe extern "C" fn xendevicemodel_open(
+    logger: *mut c_void,
+    open_flags: c_uint,
+) -> *mut xendevicemodel_handle {
     let _ = open_flags; // accepted and unused, like the C library
     let r = catch_unwind(AssertUnwindSafe(|| {
         let h = Box::into_raw(Box::new(xendevicemodel_handle {
-            tc_ah: ActiveHandle { restrict_callback: Some(all_restrict_cb), le_next: std::ptr::null_mut(), le_prev: std::ptr::null_mut() },
+            tc_ah: ActiveHandle {
+                restrict_callback: Some(all_restrict_cb),
+                le_next: std::ptr::null_mut(),
+                le_prev: std::ptr::null_mut(),
+            },
             logger,
             logger_tofree: std::ptr::null_mut(),
             xcall: std::ptr::null_mut(),
@@ -209,7 +243,10 @@ pub unsafe extern "C" fn xendevicemodel_open(logger: *mut c_void, open_flags: c_
         }
         hr.dm = Some(match DeviceModel::open() {
             Ok(dm) => dm,
-            Err(e) if e.op() == "open privcmd" && ![libc::ENOENT, libc::ENXIO, libc::ENODEV].contains(&e.errno()) => {
+            Err(e)
+                if e.op() == "open privcmd"
+                    && ![libc::ENOENT, libc::ENXIO, libc::ENODEV].contains(&e.errno()) =>
+            {
                 // SAFETY: logger is valid; the format takes one string.
                 unsafe {
                     xtl_log(
@@ -288,7 +325,10 @@ pub unsafe extern "C" fn xendevicemodel_close(dmod: *mut xendevicemodel_handle) 
 ///
 /// `dmod` is NULL or a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn xendevicemodel_restrict(dmod: *mut xendevicemodel_handle, domid: domid_t) -> c_int {
+pub unsafe extern "C" fn xendevicemodel_restrict(
+    dmod: *mut xendevicemodel_handle,
+    domid: domid_t,
+) -> c_int {
     call(dmod, |dm| dm.restrict(DomId(domid)))
 }
 
@@ -306,7 +346,12 @@ fn out<T>(p: *mut T, op: &'static str) -> Result<*mut T, Error> {
 ///
 /// `dmod` is NULL or a live handle; `id` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn xendevicemodel_create_ioreq_server(dmod: *mut xendevicemodel_handle, domid: domid_t, handle_bufioreq: c_int, id: *mut ioservid_t) -> c_int {
+pub unsafe extern "C" fn xendevicemodel_create_ioreq_server(
+    dmod: *mut xendevicemodel_handle,
+    domid: domid_t,
+    handle_bufioreq: c_int,
+    id: *mut ioservid_t,
+) -> c_int {
     call(dmod, |dm| {
         let id = out(id, "create_ioreq_server")?;
         let v = dm.create_ioreq_server(DomId(domid), BufioreqMode(handle_bufioreq as u8))?;
@@ -364,8 +409,17 @@ fn io_type(is_mmio: c_int) -> IoRangeType {
 ///
 /// `dmod` is NULL or a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn xendevicemodel_map_io_range_to_ioreq_server(dmod: *mut xendevicemodel_handle, domid: domid_t, id: ioservid_t, is_mmio: c_int, start: u64, end: u64) -> c_int {
-    call(dmod, |dm| dm.map_io_range_to_ioreq_server(DomId(domid), IoservId(id), io_type(is_mmio), start, end))
+pub unsafe extern "C" fn xendevicemodel_map_io_range_to_ioreq_server(
+    dmod: *mut xendevicemodel_handle,
+    domid: domid_t,
+    id: ioservid_t,
+    is_mmio: c_int,
+    start: u64,
+    end: u64,
+) -> c_int {
+    call(dmod, |dm| {
+        dm.map_io_range_to_ioreq_server(DomId(domid), IoservId(id), io_type(is_mmio), start, end)
+    })
 }
 
 /// `xendevicemodel_unmap_io_range_from_ioreq_server`.
@@ -374,8 +428,23 @@ pub unsafe extern "C" fn xendevicemodel_map_io_range_to_ioreq_server(dmod: *mut 
 ///
 /// `dmod` is NULL or a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn xendevicemodel_unmap_io_range_from_ioreq_server(dmod: *mut xendevicemodel_handle, domid: domid_t, id: ioservid_t, is_mmio: c_int, start: u64, end: u64) -> c_int {
-    call(dmod, |dm| dm.unmap_io_range_from_ioreq_server(DomId(domid), IoservId(id), io_type(is_mmio), start, end))
+pub unsafe extern "C" fn xendevicemodel_unmap_io_range_from_ioreq_server(
+    dmod: *mut xendevicemodel_handle,
+    domid: domid_t,
+    id: ioservid_t,
+    is_mmio: c_int,
+    start: u64,
+    end: u64,
+) -> c_int {
+    call(dmod, |dm| {
+        dm.unmap_io_range_from_ioreq_server(
+            DomId(domid),
+            IoservId(id),
+            io_type(is_mmio),
+            start,
+            end,
+        )
+    })
 }
 
 /// `xendevicemodel_map_mem_type_to_ioreq_server`.
@@ -384,8 +453,21 @@ pub unsafe extern "C" fn xendevicemodel_unmap_io_range_from_ioreq_server(dmod: *
 ///
 /// `dmod` is NULL or a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn xendevicemodel_map_mem_type_to_ioreq_server(dmod: *mut xendevicemodel_handle, domid: domid_t, id: ioservid_t, r#type: u16, flags: u32) -> c_int {
-    call(dmod, |dm| dm.map_mem_type_to_ioreq_server(DomId(domid), IoservId(id), HvmMemType(r#type), MemAccessFlags(flags)))
+pub unsafe extern "C" fn xendevicemodel_map_mem_type_to_ioreq_server(
+    dmod: *mut xendevicemodel_handle,
+    domid: domid_t,
+    id: ioservid_t,
+    r#type: u16,
+    flags: u32,
+) -> c_int {
+    call(dmod, |dm| {
+        dm.map_mem_type_to_ioreq_server(
+            DomId(domid),
+            IoservId(id),
+            HvmMemType(r#type),
+            MemAccessFlags(flags),
+        )
+    })
 }
 
 /// `xendevicemodel_map_pcidev_to_ioreq_server`.
@@ -394,8 +476,18 @@ pub unsafe extern "C" fn xendevicemodel_map_mem_type_to_ioreq_server(dmod: *mut 
 ///
 /// `dmod` is NULL or a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn xendevicemodel_map_pcidev_to_ioreq_server(dmod: *mut xendevicemodel_handle, domid: domid_t, id: ioservid_t, segment: u16, bus: u8, device: u8, function: u8) -> c_int {
-    call(dmod, |dm| dm.map_pcidev_to_ioreq_server(DomId(domid), IoservId(id), segment, bus, device, function))
+pub unsafe extern "C" fn xendevicemodel_map_pcidev_to_ioreq_server(
+    dmod: *mut xendevicemodel_handle,
+    domid: domid_t,
+    id: ioservid_t,
+    segment: u16,
+    bus: u8,
+    device: u8,
+    function: u8,
+) -> c_int {
+    call(dmod, |dm| {
+        dm.map_pcidev_to_ioreq_server(DomId(domid), IoservId(id), segment, bus, device, function)
+    })
 }
 
 /// `xendevicemodel_unmap_pcidev_from_ioreq_server`.
@@ -404,8 +496,25 @@ pub unsafe extern "C" fn xendevicemodel_map_pcidev_to_ioreq_server(dmod: *mut xe
 ///
 /// `dmod` is NULL or a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn xendevicemodel_unmap_pcidev_from_ioreq_server(dmod: *mut xendevicemodel_handle, domid: domid_t, id: ioservid_t, segment: u16, bus: u8, device: u8, function: u8) -> c_int {
-    call(dmod, |dm| dm.unmap_pcidev_from_ioreq_server(DomId(domid), IoservId(id), segment, bus, device, function))
+pub unsafe extern "C" fn xendevicemodel_unmap_pcidev_from_ioreq_server(
+    dmod: *mut xendevicemodel_handle,
+    domid: domid_t,
+    id: ioservid_t,
+    segment: u16,
+    bus: u8,
+    device: u8,
+    function: u8,
+) -> c_int {
+    call(dmod, |dm| {
+        dm.unmap_pcidev_from_ioreq_server(
+            DomId(domid),
+            IoservId(id),
+            segment,
+            bus,
+            device,
+            function,
+        )
+    })
 }
 
 /// `xendevicemodel_destroy_ioreq_server`.
@@ -414,8 +523,14 @@ pub unsafe extern "C" fn xendevicemodel_unmap_pcidev_from_ioreq_server(dmod: *mu
 ///
 /// `dmod` is NULL or a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn xendevicemodel_destroy_ioreq_server(dmod: *mut xendevicemodel_handle, domid: domid_t, id: ioservid_t) -> c_int {
-    call(dmod, |dm| dm.destroy_ioreq_server(DomId(domid), IoservId(id)))
+pub unsafe extern "C" fn xendevicemodel_destroy_ioreq_server(
+    dmod: *mut xendevicemodel_handle,
+    domid: domid_t,
+    id: ioservid_t,
+) -> c_int {
+    call(dmod, |dm| {
+        dm.destroy_ioreq_server(DomId(domid), IoservId(id))
+    })
 }
 
 /// `xendevicemodel_set_ioreq_server_state`.
@@ -424,8 +539,15 @@ pub unsafe extern "C" fn xendevicemodel_destroy_ioreq_server(dmod: *mut xendevic
 ///
 /// `dmod` is NULL or a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn xendevicemodel_set_ioreq_server_state(dmod: *mut xendevicemodel_handle, domid: domid_t, id: ioservid_t, enabled: c_int) -> c_int {
-    call(dmod, |dm| dm.set_ioreq_server_state(DomId(domid), IoservId(id), enabled != 0))
+pub unsafe extern "C" fn xendevicemodel_set_ioreq_server_state(
+    dmod: *mut xendevicemodel_handle,
+    domid: domid_t,
+    id: ioservid_t,
+    enabled: c_int,
+) -> c_int {
+    call(dmod, |dm| {
+        dm.set_ioreq_server_state(DomId(domid), IoservId(id), enabled != 0)
+    })
 }
 
 /// `xendevicemodel_set_pci_intx_level`.
@@ -434,8 +556,18 @@ pub unsafe extern "C" fn xendevicemodel_set_ioreq_server_state(dmod: *mut xendev
 ///
 /// `dmod` is NULL or a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn xendevicemodel_set_pci_intx_level(dmod: *mut xendevicemodel_handle, domid: domid_t, segment: u16, bus: u8, device: u8, intx: u8, level: c_uint) -> c_int {
-    call(dmod, |dm| dm.set_pci_intx_level(DomId(domid), segment, bus, device, intx, level as u8))
+pub unsafe extern "C" fn xendevicemodel_set_pci_intx_level(
+    dmod: *mut xendevicemodel_handle,
+    domid: domid_t,
+    segment: u16,
+    bus: u8,
+    device: u8,
+    intx: u8,
+    level: c_uint,
+) -> c_int {
+    call(dmod, |dm| {
+        dm.set_pci_intx_level(DomId(domid), segment, bus, device, intx, level as u8)
+    })
 }
 
 /// `xendevicemodel_set_isa_irq_level`.
@@ -444,8 +576,15 @@ pub unsafe extern "C" fn xendevicemodel_set_pci_intx_level(dmod: *mut xendevicem
 ///
 /// `dmod` is NULL or a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn xendevicemodel_set_isa_irq_level(dmod: *mut xendevicemodel_handle, domid: domid_t, irq: u8, level: c_uint) -> c_int {
-    call(dmod, |dm| dm.set_isa_irq_level(DomId(domid), irq, level as u8))
+pub unsafe extern "C" fn xendevicemodel_set_isa_irq_level(
+    dmod: *mut xendevicemodel_handle,
+    domid: domid_t,
+    irq: u8,
+    level: c_uint,
+) -> c_int {
+    call(dmod, |dm| {
+        dm.set_isa_irq_level(DomId(domid), irq, level as u8)
+    })
 }
 
 /// `xendevicemodel_set_irq_level`.
@@ -454,7 +593,12 @@ pub unsafe extern "C" fn xendevicemodel_set_isa_irq_level(dmod: *mut xendevicemo
 ///
 /// `dmod` is NULL or a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn xendevicemodel_set_irq_level(dmod: *mut xendevicemodel_handle, domid: domid_t, irq: c_uint, level: c_uint) -> c_int {
+pub unsafe extern "C" fn xendevicemodel_set_irq_level(
+    dmod: *mut xendevicemodel_handle,
+    domid: domid_t,
+    irq: c_uint,
+    level: c_uint,
+) -> c_int {
     call(dmod, |dm| dm.set_irq_level(DomId(domid), irq, level as u8))
 }
 
@@ -464,7 +608,12 @@ pub unsafe extern "C" fn xendevicemodel_set_irq_level(dmod: *mut xendevicemodel_
 ///
 /// `dmod` is NULL or a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn xendevicemodel_set_pci_link_route(dmod: *mut xendevicemodel_handle, domid: domid_t, link: u8, irq: u8) -> c_int {
+pub unsafe extern "C" fn xendevicemodel_set_pci_link_route(
+    dmod: *mut xendevicemodel_handle,
+    domid: domid_t,
+    link: u8,
+    irq: u8,
+) -> c_int {
     call(dmod, |dm| dm.set_pci_link_route(DomId(domid), link, irq))
 }
 
@@ -474,7 +623,12 @@ pub unsafe extern "C" fn xendevicemodel_set_pci_link_route(dmod: *mut xendevicem
 ///
 /// `dmod` is NULL or a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn xendevicemodel_inject_msi(dmod: *mut xendevicemodel_handle, domid: domid_t, msi_addr: u64, msi_data: u32) -> c_int {
+pub unsafe extern "C" fn xendevicemodel_inject_msi(
+    dmod: *mut xendevicemodel_handle,
+    domid: domid_t,
+    msi_addr: u64,
+    msi_data: u32,
+) -> c_int {
     call(dmod, |dm| dm.inject_msi(DomId(domid), msi_addr, msi_data))
 }
 
@@ -484,8 +638,27 @@ pub unsafe extern "C" fn xendevicemodel_inject_msi(dmod: *mut xendevicemodel_han
 ///
 /// `dmod` is NULL or a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn xendevicemodel_inject_event(dmod: *mut xendevicemodel_handle, domid: domid_t, vcpu: c_int, vector: u8, r#type: u8, error_code: u32, insn_len: u8, extra: u64) -> c_int {
-    call(dmod, |dm| dm.inject_event(DomId(domid), vcpu as u32, vector, EventType(r#type), error_code, insn_len, extra))
+pub unsafe extern "C" fn xendevicemodel_inject_event(
+    dmod: *mut xendevicemodel_handle,
+    domid: domid_t,
+    vcpu: c_int,
+    vector: u8,
+    r#type: u8,
+    error_code: u32,
+    insn_len: u8,
+    extra: u64,
+) -> c_int {
+    call(dmod, |dm| {
+        dm.inject_event(
+            DomId(domid),
+            vcpu as u32,
+            vector,
+            EventType(r#type),
+            error_code,
+            insn_len,
+            extra,
+        )
+    })
 }
 
 /// `xendevicemodel_track_dirty_vram`: the bitmap has `(nr + 7) / 8` bytes.
@@ -494,13 +667,20 @@ pub unsafe extern "C" fn xendevicemodel_inject_event(dmod: *mut xendevicemodel_h
 ///
 /// `dmod` is NULL or a live handle; `dirty_bitmap` holds that many bytes.
 #[no_mangle]
-pub unsafe extern "C" fn xendevicemodel_track_dirty_vram(dmod: *mut xendevicemodel_handle, domid: domid_t, first_pfn: u64, nr: u32, dirty_bitmap: *mut c_ulong) -> c_int {
+pub unsafe extern "C" fn xendevicemodel_track_dirty_vram(
+    dmod: *mut xendevicemodel_handle,
+    domid: domid_t,
+    first_pfn: u64,
+    nr: u32,
+    dirty_bitmap: *mut c_ulong,
+) -> c_int {
     call(dmod, |dm| {
         let len = (nr.wrapping_add(7) / 8) as usize;
         let bitmap: &mut [u8] = if len == 0 {
             &mut []
         } else {
-            let p = out(dirty_bitmap, "track_dirty_vram").map_err(|_| Error::new("track_dirty_vram", libc::EFAULT))?;
+            let p = out(dirty_bitmap, "track_dirty_vram")
+                .map_err(|_| Error::new("track_dirty_vram", libc::EFAULT))?;
             // SAFETY: the caller provides `len` writable bytes.
             unsafe { std::slice::from_raw_parts_mut(p.cast::<u8>(), len) }
         };
@@ -514,7 +694,12 @@ pub unsafe extern "C" fn xendevicemodel_track_dirty_vram(dmod: *mut xendevicemod
 ///
 /// `dmod` is NULL or a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn xendevicemodel_modified_memory(dmod: *mut xendevicemodel_handle, domid: domid_t, first_pfn: u64, nr: u32) -> c_int {
+pub unsafe extern "C" fn xendevicemodel_modified_memory(
+    dmod: *mut xendevicemodel_handle,
+    domid: domid_t,
+    first_pfn: u64,
+    nr: u32,
+) -> c_int {
     call(dmod, |dm| dm.modified_memory(DomId(domid), first_pfn, nr))
 }
 
@@ -524,12 +709,18 @@ pub unsafe extern "C" fn xendevicemodel_modified_memory(dmod: *mut xendevicemode
 ///
 /// `dmod` is NULL or a live handle; `extents` holds `nr` extents.
 #[no_mangle]
-pub unsafe extern "C" fn xendevicemodel_modified_memory_bulk(dmod: *mut xendevicemodel_handle, domid: domid_t, extents: *mut ModifiedMemoryExtent, nr: u32) -> c_int {
+pub unsafe extern "C" fn xendevicemodel_modified_memory_bulk(
+    dmod: *mut xendevicemodel_handle,
+    domid: domid_t,
+    extents: *mut ModifiedMemoryExtent,
+    nr: u32,
+) -> c_int {
     call(dmod, |dm| {
         let ext: &mut [ModifiedMemoryExtent] = if nr == 0 {
             &mut []
         } else {
-            let p = out(extents, "modified_memory").map_err(|_| Error::new("modified_memory", libc::EFAULT))?;
+            let p = out(extents, "modified_memory")
+                .map_err(|_| Error::new("modified_memory", libc::EFAULT))?;
             // SAFETY: the caller provides `nr` extents.
             unsafe { std::slice::from_raw_parts_mut(p, nr as usize) }
         };
@@ -543,8 +734,16 @@ pub unsafe extern "C" fn xendevicemodel_modified_memory_bulk(dmod: *mut xendevic
 ///
 /// `dmod` is NULL or a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn xendevicemodel_set_mem_type(dmod: *mut xendevicemodel_handle, domid: domid_t, mem_type: c_int, first_pfn: u64, nr: u32) -> c_int {
-    call(dmod, |dm| dm.set_mem_type(DomId(domid), HvmMemType(mem_type as u16), first_pfn, nr))
+pub unsafe extern "C" fn xendevicemodel_set_mem_type(
+    dmod: *mut xendevicemodel_handle,
+    domid: domid_t,
+    mem_type: c_int,
+    first_pfn: u64,
+    nr: u32,
+) -> c_int {
+    call(dmod, |dm| {
+        dm.set_mem_type(DomId(domid), HvmMemType(mem_type as u16), first_pfn, nr)
+    })
 }
 
 /// `xendevicemodel_shutdown`.
@@ -553,7 +752,11 @@ pub unsafe extern "C" fn xendevicemodel_set_mem_type(dmod: *mut xendevicemodel_h
 ///
 /// `dmod` is NULL or a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn xendevicemodel_shutdown(dmod: *mut xendevicemodel_handle, domid: domid_t, reason: c_uint) -> c_int {
+pub unsafe extern "C" fn xendevicemodel_shutdown(
+    dmod: *mut xendevicemodel_handle,
+    domid: domid_t,
+    reason: c_uint,
+) -> c_int {
     call(dmod, |dm| dm.shutdown(DomId(domid), ShutdownReason(reason)))
 }
 
@@ -563,8 +766,16 @@ pub unsafe extern "C" fn xendevicemodel_shutdown(dmod: *mut xendevicemodel_handl
 ///
 /// `dmod` is NULL or a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn xendevicemodel_relocate_memory(dmod: *mut xendevicemodel_handle, domid: domid_t, size: u32, src_gfn: u64, dst_gfn: u64) -> c_int {
-    call(dmod, |dm| dm.relocate_memory(DomId(domid), size, src_gfn, dst_gfn))
+pub unsafe extern "C" fn xendevicemodel_relocate_memory(
+    dmod: *mut xendevicemodel_handle,
+    domid: domid_t,
+    size: u32,
+    src_gfn: u64,
+    dst_gfn: u64,
+) -> c_int {
+    call(dmod, |dm| {
+        dm.relocate_memory(DomId(domid), size, src_gfn, dst_gfn)
+    })
 }
 
 /// `xendevicemodel_pin_memory_cacheattr`.
@@ -573,8 +784,16 @@ pub unsafe extern "C" fn xendevicemodel_relocate_memory(dmod: *mut xendevicemode
 ///
 /// `dmod` is NULL or a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn xendevicemodel_pin_memory_cacheattr(dmod: *mut xendevicemodel_handle, domid: domid_t, start: u64, end: u64, r#type: u32) -> c_int {
-    call(dmod, |dm| dm.pin_memory_cacheattr(DomId(domid), start, end, CacheAttr(r#type)))
+pub unsafe extern "C" fn xendevicemodel_pin_memory_cacheattr(
+    dmod: *mut xendevicemodel_handle,
+    domid: domid_t,
+    start: u64,
+    end: u64,
+    r#type: u32,
+) -> c_int {
+    call(dmod, |dm| {
+        dm.pin_memory_cacheattr(DomId(domid), start, end, CacheAttr(r#type))
+    })
 }
 
 /// `xendevicemodel_nr_vcpus`.
@@ -583,7 +802,11 @@ pub unsafe extern "C" fn xendevicemodel_pin_memory_cacheattr(dmod: *mut xendevic
 ///
 /// `dmod` is NULL or a live handle; `vcpus` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn xendevicemodel_nr_vcpus(dmod: *mut xendevicemodel_handle, domid: domid_t, vcpus: *mut c_uint) -> c_int {
+pub unsafe extern "C" fn xendevicemodel_nr_vcpus(
+    dmod: *mut xendevicemodel_handle,
+    domid: domid_t,
+    vcpus: *mut c_uint,
+) -> c_int {
     call(dmod, |dm| {
         let p = out(vcpus, "nr_vcpus")?;
         let n = dm.nr_vcpus(DomId(domid))?;

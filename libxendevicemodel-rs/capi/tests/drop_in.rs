@@ -19,13 +19,22 @@ fn our_cdylib() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(Path::parent).unwrap();
     let so = dir.join("libxendevicemodel_c.so");
-    assert!(so.exists(), "{} not built: `cargo build -p xendevicemodel-c` first (cargo xtask test does)", so.display());
+    assert!(
+        so.exists(),
+        "{} not built: `cargo build -p xendevicemodel-c` first (cargo xtask test does)",
+        so.display()
+    );
     so
 }
 
 fn sh(cmd: &mut Command) -> String {
     let o = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(o.status.success(), "{cmd:?}: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
@@ -47,9 +56,18 @@ fn dynsyms(lib: &Path) -> Vec<String> {
 fn exports_the_same_symbols_and_versions_as_debian() {
     let ours = dynsyms(&our_cdylib());
     let theirs = dynsyms(Path::new(DEBIAN_LIB));
-    assert_eq!(theirs.len(), 26 + 5, "26 functions and 5 version nodes: {theirs:?}");
+    assert_eq!(
+        theirs.len(),
+        26 + 5,
+        "26 functions and 5 version nodes: {theirs:?}"
+    );
     assert_eq!(ours, theirs);
-    let soname = |p: &Path| sh(Command::new("readelf").arg("-d").arg(p)).lines().find(|l| l.contains("SONAME")).map(str::to_string);
+    let soname = |p: &Path| {
+        sh(Command::new("readelf").arg("-d").arg(p))
+            .lines()
+            .find(|l| l.contains("SONAME"))
+            .map(str::to_string)
+    };
     assert_eq!(soname(&our_cdylib()), soname(Path::new(DEBIAN_LIB)));
 }
 
@@ -87,17 +105,26 @@ impl Harness {
     fn run(&self, prog: &str, ours: bool, tag: &str) -> (String, String) {
         let cap = self.dir.path().join(format!("capture-{tag}.log"));
         let mut cmd = Command::new(self.dir.path().join(prog));
-        cmd.env("LD_PRELOAD", self.dir.path().join("capture.so")).env("CAPTURE_FILE", &cap);
+        cmd.env("LD_PRELOAD", self.dir.path().join("capture.so"))
+            .env("CAPTURE_FILE", &cap);
         if ours {
             cmd.env("LD_LIBRARY_PATH", self.dir.path().join("ours"));
         }
         // Which library actually got loaded is part of the answer.
         let libs = sh(Command::new("sh").arg("-c").arg(format!(
             "{} ldd {}",
-            if ours { format!("LD_LIBRARY_PATH={}", self.dir.path().join("ours").display()) } else { String::new() },
+            if ours {
+                format!("LD_LIBRARY_PATH={}", self.dir.path().join("ours").display())
+            } else {
+                String::new()
+            },
             self.dir.path().join(prog).display()
         )));
-        let want = if ours { "/ours/libxendevicemodel.so.1" } else { "x86_64-linux-gnu/libxendevicemodel.so.1" };
+        let want = if ours {
+            "/ours/libxendevicemodel.so.1"
+        } else {
+            "x86_64-linux-gnu/libxendevicemodel.so.1"
+        };
         assert!(libs.contains(want), "{prog} did not load {want}:\n{libs}");
         let out = sh(&mut cmd);
         (out, std::fs::read_to_string(&cap).unwrap_or_default())
@@ -110,10 +137,16 @@ fn every_function_hands_the_kernel_the_same_bytes_as_debians_library() {
     let h = Harness::new();
     let (out_c, cap_c) = h.run("ops", false, "debian");
     let (out_rs, cap_rs) = h.run("ops", true, "ours");
-    assert!(cap_c.lines().filter(|l| l.starts_with("DM_OP")).count() >= 30, "the capture saw the ops:\n{cap_c}");
+    assert!(
+        cap_c.lines().filter(|l| l.starts_with("DM_OP")).count() >= 30,
+        "the capture saw the ops:\n{cap_c}"
+    );
     // Both probe DM_OP at open with DOMID_INVALID and no buffer.
     assert!(cap_c.contains("DM_OP dom=32756 num=0"), "{cap_c}");
-    for (a, b, what) in [(&out_c, &out_rs, "return values"), (&cap_c, &cap_rs, "ioctl capture")] {
+    for (a, b, what) in [
+        (&out_c, &out_rs, "return values"),
+        (&cap_c, &cap_rs, "ioctl capture"),
+    ] {
         if a != b {
             let diff: Vec<String> = a
                 .lines()
@@ -121,7 +154,12 @@ fn every_function_hands_the_kernel_the_same_bytes_as_debians_library() {
                 .filter(|(x, y)| x != y)
                 .map(|(x, y)| format!("  debian: {x}\n  ours:   {y}"))
                 .collect();
-            panic!("{what} differ ({} vs {} lines):\n{}", a.lines().count(), b.lines().count(), diff.join("\n"));
+            panic!(
+                "{what} differ ({} vs {} lines):\n{}",
+                a.lines().count(),
+                b.lines().count(),
+                diff.join("\n")
+            );
         }
     }
 }
@@ -132,5 +170,9 @@ fn null_handles_and_outputs_give_einval_not_a_crash() {
     let h = Harness::new();
     let (out, _) = h.run("nullsafe", true, "null");
     assert!(!out.contains("FAIL"), "{out}");
-    assert_eq!(out.lines().filter(|l| l.starts_with("ok ")).count(), 10, "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("ok ")).count(),
+        10,
+        "{out}"
+    );
 }

@@ -22,7 +22,11 @@ mod tests {
     fn restriction_is_set_once_and_never_lifted() {
         let r = Restriction::none();
         assert!(r.allows(DomId(0)) && r.allows(DomId(9)));
-        assert_eq!(r.restrict(DomId::INVALID), Err(Refusal::Inval), "DOMID_INVALID would restrict nothing");
+        assert_eq!(
+            r.restrict(DomId::INVALID),
+            Err(Refusal::Inval),
+            "DOMID_INVALID would restrict nothing"
+        );
         assert_eq!(r.restrict(DomId(0x7ff0)), Err(Refusal::Inval));
         assert_eq!(r.get(), None);
         assert_eq!(r.restrict(DomId(9)), Ok(()));
@@ -56,22 +60,42 @@ mod tests {
     fn bindings_bind_rebind_unbind_and_fill_up() {
         let mut b = BindingTable::new();
         assert_eq!(b.bind(Kuid(1000), DomId(3)), Ok(()));
-        assert_eq!(b.bind(Kuid(1000), DomId(4)), Ok(()), "rebinding moves the uid");
+        assert_eq!(
+            b.bind(Kuid(1000), DomId(4)),
+            Ok(()),
+            "rebinding moves the uid"
+        );
         assert_eq!(b.lookup(Kuid(1000)), Some(DomId(4)));
         let mut n = 0;
         b.for_each(|_, _| n += 1);
         assert_eq!(n, 1, "a uid has one slot");
         assert_eq!(b.bind(Kuid(1), DomId::INVALID), Err(Refusal::Inval));
-        assert_eq!(b.bind(Kuid::INVALID, DomId(1)), Err(Refusal::Inval), "the invalid uid");
-        assert_eq!(b.bind(Kuid::ROOT, DomId(1)), Err(Refusal::Inval), "root would confine every privileged tool");
-        assert_eq!(b.bind(Kuid(1), DomId(0)), Err(Refusal::Inval), "dom0 is no device model's guest");
+        assert_eq!(
+            b.bind(Kuid::INVALID, DomId(1)),
+            Err(Refusal::Inval),
+            "the invalid uid"
+        );
+        assert_eq!(
+            b.bind(Kuid::ROOT, DomId(1)),
+            Err(Refusal::Inval),
+            "root would confine every privileged tool"
+        );
+        assert_eq!(
+            b.bind(Kuid(1), DomId(0)),
+            Err(Refusal::Inval),
+            "dom0 is no device model's guest"
+        );
         assert_eq!(b.unbind(Kuid(1000)), Ok(()));
         assert_eq!(b.unbind(Kuid(1000)), Err(Refusal::NoEnt));
         for uid in 1..=MAX_BINDINGS as u32 {
             b.bind(Kuid(uid), DomId(uid as u16 % 100 + 1)).unwrap();
         }
         assert_eq!(b.bind(Kuid(99_999), DomId(1)), Err(Refusal::NoSpace));
-        assert_eq!(b.bind(Kuid(5), DomId(77)), Ok(()), "rebinding works when full");
+        assert_eq!(
+            b.bind(Kuid(5), DomId(77)),
+            Ok(()),
+            "rebinding works when full"
+        );
         b.clear();
         assert_eq!(b.lookup(Kuid(5)), None);
     }
@@ -92,21 +116,40 @@ mod tests {
             .collect();
         hs.into_iter().for_each(|h| h.join().unwrap());
         let mut n = 0;
-        b.lock().unwrap().for_each(|u, _| n += usize::from(u == Kuid(42)));
+        b.lock()
+            .unwrap()
+            .for_each(|u, _| n += usize::from(u == Kuid(42)));
         assert_eq!(n, 1);
     }
 
     fn who(uid: u32, initial_userns: bool, cap_sys_admin: bool) -> Opener {
-        Opener { fsuid: Kuid(uid), initial_userns, cap_sys_admin }
+        Opener {
+            fsuid: Kuid(uid),
+            initial_userns,
+            cap_sys_admin,
+        }
     }
 
     #[test]
     fn open_policy() {
         let bound = |u: Kuid| (u == Kuid(5001)).then_some(DomId(5));
-        assert_eq!(decide_open(who(5001, true, false), bound), Ok(OpenDecision::Restricted(DomId(5))));
-        assert_eq!(decide_open(who(5001, true, true), bound), Ok(OpenDecision::Restricted(DomId(5))), "a binding applies to admins too");
-        assert_eq!(decide_open(who(0, true, true), bound), Ok(OpenDecision::Unrestricted));
-        assert_eq!(decide_open(who(4343, true, false), bound), Err(Refusal::Access));
+        assert_eq!(
+            decide_open(who(5001, true, false), bound),
+            Ok(OpenDecision::Restricted(DomId(5)))
+        );
+        assert_eq!(
+            decide_open(who(5001, true, true), bound),
+            Ok(OpenDecision::Restricted(DomId(5))),
+            "a binding applies to admins too"
+        );
+        assert_eq!(
+            decide_open(who(0, true, true), bound),
+            Ok(OpenDecision::Unrestricted)
+        );
+        assert_eq!(
+            decide_open(who(4343, true, false), bound),
+            Err(Refusal::Access)
+        );
     }
 
     #[test]
@@ -129,15 +172,57 @@ mod tests {
     fn restrict_uid_needs_an_admin_on_an_unrestricted_fd_and_a_mapped_uid() {
         let free = Restriction::none();
         let bound = Restriction::to(DomId(2));
-        let arg = PrivcmdRestrictUid { uid: 7, domid: DomId(3), flags: RestrictUidFlags(0) };
+        let arg = PrivcmdRestrictUid {
+            uid: 7,
+            domid: DomId(3),
+            flags: RestrictUidFlags(0),
+        };
         let k = Some(Kuid(7));
-        assert_eq!(decide_restrict_uid(true, &free, &arg, k), Ok(BindingChange::Bind(Kuid(7), DomId(3))));
-        assert_eq!(decide_restrict_uid(true, &free, &PrivcmdRestrictUid { flags: RestrictUidFlags::UNBIND, ..arg }, k), Ok(BindingChange::Unbind(Kuid(7))));
-        assert_eq!(decide_restrict_uid(false, &free, &arg, k), Err(Refusal::Perm));
-        assert_eq!(decide_restrict_uid(true, &bound, &arg, k), Err(Refusal::Perm));
-        assert_eq!(decide_restrict_uid(true, &free, &PrivcmdRestrictUid { flags: RestrictUidFlags(3), ..arg }, k), Err(Refusal::Inval));
-        assert_eq!(decide_restrict_uid(true, &free, &arg, None), Err(Refusal::Inval), "a uid the caller's namespace does not map");
-        assert_eq!(decide_restrict_uid(true, &free, &arg, Some(Kuid::INVALID)), Err(Refusal::Inval));
+        assert_eq!(
+            decide_restrict_uid(true, &free, &arg, k),
+            Ok(BindingChange::Bind(Kuid(7), DomId(3)))
+        );
+        assert_eq!(
+            decide_restrict_uid(
+                true,
+                &free,
+                &PrivcmdRestrictUid {
+                    flags: RestrictUidFlags::UNBIND,
+                    ..arg
+                },
+                k
+            ),
+            Ok(BindingChange::Unbind(Kuid(7)))
+        );
+        assert_eq!(
+            decide_restrict_uid(false, &free, &arg, k),
+            Err(Refusal::Perm)
+        );
+        assert_eq!(
+            decide_restrict_uid(true, &bound, &arg, k),
+            Err(Refusal::Perm)
+        );
+        assert_eq!(
+            decide_restrict_uid(
+                true,
+                &free,
+                &PrivcmdRestrictUid {
+                    flags: RestrictUidFlags(3),
+                    ..arg
+                },
+                k
+            ),
+            Err(Refusal::Inval)
+        );
+        assert_eq!(
+            decide_restrict_uid(true, &free, &arg, None),
+            Err(Refusal::Inval),
+            "a uid the caller's namespace does not map"
+        );
+        assert_eq!(
+            decide_restrict_uid(true, &free, &arg, Some(Kuid::INVALID)),
+            Err(Refusal::Inval)
+        );
     }
 
     #[test]
@@ -146,13 +231,20 @@ mod tests {
         assert_eq!(frame_count(1), Ok(1));
         assert_eq!(frame_count(i32::MAX as u64), Ok(i32::MAX as usize));
         for n in [1u64 << 31, (1 << 32) - 1, 1 << 32, (1 << 32) + 1, u64::MAX] {
-            assert_eq!(frame_count(n), Err(Refusal::Inval), "{n:#x} would truncate in the remap's int");
+            assert_eq!(
+                frame_count(n),
+                Err(Refusal::Inval),
+                "{n:#x} would truncate in the remap's int"
+            );
         }
         assert!(resource_range_fits(0, 2, 2));
         assert!(resource_range_fits(1, 1, 2));
         assert!(!resource_range_fits(1, 2, 2));
         assert!(!resource_range_fits(0, 3, 2));
-        assert!(!resource_range_fits(u64::MAX, 1, u32::MAX), "no wrap-around");
+        assert!(
+            !resource_range_fits(u64::MAX, 1, u32::MAX),
+            "no wrap-around"
+        );
     }
 
     #[test]
@@ -161,21 +253,36 @@ mod tests {
         assert_eq!(chunk_outcome(&mut e, -12), Err(-12));
         assert_eq!(e, [0, -14, -12, -12]);
         let mut e = [NOT_TRIED; 3];
-        assert_eq!(chunk_outcome(&mut e, -22), Err(-22), "nothing tried: the vma check failed");
+        assert_eq!(
+            chunk_outcome(&mut e, -22),
+            Err(-22),
+            "nothing tried: the vma check failed"
+        );
         let mut e = [0, NOT_TRIED];
-        assert_eq!(chunk_outcome(&mut e, 1), Err(-14), "untried frames with no error given: EFAULT");
+        assert_eq!(
+            chunk_outcome(&mut e, 1),
+            Err(-14),
+            "untried frames with no error given: EFAULT"
+        );
         assert_eq!(e, [0, -14]);
         let mut e = [0, -2, 0];
         assert_eq!(chunk_outcome(&mut e, 2), Ok(true), "a paged-out frame");
         let mut e = [0, -22];
-        assert_eq!(chunk_outcome(&mut e, -22), Ok(false), "the last frame's own error, already in place");
+        assert_eq!(
+            chunk_outcome(&mut e, -22),
+            Ok(false),
+            "the last frame's own error, already in place"
+        );
         let mut e = [0, 0];
         assert_eq!(chunk_outcome(&mut e, 2), Ok(false));
     }
 
     #[test]
     fn dm_op_limits() {
-        let l = DmOpLimits { max_bufs: 16, max_size: 4096 };
+        let l = DmOpLimits {
+            max_bufs: 16,
+            max_size: 4096,
+        };
         assert_eq!(l.check_count(16), Ok(()));
         assert_eq!(l.check_count(17), Err(Refusal::TooBig));
         assert_eq!(l.check_size(4096), Ok(()));
@@ -187,8 +294,14 @@ mod tests {
         let op = match code {
             DmopCode::TRACK_DIRTY_VRAM => {
                 let mut o = XenDmOp::new(code);
-                let p = TrackDirtyVram { nr, ..TrackDirtyVram::ZEROED };
-                as_bytes(&p).iter().enumerate().for_each(|(i, b)| set_u(&mut o, i, *b));
+                let p = TrackDirtyVram {
+                    nr,
+                    ..TrackDirtyVram::ZEROED
+                };
+                as_bytes(&p)
+                    .iter()
+                    .enumerate()
+                    .for_each(|(i, b)| set_u(&mut o, i, *b));
                 o
             }
             _ => XenDmOp::new(code),
@@ -208,18 +321,35 @@ mod tests {
     mod zerocopy_free {
         pub fn as_bytes<T>(v: &T) -> &[u8] {
             // SAFETY: the ABI structs are plain integers with no padding.
-            unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), std::mem::size_of::<T>()) }
+            unsafe {
+                std::slice::from_raw_parts((v as *const T).cast::<u8>(), std::mem::size_of::<T>())
+            }
         }
     }
 
     #[test]
     fn only_track_dirty_vram_has_an_output_only_buffer() {
         let vram = op_bytes(DmopCode::TRACK_DIRTY_VRAM, 100);
-        assert_eq!(output_only_len(&vram, 2), Some(13), "ceil(100 / 8) bytes of bitmap");
-        assert_eq!(output_only_len(&op_bytes(DmopCode::TRACK_DIRTY_VRAM, 0), 2), Some(0));
+        assert_eq!(
+            output_only_len(&vram, 2),
+            Some(13),
+            "ceil(100 / 8) bytes of bitmap"
+        );
+        assert_eq!(
+            output_only_len(&op_bytes(DmopCode::TRACK_DIRTY_VRAM, 0), 2),
+            Some(0)
+        );
         assert_eq!(output_only_len(&vram, 1), None, "no buffer 1");
-        assert_eq!(output_only_len(&vram[..10], 2), None, "buffer 0 too short to hold nr");
-        assert_eq!(output_only_len(&op_bytes(DmopCode::MODIFIED_MEMORY, 5), 2), None, "extents are read by Xen");
+        assert_eq!(
+            output_only_len(&vram[..10], 2),
+            None,
+            "buffer 0 too short to hold nr"
+        );
+        assert_eq!(
+            output_only_len(&op_bytes(DmopCode::MODIFIED_MEMORY, 5), 2),
+            None,
+            "extents are read by Xen"
+        );
     }
 
     #[test]

@@ -20,7 +20,14 @@ use crate::xl::{self, Guest};
 fn rate(node: &str, dom: DomId, pages: u32, dur: Duration) -> Option<f64> {
     let fd = raw::open(node).ok()?;
     let mut small = XenDmOp::new(DmopCode::NR_VCPUS);
-    let mut vram = XenDmOp::with_payload(DmopCode::TRACK_DIRTY_VRAM, &TrackDirtyVram { nr: pages, first_pfn: 0x100, ..TrackDirtyVram::ZEROED });
+    let mut vram = XenDmOp::with_payload(
+        DmopCode::TRACK_DIRTY_VRAM,
+        &TrackDirtyVram {
+            nr: pages,
+            first_pfn: 0x100,
+            ..TrackDirtyVram::ZEROED
+        },
+    );
     let mut bitmap = vec![0u8; 4096];
     let start = Instant::now();
     let mut n = 0u64;
@@ -56,10 +63,17 @@ pub fn run() -> i32 {
     let mut ok = true;
     // The 4 KiB buffer with few pages measures the drivers; with the whole
     // bitmap's 32768 pages Xen's own scan dominates both.
-    for (name, pages) in [("dm_op-small", 0), ("dm_op-track_dirty_vram-4k-buffer", 64), ("dm_op-track_dirty_vram-4k-bitmap-xen-bound", 32768)] {
+    for (name, pages) in [
+        ("dm_op-small", 0),
+        ("dm_op-track_dirty_vram-4k-buffer", 64),
+        ("dm_op-track_dirty_vram-4k-bitmap-xen-bound", 32768),
+    ] {
         let (mut c, mut o) = (Vec::new(), Vec::new());
         for _ in 0..5 {
-            match (rate(C_NODE, g.domid, pages, Duration::from_millis(500)), rate(OUR_NODE, g.domid, pages, Duration::from_millis(500))) {
+            match (
+                rate(C_NODE, g.domid, pages, Duration::from_millis(500)),
+                rate(OUR_NODE, g.domid, pages, Duration::from_millis(500)),
+            ) {
                 (Some(x), Some(y)) => {
                     c.push(x);
                     o.push(y);
@@ -73,7 +87,10 @@ pub fn run() -> i32 {
         }
         let (c, o) = (median(c), median(o));
         println!("BENCH {name} {c:.0} {o:.0}");
-        println!("# {name}: C privcmd {c:.0}/s, privcmd-restrict {o:.0}/s, ratio {:.2}", o / c);
+        println!(
+            "# {name}: C privcmd {c:.0}/s, privcmd-restrict {o:.0}/s, ratio {:.2}",
+            o / c
+        );
     }
     println!("ok 1 - measured");
     println!("1..1");

@@ -32,16 +32,30 @@ fn once(t: &mut Tap, name: &str, dm: &str, extra: &str) -> Option<u64> {
     let tag = format!("(d{})", g.domid.0);
     let line = wait_for(180, || {
         let (_, d) = xl::run("xl", &["dmesg"]);
-        d.lines().find(|l| l.contains(&tag) && l.contains("bench: pio-round-trips")).map(str::to_string)
+        d.lines()
+            .find(|l| l.contains(&tag) && l.contains("bench: pio-round-trips"))
+            .map(str::to_string)
     });
     drop(g);
     let Some(line) = line else {
-        t.check(&format!("{name} reports a rate"), false, format_args!("no result in xl dmesg; device model log:\n{}", dm_log(name)));
+        t.check(
+            &format!("{name} reports a rate"),
+            false,
+            format_args!("no result in xl dmesg; device model log:\n{}", dm_log(name)),
+        );
         return None;
     };
     let words: Vec<&str> = line.split_whitespace().collect();
-    let rate = words.iter().position(|w| *w == "per-second").and_then(|i| words.get(i + 1)).and_then(|v| v.parse().ok());
-    t.check(&format!("{name}: {}", line.split("bench: ").nth(1).unwrap_or(&line)), rate.is_some_and(|r| r > 0), &line);
+    let rate = words
+        .iter()
+        .position(|w| *w == "per-second")
+        .and_then(|i| words.get(i + 1))
+        .and_then(|v| v.parse().ok());
+    t.check(
+        &format!("{name}: {}", line.split("bench: ").nth(1).unwrap_or(&line)),
+        rate.is_some_and(|r| r > 0),
+        &line,
+    );
     rate
 }
 
@@ -52,19 +66,32 @@ pub fn run() -> i32 {
         t.check("Debian's QEMU for Xen is in the image", false, QEMU);
         return t.finish();
     }
-    let thin = format!("device_model_version = \"qemu-xen-traditional\"\ndevice_model_override = \"{}\"\n", thin_dm_path());
+    let thin = format!(
+        "device_model_version = \"qemu-xen-traditional\"\ndevice_model_override = \"{}\"\n",
+        thin_dm_path()
+    );
     let qemu = "device_model_version = \"qemu-xen\"\n";
     // As shipped (adaptive polling), and with polling off: the second
     // shows what the request path alone gives.
     let (mut best_qemu, mut best_thin, mut best_nopoll) = (0u64, 0u64, 0u64);
     for i in 0..ROUNDS {
-        if let Some(r) = once(&mut t, &format!("bench-qemu-{i}"), qemu, "serial = \"null\"\n") {
+        if let Some(r) = once(
+            &mut t,
+            &format!("bench-qemu-{i}"),
+            qemu,
+            "serial = \"null\"\n",
+        ) {
             best_qemu = best_qemu.max(r);
         }
         if let Some(r) = once(&mut t, &format!("bench-thin-{i}"), &thin, "") {
             best_thin = best_thin.max(r);
         }
-        if let Some(r) = once(&mut t, &format!("bench-nopoll-{i}"), &thin, &crate::devicemodel::dm_args(&["--poll-max-us", "0"])) {
+        if let Some(r) = once(
+            &mut t,
+            &format!("bench-nopoll-{i}"),
+            &thin,
+            &crate::devicemodel::dm_args(&["--poll-max-us", "0"]),
+        ) {
             best_nopoll = best_nopoll.max(r);
         }
     }

@@ -7,7 +7,9 @@
 use dmop_abi::dmop::{DmopCode, XenDmOp};
 use zerocopy::IntoBytes;
 
-use crate::devicemodel::{dm_args, dm_log, dm_pid, forwarder_of, thin_dm_path, wait_for, xenstored_restricts};
+use crate::devicemodel::{
+    dm_args, dm_log, dm_pid, forwarder_of, thin_dm_path, wait_for, xenstored_restricts,
+};
 use crate::raw;
 use crate::tap::Tap;
 use crate::xl::{self, Guest};
@@ -23,18 +25,29 @@ fn show(s: &str) {
 
 fn info_field(info: &str, key: &str) -> String {
     info.lines()
-        .find_map(|l| l.split_once(':').filter(|(k, _)| k.trim() == key).map(|(_, v)| v.trim().to_string()))
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.trim() == key)
+                .map(|(_, v)| v.trim().to_string())
+        })
         .unwrap_or_default()
 }
 
 fn status_field(pid: u32, key: &str) -> String {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines().find_map(|l| l.strip_prefix(&format!("{key}:")).map(|v| v.split_whitespace().next().unwrap_or("").to_string())).unwrap_or_default()
+    s.lines()
+        .find_map(|l| {
+            l.strip_prefix(&format!("{key}:"))
+                .map(|v| v.split_whitespace().next().unwrap_or("").to_string())
+        })
+        .unwrap_or_default()
 }
 
 /// The device model's lines (`xen-thin-dm: ...` and the table), without the prefix.
 fn dm_lines(log: &str) -> Vec<String> {
-    log.lines().filter_map(|l| l.strip_prefix("xen-thin-dm: ").map(str::to_string)).collect()
+    log.lines()
+        .filter_map(|l| l.strip_prefix("xen-thin-dm: ").map(str::to_string))
+        .collect()
 }
 
 /// The rows of the device model's escape table, and its summary line.
@@ -46,8 +59,14 @@ fn escape_table(log: &str) -> (Vec<String>, String) {
         .take_while(|l| l.starts_with("  "))
         .map(str::to_string)
         .collect();
-    let summary = log.lines().find(|l| l.contains("escape attempts:")).unwrap_or_default();
-    (rows, summary.trim_start_matches("xen-thin-dm: ").to_string())
+    let summary = log
+        .lines()
+        .find(|l| l.contains("escape attempts:"))
+        .unwrap_or_default();
+    (
+        rows,
+        summary.trim_start_matches("xen-thin-dm: ").to_string(),
+    )
 }
 
 /// The device model's log once its escape table is complete: xl returns
@@ -69,7 +88,10 @@ fn run_guest(name: &str) -> (bool, String) {
 
 /// What the guest printed on xen-thin-dm's UART.
 fn guest_lines(log: &str) -> impl Iterator<Item = &str> {
-    log.lines().skip_while(|l| !l.contains("xen-thin-dm: serving")).skip(1).take_while(|l| !l.starts_with("xen-thin-dm: "))
+    log.lines()
+        .skip_while(|l| !l.contains("xen-thin-dm: serving"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("xen-thin-dm: "))
 }
 
 /// The two guests of the demo: 'bystander' (a fake device model) and
@@ -84,7 +106,12 @@ fn start_guests(t: &mut Tap) -> Option<(Guest, Guest)> {
         }
     };
     let o = victim.domid.0.to_string();
-    match Guest::create("demo", &thin_dm_path(), true, &dm_args(&["--escape-test", "--escape-other", &o])) {
+    match Guest::create(
+        "demo",
+        &thin_dm_path(),
+        true,
+        &dm_args(&["--escape-test", "--escape-other", &o]),
+    ) {
         Ok(g) => {
             t.check("xl starts the guest with xen-thin-dm", true, "");
             Some((victim, g))
@@ -99,9 +126,21 @@ fn start_guests(t: &mut Tap) -> Option<(Guest, Guest)> {
 
 /// The checks both demos end with, once the guest ran; the guests go.
 fn finish(mut t: Tap, gone: bool, log: &str, guests: (Guest, Guest)) -> i32 {
-    t.check("the guest's checks pass", log.contains("Test result: SUCCESS"), "");
-    t.check("the guest was shut down through the debug-exit port", gone && log.contains("asked to stop with code 0"), "");
-    t.check("the bystander guest is untouched", xl::list_state("bystander").is_some(), "");
+    t.check(
+        "the guest's checks pass",
+        log.contains("Test result: SUCCESS"),
+        "",
+    );
+    t.check(
+        "the guest was shut down through the debug-exit port",
+        gone && log.contains("asked to stop with code 0"),
+        "",
+    );
+    t.check(
+        "the bystander guest is untouched",
+        xl::list_state("bystander").is_some(),
+        "",
+    );
     drop(guests);
     t.finish()
 }
@@ -112,7 +151,14 @@ pub fn run() -> i32 {
     let (_, info) = xl::run("xl", &["info"]);
     show("");
     show("== 1. A real Xen hypervisor, booted inside QEMU on this machine");
-    show(&format!("   Xen {} ({}); its control domain, dom0, runs Linux {} built with Rust.", info_field(&info, "xen_version"), info_field(&info, "virt_caps"), std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim()));
+    show(&format!(
+        "   Xen {} ({}); its control domain, dom0, runs Linux {} built with Rust.",
+        info_field(&info, "xen_version"),
+        info_field(&info, "virt_caps"),
+        std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .unwrap_or_default()
+            .trim()
+    ));
     show("   Guests are virtual machines. Their emulated hardware (serial port, PCI cards...)");
     show("   is provided by a 'device model' process in dom0. If a guest takes that process");
     show("   over, it must gain nothing: that is what this project is for.");
@@ -121,19 +167,35 @@ pub fn run() -> i32 {
     show("== 2. The project's kernel module, privcmd-restrict (Rust), is loaded");
     show(&format!(
         "   {}: a hypercall device whose file descriptors can be confined to one guest.",
-        if module { "/dev/xen/privcmd-restrict is there" } else { "/dev/xen/privcmd-restrict is MISSING" }
+        if module {
+            "/dev/xen/privcmd-restrict is there"
+        } else {
+            "/dev/xen/privcmd-restrict is MISSING"
+        }
     ));
-    t.check("privcmd-restrict is loaded", module, "no /dev/xen/privcmd-restrict");
+    t.check(
+        "privcmd-restrict is loaded",
+        module,
+        "no /dev/xen/privcmd-restrict",
+    );
     show("");
 
-    let Some((victim, g)) = start_guests(&mut t) else { return t.finish() };
+    let Some((victim, g)) = start_guests(&mut t) else {
+        return t.finish();
+    };
     show(&format!("== 3. Two guests: 'bystander' (domain {}), which the device model must not be able to touch,", victim.domid.0));
     show("   and 'demo', whose device model is xen-thin-dm, the project's own, started by Xen's");
     show("   toolstack (xl) and locking itself in before the guest runs.");
     let (_, list) = xl::run("xl", &["list"]);
     show("");
     show("   $ xl list");
-    show(&list.lines().map(|l| format!("   {l}")).collect::<Vec<_>>().join("\n"));
+    show(
+        &list
+            .lines()
+            .map(|l| format!("   {l}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
     show("");
 
     let Some(pid) = dm_pid(g.domid) else {
@@ -141,23 +203,42 @@ pub fn run() -> i32 {
         return t.finish();
     };
     let log = log_with_table("demo");
-    show(&format!("== 4. What xen-thin-dm (pid {pid}) did before reading anything from the guest"));
+    show(&format!(
+        "== 4. What xen-thin-dm (pid {pid}) did before reading anything from the guest"
+    ));
     let lines = dm_lines(&log);
-    let dep = lines.iter().position(|l| l == "deprivileged:").unwrap_or(lines.len());
-    for l in lines.iter().skip(dep + 1).take_while(|l| l.starts_with("  ")) {
+    let dep = lines
+        .iter()
+        .position(|l| l == "deprivileged:")
+        .unwrap_or(lines.len());
+    for l in lines
+        .iter()
+        .skip(dep + 1)
+        .take_while(|l| l.starts_with("  "))
+    {
         show(&format!("   {}", l.trim()));
     }
     show("");
     show("   Seen from outside, in /proc:");
-    let root = std::fs::read_link(format!("/proc/{pid}/root")).map(|p| p.display().to_string()).unwrap_or_default();
+    let root = std::fs::read_link(format!("/proc/{pid}/root"))
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     show(&format!(
         "   uid {}, capabilities {}, seccomp mode {}, root directory {root}",
         status_field(pid, "Uid"),
         status_field(pid, "CapEff"),
         status_field(pid, "Seccomp")
     ));
-    t.eq("the device model runs as uid 40000 + domid", status_field(pid, "Uid"), (40000 + u32::from(g.domid.0)).to_string());
-    t.eq("it has a seccomp filter", status_field(pid, "Seccomp"), "2".to_string());
+    t.eq(
+        "the device model runs as uid 40000 + domid",
+        status_field(pid, "Uid"),
+        (40000 + u32::from(g.domid.0)).to_string(),
+    );
+    t.eq(
+        "it has a seccomp filter",
+        status_field(pid, "Seccomp"),
+        "2".to_string(),
+    );
     show("");
 
     show("== 5. Pretending the guest has taken the device model over: it tries to escape");
@@ -168,7 +249,11 @@ pub fn run() -> i32 {
         show(&format!(" {l}"));
     }
     show(&format!("   {summary}"));
-    t.check("every escape attempt was refused", summary.contains("refused") && !summary.contains("FAILED") && !log.contains("ESCAPED"), &summary);
+    t.check(
+        "every escape attempt was refused",
+        summary.contains("refused") && !summary.contains("FAILED") && !log.contains("ESCAPED"),
+        &summary,
+    );
     show("");
 
     show("== 6. The guest runs. Its serial port is xen-thin-dm's 16550 UART; what it printed:");
@@ -178,13 +263,27 @@ pub fn run() -> i32 {
     }
     show("");
     show("== 7. The guest asked to be switched off (a write to xen-thin-dm's debug-exit port):");
-    for l in dm_lines(&log).iter().skip_while(|l| !l.starts_with("the guest asked")) {
+    for l in dm_lines(&log)
+        .iter()
+        .skip_while(|l| !l.starts_with("the guest asked"))
+    {
         show(&format!("   {l}"));
     }
-    show(&format!("   Domain 'demo' is {}.", if gone { "gone" } else { "STILL THERE" }));
-    show(&format!("   'bystander' is untouched: {}", xl::list_state("bystander").map_or("GONE".to_string(), |s| format!("still there, state {s}"))));
+    show(&format!(
+        "   Domain 'demo' is {}.",
+        if gone { "gone" } else { "STILL THERE" }
+    ));
+    show(&format!(
+        "   'bystander' is untouched: {}",
+        xl::list_state("bystander")
+            .map_or("GONE".to_string(), |s| format!("still there, state {s}"))
+    ));
     show("");
-    t.check("the guest says hello through xen-thin-dm's UART", log.contains("xdm-testguest: hello"), "");
+    t.check(
+        "the guest says hello through xen-thin-dm's UART",
+        log.contains("xdm-testguest: hello"),
+        "",
+    );
     finish(t, gone, &log, (victim, g))
 }
 
@@ -195,15 +294,25 @@ pub fn run_patched() -> i32 {
     let (_, info) = xl::run("xl", &["info"]);
     show("");
     show("== 8. Rebooted: Xen and xenstored built here from Debian's source plus xen-patches/");
-    show(&format!("   Xen {}. Patch 1, the DMOP ABI guard, acted when this hypervisor was built (the step", info_field(&info, "xen_version")));
+    show(&format!(
+        "   Xen {}. Patch 1, the DMOP ABI guard, acted when this hypervisor was built (the step",
+        info_field(&info, "xen_version")
+    ));
     show("   above: an altered layout does not compile).");
-    let Some((victim, g)) = start_guests(&mut t) else { return t.finish() };
-    t.check("xenstored has XS_ONE_TIME_RESTRICT", xenstored_restricts(g.domid), "");
+    let Some((victim, g)) = start_guests(&mut t) else {
+        return t.finish();
+    };
+    t.check(
+        "xenstored has XS_ONE_TIME_RESTRICT",
+        xenstored_restricts(g.domid),
+        "",
+    );
     // Patch 1 at run time: the number is refused before its op's table entry
     // is read (the privcmd suite checks Debian's Xen answers EINVAL).
     let mut zero = XenDmOp::new(DmopCode(0));
     zero.pad = 1;
-    let r = raw::open("/dev/xen/privcmd").and_then(|fd| raw::dm_op(&fd, g.domid, &mut [zero.as_mut_bytes()]));
+    let r = raw::open("/dev/xen/privcmd")
+        .and_then(|fd| raw::dm_op(&fd, g.domid, &mut [zero.as_mut_bytes()]));
     let name = match r {
         Ok(_) => "accepted".to_string(),
         Err(e) => raw::errno_name(e.0).to_string(),
@@ -211,15 +320,23 @@ pub fn run_patched() -> i32 {
     show("   At run time, patch 1's dispatcher refuses a number before it reads anything else:");
     show(&format!("   DM_OP 0 (never assigned) with a nonzero pad: {name} (Debian's Xen: EINVAL, from the pad check)"));
     show("");
-    t.eq("DMOP 0 with a nonzero pad: EOPNOTSUPP", name, "EOPNOTSUPP".to_string());
+    t.eq(
+        "DMOP 0 with a nonzero pad: EOPNOTSUPP",
+        name,
+        "EOPNOTSUPP".to_string(),
+    );
     let dom = g.domid.0;
     let Some(pid) = dm_pid(g.domid) else {
         t.check("libxl recorded the device model's pid", false, "");
         return t.finish();
     };
     let log = log_with_table("demo");
-    show(&format!("== 9. Patch 2: xen-thin-dm (pid {pid}, guest 'demo', domain {dom}) keeps xenstore"));
-    show("   This xenstored takes XS_ONE_TIME_RESTRICT: a privileged connection sends a request to");
+    show(&format!(
+        "== 9. Patch 2: xen-thin-dm (pid {pid}, guest 'demo', domain {dom}) keeps xenstore"
+    ));
+    show(
+        "   This xenstored takes XS_ONE_TIME_RESTRICT: a privileged connection sends a request to",
+    );
     show("   be run with exactly one domain's permissions. So the device model no longer has to close");
     show("   xenstore. It forks a forwarder before locking itself in; the forwarder holds the connection to");
     show("   xenstored and sends each of the device model's requests as the guest, refusing anything");
@@ -230,52 +347,113 @@ pub fn run_patched() -> i32 {
     show("   Seen from outside, in /proc:");
     let fwd = forwarder_of(pid);
     let sockets = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| d.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok()).filter(|l| l.to_string_lossy().starts_with("socket:")).count())
+        .map(|d| {
+            d.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+                .filter(|l| l.to_string_lossy().starts_with("socket:"))
+                .count()
+        })
         .unwrap_or(0);
-    show(&format!("   device model {pid}: uid {}, seccomp mode {}, {sockets} socket", status_field(pid, "Uid"), status_field(pid, "Seccomp")));
+    show(&format!(
+        "   device model {pid}: uid {}, seccomp mode {}, {sockets} socket",
+        status_field(pid, "Uid"),
+        status_field(pid, "Seccomp")
+    ));
     if let Some(f) = fwd {
-        let root = std::fs::read_link(format!("/proc/{f}/root")).map(|p| p.display().to_string()).unwrap_or_default();
+        let root = std::fs::read_link(format!("/proc/{f}/root"))
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
         show(&format!(
             "   forwarder    {f}: uid {}, capabilities {}, seccomp mode {}, root directory {root}",
             status_field(f, "Uid"),
             status_field(f, "CapEff"),
             status_field(f, "Seccomp")
         ));
-        t.eq("the forwarder runs as the device model's uid", status_field(f, "Uid"), status_field(pid, "Uid"));
-        t.eq("the forwarder has a seccomp filter", status_field(f, "Seccomp"), "2".to_string());
+        t.eq(
+            "the forwarder runs as the device model's uid",
+            status_field(f, "Uid"),
+            status_field(pid, "Uid"),
+        );
+        t.eq(
+            "the forwarder has a seccomp filter",
+            status_field(f, "Seccomp"),
+            "2".to_string(),
+        );
     }
     t.check("the device model has a forwarder", fwd.is_some(), "");
-    t.eq("the device model holds one socket (to its forwarder)", sockets, 1);
+    t.eq(
+        "the device model holds one socket (to its forwarder)",
+        sockets,
+        1,
+    );
     let dir = format!("/local/domain/0/device-model/{dom}");
     let (_, perms) = xl::run("xenstore-ls", &["-p", &dir]);
-    let state = perms.lines().find(|l| l.trim_start().starts_with("state = ")).unwrap_or_default().split_whitespace().collect::<Vec<_>>().join(" ");
+    let state = perms
+        .lines()
+        .find(|l| l.trim_start().starts_with("state = "))
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     show(&format!("   $ xenstore-ls -p {dir}"));
     show(&format!("   {state}"));
-    show(&format!("   (n0,b{dom}: dom0 owns it, only domain {dom} may read and write it; xl waits for it)"));
-    t.check("the state node was written as the guest", state.starts_with("state = \"running\"") && state.contains(&format!("(n0,b{dom})")), &perms);
+    show(&format!(
+        "   (n0,b{dom}: dom0 owns it, only domain {dom} may read and write it; xl waits for it)"
+    ));
+    t.check(
+        "the state node was written as the guest",
+        state.starts_with("state = \"running\"") && state.contains(&format!("(n0,b{dom})")),
+        &perms,
+    );
     show("");
 
     show("== 10. Taken over by the guest, what can the device model do with that connection?");
     let (rows, summary) = escape_table(&log);
-    for l in rows.iter().filter(|l| l.contains("xenstore") || l.contains("forwarder")) {
+    for l in rows
+        .iter()
+        .filter(|l| l.contains("xenstore") || l.contains("forwarder"))
+    {
         show(&format!(" {l}"));
     }
     show(&format!("   {summary} (the others as on Debian's Xen)"));
-    let counts: Vec<usize> = summary.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    let counts: Vec<usize> = summary
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
     t.check(
         "every escape attempt was refused, the kept connection's and the forwarder's included",
-        counts.len() == 2 && counts[0] == counts[1] && rows.iter().filter(|l| l.contains("kept xenstore") || l.contains("forwarder")).count() >= 7 && !log.contains("ESCAPED"),
+        counts.len() == 2
+            && counts[0] == counts[1]
+            && rows
+                .iter()
+                .filter(|l| l.contains("kept xenstore") || l.contains("forwarder"))
+                .count()
+                >= 7
+            && !log.contains("ESCAPED"),
         &summary,
     );
     show("");
 
     show("== 11. The guest runs; on its own xenstore ring it cannot use the new request either:");
     let (gone, log) = run_guest("demo");
-    for l in guest_lines(&log).filter(|l| l.starts_with("xenstore:") || l.starts_with("Test result")) {
+    for l in
+        guest_lines(&log).filter(|l| l.starts_with("xenstore:") || l.starts_with("Test result"))
+    {
         show(&format!("   guest> {l}"));
     }
-    show(&format!("   Domain 'demo' is {}; 'bystander' is {}.", if gone { "gone" } else { "STILL THERE" }, if xl::list_state("bystander").is_some() { "untouched" } else { "GONE" }));
+    show(&format!(
+        "   Domain 'demo' is {}; 'bystander' is {}.",
+        if gone { "gone" } else { "STILL THERE" },
+        if xl::list_state("bystander").is_some() {
+            "untouched"
+        } else {
+            "GONE"
+        }
+    ));
     show("");
-    t.check("an unprivileged sender (the guest) gets EACCES", log.contains("XS_ONE_TIME_RESTRICT from the guest (unprivileged): EACCES"), "");
+    t.check(
+        "an unprivileged sender (the guest) gets EACCES",
+        log.contains("XS_ONE_TIME_RESTRICT from the guest (unprivileged): EACCES"),
+        "",
+    );
     finish(t, gone, &log, (victim, g))
 }

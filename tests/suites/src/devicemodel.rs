@@ -25,7 +25,10 @@ pub fn dm_log(name: &str) -> String {
 
 /// The device model's pid, as libxl recorded it.
 pub fn dm_pid(domid: DomId) -> Option<u32> {
-    let (ok, out) = xl::run("xenstore-read", &[&format!("/local/domain/{}/image/device-model-pid", domid.0)]);
+    let (ok, out) = xl::run(
+        "xenstore-read",
+        &[&format!("/local/domain/{}/image/device-model-pid", domid.0)],
+    );
     ok.then(|| out.trim().parse().ok()).flatten()
 }
 
@@ -51,19 +54,39 @@ pub fn wait_for<T>(secs: u64, mut f: impl FnMut() -> Option<T>) -> Option<T> {
 
 fn alive(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ")
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
 }
 
 fn status_field(status: &str, key: &str) -> String {
-    status.lines().find_map(|l| l.strip_prefix(&format!("{key}:")).map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))).unwrap_or_default()
+    status
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(&format!("{key}:"))
+                .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
+        })
+        .unwrap_or_default()
 }
 
 fn limit(limits: &str, name: &str) -> String {
-    limits.lines().find(|l| l.starts_with(name)).map(|l| l[name.len()..].split_whitespace().take(2).collect::<Vec<_>>().join(" ")).unwrap_or_default()
+    limits
+        .lines()
+        .find(|l| l.starts_with(name))
+        .map(|l| {
+            l[name.len()..]
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
 }
 
 fn link(p: &str) -> String {
-    std::fs::read_link(p).map(|l| l.display().to_string()).unwrap_or_else(|e| format!("({e})"))
+    std::fs::read_link(p)
+        .map(|l| l.display().to_string())
+        .unwrap_or_else(|e| format!("({e})"))
 }
 
 /// Checks, from outside, that the process `pid` is the deprivileged device
@@ -71,22 +94,65 @@ fn link(p: &str) -> String {
 pub fn check_confined(t: &mut Tap, pid: u32, uid: u32, root: Option<&str>) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let u = uid.to_string();
-    t.eq("the device model runs as its own uid (real, effective, saved, fs)", status_field(&status, "Uid"), [u.as_str(); 4].join(" "));
-    t.eq("... and gid", status_field(&status, "Gid"), [u.as_str(); 4].join(" "));
-    t.eq("... with no supplementary groups", status_field(&status, "Groups"), String::new());
-    t.eq("... no capabilities (CapEff)", status_field(&status, "CapEff"), "0000000000000000".to_string());
-    t.eq("... none it could regain (CapPrm)", status_field(&status, "CapPrm"), "0000000000000000".to_string());
-    t.eq("... no new privileges", status_field(&status, "NoNewPrivs"), "1".to_string());
-    t.eq("... a seccomp filter (mode 2)", status_field(&status, "Seccomp"), "2".to_string());
+    t.eq(
+        "the device model runs as its own uid (real, effective, saved, fs)",
+        status_field(&status, "Uid"),
+        [u.as_str(); 4].join(" "),
+    );
+    t.eq(
+        "... and gid",
+        status_field(&status, "Gid"),
+        [u.as_str(); 4].join(" "),
+    );
+    t.eq(
+        "... with no supplementary groups",
+        status_field(&status, "Groups"),
+        String::new(),
+    );
+    t.eq(
+        "... no capabilities (CapEff)",
+        status_field(&status, "CapEff"),
+        "0000000000000000".to_string(),
+    );
+    t.eq(
+        "... none it could regain (CapPrm)",
+        status_field(&status, "CapPrm"),
+        "0000000000000000".to_string(),
+    );
+    t.eq(
+        "... no new privileges",
+        status_field(&status, "NoNewPrivs"),
+        "1".to_string(),
+    );
+    t.eq(
+        "... a seccomp filter (mode 2)",
+        status_field(&status, "Seccomp"),
+        "2".to_string(),
+    );
     if let Some(root) = root {
-        t.eq("... chrooted to the empty directory", link(&format!("/proc/{pid}/root")), root.to_string());
+        t.eq(
+            "... chrooted to the empty directory",
+            link(&format!("/proc/{pid}/root")),
+            root.to_string(),
+        );
     } else {
         let r = link(&format!("/proc/{pid}/root"));
-        t.check("... chrooted to an empty directory", r.starts_with("/tmp/xen-thin-dm."), format_args!("root is {r}"));
+        t.check(
+            "... chrooted to an empty directory",
+            r.starts_with("/tmp/xen-thin-dm."),
+            format_args!("root is {r}"),
+        );
     }
     for ns in ["mnt", "ipc", "net"] {
-        let (theirs, ours) = (link(&format!("/proc/{pid}/ns/{ns}")), link(&format!("/proc/self/ns/{ns}")));
-        t.check(&format!("... in its own {ns} namespace"), theirs != ours && theirs.starts_with(ns), format_args!("{theirs} vs dom0's {ours}"));
+        let (theirs, ours) = (
+            link(&format!("/proc/{pid}/ns/{ns}")),
+            link(&format!("/proc/self/ns/{ns}")),
+        );
+        t.check(
+            &format!("... in its own {ns} namespace"),
+            theirs != ours && theirs.starts_with(ns),
+            format_args!("{theirs} vs dom0's {ours}"),
+        );
     }
     let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap_or_default();
     for (name, want) in [
@@ -95,10 +161,18 @@ pub fn check_confined(t: &mut Tap, pid: u32, uid: u32, root: Option<&str>) {
         ("Max locked memory", "0 0"),
         ("Max file size", "8388608 8388608"),
     ] {
-        t.eq(&format!("... limit: {name}"), limit(&limits, name), want.to_string());
+        t.eq(
+            &format!("... limit: {name}"),
+            limit(&limits, name),
+            want.to_string(),
+        );
     }
     let fds: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| link(&e.path().display().to_string())).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| link(&e.path().display().to_string()))
+                .collect()
+        })
         .unwrap_or_default();
     let sockets = fds.iter().filter(|f| f.starts_with("socket:")).count();
     match forwarder_of(pid) {
@@ -116,21 +190,44 @@ pub fn check_confined(t: &mut Tap, pid: u32, uid: u32, root: Option<&str>) {
                 format_args!("descriptors: {fds:?}"),
             );
             let st = std::fs::read_to_string(format!("/proc/{fwd}/status")).unwrap_or_default();
-            t.eq("the forwarder runs as the device model's uid", status_field(&st, "Uid"), [u.as_str(); 4].join(" "));
-            t.eq("... with no capabilities", status_field(&st, "CapEff"), "0000000000000000".to_string());
-            t.eq("... a seccomp filter", status_field(&st, "Seccomp"), "2".to_string());
-            t.eq("... no new privileges", status_field(&st, "NoNewPrivs"), "1".to_string());
-            t.eq("... chrooted", link(&format!("/proc/{fwd}/root")), "/run/xen-thin-dm/empty".to_string());
+            t.eq(
+                "the forwarder runs as the device model's uid",
+                status_field(&st, "Uid"),
+                [u.as_str(); 4].join(" "),
+            );
+            t.eq(
+                "... with no capabilities",
+                status_field(&st, "CapEff"),
+                "0000000000000000".to_string(),
+            );
+            t.eq(
+                "... a seccomp filter",
+                status_field(&st, "Seccomp"),
+                "2".to_string(),
+            );
+            t.eq(
+                "... no new privileges",
+                status_field(&st, "NoNewPrivs"),
+                "1".to_string(),
+            );
+            t.eq(
+                "... chrooted",
+                link(&format!("/proc/{fwd}/root")),
+                "/run/xen-thin-dm/empty".to_string(),
+            );
         }
     }
 }
 
 /// The device model's xenstore forwarder (its child), if it has one.
 pub fn forwarder_of(pid: u32) -> Option<u32> {
-    std::fs::read_dir("/proc").ok()?.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()).find(|p| {
-        let st = std::fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
-        status_field(&st, "PPid") == pid.to_string()
-    })
+    std::fs::read_dir("/proc")
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .find(|p| {
+            let st = std::fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
+            status_field(&st, "PPid") == pid.to_string()
+        })
 }
 
 /// Whether this bed's xenstored has XS_ONE_TIME_RESTRICT (xen-patches),
@@ -172,45 +269,117 @@ fn run_to_end(t: &mut Tap, g: &Guest, pid: Option<u32>) {
     let (ok, out) = xl::run("xl", &["unpause", &g.name]);
     t.check("xl unpause", ok, out);
     let gone = wait_for(90, || xl::list_state(&g.name).is_none().then_some(()));
-    t.check("the guest ran to its end and the domain is gone", gone.is_some(), format_args!("{} still listed", g.name));
+    t.check(
+        "the guest ran to its end and the domain is gone",
+        gone.is_some(),
+        format_args!("{} still listed", g.name),
+    );
     if let Some(pid) = pid {
         let exited = wait_for(20, || (!alive(pid)).then_some(()));
-        t.check("the device model exited", exited.is_some(), format_args!("pid {pid} still there"));
+        t.check(
+            "the device model exited",
+            exited.is_some(),
+            format_args!("pid {pid} still there"),
+        );
     }
 }
 
 fn guest_checks(t: &mut Tap, log: &str) {
-    t.check("the guest says hello through the UART", log.contains("xdm-testguest: hello"), "no hello in the log");
-    t.check("the guest found the UART", log.contains("uart: present"), "");
-    for what in ["pio dword write/read", "rep outsb (df=1)", "rep insb", "mmio dword write/read", "rep movsl to and from mmio"] {
-        t.check(&format!("guest check through the device model: {what}"), log.lines().any(|l| l.starts_with("ok") && l.contains(what)), "");
+    t.check(
+        "the guest says hello through the UART",
+        log.contains("xdm-testguest: hello"),
+        "no hello in the log",
+    );
+    t.check(
+        "the guest found the UART",
+        log.contains("uart: present"),
+        "",
+    );
+    for what in [
+        "pio dword write/read",
+        "rep outsb (df=1)",
+        "rep insb",
+        "mmio dword write/read",
+        "rep movsl to and from mmio",
+    ] {
+        t.check(
+            &format!("guest check through the device model: {what}"),
+            log.lines().any(|l| l.starts_with("ok") && l.contains(what)),
+            "",
+        );
     }
-    for what in ["pci BAR0 sizes", "pci mmio counter counts reads", "pci INTx reaches the local APIC", "pci MSI reaches the local APIC"] {
-        t.check(&format!("guest check of the PCI device: {what}"), log.lines().any(|l| l.starts_with("ok") && l.contains(what)), "");
+    for what in [
+        "pci BAR0 sizes",
+        "pci mmio counter counts reads",
+        "pci INTx reaches the local APIC",
+        "pci MSI reaches the local APIC",
+    ] {
+        t.check(
+            &format!("guest check of the PCI device: {what}"),
+            log.lines().any(|l| l.starts_with("ok") && l.contains(what)),
+            "",
+        );
     }
     let failed: Vec<&str> = log.lines().filter(|l| l.starts_with("FAILED")).collect();
-    t.check("no guest check failed", failed.is_empty(), failed.join("\n"));
-    t.check("the guest reports SUCCESS", log.contains("Test result: SUCCESS"), "");
-    t.check("the debug-exit port shut the guest down (code 0)", log.contains("the guest asked to stop with code 0"), "");
-    t.check("the guest never ran past its exit request", !log.contains("still running after the exit request"), "");
-    let served = log.lines().find(|l| l.contains("requests served:")).unwrap_or_default();
+    t.check(
+        "no guest check failed",
+        failed.is_empty(),
+        failed.join("\n"),
+    );
+    t.check(
+        "the guest reports SUCCESS",
+        log.contains("Test result: SUCCESS"),
+        "",
+    );
+    t.check(
+        "the debug-exit port shut the guest down (code 0)",
+        log.contains("the guest asked to stop with code 0"),
+        "",
+    );
+    t.check(
+        "the guest never ran past its exit request",
+        !log.contains("still running after the exit request"),
+        "",
+    );
+    let served = log
+        .lines()
+        .find(|l| l.contains("requests served:"))
+        .unwrap_or_default();
     for kind in ["pio ", "mmio ", "pci-config "] {
-        t.check(&format!("the device model served {}requests", kind), served.contains(kind), served);
+        t.check(
+            &format!("the device model served {}requests", kind),
+            served.contains(kind),
+            served,
+        );
     }
     t.check(
         "the RTC change reached it through the buffered ring (8-byte TIMEOFFSET)",
-        served.contains("buffered-timeoffset") && log.contains("clock is 30 s off") | log.contains("clock is -30 s off"),
+        served.contains("buffered-timeoffset")
+            && log.contains("clock is 30 s off") | log.contains("clock is -30 s off"),
         served,
     );
-    t.check("the ioreq server was destroyed at the end", log.contains("ioreq server destroyed"), "");
+    t.check(
+        "the ioreq server was destroyed at the end",
+        log.contains("ioreq server destroyed"),
+        "",
+    );
 }
 
 fn escape_checks(t: &mut Tap, log: &str) {
-    let summary = log.lines().find(|l| l.contains("escape attempts:") && l.contains("refused")).unwrap_or_default();
-    let counts: Vec<u32> = summary.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    let summary = log
+        .lines()
+        .find(|l| l.contains("escape attempts:") && l.contains("refused"))
+        .unwrap_or_default();
+    let counts: Vec<u32> = summary
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
     t.check(
         "every escape attempt was refused",
-        counts.len() == 2 && counts[0] == counts[1] && counts[0] >= 20 && !summary.contains("FAILED"),
+        counts.len() == 2
+            && counts[0] == counts[1]
+            && counts[0] >= 20
+            && !summary.contains("FAILED"),
         format_args!("summary line: {summary:?}"),
     );
     t.check("no attempt is marked ESCAPED", !log.contains("ESCAPED"), "");
@@ -224,7 +393,10 @@ fn escape_checks(t: &mut Tap, log: &str) {
             // not even the same uid may trace it, seccomp or not.
             ("ptrace its own xenstore forwarder", "EPERM"),
         ] {
-            let line = log.lines().find(|l| l.trim_start().starts_with(attempt)).unwrap_or_default();
+            let line = log
+                .lines()
+                .find(|l| l.trim_start().starts_with(attempt))
+                .unwrap_or_default();
             t.check(
                 &format!("with xenstore kept, \"{attempt}\" is refused {errno}, before seccomp and after"),
                 line.matches(&format!("refused {errno}")).count() == 2,
@@ -240,10 +412,15 @@ fn escape_checks(t: &mut Tap, log: &str) {
         ("write a file outside the chroot", "ENOENT"),
     ] {
         // Column 2: before seccomp, the other layers stop it on their own.
-        let line = log.lines().find(|l| l.trim_start().starts_with(attempt)).unwrap_or_default();
+        let line = log
+            .lines()
+            .find(|l| l.trim_start().starts_with(attempt))
+            .unwrap_or_default();
         t.check(
             &format!("before seccomp, \"{}\" is refused {errno}", attempt.trim()),
-            line.split("refused ").nth(1).is_some_and(|c| c.starts_with(errno)),
+            line.split("refused ")
+                .nth(1)
+                .is_some_and(|c| c.starts_with(errno)),
             line,
         );
     }
@@ -252,7 +429,12 @@ fn escape_checks(t: &mut Tap, log: &str) {
 fn end_to_end(t: &mut Tap, dm: &str, other: DomId) {
     t.note("xl creates the test guest with xen-thin-dm as its device model (escape self-test on)");
     let o = other.0.to_string();
-    let g = match Guest::create("dm-guest", dm, true, &dm_args(&["--escape-test", "--escape-other", &o])) {
+    let g = match Guest::create(
+        "dm-guest",
+        dm,
+        true,
+        &dm_args(&["--escape-test", "--escape-other", &o]),
+    ) {
         Ok(g) => g,
         Err(e) => {
             t.check("xl create of the test guest with xen-thin-dm", false, e);
@@ -264,26 +446,52 @@ fn end_to_end(t: &mut Tap, dm: &str, other: DomId) {
     let pid = dm_pid(g.domid);
     t.check("libxl recorded the device model's pid", pid.is_some(), "");
     if let Some(pid) = pid {
-        check_confined(t, pid, 40000 + u32::from(g.domid.0), Some("/run/xen-thin-dm/empty"));
+        check_confined(
+            t,
+            pid,
+            40000 + u32::from(g.domid.0),
+            Some("/run/xen-thin-dm/empty"),
+        );
     }
     let log = dm_log("dm-guest");
     if xenstored_restricts(g.domid) {
         t.check(
             "xenstore: it keeps a connection with the guest's permissions (forwarder)",
-            log.contains(&format!("xenstore: kept with domain {}'s permissions", g.domid.0)),
+            log.contains(&format!(
+                "xenstore: kept with domain {}'s permissions",
+                g.domid.0
+            )),
             &log,
         );
         let key = format!("/local/domain/0/device-model/{}/state", g.domid.0);
-        t.check("... and wrote its state through a restricted request", log.contains(&format!("{key} = running, written as domain {}", g.domid.0)), &log);
-        let (_, perms) = xl::run("xenstore-ls", &["-p", &format!("/local/domain/0/device-model/{}", g.domid.0)]);
+        t.check(
+            "... and wrote its state through a restricted request",
+            log.contains(&format!("{key} = running, written as domain {}", g.domid.0)),
+            &log,
+        );
+        let (_, perms) = xl::run(
+            "xenstore-ls",
+            &["-p", &format!("/local/domain/0/device-model/{}", g.domid.0)],
+        );
         t.check(
             "... the state node is dom0's, writable by the guest only",
-            perms.lines().any(|l| l.trim_start().starts_with("state = \"running\"") && l.contains(&format!("(n0,b{})", g.domid.0))),
+            perms.lines().any(|l| {
+                l.trim_start().starts_with("state = \"running\"")
+                    && l.contains(&format!("(n0,b{})", g.domid.0))
+            }),
             &perms,
         );
     }
-    t.check("xl's QEMU options were ignored with a warning", log.contains("warning: ignoring QEMU options"), "");
-    t.check("it uses the privcmd-restrict node", log.contains("privcmd node /dev/xen/privcmd-restrict"), "");
+    t.check(
+        "xl's QEMU options were ignored with a warning",
+        log.contains("warning: ignoring QEMU options"),
+        "",
+    );
+    t.check(
+        "it uses the privcmd-restrict node",
+        log.contains("privcmd node /dev/xen/privcmd-restrict"),
+        "",
+    );
     run_to_end(t, &g, pid);
     let log = dm_log("dm-guest");
     escape_checks(t, &log);
@@ -295,7 +503,11 @@ fn on_sigterm(t: &mut Tap, dm: &str) {
     let g = match Guest::create("dm-term", dm, true, "") {
         Ok(g) => g,
         Err(e) => {
-            t.check("a paused guest with xen-thin-dm, to stop it with SIGTERM", false, e);
+            t.check(
+                "a paused guest with xen-thin-dm, to stop it with SIGTERM",
+                false,
+                e,
+            );
             return;
         }
     };
@@ -306,17 +518,38 @@ fn on_sigterm(t: &mut Tap, dm: &str) {
     // SAFETY: a signal to the device model's pid.
     unsafe { libc::kill(pid as i32, libc::SIGTERM) };
     let exited = wait_for(20, || (!alive(pid)).then_some(()));
-    t.check("SIGTERM stops the device model", exited.is_some(), format_args!("pid {pid} still there"));
+    t.check(
+        "SIGTERM stops the device model",
+        exited.is_some(),
+        format_args!("pid {pid} still there"),
+    );
     let log = dm_log("dm-term");
-    t.check("... which says so", log.contains(&format!("signal {}: stopping", libc::SIGTERM)), &log);
-    t.check("... and destroys its ioreq server first", log.contains("ioreq server destroyed"), &log);
-    t.check("the guest outlives its device model", xl::list_state("dm-term").is_some(), "");
+    t.check(
+        "... which says so",
+        log.contains(&format!("signal {}: stopping", libc::SIGTERM)),
+        &log,
+    );
+    t.check(
+        "... and destroys its ioreq server first",
+        log.contains("ioreq server destroyed"),
+        &log,
+    );
+    t.check(
+        "the guest outlives its device model",
+        xl::list_state("dm-term").is_some(),
+        "",
+    );
 }
 
 fn restrict_at_open(t: &mut Tap, dm: &str, other: DomId) {
     t.note("restrict-at-open: the privcmd descriptor is confined from its open");
     let o = other.0.to_string();
-    let g = match Guest::create("dm-rao", dm, true, &dm_args(&["--restrict-at-open", "--escape-test", "--escape-other", &o])) {
+    let g = match Guest::create(
+        "dm-rao",
+        dm,
+        true,
+        &dm_args(&["--restrict-at-open", "--escape-test", "--escape-other", &o]),
+    ) {
         Ok(g) => g,
         Err(e) => {
             t.check("xl create with xen-thin-dm --restrict-at-open", false, e);
@@ -326,10 +559,13 @@ fn restrict_at_open(t: &mut Tap, dm: &str, other: DomId) {
     };
     t.check("xl create with xen-thin-dm --restrict-at-open", true, "");
     let uid = 40000 + u32::from(g.domid.0);
-    let bindings = std::fs::read_to_string("/sys/class/misc/xen!privcmd-restrict/bindings").unwrap_or_default();
+    let bindings = std::fs::read_to_string("/sys/class/misc/xen!privcmd-restrict/bindings")
+        .unwrap_or_default();
     t.check(
         "the module lists the uid's binding to the guest",
-        bindings.lines().any(|l| l == format!("{uid} {}", g.domid.0)),
+        bindings
+            .lines()
+            .any(|l| l == format!("{uid} {}", g.domid.0)),
         format_args!("bindings: {bindings:?}"),
     );
     let pid = dm_pid(g.domid);
@@ -338,28 +574,51 @@ fn restrict_at_open(t: &mut Tap, dm: &str, other: DomId) {
     }
     run_to_end(t, &g, pid);
     let log = dm_log("dm-rao");
-    t.check("the device model says it was confined from the open", log.contains("confined to domain") && log.contains("from the start"), "");
+    t.check(
+        "the device model says it was confined from the open",
+        log.contains("confined to domain") && log.contains("from the start"),
+        "",
+    );
     escape_checks(t, &log);
-    t.check("the guest reports SUCCESS", log.contains("Test result: SUCCESS"), "");
+    t.check(
+        "the guest reports SUCCESS",
+        log.contains("Test result: SUCCESS"),
+        "",
+    );
     let unbound = DeviceModel::open_path(PRIVCMD_RESTRICT_PATH).and_then(|a| a.unbind_uid(uid));
-    t.check("the administrator removes the binding", unbound.is_ok(), format_args!("{unbound:?}"));
+    t.check(
+        "the administrator removes the binding",
+        unbound.is_ok(),
+        format_args!("{unbound:?}"),
+    );
     show_log(t, "dm-rao");
 }
 
 fn fail_closed(t: &mut Tap, dm: &str) {
     t.note("fail-closed: a deprivilege step that cannot be applied stops the device model");
     let leftover = "/run/xen-thin-dm/empty/leftover";
-    let planted = std::fs::create_dir_all("/run/xen-thin-dm/empty").and_then(|_| std::fs::write(leftover, b"x"));
-    t.check("plant a file in the chroot directory", planted.is_ok(), format_args!("{planted:?}"));
+    let planted = std::fs::create_dir_all("/run/xen-thin-dm/empty")
+        .and_then(|_| std::fs::write(leftover, b"x"));
+    t.check(
+        "plant a file in the chroot directory",
+        planted.is_ok(),
+        format_args!("{planted:?}"),
+    );
     let created = Guest::create("dm-fail", dm, true, "");
     let _ = std::fs::remove_file(leftover);
-    t.check("xl create fails: the device model never reported running", created.is_err(), "xl create succeeded");
+    t.check(
+        "xl create fails: the device model never reported running",
+        created.is_err(),
+        "xl create succeeded",
+    );
     drop(created);
     let log = dm_log("dm-fail");
     let line: Vec<&str> = log.lines().filter(|l| l.contains("error:")).collect();
     t.check(
         "one line says which step failed",
-        line.len() == 1 && line[0].contains("deprivilege step \"empty root directory\" failed") && line[0].contains("not empty"),
+        line.len() == 1
+            && line[0].contains("deprivilege step \"empty root directory\" failed")
+            && line[0].contains("not empty"),
         &log,
     );
     t.check("nothing was served", !log.contains("serving"), &log);
@@ -367,6 +626,15 @@ fn fail_closed(t: &mut Tap, dm: &str) {
 
 fn no_depriv_is_loud(t: &mut Tap, dm: &str) {
     let (ok, out) = xl::run(dm, &["-d", "999", "--no-depriv"]);
-    t.check("--no-depriv warns that it is unsafe", out.contains("WARNING: --no-depriv") && out.contains("UNSAFE") | out.contains("owns the host"), &out);
-    t.check("... and still fails cleanly on a domain that does not exist", !ok && out.contains("error:"), &out);
+    t.check(
+        "--no-depriv warns that it is unsafe",
+        out.contains("WARNING: --no-depriv")
+            && out.contains("UNSAFE") | out.contains("owns the host"),
+        &out,
+    );
+    t.check(
+        "... and still fails cleanly on a domain that does not exist",
+        !ok && out.contains("error:"),
+        &out,
+    );
 }

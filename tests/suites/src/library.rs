@@ -10,7 +10,9 @@ use std::process::Command;
 use dmop_abi::dmop::BufioreqMode;
 use dmop_abi::ioreq::IoreqState;
 use dmop_abi::types::DomId;
-use xendevicemodel::{restrict_all, DeviceModel, EventChannel, ForeignMapping, HandleKind, IoreqPages, MapPath};
+use xendevicemodel::{
+    restrict_all, DeviceModel, EventChannel, ForeignMapping, HandleKind, IoreqPages, MapPath,
+};
 
 use crate::tap::Tap;
 use crate::xl::{self, Guest};
@@ -20,7 +22,12 @@ pub const OUR_LIB_DIR: &str = "/usr/lib/xdm-rs";
 /// The C program.
 pub const DMCHECK: &str = "/usr/libexec/xdm/dmcheck";
 
-fn run_on_fresh_guest(t: &mut Tap, label: &str, name: &str, cmd: impl FnOnce(DomId) -> Command) -> Option<String> {
+fn run_on_fresh_guest(
+    t: &mut Tap,
+    label: &str,
+    name: &str,
+    cmd: impl FnOnce(DomId) -> Command,
+) -> Option<String> {
     let g = match Guest::create(name, &xl::fake_dm_path(), true, "") {
         Ok(g) => g,
         Err(e) => {
@@ -35,7 +42,11 @@ fn run_on_fresh_guest(t: &mut Tap, label: &str, name: &str, cmd: impl FnOnce(Dom
             Some(String::from_utf8_lossy(&o.stdout).into_owned())
         }
         Ok(o) => {
-            t.check(&format!("{label}: ran every op"), false, format_args!("{}\n{}", o.status, String::from_utf8_lossy(&o.stderr)));
+            t.check(
+                &format!("{label}: ran every op"),
+                false,
+                format_args!("{}\n{}", o.status, String::from_utf8_lossy(&o.stderr)),
+            );
             None
         }
         Err(e) => {
@@ -46,9 +57,22 @@ fn run_on_fresh_guest(t: &mut Tap, label: &str, name: &str, cmd: impl FnOnce(Dom
 }
 
 fn same(t: &mut Tap, name: &str, a: &str, b: &str) {
-    let diff: Vec<String> =
-        a.lines().zip(b.lines()).filter(|(x, y)| x != y).map(|(x, y)| format!("debian: {x}\nother:  {y}")).collect();
-    t.check(name, a == b, format_args!("{} vs {} lines\n{}", a.lines().count(), b.lines().count(), diff.join("\n")));
+    let diff: Vec<String> = a
+        .lines()
+        .zip(b.lines())
+        .filter(|(x, y)| x != y)
+        .map(|(x, y)| format!("debian: {x}\nother:  {y}"))
+        .collect();
+    t.check(
+        name,
+        a == b,
+        format_args!(
+            "{} vs {} lines\n{}",
+            a.lines().count(),
+            b.lines().count(),
+            diff.join("\n")
+        ),
+    );
 }
 
 /// Runs the suite.
@@ -59,11 +83,16 @@ pub fn run() -> i32 {
         c.arg(d.0.to_string());
         c
     });
-    let ours = run_on_fresh_guest(&mut t, "our libxendevicemodel.so.1 (same binary)", "lib-ours", |d| {
-        let mut c = Command::new(DMCHECK);
-        c.arg(d.0.to_string()).env("LD_LIBRARY_PATH", OUR_LIB_DIR);
-        c
-    });
+    let ours = run_on_fresh_guest(
+        &mut t,
+        "our libxendevicemodel.so.1 (same binary)",
+        "lib-ours",
+        |d| {
+            let mut c = Command::new(DMCHECK);
+            c.arg(d.0.to_string()).env("LD_LIBRARY_PATH", OUR_LIB_DIR);
+            c
+        },
+    );
     let rust = run_on_fresh_guest(&mut t, "the Rust API", "lib-rs", |d| {
         let mut c = Command::new("xdm-suite");
         c.args(["dmcheck-rs", &d.0.to_string()]);
@@ -72,15 +101,42 @@ pub fn run() -> i32 {
     if let Some(c) = &debian {
         t.note("Debian's results:");
         t.note(c);
-        let line = |k: &str| c.lines().find(|l| l.starts_with(&format!("{k} rc="))).unwrap_or("").to_string();
-        t.eq("reference: nr_vcpus works", line("nr_vcpus"), "nr_vcpus rc=0 errno=0".to_string());
-        t.eq("reference: restricted op on dom0 is EPERM", line("restricted nr_vcpus of dom0"), "restricted nr_vcpus of dom0 rc=-1 errno=1".to_string());
-        t.eq("reference: re-restrict elsewhere is EINVAL", line("restrict to another domain"), "restrict to another domain rc=-1 errno=22".to_string());
+        let line = |k: &str| {
+            c.lines()
+                .find(|l| l.starts_with(&format!("{k} rc=")))
+                .unwrap_or("")
+                .to_string()
+        };
+        t.eq(
+            "reference: nr_vcpus works",
+            line("nr_vcpus"),
+            "nr_vcpus rc=0 errno=0".to_string(),
+        );
+        t.eq(
+            "reference: restricted op on dom0 is EPERM",
+            line("restricted nr_vcpus of dom0"),
+            "restricted nr_vcpus of dom0 rc=-1 errno=1".to_string(),
+        );
+        t.eq(
+            "reference: re-restrict elsewhere is EINVAL",
+            line("restrict to another domain"),
+            "restrict to another domain rc=-1 errno=22".to_string(),
+        );
         if let Some(o) = &ours {
-            same(&mut t, "our C drop-in prints exactly what Debian's library prints", c, o);
+            same(
+                &mut t,
+                "our C drop-in prints exactly what Debian's library prints",
+                c,
+                o,
+            );
         }
         if let Some(r) = &rust {
-            same(&mut t, "the Rust API prints exactly what Debian's library prints", c, r);
+            same(
+                &mut t,
+                "the Rust API prints exactly what Debian's library prints",
+                c,
+                r,
+            );
         }
     }
     rust_only(&mut t);
@@ -99,17 +155,28 @@ fn rust_only(t: &mut Tap) {
     let (dm, ev) = match (DeviceModel::open(), EventChannel::open()) {
         (Ok(dm), Ok(ev)) => (dm, ev),
         (a, b) => {
-            t.check("Rust API: open privcmd and evtchn", false, format_args!("{:?} {:?}", a.err(), b.err()));
+            t.check(
+                "Rust API: open privcmd and evtchn",
+                false,
+                format_args!("{:?} {:?}", a.err(), b.err()),
+            );
             return;
         }
     };
     let r = restrict_all(d);
     t.check(
         "restrict_all confines the privcmd and evtchn handles",
-        r.as_ref().is_ok_and(|r| r.handles.iter().any(|h| h.0 == HandleKind::Privcmd) && r.handles.iter().any(|h| h.0 == HandleKind::Evtchn)),
+        r.as_ref().is_ok_and(|r| {
+            r.handles.iter().any(|h| h.0 == HandleKind::Privcmd)
+                && r.handles.iter().any(|h| h.0 == HandleKind::Evtchn)
+        }),
         format_args!("{r:?}"),
     );
-    t.eq("restricted: an op on dom0 is EPERM", dm.nr_vcpus(DomId(0)).map_err(|e| e.errno()), Err(libc::EPERM));
+    t.eq(
+        "restricted: an op on dom0 is EPERM",
+        dm.nr_vcpus(DomId(0)).map_err(|e| e.errno()),
+        Err(libc::EPERM),
+    );
     let vcpus = dm.nr_vcpus(d).unwrap_or(0);
     let id = match dm.create_ioreq_server(d, BufioreqMode::ATOMIC) {
         Ok(id) => id,
@@ -120,29 +187,77 @@ fn rust_only(t: &mut Tap) {
     };
     match IoreqPages::map(&dm, d, id, vcpus, true) {
         Ok(pages) => {
-            t.eq("ioreq pages mapped through MMAP_RESOURCE", pages.path(), MapPath::Resource);
-            t.eq("every slot starts NONE", pages.slot(0).map(|s| s.state()), Some(IoreqState::NONE));
-            t.check("the buffered ring starts empty", pages.buffered().is_some_and(|b| b.pop().is_none()), "");
-            t.check("no request to take in NONE", pages.slot(0).is_some_and(|s| s.begin().is_none()), "");
-            t.check("nothing to answer in NONE", pages.slot(0).is_some_and(|s| !s.complete(1)), "");
-            t.eq("enable the server", dm.set_ioreq_server_state(d, id, true).map_err(|e| e.errno()), Ok(()));
+            t.eq(
+                "ioreq pages mapped through MMAP_RESOURCE",
+                pages.path(),
+                MapPath::Resource,
+            );
+            t.eq(
+                "every slot starts NONE",
+                pages.slot(0).map(|s| s.state()),
+                Some(IoreqState::NONE),
+            );
+            t.check(
+                "the buffered ring starts empty",
+                pages.buffered().is_some_and(|b| b.pop().is_none()),
+                "",
+            );
+            t.check(
+                "no request to take in NONE",
+                pages.slot(0).is_some_and(|s| s.begin().is_none()),
+                "",
+            );
+            t.check(
+                "nothing to answer in NONE",
+                pages.slot(0).is_some_and(|s| !s.complete(1)),
+                "",
+            );
+            t.eq(
+                "enable the server",
+                dm.set_ioreq_server_state(d, id, true)
+                    .map_err(|e| e.errno()),
+                Ok(()),
+            );
             let port = pages.slot(0).map(|s| s.vp_eport()).unwrap_or_default();
-            t.check("an enabled server has a vCPU event channel", port.0 != 0, format_args!("{port:?}"));
+            t.check(
+                "an enabled server has a vCPU event channel",
+                port.0 != 0,
+                format_args!("{port:?}"),
+            );
             let local = ev.bind_interdomain(d, port);
-            t.check("bind the vCPU's event channel", local.is_ok(), format_args!("{local:?}"));
+            t.check(
+                "bind the vCPU's event channel",
+                local.is_ok(),
+                format_args!("{local:?}"),
+            );
             if let Ok(l) = local {
                 t.check("notify it", ev.notify(l).is_ok(), "");
             }
             let info = dm.get_ioreq_server_info(d, id, false);
             let bport = info.map(|i| i.bufioreq_port).unwrap_or_default();
-            t.check("bind the buffered-ioreq event channel", ev.bind_interdomain(d, bport).is_ok(), format_args!("{bport:?}"));
-            t.eq("restricted evtchn: binding dom0 fails", ev.bind_interdomain(DomId(0), port).map_err(|e| e.errno()).err().is_some(), true);
+            t.check(
+                "bind the buffered-ioreq event channel",
+                ev.bind_interdomain(d, bport).is_ok(),
+                format_args!("{bport:?}"),
+            );
+            t.eq(
+                "restricted evtchn: binding dom0 fails",
+                ev.bind_interdomain(DomId(0), port)
+                    .map_err(|e| e.errno())
+                    .err()
+                    .is_some(),
+                true,
+            );
         }
         Err(e) => {
             t.check("ioreq pages mapped through MMAP_RESOURCE", false, e);
         }
     }
-    t.check("destroy the server", dm.destroy_ioreq_server(d, id).is_ok(), "");
+    t.check(
+        "destroy the server",
+        dm.destroy_ioreq_server(d, id).is_ok(),
+        "",
+    );
 
     // Guest memory through the restricted descriptor: the firmware is where Xen loaded it.
     match xl::guest_image() {
@@ -150,19 +265,33 @@ fn rust_only(t: &mut Tap) {
             Ok(m) => {
                 let mut got = vec![0u8; bytes.len()];
                 let ok = m.read((addr & 0xfff) as usize, &mut got);
-                t.check("guest memory, mapped through the restricted fd, holds the guest's code", ok && got == bytes, format_args!("{got:02x?}"));
+                t.check(
+                    "guest memory, mapped through the restricted fd, holds the guest's code",
+                    ok && got == bytes,
+                    format_args!("{got:02x?}"),
+                );
             }
             Err(e) => {
-                t.check("guest memory, mapped through the restricted fd, holds the guest's code", false, e);
+                t.check(
+                    "guest memory, mapped through the restricted fd, holds the guest's code",
+                    false,
+                    e,
+                );
             }
         },
         None => {
-            t.check("the test guest image is readable", false, xl::test_guest_path());
+            t.check(
+                "the test guest image is readable",
+                false,
+                xl::test_guest_path(),
+            );
         }
     }
     t.eq(
         "restricted: mapping dom0's memory is EPERM",
-        ForeignMapping::map(&dm, DomId(0), &[0x100]).map(|_| ()).map_err(|e| e.errno()),
+        ForeignMapping::map(&dm, DomId(0), &[0x100])
+            .map(|_| ())
+            .map_err(|e| e.errno()),
         Err(libc::EPERM),
     );
 
@@ -171,18 +300,37 @@ fn rust_only(t: &mut Tap) {
         let _ = other.restrict(DomId(0x7fe0));
         match restrict_all(d) {
             Ok(r) => {
-                t.check("restrict_all refuses when a handle cannot be restricted", false, format_args!("{r:?}"));
+                t.check(
+                    "restrict_all refuses when a handle cannot be restricted",
+                    false,
+                    format_args!("{r:?}"),
+                );
             }
             Err(e) => {
-                let f = e.failures.iter().find(|f| f.fd == std::os::fd::AsRawFd::as_raw_fd(&other));
+                let f = e
+                    .failures
+                    .iter()
+                    .find(|f| f.fd == std::os::fd::AsRawFd::as_raw_fd(&other));
                 t.check(
                     "restrict_all reports the handle it could not restrict, and neutralizes it",
-                    f.is_some_and(|f| f.kind == HandleKind::Evtchn && f.neutralized && f.error.errno() == libc::EACCES),
+                    f.is_some_and(|f| {
+                        f.kind == HandleKind::Evtchn
+                            && f.neutralized
+                            && f.error.errno() == libc::EACCES
+                    }),
                     &e,
                 );
                 t.note(format!("restrict_all said: {e}"));
-                t.check("the neutralized handle is unusable", other.notify(dmop_abi::types::EvtchnPort(1)).is_err(), "");
-                t.check("the other handles stayed restricted", dm.restricted_to() == Some(d), "");
+                t.check(
+                    "the neutralized handle is unusable",
+                    other.notify(dmop_abi::types::EvtchnPort(1)).is_err(),
+                    "",
+                );
+                t.check(
+                    "the other handles stayed restricted",
+                    dm.restricted_to() == Some(d),
+                    "",
+                );
             }
         }
     }

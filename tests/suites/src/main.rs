@@ -38,7 +38,11 @@ fn main() {
             // A deliberately failing check: the harness must turn it into a failure.
             let mut t = tap::Tap::new("harness-fail");
             t.check("a check that passes", true, "");
-            t.check("a deliberately failing check", false, "this suite exists to prove that failures are reported");
+            t.check(
+                "a deliberately failing check",
+                false,
+                "this suite exists to prove that failures are reported",
+            );
             t.finish()
         }
         Some("fake-dm") => xl::fake_dm(&args[1..]),

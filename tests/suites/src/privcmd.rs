@@ -56,35 +56,107 @@ fn shared_cases(node: &str, w: &World) -> Vec<(String, String)> {
     let fd = open(node);
     let a = w.a;
 
-    case("DM_OP probe (num 0, DOMID_INVALID)", show(raw::dm_op_empty(&fd, DomId::INVALID)));
-    case("DM_OP on a missing domain", show(raw::create_ioreq_server(&fd, DomId(999)).map(|_| 0)));
-    case("DM_OP on dom0", show(raw::create_ioreq_server(&fd, DomId(0)).map(|_| 0)));
-    case("DM_OP nr_vcpus on the guest", format!("{:?}", raw::nr_vcpus(&fd, a)));
+    case(
+        "DM_OP probe (num 0, DOMID_INVALID)",
+        show(raw::dm_op_empty(&fd, DomId::INVALID)),
+    );
+    case(
+        "DM_OP on a missing domain",
+        show(raw::create_ioreq_server(&fd, DomId(999)).map(|_| 0)),
+    );
+    case(
+        "DM_OP on dom0",
+        show(raw::create_ioreq_server(&fd, DomId(0)).map(|_| 0)),
+    );
+    case(
+        "DM_OP nr_vcpus on the guest",
+        format!("{:?}", raw::nr_vcpus(&fd, a)),
+    );
     let mut op = XenDmOp::new(DmopCode::NR_VCPUS);
     let page = vec![0u8; 4097];
-    let descs17: Vec<(usize, usize)> = (0..17).map(|_| (op.as_mut_bytes().as_mut_ptr() as usize, 32)).collect();
-    case("DM_OP with 17 buffers", show(raw::dm_op_descs(&fd, a, &descs17)));
-    case("DM_OP with a 4097-byte buffer", show(raw::dm_op_descs(&fd, a, &[(page.as_ptr() as usize, 4097)])));
-    case("DM_OP with 16 buffers", show(raw::dm_op_descs(&fd, a, &descs17[..16])));
-    case("DM_OP with the descriptor array at 0x10", show(raw::ioctl_struct(&fd, privcmd::IOCTL_PRIVCMD_DM_OP, &mut privcmd::PrivcmdDmOp {
-        dom: a,
-        num: 1,
-        ubufs: dmop_abi::types::UserPtr(0x10),
-        ..privcmd::PrivcmdDmOp::ZEROED
-    })));
-    case("DM_OP with a NULL buffer", show(raw::dm_op_descs(&fd, a, &[(0, 32)])));
-    case("DM_OP with a buffer beyond user space", show(raw::dm_op_descs(&fd, a, &[(usize::MAX - 15, 32)])));
+    let descs17: Vec<(usize, usize)> = (0..17)
+        .map(|_| (op.as_mut_bytes().as_mut_ptr() as usize, 32))
+        .collect();
+    case(
+        "DM_OP with 17 buffers",
+        show(raw::dm_op_descs(&fd, a, &descs17)),
+    );
+    case(
+        "DM_OP with a 4097-byte buffer",
+        show(raw::dm_op_descs(&fd, a, &[(page.as_ptr() as usize, 4097)])),
+    );
+    case(
+        "DM_OP with 16 buffers",
+        show(raw::dm_op_descs(&fd, a, &descs17[..16])),
+    );
+    case(
+        "DM_OP with the descriptor array at 0x10",
+        show(raw::ioctl_struct(
+            &fd,
+            privcmd::IOCTL_PRIVCMD_DM_OP,
+            &mut privcmd::PrivcmdDmOp {
+                dom: a,
+                num: 1,
+                ubufs: dmop_abi::types::UserPtr(0x10),
+                ..privcmd::PrivcmdDmOp::ZEROED
+            },
+        )),
+    );
+    case(
+        "DM_OP with a NULL buffer",
+        show(raw::dm_op_descs(&fd, a, &[(0, 32)])),
+    );
+    case(
+        "DM_OP with a buffer beyond user space",
+        show(raw::dm_op_descs(&fd, a, &[(usize::MAX - 15, 32)])),
+    );
     // SAFETY: a fresh read-only anonymous page.
-    let ro = unsafe { libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_READ, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) } as usize;
-    case("DM_OP with a read-only buffer", show(raw::dm_op_descs(&fd, a, &[(ro, 32)])));
+    let ro = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    } as usize;
+    case(
+        "DM_OP with a read-only buffer",
+        show(raw::dm_op_descs(&fd, a, &[(ro, 32)])),
+    );
     // SAFETY: our mapping.
     unsafe { libc::munmap(ro as *mut libc::c_void, 4096) };
-    case("DM_OP with its argument at NULL", show(raw::ioctl_addr(&fd, privcmd::IOCTL_PRIVCMD_DM_OP, 0)));
-    let mut vram = XenDmOp::with_payload(DmopCode::TRACK_DIRTY_VRAM, &TrackDirtyVram { nr: 4096 * 8, first_pfn: 0x100, ..TrackDirtyVram::ZEROED });
+    case(
+        "DM_OP with its argument at NULL",
+        show(raw::ioctl_addr(&fd, privcmd::IOCTL_PRIVCMD_DM_OP, 0)),
+    );
+    let mut vram = XenDmOp::with_payload(
+        DmopCode::TRACK_DIRTY_VRAM,
+        &TrackDirtyVram {
+            nr: 4096 * 8,
+            first_pfn: 0x100,
+            ..TrackDirtyVram::ZEROED
+        },
+    );
     let mut bitmap = vec![0xa5u8; 4096];
     let r = raw::dm_op(&fd, a, &mut [vram.as_mut_bytes(), &mut bitmap]);
-    case("DM_OP track_dirty_vram with a 4 KiB bitmap", format!("{} bitmap {}", show(r), if bitmap.iter().all(|&b| b == 0xa5) { "untouched" } else { "written" }));
-    case("unknown ioctl", show(raw::ioctl_addr(&fd, 0x5000 | 0x7f, 0)));
+    case(
+        "DM_OP track_dirty_vram with a 4 KiB bitmap",
+        format!(
+            "{} bitmap {}",
+            show(r),
+            if bitmap.iter().all(|&b| b == 0xa5) {
+                "untouched"
+            } else {
+                "written"
+            }
+        ),
+    );
+    case(
+        "unknown ioctl",
+        show(raw::ioctl_addr(&fd, 0x5000 | 0x7f, 0)),
+    );
 
     // The resource path: the server's ioreq pages.
     let ioreq = u32::from(ResourceType::IOREQ_SERVER.0);
@@ -93,7 +165,16 @@ fn shared_cases(node: &str, w: &World) -> Vec<(String, String)> {
     let (r, _) = raw::mmap_resource(&fd, a, ioreq, w.server, 0, 0, 0x1000);
     case("MMAP_RESOURCE with addr but no num", show(r));
     // SAFETY: a fresh anonymous mapping.
-    let anon = unsafe { libc::mmap(std::ptr::null_mut(), 8192, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) } as usize;
+    let anon = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            8192,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    } as usize;
     let (r, _) = raw::mmap_resource(&fd, a, ioreq, w.server, 0, 2, anon);
     case("MMAP_RESOURCE into anonymous memory", show(r));
     // SAFETY: our mapping.
@@ -101,8 +182,15 @@ fn shared_cases(node: &str, w: &World) -> Vec<(String, String)> {
     match NodeMap::new(&fd, 2) {
         Ok(m) => {
             let (r, _) = raw::mmap_resource(&fd, a, ioreq, w.server, 0, 2, m.addr);
-            let state = if r.is_ok() { format!(" slot0 state {:?}", IoreqState(m.byte(4096 + 30) & 0xf)) } else { String::new() };
-            case("MMAP_RESOURCE of the ioreq pages", format!("{}{state}", show(r)));
+            let state = if r.is_ok() {
+                format!(" slot0 state {:?}", IoreqState(m.byte(4096 + 30) & 0xf))
+            } else {
+                String::new()
+            };
+            case(
+                "MMAP_RESOURCE of the ioreq pages",
+                format!("{}{state}", show(r)),
+            );
         }
         Err(e) => case("mmap of the node", format!("{e:?}")),
     }
@@ -119,10 +207,21 @@ fn shared_cases(node: &str, w: &World) -> Vec<(String, String)> {
         match NodeMap::new(&fd, 1) {
             Ok(m) => {
                 let mut errs = [77i32];
-                let r = raw::mmapbatch_v2(&fd, a, m.addr, &[(gpa >> 12) as XenPfn], Some(&mut errs));
-                let same = r.is_ok() && (0..bytes.len()).all(|i| m.byte((*gpa as usize & 0xfff) + i) == bytes[i]);
-                case("MMAPBATCH_V2 of the guest's code page", format!("{} err={} contents {}", show(r), errs[0], if same { "match" } else { "DIFFER" }));
-                let r = raw::mmapbatch_v2(&fd, a, m.addr, &[(gpa >> 12) as XenPfn], Some(&mut errs));
+                let r =
+                    raw::mmapbatch_v2(&fd, a, m.addr, &[(gpa >> 12) as XenPfn], Some(&mut errs));
+                let same = r.is_ok()
+                    && (0..bytes.len()).all(|i| m.byte((*gpa as usize & 0xfff) + i) == bytes[i]);
+                case(
+                    "MMAPBATCH_V2 of the guest's code page",
+                    format!(
+                        "{} err={} contents {}",
+                        show(r),
+                        errs[0],
+                        if same { "match" } else { "DIFFER" }
+                    ),
+                );
+                let r =
+                    raw::mmapbatch_v2(&fd, a, m.addr, &[(gpa >> 12) as XenPfn], Some(&mut errs));
                 case("MMAPBATCH_V2 over a mapped page", show(r));
             }
             Err(e) => case("mmap of the node", format!("{e:?}")),
@@ -139,8 +238,16 @@ fn shared_cases(node: &str, w: &World) -> Vec<(String, String)> {
                 let mut errs = vec![77i32; N];
                 let r = raw::mmapbatch_v2(&fd, a, m.addr, &gfns, Some(&mut errs));
                 let failed = errs.iter().filter(|&&e| e != 0).count();
-                let same = r.is_ok() && (0..bytes.len()).all(|i| m.byte((*gpa as usize & 0xfff) + i) == bytes[i]);
-                case("MMAPBATCH_V2 of 600 frames (over one chunk)", format!("{} failed={failed} contents {}", show(r), if same { "match" } else { "DIFFER" }));
+                let same = r.is_ok()
+                    && (0..bytes.len()).all(|i| m.byte((*gpa as usize & 0xfff) + i) == bytes[i]);
+                case(
+                    "MMAPBATCH_V2 of 600 frames (over one chunk)",
+                    format!(
+                        "{} failed={failed} contents {}",
+                        show(r),
+                        if same { "match" } else { "DIFFER" }
+                    ),
+                );
             }
             Err(e) => case("mmap of the node", format!("{e:?}")),
         }
@@ -149,28 +256,70 @@ fn shared_cases(node: &str, w: &World) -> Vec<(String, String)> {
         Ok(m) => {
             let mut errs = [77i32];
             let r = raw::mmapbatch_v2(&fd, a, m.addr, &[0xf_ffff], Some(&mut errs));
-            case("MMAPBATCH_V2 of a frame the guest lacks", format!("{} err={}", show(r), errno_name(-errs[0])));
-            case("MMAPBATCH_V2 with no frames", show(raw::mmapbatch_v2(&fd, a, m.addr, &[], Some(&mut errs))));
-            case("MMAPBATCH_V2 with a NULL error array", show(raw::mmapbatch_v2(&fd, a, m.addr, &[0x100], None)));
+            case(
+                "MMAPBATCH_V2 of a frame the guest lacks",
+                format!("{} err={}", show(r), errno_name(-errs[0])),
+            );
+            case(
+                "MMAPBATCH_V2 with no frames",
+                show(raw::mmapbatch_v2(&fd, a, m.addr, &[], Some(&mut errs))),
+            );
+            case(
+                "MMAPBATCH_V2 with a NULL error array",
+                show(raw::mmapbatch_v2(&fd, a, m.addr, &[0x100], None)),
+            );
         }
         Err(e) => case("mmap of the node", format!("{e:?}")),
     }
 
     // Restriction.
     let r = open(node);
-    case("RESTRICT with its argument at NULL", show(raw::ioctl_addr(&r, privcmd::IOCTL_PRIVCMD_RESTRICT, 0)));
+    case(
+        "RESTRICT with its argument at NULL",
+        show(raw::ioctl_addr(&r, privcmd::IOCTL_PRIVCMD_RESTRICT, 0)),
+    );
     case("RESTRICT to the guest", show(raw::restrict(&r, a)));
     case("RESTRICT to the guest again", show(raw::restrict(&r, a)));
-    case("RESTRICT to another domain afterwards", show(raw::restrict(&r, DomId(a.0 + 1))));
-    case("restricted: the DM_OP probe", show(raw::dm_op_empty(&r, DomId::INVALID)));
-    case("restricted: DM_OP on dom0", show(raw::create_ioreq_server(&r, DomId(0)).map(|_| 0)));
-    case("restricted: DM_OP on a missing domain", show(raw::create_ioreq_server(&r, DomId(999)).map(|_| 0)));
-    case("restricted: DM_OP on its guest", format!("{:?}", raw::nr_vcpus(&r, a)));
-    case("restricted: MMAP_RESOURCE of another domain", show(raw::mmap_resource(&r, DomId(999), ioreq, 0, 0, 0, 0).0));
-    case("restricted: MMAP_RESOURCE size query of its guest", format!("{:?}", raw::mmap_resource(&r, a, ioreq, w.server, 0, 0, 0)));
+    case(
+        "RESTRICT to another domain afterwards",
+        show(raw::restrict(&r, DomId(a.0 + 1))),
+    );
+    case(
+        "restricted: the DM_OP probe",
+        show(raw::dm_op_empty(&r, DomId::INVALID)),
+    );
+    case(
+        "restricted: DM_OP on dom0",
+        show(raw::create_ioreq_server(&r, DomId(0)).map(|_| 0)),
+    );
+    case(
+        "restricted: DM_OP on a missing domain",
+        show(raw::create_ioreq_server(&r, DomId(999)).map(|_| 0)),
+    );
+    case(
+        "restricted: DM_OP on its guest",
+        format!("{:?}", raw::nr_vcpus(&r, a)),
+    );
+    case(
+        "restricted: MMAP_RESOURCE of another domain",
+        show(raw::mmap_resource(&r, DomId(999), ioreq, 0, 0, 0, 0).0),
+    );
+    case(
+        "restricted: MMAP_RESOURCE size query of its guest",
+        format!("{:?}", raw::mmap_resource(&r, a, ioreq, w.server, 0, 0, 0)),
+    );
     if let Ok(m) = NodeMap::new(&r, 1) {
         let mut errs = [0i32];
-        case("restricted: MMAPBATCH_V2 of dom0", show(raw::mmapbatch_v2(&r, DomId(0), m.addr, &[0x100], Some(&mut errs))));
+        case(
+            "restricted: MMAPBATCH_V2 of dom0",
+            show(raw::mmapbatch_v2(
+                &r,
+                DomId(0),
+                m.addr,
+                &[0x100],
+                Some(&mut errs),
+            )),
+        );
     }
     out
 }
@@ -188,7 +337,9 @@ fn delete_named_module(name: &str) -> Result<(), Errno> {
     // SAFETY: a syscall with a valid string; O_NONBLOCK fails instead of waiting.
     let r = unsafe { libc::syscall(libc::SYS_delete_module, name.as_ptr(), libc::O_NONBLOCK) };
     if r < 0 {
-        Err(Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(0)))
+        Err(Errno(
+            std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+        ))
     } else {
         Ok(())
     }
@@ -247,14 +398,41 @@ pub fn run() -> i32 {
     // The product module carries no KUnit suite: loading it (at boot, by
     // /etc/xdm/setup) ran no tests, so the kernel is not marked as having
     // run any (TAINT_TEST, bit 18, 'N'); the suite is a test module of its own.
-    let test_taint = || std::fs::read_to_string("/proc/sys/kernel/tainted").ok().and_then(|s| s.trim().parse::<u64>().ok()).map(|v| v & (1 << 18) != 0);
-    t.eq("loading privcmd_restrict.ko ran no tests: no TAINT_TEST ('N')", test_taint(), Some(false));
+    let test_taint = || {
+        std::fs::read_to_string("/proc/sys/kernel/tainted")
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .map(|v| v & (1 << 18) != 0)
+    };
+    t.eq(
+        "loading privcmd_restrict.ko ran no tests: no TAINT_TEST ('N')",
+        test_taint(),
+        Some(false),
+    );
     let loaded = xl::run("insmod", &[KUNIT_MODULE]).0;
     let k = dmesg();
-    t.check("the KUnit suite, privcmd_restrict_kunit.ko, passes as it loads", loaded && k.contains("ok 1 privcmd_restrict") && k.contains("privcmd_restrict: pass:5 fail:0"), "no KUnit result in dmesg");
-    t.eq("... and it is what marks the kernel as having run tests", test_taint(), Some(true));
-    t.check("... and unloads", delete_named_module("privcmd_restrict_kunit").is_ok(), "");
-    if !t.check("our node exists", std::path::Path::new(OUR_NODE).exists(), OUR_NODE) {
+    t.check(
+        "the KUnit suite, privcmd_restrict_kunit.ko, passes as it loads",
+        loaded
+            && k.contains("ok 1 privcmd_restrict")
+            && k.contains("privcmd_restrict: pass:5 fail:0"),
+        "no KUnit result in dmesg",
+    );
+    t.eq(
+        "... and it is what marks the kernel as having run tests",
+        test_taint(),
+        Some(true),
+    );
+    t.check(
+        "... and unloads",
+        delete_named_module("privcmd_restrict_kunit").is_ok(),
+        "",
+    );
+    if !t.check(
+        "our node exists",
+        std::path::Path::new(OUR_NODE).exists(),
+        OUR_NODE,
+    ) {
         return t.finish();
     }
     let guest = match Guest::create("pc-a", &xl::fake_dm_path(), true, "") {
@@ -265,24 +443,58 @@ pub fn run() -> i32 {
         }
     };
     let dm = DeviceModel::open_path(C_NODE).expect("C node");
-    let server = dm.create_ioreq_server(guest.domid, BufioreqMode::ATOMIC).expect("an ioreq server on the guest");
-    let w = World { a: guest.domid, server: u32::from(server.0), image: xl::guest_image().map(|(_, a, b)| (a, b)) };
+    let server = dm
+        .create_ioreq_server(guest.domid, BufioreqMode::ATOMIC)
+        .expect("an ioreq server on the guest");
+    let w = World {
+        a: guest.domid,
+        server: u32::from(server.0),
+        image: xl::guest_image().map(|(_, a, b)| (a, b)),
+    };
 
     let c = shared_cases(C_NODE, &w);
     let ours = shared_cases(OUR_NODE, &w);
     t.eq("both drivers ran the same cases", c.len(), ours.len());
-    t.note(format!("{:<52} {:<34} {}", "shared case", "C privcmd", "privcmd-restrict"));
+    t.note(format!(
+        "{:<52} {:<34} {}",
+        "shared case", "C privcmd", "privcmd-restrict"
+    ));
     for ((name, rc), (_, ro)) in c.iter().zip(&ours) {
         t.note(format!("{name:<52} {rc:<34} {ro}"));
     }
     for ((name, rc), (_, ro)) in c.iter().zip(&ours) {
-        t.check(&format!("same on both drivers: {name} ({rc})"), rc == ro, format_args!("C: {rc}\nours: {ro}"));
+        t.check(
+            &format!("same on both drivers: {name} ({rc})"),
+            rc == ro,
+            format_args!("C: {rc}\nours: {ro}"),
+        );
     }
-    let get = |v: &[(String, String)], k: &str| v.iter().find(|(n, _)| n == k).map(|(_, r)| r.clone()).unwrap_or_default();
-    t.eq("the 17-buffer limit answers E2BIG", get(&ours, "DM_OP with 17 buffers"), "E2BIG".to_string());
-    t.eq("a read-only buffer answers EFAULT", get(&ours, "DM_OP with a read-only buffer"), "EFAULT".to_string());
-    t.check("the ioreq pages are mapped, slot NONE", get(&ours, "MMAP_RESOURCE of the ioreq pages").contains("state IoreqState::NONE"), get(&ours, "MMAP_RESOURCE of the ioreq pages"));
-    t.check("guest memory maps, contents match", get(&ours, "MMAPBATCH_V2 of the guest's code page").contains("err=0 contents match"), get(&ours, "MMAPBATCH_V2 of the guest's code page"));
+    let get = |v: &[(String, String)], k: &str| {
+        v.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, r)| r.clone())
+            .unwrap_or_default()
+    };
+    t.eq(
+        "the 17-buffer limit answers E2BIG",
+        get(&ours, "DM_OP with 17 buffers"),
+        "E2BIG".to_string(),
+    );
+    t.eq(
+        "a read-only buffer answers EFAULT",
+        get(&ours, "DM_OP with a read-only buffer"),
+        "EFAULT".to_string(),
+    );
+    t.check(
+        "the ioreq pages are mapped, slot NONE",
+        get(&ours, "MMAP_RESOURCE of the ioreq pages").contains("state IoreqState::NONE"),
+        get(&ours, "MMAP_RESOURCE of the ioreq pages"),
+    );
+    t.check(
+        "guest memory maps, contents match",
+        get(&ours, "MMAPBATCH_V2 of the guest's code page").contains("err=0 contents match"),
+        get(&ours, "MMAPBATCH_V2 of the guest's code page"),
+    );
 
     // The control of xen-patches' dispatcher check: Debian's Xen looks op 0
     // up in its table (no size) and answers the set pad EINVAL; the guard
@@ -301,12 +513,31 @@ pub fn run() -> i32 {
 
     let _ = dm.destroy_ioreq_server(guest.domid, server);
     drop(guest);
-    let new_log: Vec<String> = dmesg().lines().skip(log_start).map(str::to_string).collect();
+    let new_log: Vec<String> = dmesg()
+        .lines()
+        .skip(log_start)
+        .map(str::to_string)
+        .collect();
     let bad: Vec<&String> = new_log
         .iter()
-        .filter(|l| ["Oops", "BUG:", "WARNING:", "general protection", "Unable to handle", "Call Trace"].iter().any(|p| l.contains(p)))
+        .filter(|l| {
+            [
+                "Oops",
+                "BUG:",
+                "WARNING:",
+                "general protection",
+                "Unable to handle",
+                "Call Trace",
+            ]
+            .iter()
+            .any(|p| l.contains(p))
+        })
         .collect();
-    t.check("dmesg: no oops, BUG or warning during the suite", bad.is_empty(), format_args!("{bad:#?}"));
+    t.check(
+        "dmesg: no oops, BUG or warning during the suite",
+        bad.is_empty(),
+        format_args!("{bad:#?}"),
+    );
     t.finish()
 }
 
@@ -315,11 +546,31 @@ fn own_cases(t: &mut Tap, w: &World) {
     // Beyond the C driver: no raw hypercalls, no fake restriction.
     let c = open(C_NODE);
     let o = open(OUR_NODE);
-    t.check("C driver: HYPERCALL works on an unrestricted fd", raw::hypercall_xen_version(&c).is_ok(), "");
-    t.eq("ours: HYPERCALL is refused, always (EPERM)", raw::hypercall_xen_version(&o), Err(Errno(libc::EPERM)));
-    t.eq("C driver: RESTRICT(DOMID_INVALID) answers 0 (and restricts nothing)", raw::restrict(&open(C_NODE), DomId::INVALID), Ok(0));
-    t.eq("ours: RESTRICT(DOMID_INVALID) is refused (EINVAL)", raw::restrict(&o, DomId::INVALID), Err(Errno(libc::EINVAL)));
-    t.eq("ours: RESTRICT(DOMID_SELF) is refused (EINVAL)", raw::restrict(&o, DomId::SELF), Err(Errno(libc::EINVAL)));
+    t.check(
+        "C driver: HYPERCALL works on an unrestricted fd",
+        raw::hypercall_xen_version(&c).is_ok(),
+        "",
+    );
+    t.eq(
+        "ours: HYPERCALL is refused, always (EPERM)",
+        raw::hypercall_xen_version(&o),
+        Err(Errno(libc::EPERM)),
+    );
+    t.eq(
+        "C driver: RESTRICT(DOMID_INVALID) answers 0 (and restricts nothing)",
+        raw::restrict(&open(C_NODE), DomId::INVALID),
+        Ok(0),
+    );
+    t.eq(
+        "ours: RESTRICT(DOMID_INVALID) is refused (EINVAL)",
+        raw::restrict(&o, DomId::INVALID),
+        Err(Errno(libc::EINVAL)),
+    );
+    t.eq(
+        "ours: RESTRICT(DOMID_SELF) is refused (EINVAL)",
+        raw::restrict(&o, DomId::SELF),
+        Err(Errno(libc::EINVAL)),
+    );
     for (name, cmd) in [
         ("MMAP", privcmd::IOCTL_PRIVCMD_MMAP),
         ("MMAPBATCH", privcmd::IOCTL_PRIVCMD_MMAPBATCH),
@@ -327,18 +578,28 @@ fn own_cases(t: &mut Tap, w: &World) {
         ("IOEVENTFD", privcmd::IOCTL_PRIVCMD_IOEVENTFD),
         ("PCIDEV_GET_GSI", privcmd::IOCTL_PRIVCMD_PCIDEV_GET_GSI),
     ] {
-        t.eq(&format!("ours: {name} is not served (ENOTTY)"), raw::ioctl_addr(&o, cmd, 0), Err(Errno(libc::ENOTTY)));
+        t.eq(
+            &format!("ours: {name} is not served (ENOTTY)"),
+            raw::ioctl_addr(&o, cmd, 0),
+            Err(Errno(libc::ENOTTY)),
+        );
     }
 
     // Mapping a resource over a live mapping: the C driver does not check
     // and remaps; ours never replaces a mapping silently.
     let ioreq = u32::from(ResourceType::IOREQ_SERVER.0);
-    for (node, fd, want) in [("C driver", &c, Ok(0)), ("ours", &o, Err(Errno(libc::EINVAL)))] {
+    for (node, fd, want) in [
+        ("C driver", &c, Ok(0)),
+        ("ours", &o, Err(Errno(libc::EINVAL))),
+    ] {
         if let Ok(m) = NodeMap::new(fd, 2) {
             let first = raw::mmap_resource(fd, a, ioreq, w.server, 0, 2, m.addr).0;
             let again = raw::mmap_resource(fd, a, ioreq, w.server, 0, 2, m.addr).0;
             t.check(
-                &format!("{node}: MMAP_RESOURCE over a live mapping answers {}", show(want)),
+                &format!(
+                    "{node}: MMAP_RESOURCE over a live mapping answers {}",
+                    show(want)
+                ),
                 first.is_ok() && again == want,
                 format_args!("first {first:?}, again {again:?}"),
             );
@@ -349,31 +610,98 @@ fn own_cases(t: &mut Tap, w: &World) {
     let set = |p: &str, v: &str| std::fs::write(format!("{PARAMS}/{p}"), v).is_ok();
     let mut op = XenDmOp::new(DmopCode::NR_VCPUS);
     let p = op.as_mut_bytes().as_mut_ptr() as usize;
-    t.check("dm_op_max_nr_bufs can be set to 2", set("dm_op_max_nr_bufs", "2"), "");
-    t.eq("... then 3 buffers answer E2BIG", raw::dm_op_descs(&o, a, &[(p, 32); 3]), Err(Errno(libc::E2BIG)));
-    t.eq("... and 2 buffers still work", raw::dm_op_descs(&o, a, &[(p, 32); 2]), Ok(0));
-    t.check("dm_op_buf_max_size can be set to 40", set("dm_op_buf_max_size", "40") && set("dm_op_max_nr_bufs", "16"), "");
+    t.check(
+        "dm_op_max_nr_bufs can be set to 2",
+        set("dm_op_max_nr_bufs", "2"),
+        "",
+    );
+    t.eq(
+        "... then 3 buffers answer E2BIG",
+        raw::dm_op_descs(&o, a, &[(p, 32); 3]),
+        Err(Errno(libc::E2BIG)),
+    );
+    t.eq(
+        "... and 2 buffers still work",
+        raw::dm_op_descs(&o, a, &[(p, 32); 2]),
+        Ok(0),
+    );
+    t.check(
+        "dm_op_buf_max_size can be set to 40",
+        set("dm_op_buf_max_size", "40") && set("dm_op_max_nr_bufs", "16"),
+        "",
+    );
     let big = [0u8; 41];
-    t.eq("... then a 41-byte buffer answers E2BIG", raw::dm_op_descs(&o, a, &[(big.as_ptr() as usize, 41)]), Err(Errno(libc::E2BIG)));
+    t.eq(
+        "... then a 41-byte buffer answers E2BIG",
+        raw::dm_op_descs(&o, a, &[(big.as_ptr() as usize, 41)]),
+        Err(Errno(libc::E2BIG)),
+    );
     set("dm_op_buf_max_size", "4096");
 
     // Restrict-at-open.
     const UID: u32 = 4242;
-    t.eq("binding uid 4242 to the guest", raw::restrict_uid(&o, UID, a, 0), Ok(0));
+    t.eq(
+        "binding uid 4242 to the guest",
+        raw::restrict_uid(&o, UID, a, 0),
+        Ok(0),
+    );
     let listing = std::fs::read_to_string(BINDINGS_FILE).unwrap_or_default();
-    t.check("the binding is listed in sysfs", listing.lines().any(|l| l == format!("{UID} {}", a.0)), &listing);
-    let mode = std::fs::metadata(BINDINGS_FILE).map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777).unwrap_or(0);
-    t.eq("the sysfs bindings file is root's only (mode 0400)", format!("{mode:o}"), "400".to_string());
-    let peek = as_uid(4343, || format!("{:?}", std::fs::read_to_string(BINDINGS_FILE).map_err(|e| e.raw_os_error())));
-    t.eq("... an unprivileged uid cannot read it (EACCES)", peek, format!("Err(Some({}))", libc::EACCES));
-    t.eq("binding to DOMID_INVALID is refused", raw::restrict_uid(&o, 1, DomId::INVALID, 0), Err(Errno(libc::EINVAL)));
-    t.eq("binding a uid to dom0 is refused (EINVAL)", raw::restrict_uid(&o, 4444, DomId(0), 0), Err(Errno(libc::EINVAL)));
-    t.eq("binding uid 0 is refused (EINVAL)", raw::restrict_uid(&o, 0, a, 0), Err(Errno(libc::EINVAL)));
-    t.eq("unknown flags are refused", raw::restrict_uid(&o, 1, a, 0x40), Err(Errno(libc::EINVAL)));
-    t.eq("unbinding a uid without binding: ENOENT", raw::restrict_uid(&o, 4343, a, 1), Err(Errno(libc::ENOENT)));
+    t.check(
+        "the binding is listed in sysfs",
+        listing.lines().any(|l| l == format!("{UID} {}", a.0)),
+        &listing,
+    );
+    let mode = std::fs::metadata(BINDINGS_FILE)
+        .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
+        .unwrap_or(0);
+    t.eq(
+        "the sysfs bindings file is root's only (mode 0400)",
+        format!("{mode:o}"),
+        "400".to_string(),
+    );
+    let peek = as_uid(4343, || {
+        format!(
+            "{:?}",
+            std::fs::read_to_string(BINDINGS_FILE).map_err(|e| e.raw_os_error())
+        )
+    });
+    t.eq(
+        "... an unprivileged uid cannot read it (EACCES)",
+        peek,
+        format!("Err(Some({}))", libc::EACCES),
+    );
+    t.eq(
+        "binding to DOMID_INVALID is refused",
+        raw::restrict_uid(&o, 1, DomId::INVALID, 0),
+        Err(Errno(libc::EINVAL)),
+    );
+    t.eq(
+        "binding a uid to dom0 is refused (EINVAL)",
+        raw::restrict_uid(&o, 4444, DomId(0), 0),
+        Err(Errno(libc::EINVAL)),
+    );
+    t.eq(
+        "binding uid 0 is refused (EINVAL)",
+        raw::restrict_uid(&o, 0, a, 0),
+        Err(Errno(libc::EINVAL)),
+    );
+    t.eq(
+        "unknown flags are refused",
+        raw::restrict_uid(&o, 1, a, 0x40),
+        Err(Errno(libc::EINVAL)),
+    );
+    t.eq(
+        "unbinding a uid without binding: ENOENT",
+        raw::restrict_uid(&o, 4343, a, 1),
+        Err(Errno(libc::ENOENT)),
+    );
     let ro = open(OUR_NODE);
     let _ = raw::restrict(&ro, a);
-    t.eq("a restricted fd cannot change bindings", raw::restrict_uid(&ro, 5, a, 0), Err(Errno(libc::EPERM)));
+    t.eq(
+        "a restricted fd cannot change bindings",
+        raw::restrict_uid(&ro, 5, a, 0),
+        Err(Errno(libc::EPERM)),
+    );
     let child = as_uid(UID, || {
         let mut s = String::new();
         match raw::open(OUR_NODE) {
@@ -395,18 +723,34 @@ fn own_cases(t: &mut Tap, w: &World) {
     t.note(format!("uid {UID}: {child}"));
     t.check("a bound uid opens the node, confined to its guest from the start", child.starts_with("open=ok dom0=EPERM guest=Ok(1) restrict-other=EINVAL restrict-same=ok(0) hypercall=EPERM bind=EPERM"), &child);
     let unbound = as_uid(4343, || format!("{:?}", raw::open(OUR_NODE).map(|_| ())));
-    t.eq("an unbound uid without CAP_SYS_ADMIN is refused (EACCES)", unbound, "Err(EACCES)".to_string());
+    t.eq(
+        "an unbound uid without CAP_SYS_ADMIN is refused (EACCES)",
+        unbound,
+        "Err(EACCES)".to_string(),
+    );
     let cnode = as_uid(4343, || format!("{:?}", raw::open(C_NODE).map(|_| ())));
     t.note(format!("(the C node opened by uid 4343: {cnode})"));
     let inherited = {
         let fd = open(OUR_NODE);
         as_uid(UID, move || show(raw::restrict_uid(&fd, 7, DomId(1), 0)))
     };
-    t.eq("without CAP_SYS_ADMIN an unrestricted fd cannot change bindings", inherited, "EPERM".to_string());
+    t.eq(
+        "without CAP_SYS_ADMIN an unrestricted fd cannot change bindings",
+        inherited,
+        "EPERM".to_string(),
+    );
     user_namespaces(t, &o, a, UID);
-    t.eq("unbinding uid 4242", raw::restrict_uid(&o, UID, a, 1), Ok(0));
+    t.eq(
+        "unbinding uid 4242",
+        raw::restrict_uid(&o, UID, a, 1),
+        Ok(0),
+    );
     let after = as_uid(UID, || format!("{:?}", raw::open(OUR_NODE).map(|_| ())));
-    t.eq("once unbound, uid 4242 is refused", after, "Err(EACCES)".to_string());
+    t.eq(
+        "once unbound, uid 4242 is refused",
+        after,
+        "Err(EACCES)".to_string(),
+    );
     let listing = std::fs::read_to_string(BINDINGS_FILE).unwrap_or_default();
     t.check("sysfs lists nothing", listing.trim().is_empty(), &listing);
     allocation_bounds(t, w);
@@ -436,10 +780,21 @@ fn forced_races(t: &mut Tap, w: &World) {
     const PAGE: usize = 4096;
     let a = w.a;
     // Without userfaultfd (CONFIG_USERFAULTFD) the cases cannot run: that fails.
-    let stall = |t: &mut Tap| Stall::new().map_err(|e| t.check("userfaultfd is available for the forced races", false, format_args!("{e:?}")));
+    let stall = |t: &mut Tap| {
+        Stall::new().map_err(|e| {
+            t.check(
+                "userfaultfd is available for the forced races",
+                false,
+                format_args!("{e:?}"),
+            )
+        })
+    };
     let mut op = XenDmOp::with_payload(DmopCode::NR_VCPUS, &NrVcpus::ZEROED);
     let op_size = size_of_val(&op);
-    let desc = [PrivcmdDmOpBuf { uptr: UserPtr::from_ptr(op.as_mut_bytes().as_mut_ptr()), size: op_size }];
+    let desc = [PrivcmdDmOpBuf {
+        uptr: UserPtr::from_ptr(op.as_mut_bytes().as_mut_ptr()),
+        size: op_size,
+    }];
     let desc_at = desc.as_ptr() as usize;
     let ubufs_at = std::mem::offset_of!(PrivcmdDmOp, ubufs);
     // The struct straddles the pages: dom and num resident, ubufs stalled.
@@ -453,7 +808,11 @@ fn forced_races(t: &mut Tap, w: &World) {
         let at = st.second() - ubufs_at;
         poke(at, a);
         poke(at + 2, 1u16);
-        let (res, faulted) = st.run(&page, || poke(at, DomId(999)), || raw::ioctl_addr(&r, privcmd::IOCTL_PRIVCMD_DM_OP, at));
+        let (res, faulted) = st.run(
+            &page,
+            || poke(at, DomId(999)),
+            || raw::ioctl_addr(&r, privcmd::IOCTL_PRIVCMD_DM_OP, at),
+        );
         let vcpus = op.payload::<NrVcpus>().vcpus;
         t.check(
             "forced race: dom rewritten (to 999) while the kernel copies the struct: the op is made on the domain read once (its own)",
@@ -465,11 +824,20 @@ fn forced_races(t: &mut Tap, w: &World) {
     // 2. num rewritten (beyond the limit) while the kernel copies the descriptors.
     op = XenDmOp::with_payload(DmopCode::NR_VCPUS, &NrVcpus::ZEROED);
     if let Ok(st) = stall(t) {
-        let arg = Box::new(PrivcmdDmOp { dom: a, num: 1, ubufs: UserPtr(st.second()), ..PrivcmdDmOp::ZEROED });
+        let arg = Box::new(PrivcmdDmOp {
+            dom: a,
+            num: 1,
+            ubufs: UserPtr(st.second()),
+            ..PrivcmdDmOp::ZEROED
+        });
         let arg_at = &*arg as *const PrivcmdDmOp as usize;
         let mut dpage = [0u8; PAGE];
         dpage[..size_of::<PrivcmdDmOpBuf>()].copy_from_slice(desc[0].as_bytes());
-        let (res, faulted) = st.run(&dpage, || poke(arg_at + 2, 17u16), || raw::ioctl_addr(&r, privcmd::IOCTL_PRIVCMD_DM_OP, arg_at));
+        let (res, faulted) = st.run(
+            &dpage,
+            || poke(arg_at + 2, 17u16),
+            || raw::ioctl_addr(&r, privcmd::IOCTL_PRIVCMD_DM_OP, arg_at),
+        );
         let vcpus = op.payload::<NrVcpus>().vcpus;
         t.check(
             "forced race: num rewritten (to 17) while the kernel copies the descriptors: one buffer, as read once",
@@ -485,7 +853,11 @@ fn forced_races(t: &mut Tap, w: &World) {
         poke(buf, DmopCode::NR_VCPUS);
         poke(buf + 4, 0u32);
         let descs = [(buf, op_size)];
-        let (res, faulted) = st.run(&[0u8; PAGE], || poke(buf, DmopCode::CREATE_IOREQ_SERVER), || raw::dm_op_descs(&r, a, &descs));
+        let (res, faulted) = st.run(
+            &[0u8; PAGE],
+            || poke(buf, DmopCode::CREATE_IOREQ_SERVER),
+            || raw::dm_op_descs(&r, a, &descs),
+        );
         let vcpus = peek::<u32>(buf + XenDmOp::PAYLOAD_OFFSET);
         t.check(
             "forced race: the op code rewritten while the kernel copies buffer 0: Xen runs the op read once, and the buffer gets its result",
@@ -502,13 +874,21 @@ fn forced_races(t: &mut Tap, w: &World) {
         poke(at, a);
         poke(at + 2, 1u16);
         let mut restricted = Err(Errno(0));
-        let (res, faulted) = st.run(&page, || restricted = raw::restrict(&u, DomId(a.0 + 1)), || raw::ioctl_addr(&u, privcmd::IOCTL_PRIVCMD_DM_OP, at));
+        let (res, faulted) = st.run(
+            &page,
+            || restricted = raw::restrict(&u, DomId(a.0 + 1)),
+            || raw::ioctl_addr(&u, privcmd::IOCTL_PRIVCMD_DM_OP, at),
+        );
         t.check(
             "forced race: RESTRICT (to another domain) while a DM_OP's struct is being copied: the op is refused (EPERM)",
             faulted && restricted == Ok(0) && res == Err(Errno(libc::EPERM)),
             format_args!("faulted {faulted}, restrict {restricted:?}, op {res:?}"),
         );
-        t.eq("... and so is every later op on the guest", raw::nr_vcpus(&u, a), Err(Errno(libc::EPERM)));
+        t.eq(
+            "... and so is every later op on the guest",
+            raw::nr_vcpus(&u, a),
+            Err(Errno(libc::EPERM)),
+        );
     }
 }
 
@@ -522,7 +902,10 @@ fn open_in_userns(map: Option<&str>) -> String {
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) };
     // SAFETY: unshare has no memory preconditions; the child is single-threaded.
     if unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0 {
-        return format!("unshare={:?}", std::io::Error::last_os_error().raw_os_error());
+        return format!(
+            "unshare={:?}",
+            std::io::Error::last_os_error().raw_os_error()
+        );
     }
     if let Some(m) = map {
         if let Err(e) = std::fs::write("/proc/self/uid_map", m) {
@@ -531,7 +914,10 @@ fn open_in_userns(map: Option<&str>) -> String {
     }
     // SAFETY: plain calls.
     let (uid, euid) = unsafe { (libc::getuid(), libc::geteuid()) };
-    format!("uid={uid} euid={euid} open={:?}", raw::open(OUR_NODE).map(|_| ()))
+    format!(
+        "uid={uid} euid={euid} open={:?}",
+        raw::open(OUR_NODE).map(|_| ())
+    )
 }
 
 /// The user-namespace hole: a binding names a user of the host (a kuid),
@@ -539,32 +925,61 @@ fn open_in_userns(map: Option<&str>) -> String {
 /// is refused (EPERM) whatever its uid.
 fn user_namespaces(t: &mut Tap, o: &OwnedFd, a: DomId, bound: u32) {
     const OTHER: u32 = 4343;
-    let overflow: u32 = std::fs::read_to_string("/proc/sys/kernel/overflowuid").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(65534);
+    let overflow: u32 = std::fs::read_to_string("/proc/sys/kernel/overflowuid")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(65534);
     let eperm = format!("open={:?}", Err::<(), _>(Errno(libc::EPERM)));
 
-    let mapped = as_uid(OTHER, || open_in_userns(Some(&format!("{bound} {OTHER} 1"))));
-    t.note(format!("uid {OTHER} in a user namespace mapping itself to {bound}: {mapped}"));
+    let mapped = as_uid(OTHER, || {
+        open_in_userns(Some(&format!("{bound} {OTHER} 1")))
+    });
+    t.note(format!(
+        "uid {OTHER} in a user namespace mapping itself to {bound}: {mapped}"
+    ));
     t.check(
-        &format!("uid {OTHER}, in a user namespace where it is uid {bound} (bound), gets no fd (EPERM)"),
+        &format!(
+            "uid {OTHER}, in a user namespace where it is uid {bound} (bound), gets no fd (EPERM)"
+        ),
         mapped.starts_with(&format!("uid={bound} ")) && mapped.ends_with(&eperm),
         &mapped,
     );
 
-    t.eq(&format!("binding the overflow uid {overflow} to the guest"), raw::restrict_uid(o, overflow, a, 0), Ok(0));
+    t.eq(
+        &format!("binding the overflow uid {overflow} to the guest"),
+        raw::restrict_uid(o, overflow, a, 0),
+        Ok(0),
+    );
     let unmapped = as_uid(OTHER, || open_in_userns(None));
-    t.note(format!("uid {OTHER} in a user namespace with no mapping: {unmapped}"));
+    t.note(format!(
+        "uid {OTHER} in a user namespace with no mapping: {unmapped}"
+    ));
     t.check(
         &format!("uid {OTHER}, unmapped in a user namespace (seen as {overflow}, bound), gets no fd (EPERM)"),
         unmapped.starts_with(&format!("uid={overflow} ")) && unmapped.ends_with(&eperm),
         &unmapped,
     );
     let plain = as_uid(OTHER, || format!("{:?}", raw::open(OUR_NODE).map(|_| ())));
-    t.eq(&format!("... and outside it, uid {OTHER} is still refused (EACCES)"), plain, "Err(EACCES)".to_string());
-    t.eq(&format!("unbinding uid {overflow}"), raw::restrict_uid(o, overflow, a, 1), Ok(0));
+    t.eq(
+        &format!("... and outside it, uid {OTHER} is still refused (EACCES)"),
+        plain,
+        "Err(EACCES)".to_string(),
+    );
+    t.eq(
+        &format!("unbinding uid {overflow}"),
+        raw::restrict_uid(o, overflow, a, 1),
+        Ok(0),
+    );
 
     let own = as_uid(bound, || open_in_userns(Some(&format!("0 {bound} 1"))));
-    t.note(format!("uid {bound} (bound) in a user namespace of its own: {own}"));
-    t.check(&format!("the bound uid {bound} itself, inside a user namespace, is refused too (EPERM)"), own.ends_with(&eperm), &own);
+    t.note(format!(
+        "uid {bound} (bound) in a user namespace of its own: {own}"
+    ));
+    t.check(
+        &format!("the bound uid {bound} itself, inside a user namespace, is refused too (EPERM)"),
+        own.ends_with(&eperm),
+        &own,
+    );
 }
 
 /// The allocation hole: counts are bounded by the caller's mapping (and
@@ -584,7 +999,9 @@ fn allocation_bounds(t: &mut Tap, w: &World) {
     let mut errs = vec![0i32; 4];
     for num in [(1u32 << 31) - 1, 1 << 31, u32::MAX] {
         t.eq(
-            &format!("MMAPBATCH_V2 with num {num:#x} on a one-page mapping: EINVAL, nothing allocated"),
+            &format!(
+                "MMAPBATCH_V2 with num {num:#x} on a one-page mapping: EINVAL, nothing allocated"
+            ),
             raw::mmapbatch_v2_num(&fd, w.a, m.addr, num, &gfns, &mut errs),
             Err(Errno(libc::EINVAL)),
         );
@@ -592,7 +1009,9 @@ fn allocation_bounds(t: &mut Tap, w: &World) {
     let ioreq = u32::from(ResourceType::IOREQ_SERVER.0);
     for num in [(1u64 << 31) - 1, 1 << 31, 1 << 32, (1 << 32) + 1, u64::MAX] {
         t.eq(
-            &format!("MMAP_RESOURCE with num {num:#x} on a one-page mapping: EINVAL, nothing allocated"),
+            &format!(
+                "MMAP_RESOURCE with num {num:#x} on a one-page mapping: EINVAL, nothing allocated"
+            ),
             raw::mmap_resource(&fd, w.a, ioreq, w.server, 0, num, m.addr).0,
             Err(Errno(libc::EINVAL)),
         );
@@ -600,7 +1019,10 @@ fn allocation_bounds(t: &mut Tap, w: &World) {
     let (_, size) = raw::mmap_resource(&fd, w.a, ioreq, w.server, 0, 0, 0);
     if let Ok(big) = NodeMap::new(&fd, size as usize + 1) {
         t.eq(
-            &format!("MMAP_RESOURCE of {} frames of a {size}-frame resource: EINVAL", size + 1),
+            &format!(
+                "MMAP_RESOURCE of {} frames of a {size}-frame resource: EINVAL",
+                size + 1
+            ),
             raw::mmap_resource(&fd, w.a, ioreq, w.server, 0, size + 1, big.addr).0,
             Err(Errno(libc::EINVAL)),
         );
@@ -648,23 +1070,47 @@ fn random_ioctls(t: &mut Tap, w: &World) {
     let mut buf = [0u8; 64];
     for i in 0..ROUNDS {
         let use_restricted = rng.below(2) == 0;
-        let fd = if use_restricted { &restricted } else { &unrestricted };
-        let cmd = if rng.below(8) == 0 { (rng.next() as u32) & 0xc03f_ffff } else { cmds[rng.below(cmds.len() as u64) as usize] };
+        let fd = if use_restricted {
+            &restricted
+        } else {
+            &unrestricted
+        };
+        let cmd = if rng.below(8) == 0 {
+            (rng.next() as u32) & 0xc03f_ffff
+        } else {
+            cmds[rng.below(cmds.len() as u64) as usize]
+        };
         for b in arg.iter_mut().chain(buf.iter_mut()) {
             *b = rng.next() as u8;
         }
         // Domain fields get targets worth trying; pointers sometimes point at real buffers.
-        let targets = [w.a.0, 0, 999, DomId::INVALID.0, w.a.0 + 1, rng.next() as u16];
-        let dom = if use_restricted { targets[rng.below(targets.len() as u64) as usize] } else { [w.a.0, 999, DomId::INVALID.0][rng.below(3) as usize] };
+        let targets = [
+            w.a.0,
+            0,
+            999,
+            DomId::INVALID.0,
+            w.a.0 + 1,
+            rng.next() as u16,
+        ];
+        let dom = if use_restricted {
+            targets[rng.below(targets.len() as u64) as usize]
+        } else {
+            [w.a.0, 999, DomId::INVALID.0][rng.below(3) as usize]
+        };
         arg[0..2].copy_from_slice(&dom.to_ne_bytes());
         if rng.below(2) == 0 {
             let p = (buf.as_ptr() as usize).to_ne_bytes();
             arg[8..16].copy_from_slice(&p);
         }
-        if cmd == privcmd::IOCTL_PRIVCMD_MMAP_RESOURCE || cmd == privcmd::IOCTL_PRIVCMD_MMAPBATCH_V2 {
+        if cmd == privcmd::IOCTL_PRIVCMD_MMAP_RESOURCE || cmd == privcmd::IOCTL_PRIVCMD_MMAPBATCH_V2
+        {
             if let Some(m) = &map {
                 if rng.below(2) == 0 {
-                    let at = if cmd == privcmd::IOCTL_PRIVCMD_MMAP_RESOURCE { 24 } else { 8 };
+                    let at = if cmd == privcmd::IOCTL_PRIVCMD_MMAP_RESOURCE {
+                        24
+                    } else {
+                        8
+                    };
                     arg[at..at + 8].copy_from_slice(&(m.addr as u64).to_ne_bytes());
                 }
             }
@@ -675,7 +1121,9 @@ fn random_ioctls(t: &mut Tap, w: &World) {
             let r = raw::dm_op(fd, DomId(dom), &mut [op.as_mut_bytes()]);
             counts[usize::from(use_restricted)] += 1;
             if use_restricted && dom != w.a.0 && r != Err(Errno(libc::EPERM)) {
-                escapes.push(format!("round {i}: DM_OP on {dom} from a restricted fd: {r:?}"));
+                escapes.push(format!(
+                    "round {i}: DM_OP on {dom} from a restricted fd: {r:?}"
+                ));
             }
             continue;
         }
@@ -684,33 +1132,64 @@ fn random_ioctls(t: &mut Tap, w: &World) {
         }
         let r = raw::ioctl_addr(fd, cmd, arg.as_mut_ptr() as usize);
         counts[usize::from(use_restricted)] += 1;
-        let checked_dom = matches!(cmd, privcmd::IOCTL_PRIVCMD_DM_OP | privcmd::IOCTL_PRIVCMD_MMAP_RESOURCE);
-        if use_restricted && checked_dom && dom != w.a.0 && r != Err(Errno(libc::EPERM)) && r != Err(Errno(libc::EFAULT)) {
-            escapes.push(format!("round {i}: {cmd:#x} on {dom} from a restricted fd: {r:?}"));
+        let checked_dom = matches!(
+            cmd,
+            privcmd::IOCTL_PRIVCMD_DM_OP | privcmd::IOCTL_PRIVCMD_MMAP_RESOURCE
+        );
+        if use_restricted
+            && checked_dom
+            && dom != w.a.0
+            && r != Err(Errno(libc::EPERM))
+            && r != Err(Errno(libc::EFAULT))
+        {
+            escapes.push(format!(
+                "round {i}: {cmd:#x} on {dom} from a restricted fd: {r:?}"
+            ));
         }
         if cmd == privcmd::IOCTL_PRIVCMD_RESTRICT_UID && r.is_ok() {
             let uid = u32::from_ne_bytes(arg[0..4].try_into().unwrap());
             let _ = raw::restrict_uid(&unrestricted, uid, w.a, 1);
         }
     }
-    t.note(format!("random ioctls: seed {SEED:#x}, {} from a restricted fd, {} from an unrestricted one", counts[1], counts[0]));
-    t.check(&format!("random ioctls (seed {SEED:#x}): no op from a restricted fd reached another domain"), escapes.is_empty(), format_args!("{escapes:#?}"));
+    t.note(format!(
+        "random ioctls: seed {SEED:#x}, {} from a restricted fd, {} from an unrestricted one",
+        counts[1], counts[0]
+    ));
+    t.check(
+        &format!(
+            "random ioctls (seed {SEED:#x}): no op from a restricted fd reached another domain"
+        ),
+        escapes.is_empty(),
+        format_args!("{escapes:#?}"),
+    );
 }
 
 fn unload_and_exit(t: &mut Tap, w: &World) {
     {
         let fd = open(OUR_NODE);
-        t.check("unload is refused while an fd is open", delete_module().is_err(), "");
+        t.check(
+            "unload is refused while an fd is open",
+            delete_module().is_err(),
+            "",
+        );
         let m = NodeMap::new(&fd, 2);
         let ioreq = u32::from(ResourceType::IOREQ_SERVER.0);
         if let Ok(m) = &m {
             let _ = raw::mmap_resource(&fd, w.a, ioreq, w.server, 0, 2, m.addr);
         }
         drop(fd);
-        t.check("unload is refused while a mapping remains", delete_module().is_err(), "");
+        t.check(
+            "unload is refused while a mapping remains",
+            delete_module().is_err(),
+            "",
+        );
         drop(m);
     }
-    t.check("unload succeeds once everything is closed", delete_module().is_ok(), "");
+    t.check(
+        "unload succeeds once everything is closed",
+        delete_module().is_ok(),
+        "",
+    );
     t.check("the module loads again", load_module(), "");
     // A process that exits with an fd and a mapping open.
     let ioreq = u32::from(ResourceType::IOREQ_SERVER.0);
@@ -724,7 +1203,15 @@ fn unload_and_exit(t: &mut Tap, w: &World) {
         std::mem::forget(fd);
         "exited".to_string()
     });
-    t.eq("a process exits with an fd and a mapping open", out, "exited".to_string());
-    t.check("... and then the module unloads (its references are gone)", delete_module().is_ok(), "");
+    t.eq(
+        "a process exits with an fd and a mapping open",
+        out,
+        "exited".to_string(),
+    );
+    t.check(
+        "... and then the module unloads (its references are gone)",
+        delete_module().is_ok(),
+        "",
+    );
     t.check("... and loads again", load_module(), "");
 }

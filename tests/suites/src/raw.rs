@@ -60,8 +60,13 @@ pub unsafe fn ioctl_ptr(fd: &OwnedFd, cmd: u32, arg: *mut libc::c_void) -> Ioctl
 
 /// `IOCTL_PRIVCMD_DM_OP` with the given buffers.
 pub fn dm_op(fd: &OwnedFd, dom: DomId, bufs: &mut [&mut [u8]]) -> IoctlResult {
-    let mut ubufs: Vec<PrivcmdDmOpBuf> =
-        bufs.iter_mut().map(|b| PrivcmdDmOpBuf { uptr: UserPtr::from_ptr(b.as_mut_ptr()), size: b.len() }).collect();
+    let mut ubufs: Vec<PrivcmdDmOpBuf> = bufs
+        .iter_mut()
+        .map(|b| PrivcmdDmOpBuf {
+            uptr: UserPtr::from_ptr(b.as_mut_ptr()),
+            size: b.len(),
+        })
+        .collect();
     let mut arg = PrivcmdDmOp {
         dom,
         num: ubufs.len() as u16,
@@ -75,7 +80,10 @@ pub fn dm_op(fd: &OwnedFd, dom: DomId, bufs: &mut [&mut [u8]]) -> IoctlResult {
 
 /// `IOCTL_PRIVCMD_DM_OP` with `num` = 0 and no buffers (libxendevicemodel's probe).
 pub fn dm_op_empty(fd: &OwnedFd, dom: DomId) -> IoctlResult {
-    let mut arg = PrivcmdDmOp { dom, ..PrivcmdDmOp::ZEROED };
+    let mut arg = PrivcmdDmOp {
+        dom,
+        ..PrivcmdDmOp::ZEROED
+    };
     // SAFETY: with num == 0 the driver reads no buffer array.
     unsafe { ioctl_ptr(fd, privcmd::IOCTL_PRIVCMD_DM_OP, (&raw mut arg).cast()) }
 }
@@ -89,7 +97,13 @@ pub fn create_ioreq_server(fd: &OwnedFd, dom: DomId) -> Result<IoservId, Errno> 
 
 /// Destroys an ioreq server.
 pub fn destroy_ioreq_server(fd: &OwnedFd, dom: DomId, id: IoservId) -> IoctlResult {
-    let mut op = XenDmOp::with_payload(DmopCode::DESTROY_IOREQ_SERVER, &DestroyIoreqServer { id, ..DestroyIoreqServer::ZEROED });
+    let mut op = XenDmOp::with_payload(
+        DmopCode::DESTROY_IOREQ_SERVER,
+        &DestroyIoreqServer {
+            id,
+            ..DestroyIoreqServer::ZEROED
+        },
+    );
     dm_op(fd, dom, &mut [op.as_mut_bytes()])
 }
 
@@ -103,7 +117,10 @@ pub fn restrict(fd: &OwnedFd, dom: DomId) -> IoctlResult {
 /// `IOCTL_PRIVCMD_HYPERCALL` of `xen_version(XENVER_version)`: harmless, answered by Xen for anyone.
 pub fn hypercall_xen_version(fd: &OwnedFd) -> IoctlResult {
     const HYPERVISOR_XEN_VERSION: u64 = 17;
-    let mut h = PrivcmdHypercall { op: HYPERVISOR_XEN_VERSION, ..PrivcmdHypercall::ZEROED };
+    let mut h = PrivcmdHypercall {
+        op: HYPERVISOR_XEN_VERSION,
+        ..PrivcmdHypercall::ZEROED
+    };
     // SAFETY: xen_version(0, NULL) reads and writes nothing in our memory.
     unsafe { ioctl_ptr(fd, privcmd::IOCTL_PRIVCMD_HYPERCALL, (&raw mut h).cast()) }
 }
@@ -117,13 +134,25 @@ pub fn evtchn_restrict(fd: &OwnedFd, dom: DomId) -> IoctlResult {
 
 /// `IOCTL_EVTCHN_BIND_UNBOUND_PORT`: returns the new local port.
 pub fn evtchn_bind_unbound(fd: &OwnedFd, remote: DomId) -> IoctlResult {
-    let mut b = EvtchnBindUnboundPort { remote_domain: u32::from(remote.0) };
+    let mut b = EvtchnBindUnboundPort {
+        remote_domain: u32::from(remote.0),
+    };
     // SAFETY: the argument is the struct the ioctl reads.
-    unsafe { ioctl_ptr(fd, evtchn::IOCTL_EVTCHN_BIND_UNBOUND_PORT, (&raw mut b).cast()) }
+    unsafe {
+        ioctl_ptr(
+            fd,
+            evtchn::IOCTL_EVTCHN_BIND_UNBOUND_PORT,
+            (&raw mut b).cast(),
+        )
+    }
 }
 
 /// Issues `cmd` with a pointer to `arg` (any plain struct).
-pub fn ioctl_struct<T: IntoBytes + zerocopy::FromBytes>(fd: &OwnedFd, cmd: u32, arg: &mut T) -> IoctlResult {
+pub fn ioctl_struct<T: IntoBytes + zerocopy::FromBytes>(
+    fd: &OwnedFd,
+    cmd: u32,
+    arg: &mut T,
+) -> IoctlResult {
     // SAFETY: `arg` is a live, writable struct of the size the command encodes.
     unsafe { ioctl_ptr(fd, cmd, (arg as *mut T).cast()) }
 }
@@ -136,8 +165,19 @@ pub fn ioctl_addr(fd: &OwnedFd, cmd: u32, addr: usize) -> IoctlResult {
 
 /// `IOCTL_PRIVCMD_DM_OP` with raw descriptors (address, size), bogus ones allowed.
 pub fn dm_op_descs(fd: &OwnedFd, dom: DomId, descs: &[(usize, usize)]) -> IoctlResult {
-    let mut ubufs: Vec<PrivcmdDmOpBuf> = descs.iter().map(|&(a, s)| PrivcmdDmOpBuf { uptr: UserPtr(a), size: s }).collect();
-    let mut arg = PrivcmdDmOp { dom, num: ubufs.len() as u16, ubufs: UserPtr::from_ptr(ubufs.as_mut_ptr()), ..PrivcmdDmOp::ZEROED };
+    let mut ubufs: Vec<PrivcmdDmOpBuf> = descs
+        .iter()
+        .map(|&(a, s)| PrivcmdDmOpBuf {
+            uptr: UserPtr(a),
+            size: s,
+        })
+        .collect();
+    let mut arg = PrivcmdDmOp {
+        dom,
+        num: ubufs.len() as u16,
+        ubufs: UserPtr::from_ptr(ubufs.as_mut_ptr()),
+        ..PrivcmdDmOp::ZEROED
+    };
     ioctl_struct(fd, privcmd::IOCTL_PRIVCMD_DM_OP, &mut arg)
 }
 
@@ -155,11 +195,23 @@ impl NodeMap {
     pub fn new(fd: &OwnedFd, pages: usize) -> Result<Self, Errno> {
         let len = pages * 4096;
         // SAFETY: a fresh mapping chosen by the kernel.
-        let p = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd.as_raw_fd(), 0) };
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
         if p == libc::MAP_FAILED {
             return Err(last_errno());
         }
-        Ok(Self { addr: p as usize, len })
+        Ok(Self {
+            addr: p as usize,
+            len,
+        })
     }
 
     /// Reads a byte of the mapping (a fault here would be SIGBUS: only call
@@ -185,7 +237,15 @@ impl Drop for NodeMap {
 
 /// `IOCTL_PRIVCMD_MMAP_RESOURCE`; returns the ioctl result and `num` after
 /// the call (the size, for a query).
-pub fn mmap_resource(fd: &OwnedFd, dom: DomId, ty: u32, id: u32, idx: u32, num: u64, addr: usize) -> (IoctlResult, u64) {
+pub fn mmap_resource(
+    fd: &OwnedFd,
+    dom: DomId,
+    ty: u32,
+    id: u32,
+    idx: u32,
+    num: u64,
+    addr: usize,
+) -> (IoctlResult, u64) {
     let mut arg = dmop_abi::privcmd::PrivcmdMmapResource {
         dom,
         r#type: ty,
@@ -200,7 +260,13 @@ pub fn mmap_resource(fd: &OwnedFd, dom: DomId, ty: u32, id: u32, idx: u32, num: 
 }
 
 /// `IOCTL_PRIVCMD_MMAPBATCH_V2` of `gfns` at `addr`; the per-frame errors go to `errs`.
-pub fn mmapbatch_v2(fd: &OwnedFd, dom: DomId, addr: usize, gfns: &[dmop_abi::types::XenPfn], errs: Option<&mut [i32]>) -> IoctlResult {
+pub fn mmapbatch_v2(
+    fd: &OwnedFd,
+    dom: DomId,
+    addr: usize,
+    gfns: &[dmop_abi::types::XenPfn],
+    errs: Option<&mut [i32]>,
+) -> IoctlResult {
     let err = errs.map_or(UserPtr::NULL, |e| UserPtr::from_ptr(e.as_mut_ptr()));
     let mut arg = dmop_abi::privcmd::PrivcmdMmapbatchV2 {
         num: gfns.len() as u32,
@@ -215,7 +281,14 @@ pub fn mmapbatch_v2(fd: &OwnedFd, dom: DomId, addr: usize, gfns: &[dmop_abi::typ
 
 /// `IOCTL_PRIVCMD_MMAPBATCH_V2` with a `num` of the caller's choosing
 /// (larger than the arrays, to test the kernel's bounds).
-pub fn mmapbatch_v2_num(fd: &OwnedFd, dom: DomId, addr: usize, num: u32, gfns: &[dmop_abi::types::XenPfn], errs: &mut [i32]) -> IoctlResult {
+pub fn mmapbatch_v2_num(
+    fd: &OwnedFd,
+    dom: DomId,
+    addr: usize,
+    num: u32,
+    gfns: &[dmop_abi::types::XenPfn],
+    errs: &mut [i32],
+) -> IoctlResult {
     let mut arg = dmop_abi::privcmd::PrivcmdMmapbatchV2 {
         num,
         dom,
@@ -229,7 +302,11 @@ pub fn mmapbatch_v2_num(fd: &OwnedFd, dom: DomId, addr: usize, num: u32, gfns: &
 
 /// `IOCTL_PRIVCMD_RESTRICT_UID` (privcmd-restrict only).
 pub fn restrict_uid(fd: &OwnedFd, uid: u32, domid: DomId, flags: u16) -> IoctlResult {
-    let mut a = dmop_abi::privcmd::PrivcmdRestrictUid { uid, domid, flags: dmop_abi::privcmd::RestrictUidFlags(flags) };
+    let mut a = dmop_abi::privcmd::PrivcmdRestrictUid {
+        uid,
+        domid,
+        flags: dmop_abi::privcmd::RestrictUidFlags(flags),
+    };
     ioctl_struct(fd, privcmd::IOCTL_PRIVCMD_RESTRICT_UID, &mut a)
 }
 

@@ -10,7 +10,10 @@
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
-use linux_raw_sys::general::{uffd_msg, uffdio_api, uffdio_copy, uffdio_range, uffdio_register, UFFDIO_REGISTER_MODE_MISSING, UFFD_API, UFFD_EVENT_PAGEFAULT};
+use linux_raw_sys::general::{
+    uffd_msg, uffdio_api, uffdio_copy, uffdio_range, uffdio_register, UFFDIO_REGISTER_MODE_MISSING,
+    UFFD_API, UFFD_EVENT_PAGEFAULT,
+};
 use linux_raw_sys::ioctl::{UFFDIO_API, UFFDIO_COPY, UFFDIO_REGISTER};
 
 use crate::raw::Errno;
@@ -33,26 +36,47 @@ impl Stall {
     /// and, for faults taken by the kernel, privilege (the suites run as root).
     pub fn new() -> Result<Self, Errno> {
         // SAFETY: the userfaultfd system call with flags only.
-        let fd = unsafe { libc::syscall(libc::SYS_userfaultfd, libc::O_CLOEXEC | libc::O_NONBLOCK) };
+        let fd =
+            unsafe { libc::syscall(libc::SYS_userfaultfd, libc::O_CLOEXEC | libc::O_NONBLOCK) };
         if fd < 0 {
             return Err(last_errno());
         }
         // SAFETY: a fresh descriptor we own.
         let uffd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-        let mut api = uffdio_api { api: u64::from(UFFD_API), features: 0, ioctls: 0 };
+        let mut api = uffdio_api {
+            api: u64::from(UFFD_API),
+            features: 0,
+            ioctls: 0,
+        };
         // SAFETY: UFFDIO_API with its struct.
         if unsafe { libc::ioctl(uffd.as_raw_fd(), UFFDIO_API as _, &mut api) } != 0 {
             return Err(last_errno());
         }
         // SAFETY: a fresh anonymous mapping of two pages.
-        let area = unsafe { libc::mmap(std::ptr::null_mut(), 2 * PAGE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) };
+        let area = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                2 * PAGE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
         if area == libc::MAP_FAILED {
             return Err(last_errno());
         }
         let area = area as usize;
         // SAFETY: makes the first page resident; it is ours.
         unsafe { std::ptr::write_bytes(area as *mut u8, 0, PAGE) };
-        let mut reg = uffdio_register { range: uffdio_range { start: (area + PAGE) as u64, len: PAGE as u64 }, mode: u64::from(UFFDIO_REGISTER_MODE_MISSING), ioctls: 0 };
+        let mut reg = uffdio_register {
+            range: uffdio_range {
+                start: (area + PAGE) as u64,
+                len: PAGE as u64,
+            },
+            mode: u64::from(UFFDIO_REGISTER_MODE_MISSING),
+            ioctls: 0,
+        };
         // SAFETY: UFFDIO_REGISTER of our second page.
         if unsafe { libc::ioctl(uffd.as_raw_fd(), UFFDIO_REGISTER as _, &mut reg) } != 0 {
             let e = last_errno();
@@ -73,26 +97,45 @@ impl Stall {
     /// that page. Returns the ioctl's result and whether the fault was seen
     /// (a case whose copy never stalled proves nothing). One use only: the
     /// page is present afterwards.
-    pub fn run<R>(&self, contents: &[u8; PAGE], during: impl FnOnce() + Send, ioctl: impl FnOnce() -> R) -> (R, bool) {
+    pub fn run<R>(
+        &self,
+        contents: &[u8; PAGE],
+        during: impl FnOnce() + Send,
+        ioctl: impl FnOnce() -> R,
+    ) -> (R, bool) {
         let uffd = self.uffd.as_raw_fd();
         let second = self.second();
         std::thread::scope(|s| {
             let helper = s.spawn(move || {
-                let mut pfd = libc::pollfd { fd: uffd, events: libc::POLLIN, revents: 0 };
+                let mut pfd = libc::pollfd {
+                    fd: uffd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
                 // SAFETY: poll on our descriptor, with a bound.
-                let ready = unsafe { libc::poll(&mut pfd, 1, Duration::from_secs(10).as_millis() as i32) };
+                let ready =
+                    unsafe { libc::poll(&mut pfd, 1, Duration::from_secs(10).as_millis() as i32) };
                 let mut faulted = false;
                 if ready == 1 {
                     // SAFETY: an all-zero uffd_msg is a valid value to read into.
                     let mut msg: uffd_msg = unsafe { std::mem::zeroed() };
                     // SAFETY: reads one message into `msg`.
-                    let n = unsafe { libc::read(uffd, (&raw mut msg).cast(), size_of::<uffd_msg>()) };
+                    let n =
+                        unsafe { libc::read(uffd, (&raw mut msg).cast(), size_of::<uffd_msg>()) };
                     // SAFETY: a page-fault message's union member.
                     let at = unsafe { msg.arg.pagefault.address } as usize;
-                    faulted = n == size_of::<uffd_msg>() as isize && u32::from(msg.event) == UFFD_EVENT_PAGEFAULT && at & !(PAGE - 1) == second;
+                    faulted = n == size_of::<uffd_msg>() as isize
+                        && u32::from(msg.event) == UFFD_EVENT_PAGEFAULT
+                        && at & !(PAGE - 1) == second;
                 }
                 during();
-                let mut copy = uffdio_copy { dst: second as u64, src: contents.as_ptr() as u64, len: PAGE as u64, mode: 0, copy: 0 };
+                let mut copy = uffdio_copy {
+                    dst: second as u64,
+                    src: contents.as_ptr() as u64,
+                    len: PAGE as u64,
+                    mode: 0,
+                    copy: 0,
+                };
                 // SAFETY: UFFDIO_COPY of our buffer into our registered page; wakes the faulting thread.
                 unsafe { libc::ioctl(uffd, UFFDIO_COPY as _, &mut copy) };
                 faulted

@@ -40,7 +40,11 @@ fn dmop_checks(t: &mut Tap, dom: DomId) {
         (0x8000_0000, "0x80000000"),
         (u32::MAX, "0xffffffff"),
     ] {
-        t.eq(&format!("DMOP {why}: EOPNOTSUPP, by design"), raw_op(&fd, dom, op).err(), Some(Errno(libc::EOPNOTSUPP)));
+        t.eq(
+            &format!("DMOP {why}: EOPNOTSUPP, by design"),
+            raw_op(&fd, dom, op).err(),
+            Some(Errno(libc::EOPNOTSUPP)),
+        );
     }
     // What only the guard does: upstream looks the number up in the op
     // table first (0 and 19 are in range, with no size) and then answers a
@@ -54,14 +58,26 @@ fn dmop_checks(t: &mut Tap, dom: DomId) {
             Some(Errno(libc::EOPNOTSUPP)),
         );
     }
-    t.eq("DMOP 20, nr_vcpus, an active op, still works", raw::nr_vcpus(&fd, dom), Ok(1));
+    t.eq(
+        "DMOP 20, nr_vcpus, an active op, still works",
+        raw::nr_vcpus(&fd, dom),
+        Ok(1),
+    );
     match raw::create_ioreq_server(&fd, dom) {
         Ok(id) => {
             t.check("DMOP 1, create_ioreq_server, works", true, "");
-            t.eq("DMOP 6, destroy_ioreq_server, works", raw::destroy_ioreq_server(&fd, dom, id), Ok(0));
+            t.eq(
+                "DMOP 6, destroy_ioreq_server, works",
+                raw::destroy_ioreq_server(&fd, dom, id),
+                Ok(0),
+            );
         }
         Err(e) => {
-            t.check("DMOP 1, create_ioreq_server, works", false, format_args!("{e:?}"));
+            t.check(
+                "DMOP 1, create_ioreq_server, works",
+                false,
+                format_args!("{e:?}"),
+            );
         }
     }
 }
@@ -80,18 +96,38 @@ pub fn run_retired() -> i32 {
         t.check("open /dev/xen/privcmd", false, "");
         return t.finish();
     };
-    t.eq("DMOP 20 (nr_vcpus), retired in this test build: EOPNOTSUPP", raw::nr_vcpus(&fd, g.domid).err(), Some(Errno(libc::EOPNOTSUPP)));
-    t.eq("... and not dispatched to any other op", raw_op(&fd, g.domid, 20).err(), Some(Errno(libc::EOPNOTSUPP)));
+    t.eq(
+        "DMOP 20 (nr_vcpus), retired in this test build: EOPNOTSUPP",
+        raw::nr_vcpus(&fd, g.domid).err(),
+        Some(Errno(libc::EOPNOTSUPP)),
+    );
+    t.eq(
+        "... and not dispatched to any other op",
+        raw_op(&fd, g.domid, 20).err(),
+        Some(Errno(libc::EOPNOTSUPP)),
+    );
     match raw::create_ioreq_server(&fd, g.domid) {
         Ok(id) => {
-            t.check("DMOP 1 (create_ioreq_server), still active, works", true, "");
+            t.check(
+                "DMOP 1 (create_ioreq_server), still active, works",
+                true,
+                "",
+            );
             let _ = raw::destroy_ioreq_server(&fd, g.domid, id);
         }
         Err(e) => {
-            t.check("DMOP 1 (create_ioreq_server), still active, works", false, format_args!("{e:?}"));
+            t.check(
+                "DMOP 1 (create_ioreq_server), still active, works",
+                false,
+                format_args!("{e:?}"),
+            );
         }
     }
-    t.eq("DMOP 0 still EOPNOTSUPP", raw_op(&fd, g.domid, 0).err(), Some(Errno(libc::EOPNOTSUPP)));
+    t.eq(
+        "DMOP 0 still EOPNOTSUPP",
+        raw_op(&fd, g.domid, 0).err(),
+        Some(Errno(libc::EOPNOTSUPP)),
+    );
     drop(g);
     t.finish()
 }
@@ -107,11 +143,19 @@ fn xs_err<T: std::fmt::Debug>(r: &Result<T, Error>) -> String {
 /// A raw `XS_ONE_TIME_RESTRICT` with `payload` as is; xenstored's answer
 /// (`ok`, or the error name).
 fn raw_otr(xs: &mut Xenstore, payload: &[u8]) -> String {
-    xs_err(&xs.request("raw one-time-restrict", XsMsgType::ONE_TIME_RESTRICT, 0, payload))
+    xs_err(&xs.request(
+        "raw one-time-restrict",
+        XsMsgType::ONE_TIME_RESTRICT,
+        0,
+        payload,
+    ))
 }
 
 fn xenstored_pid() -> String {
-    std::fs::read_to_string("/run/xenstored.pid").unwrap_or_default().trim().to_string()
+    std::fs::read_to_string("/run/xenstored.pid")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 /// The same request over dom0's kernel ring (`/dev/xen/xenbus`), which the
@@ -124,11 +168,27 @@ fn xenbus_checks(t: &mut Tap, a: DomId, a_name: &str) {
             return;
         }
     };
-    t.eq("xenbus: a plain read", xs.read("/local/domain/0/name").ok(), Some(b"Domain-0".to_vec()));
-    t.check("xenbus: the probe finds XS_ONE_TIME_RESTRICT", xs.supports_one_time_restrict(a).unwrap_or(false), "");
+    t.eq(
+        "xenbus: a plain read",
+        xs.read("/local/domain/0/name").ok(),
+        Some(b"Domain-0".to_vec()),
+    );
+    t.check(
+        "xenbus: the probe finds XS_ONE_TIME_RESTRICT",
+        xs.supports_one_time_restrict(a).unwrap_or(false),
+        "",
+    );
     xs.act_as(Some(a));
-    t.eq(&format!("xenbus, as d{}: its own name", a.0), xs.read(&format!("/local/domain/{}/name", a.0)).ok(), Some(a_name.as_bytes().to_vec()));
-    t.eq(&format!("xenbus, as d{}: dom0's name: EACCES", a.0), xs_err(&xs.read("/local/domain/0/name")), "EACCES".to_string());
+    t.eq(
+        &format!("xenbus, as d{}: its own name", a.0),
+        xs.read(&format!("/local/domain/{}/name", a.0)).ok(),
+        Some(a_name.as_bytes().to_vec()),
+    );
+    t.eq(
+        &format!("xenbus, as d{}: dom0's name: EACCES", a.0),
+        xs_err(&xs.read("/local/domain/0/name")),
+        "EACCES".to_string(),
+    );
 }
 
 fn xenstore_checks(t: &mut Tap, a: DomId, b: DomId, a_name: &str) {
@@ -142,8 +202,18 @@ fn xenstore_checks(t: &mut Tap, a: DomId, b: DomId, a_name: &str) {
     };
     let (ad, bd) = (a.0, b.0);
     let mine = format!("/local/domain/{ad}/data/xdm-otr");
-    let w = xs.request_as(a, "write", XsMsgType::WRITE, 0, format!("{mine}\0v1").as_bytes());
-    t.check(&format!("as d{ad}: write {mine} (the guest may)"), w.is_ok(), xs_err(&w));
+    let w = xs.request_as(
+        a,
+        "write",
+        XsMsgType::WRITE,
+        0,
+        format!("{mine}\0v1").as_bytes(),
+    );
+    t.check(
+        &format!("as d{ad}: write {mine} (the guest may)"),
+        w.is_ok(),
+        xs_err(&w),
+    );
     let back = xs.read(&mine);
     t.eq("... the value is there", back.ok(), Some(b"v1".to_vec()));
     let perms = xs.get_perms(&mine).unwrap_or_default();
@@ -153,30 +223,89 @@ fn xenstore_checks(t: &mut Tap, a: DomId, b: DomId, a_name: &str) {
         format_args!("perms {perms:?}"),
     );
     let r = xs.request_as(a, "read", XsMsgType::READ, 0, b"name\0");
-    t.eq(&format!("as d{ad}: a relative path is the guest's (name)"), r.map(|x| x.1).ok(), Some(a_name.as_bytes().to_vec()));
-    let d = xs.request_as(a, "directory", XsMsgType::DIRECTORY, 0, format!("/local/domain/{ad}\0").as_bytes());
+    t.eq(
+        &format!("as d{ad}: a relative path is the guest's (name)"),
+        r.map(|x| x.1).ok(),
+        Some(a_name.as_bytes().to_vec()),
+    );
+    let d = xs.request_as(
+        a,
+        "directory",
+        XsMsgType::DIRECTORY,
+        0,
+        format!("/local/domain/{ad}\0").as_bytes(),
+    );
     t.check(&format!("as d{ad}: list its home"), d.is_ok(), xs_err(&d));
     for (what, ty, payload, want) in [
-        ("read dom0's /local/domain/0/name".to_string(), XsMsgType::READ, "/local/domain/0/name\0".to_string(), "EACCES"),
-        (format!("write d{bd}'s data"), XsMsgType::WRITE, format!("/local/domain/{bd}/data/xdm-otr\0x"), "EACCES"),
-        ("write /tool/xdm-otr".to_string(), XsMsgType::WRITE, "/tool/xdm-otr\0x".to_string(), "EACCES"),
-        ("rm /local/domain/0".to_string(), XsMsgType::RM, "/local/domain/0\0".to_string(), "EACCES"),
-        ("give its node to dom0 (set_perms)".to_string(), XsMsgType::SET_PERMS, format!("{mine}\0n0\0"), "EPERM"),
+        (
+            "read dom0's /local/domain/0/name".to_string(),
+            XsMsgType::READ,
+            "/local/domain/0/name\0".to_string(),
+            "EACCES",
+        ),
+        (
+            format!("write d{bd}'s data"),
+            XsMsgType::WRITE,
+            format!("/local/domain/{bd}/data/xdm-otr\0x"),
+            "EACCES",
+        ),
+        (
+            "write /tool/xdm-otr".to_string(),
+            XsMsgType::WRITE,
+            "/tool/xdm-otr\0x".to_string(),
+            "EACCES",
+        ),
+        (
+            "rm /local/domain/0".to_string(),
+            XsMsgType::RM,
+            "/local/domain/0\0".to_string(),
+            "EACCES",
+        ),
+        (
+            "give its node to dom0 (set_perms)".to_string(),
+            XsMsgType::SET_PERMS,
+            format!("{mine}\0n0\0"),
+            "EPERM",
+        ),
     ] {
         let r = xs.request_as(a, "restricted request", ty, 0, payload.as_bytes());
-        t.eq(&format!("as d{ad}: {what}: {want}"), xs_err(&r), want.to_string());
+        t.eq(
+            &format!("as d{ad}: {what}: {want}"),
+            xs_err(&r),
+            want.to_string(),
+        );
     }
     // The transaction id is the header's.
     match xs.request("transaction_start", XsMsgType::TRANSACTION_START, 0, b"\0") {
         Ok((_, id)) => {
-            let tx: u32 = String::from_utf8_lossy(id.strip_suffix(&[0]).unwrap_or(&id)).parse().unwrap_or(0);
+            let tx: u32 = String::from_utf8_lossy(id.strip_suffix(&[0]).unwrap_or(&id))
+                .parse()
+                .unwrap_or(0);
             let path = format!("/local/domain/{ad}/data/xdm-otr-tx");
-            let w = xs.request_as(a, "write in tx", XsMsgType::WRITE, tx, format!("{path}\0in-tx").as_bytes());
-            t.check("a restricted write in a transaction (its id from the header)", w.is_ok(), xs_err(&w));
-            t.eq("... is not visible outside the transaction", xs_err(&xs.read(&path)), "ENOENT".to_string());
+            let w = xs.request_as(
+                a,
+                "write in tx",
+                XsMsgType::WRITE,
+                tx,
+                format!("{path}\0in-tx").as_bytes(),
+            );
+            t.check(
+                "a restricted write in a transaction (its id from the header)",
+                w.is_ok(),
+                xs_err(&w),
+            );
+            t.eq(
+                "... is not visible outside the transaction",
+                xs_err(&xs.read(&path)),
+                "ENOENT".to_string(),
+            );
             let end = xs.request("transaction_end", XsMsgType::TRANSACTION_END, tx, b"T\0");
             t.check("... the transaction commits", end.is_ok(), xs_err(&end));
-            t.eq("... and then it is", xs.read(&path).ok(), Some(b"in-tx".to_vec()));
+            t.eq(
+                "... and then it is",
+                xs.read(&path).ok(),
+                Some(b"in-tx".to_vec()),
+            );
         }
         Err(e) => {
             t.check("transaction_start", false, e);
@@ -193,13 +322,32 @@ fn xenstore_checks(t: &mut Tap, a: DomId, b: DomId, a_name: &str) {
         ("a signed domid", b"-1\x002\x00name\x00".to_vec()),
         ("dom0", b"0\x002\x00name\x00".to_vec()),
         ("DOMID_SELF (32752)", b"32752\x002\x00name\x00".to_vec()),
-        ("a watch", format!("{a_s}\x004\x00/\x00tok\x00").into_bytes()),
-        ("a transaction start", format!("{a_s}\x006\x00\x00").into_bytes()),
-        ("an introduce", format!("{a_s}\x008\x00{a_s}\x001\x001\x00").into_bytes()),
-        ("one-time-restrict inside one-time-restrict", format!("{a_s}\x0023\x00{a_s}\x002\x00name\x00").into_bytes()),
-        ("an unknown type", format!("{a_s}\x0099\x00name\x00").into_bytes()),
+        (
+            "a watch",
+            format!("{a_s}\x004\x00/\x00tok\x00").into_bytes(),
+        ),
+        (
+            "a transaction start",
+            format!("{a_s}\x006\x00\x00").into_bytes(),
+        ),
+        (
+            "an introduce",
+            format!("{a_s}\x008\x00{a_s}\x001\x001\x00").into_bytes(),
+        ),
+        (
+            "one-time-restrict inside one-time-restrict",
+            format!("{a_s}\x0023\x00{a_s}\x002\x00name\x00").into_bytes(),
+        ),
+        (
+            "an unknown type",
+            format!("{a_s}\x0099\x00name\x00").into_bytes(),
+        ),
     ] {
-        t.eq(&format!("malformed: {what}: EINVAL"), raw_otr(&mut xs, &payload), "EINVAL".to_string());
+        t.eq(
+            &format!("malformed: {what}: EINVAL"),
+            raw_otr(&mut xs, &payload),
+            "EINVAL".to_string(),
+        );
     }
     // Oversized, within the protocol's maximum (a message over it is
     // dropped with its connection by xenstored's framing, as any: below).
@@ -213,34 +361,67 @@ fn xenstore_checks(t: &mut Tap, a: DomId, b: DomId, a_name: &str) {
     ] {
         t.eq(&format!("oversized: {what}: EINVAL"), raw_otr(&mut xs, &payload), "EINVAL".to_string());
     }
-    t.eq("a domain xenstored does not know: ENOENT", raw_otr(&mut xs, b"9999\x002\x00name\x00"), "ENOENT".to_string());
-    t.eq("the same connection still works", xs.read("/local/domain/0/name").ok(), Some(b"Domain-0".to_vec()));
+    t.eq(
+        "a domain xenstored does not know: ENOENT",
+        raw_otr(&mut xs, b"9999\x002\x00name\x00"),
+        "ENOENT".to_string(),
+    );
+    t.eq(
+        "the same connection still works",
+        xs.read("/local/domain/0/name").ok(),
+        Some(b"Domain-0".to_vec()),
+    );
     // Protocol abuse on other connections: cut short, and over the maximum.
     if let Ok(mut s) = UnixStream::connect(SOCKET_PATH) {
-        let h = XsdSockmsg { r#type: XsMsgType::ONE_TIME_RESTRICT, req_id: 1, tx_id: 0, len: 100 };
+        let h = XsdSockmsg {
+            r#type: XsMsgType::ONE_TIME_RESTRICT,
+            req_id: 1,
+            tx_id: 0,
+            len: 100,
+        };
         let _ = s.write_all(h.as_bytes());
         let _ = s.write_all(b"1\0");
     }
     if let Ok(mut s) = UnixStream::connect(SOCKET_PATH) {
-        let h = XsdSockmsg { r#type: XsMsgType::ONE_TIME_RESTRICT, req_id: 1, tx_id: 0, len: 5000 };
+        let h = XsdSockmsg {
+            r#type: XsMsgType::ONE_TIME_RESTRICT,
+            req_id: 1,
+            tx_id: 0,
+            len: 5000,
+        };
         let _ = s.write_all(h.as_bytes());
         let _ = s.write_all(&vec![b'1'; 5000]);
         let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
         let mut b = [0u8; 16];
         let n = s.read(&mut b).unwrap_or(0);
-        t.eq("a message over XENSTORE_PAYLOAD_MAX: xenstored drops that connection", n, 0);
+        t.eq(
+            "a message over XENSTORE_PAYLOAD_MAX: xenstored drops that connection",
+            n,
+            0,
+        );
     }
     let mut fresh = Xenstore::open_socket(SOCKET_PATH);
     let alive = fresh.as_mut().map(|x| x.read("/local/domain/0/name"));
-    t.check("xenstored survived all of it (a new connection is served)", matches!(alive, Ok(Ok(ref v)) if v == b"Domain-0"), format_args!("{alive:?}"));
-    t.eq("... and it is the same xenstored", xenstored_pid(), pid_before);
+    t.check(
+        "xenstored survived all of it (a new connection is served)",
+        matches!(alive, Ok(Ok(ref v)) if v == b"Domain-0"),
+        format_args!("{alive:?}"),
+    );
+    t.eq(
+        "... and it is the same xenstored",
+        xenstored_pid(),
+        pid_before,
+    );
     let _ = xs.rm(&mine);
 }
 
 /// `xen-patches`.
 pub fn run() -> i32 {
     let mut t = Tap::new("xen-patches");
-    let (a, b) = match (Guest::create("xp-a", &xl::fake_dm_path(), true, ""), Guest::create("xp-b", &xl::fake_dm_path(), true, "")) {
+    let (a, b) = match (
+        Guest::create("xp-a", &xl::fake_dm_path(), true, ""),
+        Guest::create("xp-b", &xl::fake_dm_path(), true, ""),
+    ) {
         (Ok(a), Ok(b)) => (a, b),
         (a, b) => {
             t.check("two guests", false, format_args!("{a:?} {b:?}"));
@@ -261,17 +442,24 @@ pub fn run() -> i32 {
             let tag = format!("(d{})", g.domid.0);
             let line = wait_for(60, || {
                 let (_, d) = xl::run("xl", &["dmesg"]);
-                d.lines().find(|l| l.contains(&tag) && l.contains("XS_ONE_TIME_RESTRICT from the guest")).map(str::to_string)
+                d.lines()
+                    .find(|l| l.contains(&tag) && l.contains("XS_ONE_TIME_RESTRICT from the guest"))
+                    .map(str::to_string)
             });
             let (_, d) = xl::run("xl", &["dmesg"]);
             t.check(
                 "the guest reads its own name over its own connection",
-                d.lines().any(|l| l.contains(&tag) && l.contains("the guest reads its name: xp-guest")),
-                d.lines().filter(|l| l.contains(&tag)).collect::<Vec<_>>().join("\n"),
+                d.lines()
+                    .any(|l| l.contains(&tag) && l.contains("the guest reads its name: xp-guest")),
+                d.lines()
+                    .filter(|l| l.contains(&tag))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
             );
             t.check(
                 "XS_ONE_TIME_RESTRICT from an unprivileged connection (the guest's): EACCES",
-                line.as_deref().is_some_and(|l| l.trim_end().ends_with("EACCES")),
+                line.as_deref()
+                    .is_some_and(|l| l.trim_end().ends_with("EACCES")),
                 format_args!("{line:?}"),
             );
             drop(g);

@@ -50,7 +50,9 @@ pub fn bench_guest_path() -> String {
 
 /// The xl configuration of a test guest with device model `dm`.
 pub fn guest_config(name: &str, dm: &str, extra: &str) -> String {
-    let dm = format!("device_model_version = \"qemu-xen-traditional\"\ndevice_model_override = \"{dm}\"\n");
+    let dm = format!(
+        "device_model_version = \"qemu-xen-traditional\"\ndevice_model_override = \"{dm}\"\n"
+    );
     guest_config_with(name, &test_guest_path(), &dm, extra)
 }
 
@@ -95,8 +97,14 @@ impl Guest {
         if !ok {
             return Err(format!("xl domid {name}: {err}"));
         }
-        let domid = id.trim().parse::<u16>().map_err(|_| format!("xl domid {name}: {id}{err}"))?;
-        Ok(Guest { name: name.to_string(), domid: DomId(domid) })
+        let domid = id
+            .trim()
+            .parse::<u16>()
+            .map_err(|_| format!("xl domid {name}: {id}{err}"))?;
+        Ok(Guest {
+            name: name.to_string(),
+            domid: DomId(domid),
+        })
     }
 
     /// The guest's state letters in `xl list` (e.g. `--p---`), if listed.
@@ -116,7 +124,9 @@ pub fn list_state(name: &str) -> Option<String> {
     let (_, out) = run("xl", &["list"]);
     out.lines().find_map(|l| {
         let cols: Vec<&str> = l.split_whitespace().collect();
-        (cols.first() == Some(&name)).then(|| cols.get(4).map(|s| s.to_string())).flatten()
+        (cols.first() == Some(&name))
+            .then(|| cols.get(4).map(|s| s.to_string()))
+            .flatten()
     })
 }
 
@@ -152,9 +162,16 @@ pub fn guest_image() -> Option<(usize, u64, Vec<u8>)> {
     let elf = std::fs::read(test_guest_path()).ok()?;
     let u16_at = |o: usize| u16::from_le_bytes(elf[o..o + 2].try_into().unwrap());
     let u32_at = |o: usize| u32::from_le_bytes(elf[o..o + 4].try_into().unwrap());
-    let (phoff, phentsize, phnum) = (u32_at(0x1c) as usize, u16_at(0x2a) as usize, u16_at(0x2c) as usize);
-    (0..phnum).map(|i| phoff + i * phentsize).find(|&p| u32_at(p) == 1).map(|p| {
-        let off = u32_at(p + 4) as usize;
-        (off, u64::from(u32_at(p + 8)), elf[off..off + 64].to_vec())
-    })
+    let (phoff, phentsize, phnum) = (
+        u32_at(0x1c) as usize,
+        u16_at(0x2a) as usize,
+        u16_at(0x2c) as usize,
+    );
+    (0..phnum)
+        .map(|i| phoff + i * phentsize)
+        .find(|&p| u32_at(p) == 1)
+        .map(|p| {
+            let off = u32_at(p + 4) as usize;
+            (off, u64::from(u32_at(p + 8)), elf[off..off + 64].to_vec())
+        })
 }
