@@ -14,9 +14,13 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/uaccess.h>
+#include <linux/notifier.h>
+#include <linux/workqueue.h>
 #include <xen/xen.h>
 #include <xen/xen-ops.h>
+#include <xen/xenbus.h>
 #include <xen/features.h>
+#include <xen/interface/memory.h>
 #include <asm/xen/hypercall.h>
 #include "glue.h"
 
@@ -119,6 +123,85 @@ long prm_hypercall_memory_op(unsigned int cmd, void *arg)
 	rc = HYPERVISOR_memory_op(cmd, arg);
 	xen_preemptible_hcall_end();
 	return rc;
+}
+
+/*
+ * Whether Xen no longer knows domain dom. XENMEM_current_reservation is a
+ * stable op that answers -ESRCH exactly then (a domain still dying, kept
+ * by mappings of its pages, is known).
+ */
+bool prm_domain_gone(u16 dom)
+{
+	domid_t d = dom;
+
+	return prm_hypercall_memory_op(XENMEM_current_reservation, &d) == -ESRCH;
+}
+
+/*
+ * Domain deaths. xenstored fires @releaseDomain when a domain shuts down or
+ * starts dying; Rust then asks Xen which of the domains it cares about are
+ * gone. A domain whose pages are still mapped stays dying and may be
+ * destroyed later with no event, so while any binding or fd names a domain
+ * the check also runs every PRM_RECHECK. The watch is registered once
+ * xenstore is up (at once if it is already).
+ */
+#define PRM_RECHECK (2 * HZ)
+
+static void prm_recheck_fn(struct work_struct *work);
+static DECLARE_DELAYED_WORK(prm_recheck, prm_recheck_fn);
+
+static void prm_recheck_fn(struct work_struct *work)
+{
+	if (prm_rs_domains_changed())
+		schedule_delayed_work(&prm_recheck, PRM_RECHECK);
+}
+
+/* A binding or an fd now names a domain: keep checking (no-op if queued). */
+void prm_schedule_recheck(void)
+{
+	schedule_delayed_work(&prm_recheck, PRM_RECHECK);
+}
+
+static void prm_release_domain(struct xenbus_watch *watch, const char *path, const char *token)
+{
+	if (prm_rs_domains_changed())
+		prm_schedule_recheck();
+}
+
+static struct xenbus_watch prm_watch = {
+	.node = "@releaseDomain",
+	.callback = prm_release_domain,
+};
+static bool prm_watching;
+
+static int prm_xenstore_ready(struct notifier_block *nb, unsigned long event, void *data)
+{
+	int rc = register_xenbus_watch(&prm_watch);
+
+	if (rc)
+		pr_err("privcmd-restrict: cannot watch @releaseDomain (%d): fds will not see their guest die\n", rc);
+	else
+		prm_watching = true;
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block prm_xenstore_nb = {
+	.notifier_call = prm_xenstore_ready,
+};
+
+int prm_watch_domains(void)
+{
+	return register_xenstore_notifier(&prm_xenstore_nb);
+}
+
+void prm_unwatch_domains(void)
+{
+	/* Waits for a running notifier; then no new watch can appear. */
+	unregister_xenstore_notifier(&prm_xenstore_nb);
+	if (prm_watching)
+		unregister_xenbus_watch(&prm_watch);
+	/* Safe against the work queueing itself again. */
+	cancel_delayed_work_sync(&prm_recheck);
 }
 
 /* Mappings. A vma of ours: set up by prm_vma_setup (mmap of the node). */

@@ -27,6 +27,10 @@ long prm_hypercall_dm_op(u16 dom, unsigned int nr_bufs, void *bufs);
 long prm_hypercall_memory_op(unsigned int cmd, void *arg);
 void prm_vma_setup(struct vm_area_struct *vma);
 long prm_vma_claim(unsigned long addr, unsigned long num);
+bool prm_domain_gone(u16 dom);
+int prm_watch_domains(void);
+void prm_unwatch_domains(void);
+void prm_schedule_recheck(void);
 long prm_map_resource(unsigned long addr, unsigned int num, unsigned int memop, void *acquire_arg,
 		      xen_pfn_t *mfns, int *errs, u16 dom);
 long prm_map_gfns(unsigned long addr, unsigned int num, xen_pfn_t *gfns, int *errs, u16 dom);
@@ -37,5 +41,6 @@ int prm_rs_release(struct inode *inode, struct file *file);
 long prm_rs_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 int prm_rs_mmap(struct file *file, struct vm_area_struct *vma);
 ssize_t prm_rs_bindings_show(char *buf, size_t size);
+bool prm_rs_domains_changed(void);
 
 #endif

@@ -23,6 +23,10 @@ extern "C" {
     fn prm_make_kuid(uid: u32, kuid: *mut u32) -> bool;
     fn prm_fatal_signal_pending() -> bool;
     fn prm_vma_claim(addr: c_ulong, num: c_ulong) -> c_long;
+    fn prm_domain_gone(dom: u16) -> bool;
+    fn prm_watch_domains() -> c_int;
+    fn prm_unwatch_domains();
+    fn prm_schedule_recheck();
     fn prm_access_ok(addr: c_ulong, size: c_ulong) -> bool;
     fn prm_hypercall_dm_op(dom: u16, nr_bufs: c_uint, bufs: *mut c_void) -> c_long;
     fn prm_hypercall_memory_op(cmd: c_uint, arg: *mut c_void) -> c_long;
@@ -113,6 +117,32 @@ pub(crate) fn make_kuid(uid: u32) -> Option<Kuid> {
 pub(crate) fn fatal_signal_pending() -> bool {
     // SAFETY: process context.
     unsafe { prm_fatal_signal_pending() }
+}
+
+/// Whether Xen no longer knows domain `d` (a domain still dying is known).
+pub(crate) fn domain_gone(d: DomId) -> bool {
+    // SAFETY: a hypercall on a kernel copy of the id.
+    unsafe { prm_domain_gone(d.0) }
+}
+
+/// Watches `@releaseDomain` (from when xenstore is up), calling
+/// `prm_rs_domains_changed` on every event.
+pub(crate) fn watch_domains() -> c_int {
+    // SAFETY: called once, from module init, after the device is registered.
+    unsafe { prm_watch_domains() }
+}
+
+/// Asks for a check of domain deaths within two seconds, and every two
+/// seconds after while a binding or an fd names a domain.
+pub(crate) fn schedule_recheck() {
+    // SAFETY: queues the module's static delayed work.
+    unsafe { prm_schedule_recheck() }
+}
+
+/// Stops the watch and the periodic check; returns once neither runs.
+pub(crate) fn unwatch_domains() {
+    // SAFETY: called once, from module exit, after a successful watch_domains.
+    unsafe { prm_unwatch_domains() }
 }
 
 /// Claims `[addr, addr + num pages)` of the caller's mapping of the node

@@ -16,8 +16,10 @@ mod policy;
 
 use dmop_abi::privcmd::{PrivcmdRestrictUid, RestrictUidFlags};
 use dmop_abi::types::DomId;
+use kernel::prelude::*;
 use policy::{
-    BindingChange, BindingTable, DmOpLimits, Kuid, OpenDecision, Opener, Refusal, Restriction,
+    BindingChange, BindingTable, DmOpLimits, Kuid, Lives, OpenDecision, Opener, Refusal,
+    Restriction,
 };
 
 fn run(checks: &[bool]) -> c_int {
@@ -27,24 +29,49 @@ fn run(checks: &[bool]) -> c_int {
         .map_or(0, |i| i as c_int + 1)
 }
 
-/// RESTRICT: once, to one ordinary domain, never lifted.
+/// RESTRICT: once, to one ordinary domain, never lifted; closed to it
+/// (ESRCH) once its domain's generation moves on.
 #[no_mangle]
 pub extern "C" fn prm_kunit_restriction() -> c_int {
+    let lives = KBox::new(Lives::<16>::new(), GFP_KERNEL);
+    let Ok(lives) = lives else {
+        return -1;
+    };
     let r = Restriction::none();
-    let fresh = r.get().is_none() && r.allows(DomId(0)) && r.allows(DomId(7));
-    let invalid = r.restrict(DomId::INVALID) == Err(Refusal::Inval) && r.get().is_none();
-    let first = r.restrict(DomId(7)).is_ok();
-    let again = r.restrict(DomId(7)).is_ok();
-    let other = r.restrict(DomId(8)) == Err(Refusal::Inval);
+    let fresh = r.get().is_none()
+        && r.check(DomId(0), &*lives).is_ok()
+        && r.check(DomId(7), &*lives).is_ok();
+    let invalid = r.restrict(DomId::INVALID, &*lives) == Err(Refusal::Inval) && r.get().is_none();
+    let first = r.restrict(DomId(7), &*lives).is_ok();
+    let again = r.restrict(DomId(7), &*lives).is_ok();
+    let other = r.restrict(DomId(8), &*lives) == Err(Refusal::Inval);
+    let mut watched = 0;
+    lives.for_each_watched(|d| watched += usize::from(d == DomId(7)));
+    let confined = r.get() == Some(DomId(7))
+        && r.check(DomId(0), &*lives) == Err(Refusal::Perm)
+        && r.check(DomId(7), &*lives).is_ok();
+    lives.died(DomId(7));
+    let dead = r.check(DomId(7), &*lives) == Err(Refusal::Gone)
+        && r.check(DomId(0), &*lives) == Err(Refusal::Gone)
+        && r.restrict(DomId(7), &*lives) == Err(Refusal::Gone);
+    let fresh_fd = Restriction::none();
+    let reborn =
+        fresh_fd.restrict(DomId(7), &*lives).is_ok() && fresh_fd.check(DomId(7), &*lives).is_ok();
+    r.release(&*lives);
+    fresh_fd.release(&*lives);
+    let mut left = 0;
+    lives.for_each_watched(|_| left += 1);
     run(&[
         fresh,
         invalid,
         first,
         again,
         other,
-        r.get() == Some(DomId(7)),
-        r.check(DomId(0)) == Err(Refusal::Perm),
-        r.check(DomId(7)).is_ok(),
+        watched == 1,
+        confined,
+        dead,
+        reborn,
+        left == 0,
     ])
 }
 
@@ -72,6 +99,7 @@ pub extern "C" fn prm_kunit_bindings() -> c_int {
         full &= b.bind(Kuid(uid), DomId(1)).is_ok();
     }
     let over = b.bind(Kuid(5000), DomId(1)) == Err(Refusal::NoSpace);
+    let gone = b.unbind_domain(DomId(1)) == policy::MAX_BINDINGS && b.lookup(Kuid(1)).is_none();
     b.clear();
     run(&[
         bind,
@@ -81,6 +109,7 @@ pub extern "C" fn prm_kunit_bindings() -> c_int {
         unbind,
         full,
         over,
+        gone,
         b.lookup(Kuid(1)).is_none(),
     ])
 }
@@ -115,7 +144,7 @@ pub extern "C" fn prm_kunit_open_policy() -> c_int {
 #[no_mangle]
 pub extern "C" fn prm_kunit_restrict_uid() -> c_int {
     let free = Restriction::none();
-    let bound = Restriction::to(DomId(2));
+    let bound = Restriction::to(DomId(2), 0);
     let bind = PrivcmdRestrictUid {
         uid: 1000,
         domid: DomId(3),

@@ -36,7 +36,9 @@ use dmop_abi::privcmd::{
 };
 use dmop_abi::types::{DomId, GuestHandle, XenPfn};
 use dmop_abi::xenmem::{ResourceType, XenMemAcquireResource, XENMEM_ACQUIRE_RESOURCE};
-use policy::{BindingChange, BindingTable, DmOpLimits, OpenDecision, Opener, Refusal, Restriction};
+use policy::{
+    BindingChange, BindingTable, DmOpLimits, Lives, OpenDecision, Opener, Refusal, Restriction,
+};
 
 module! {
     type: PrivcmdRestrict,
@@ -74,6 +76,11 @@ fn bindings() -> &'static SpinLock<BindingTable> {
     unsafe { &*p }
 }
 
+/// The lives of the guests fds are confined to: one entry per ordinary
+/// domain id (256 KiB). A static, so every fd can check its guest with one
+/// load; the domain-death handler moves a generation on.
+static LIVES: Lives<{ DomId::FIRST_RESERVED.0 as usize }> = Lives::new();
+
 fn errno(r: Refusal) -> Error {
     match r {
         Refusal::Perm => code::EPERM,
@@ -82,6 +89,7 @@ fn errno(r: Refusal) -> Error {
         Refusal::Access => code::EACCES,
         Refusal::NoSpace => code::ENOSPC,
         Refusal::NoEnt => code::ENOENT,
+        Refusal::Gone => code::ESRCH,
     }
 }
 
@@ -120,6 +128,11 @@ impl kernel::Module for PrivcmdRestrict {
             BINDINGS.store(core::ptr::null_mut(), Ordering::Release);
             return Err(e);
         }
+        if let Err(e) = to_result(glue::watch_domains()) {
+            glue::deregister();
+            BINDINGS.store(core::ptr::null_mut(), Ordering::Release);
+            return Err(e);
+        }
         pr_info!(
             "privcmd-restrict: /dev/{} ready\n",
             glue::devname().to_str().unwrap_or("?")
@@ -130,8 +143,10 @@ impl kernel::Module for PrivcmdRestrict {
 
 impl Drop for PrivcmdRestrict {
     fn drop(&mut self) {
-        // After this no file operation or sysfs read runs (fops hold the
-        // module, kernfs drains the attribute): the lock can go.
+        // After this no watch callback runs, and after deregister no file
+        // operation or sysfs read (fops hold the module, kernfs drains the
+        // attribute): the lock can go.
+        glue::unwatch_domains();
         glue::deregister();
         BINDINGS.store(core::ptr::null_mut(), Ordering::Release);
         self.bindings.lock().clear();
@@ -168,19 +183,25 @@ pub(crate) unsafe extern "C" fn prm_rs_open(
         cap_sys_admin: glue::capable_sys_admin(),
     };
     let decision = policy::decide_open(who, |uid| bindings().lock().lookup(uid));
-    let restriction = match decision {
-        Ok(OpenDecision::Restricted(d)) => Restriction::to(d),
+    let Ok(mut st) = KBox::new(
+        FileState {
+            restriction: Restriction::none(),
+        },
+        GFP_KERNEL,
+    ) else {
+        return code::ENOMEM.to_errno();
+    };
+    st.restriction = match decision {
+        Ok(OpenDecision::Restricted(d)) => Restriction::to(d, LIVES.enter(d)),
         Ok(OpenDecision::Unrestricted) => Restriction::none(),
         Err(r) => return errno(r).to_errno(),
     };
-    match KBox::new(FileState { restriction }, GFP_KERNEL) {
-        Ok(b) => {
-            // SAFETY: the file is ours until release; private_data is free.
-            unsafe { (*file).private_data = KBox::into_raw(b).cast() };
-            0
-        }
-        Err(_) => code::ENOMEM.to_errno(),
+    if st.restriction.get().is_some() {
+        glue::schedule_recheck();
     }
+    // SAFETY: the file is ours until release; private_data is free.
+    unsafe { (*file).private_data = KBox::into_raw(st).cast() };
+    0
 }
 
 /// `release`: frees the fd's state.
@@ -194,7 +215,8 @@ pub(crate) unsafe extern "C" fn prm_rs_release(
     file: *mut bindings::file,
 ) -> c_int {
     // SAFETY: private_data holds the KBox leaked by open; nothing uses it after release.
-    unsafe { drop(KBox::from_raw((*file).private_data.cast::<FileState>())) };
+    let st = unsafe { KBox::from_raw((*file).private_data.cast::<FileState>()) };
+    st.restriction.release(&LIVES);
     0
 }
 
@@ -255,6 +277,42 @@ pub(crate) unsafe extern "C" fn prm_rs_ioctl(
     }
 }
 
+/// Called by the `@releaseDomain` xenstore watch and the periodic check
+/// (c/glue.c), in process context: every domain a binding or an fd is
+/// confined to that Xen no longer knows has its bindings dropped and its
+/// fds closed to it (`ESRCH`). Returns whether any binding or fd still
+/// names a domain (the periodic check goes on then). Runs only while the
+/// device is registered (both start after it and are stopped before it
+/// goes).
+#[no_mangle]
+pub(crate) extern "C" fn prm_rs_domains_changed() -> bool {
+    let mut bound = [DomId::INVALID; policy::MAX_BINDINGS];
+    let mut n = 0;
+    bindings().lock().for_each(|_, d| {
+        if !bound[..n].contains(&d) {
+            bound[n] = d;
+            n += 1;
+        }
+    });
+    for &d in &bound[..n] {
+        if glue::domain_gone(d) {
+            LIVES.died(d);
+            let dropped = bindings().lock().unbind_domain(d);
+            pr_info!("privcmd-restrict: domain {} is gone: {dropped} binding(s) dropped, its fds closed\n", d.0);
+        }
+    }
+    let mut watched = false;
+    LIVES.for_each_watched(|d| {
+        watched = true;
+        if !bound[..n].contains(&d) && glue::domain_gone(d) {
+            LIVES.died(d);
+        }
+    });
+    let mut still_bound = false;
+    bindings().lock().for_each(|_, _| still_bound = true);
+    watched || still_bound
+}
+
 /// Reads a `T` from user memory, once.
 fn read_user<T: FromBytes>(addr: usize) -> Result<T> {
     UserSlice::new(addr, size_of::<T>()).reader().read::<T>()
@@ -262,7 +320,8 @@ fn read_user<T: FromBytes>(addr: usize) -> Result<T> {
 
 fn restrict(st: &FileState, arg: usize) -> Result<c_long> {
     let domid: DomId = read_user(arg)?;
-    st.restriction.restrict(domid)?;
+    st.restriction.restrict(domid, &LIVES)?;
+    glue::schedule_recheck();
     Ok(0)
 }
 
@@ -270,7 +329,21 @@ fn restrict_uid(st: &FileState, arg: usize) -> Result<c_long> {
     let req: PrivcmdRestrictUid = read_user(arg)?;
     let kuid = glue::make_kuid(req.uid);
     match policy::decide_restrict_uid(glue::capable_sys_admin(), &st.restriction, &req, kuid)? {
-        BindingChange::Bind(uid, domid) => bindings().lock().bind(uid, domid)?,
+        BindingChange::Bind(uid, domid) => {
+            // A binding names a live guest and goes with it. Checked again
+            // once bound: a death between the first check and the bind,
+            // whose handler found no binding to drop, is caught here.
+            BindingTable::bindable(uid, domid)?;
+            if glue::domain_gone(domid) {
+                return Err(code::ESRCH);
+            }
+            bindings().lock().bind(uid, domid)?;
+            glue::schedule_recheck();
+            if glue::domain_gone(domid) {
+                bindings().lock().unbind_domain(domid);
+                return Err(code::ESRCH);
+            }
+        }
         BindingChange::Unbind(uid) => bindings().lock().unbind(uid)?,
     }
     Ok(0)
@@ -290,7 +363,7 @@ fn gfp_user_sized() -> kernel::alloc::Flags {
 
 fn dm_op(st: &FileState, arg: usize) -> Result<c_long> {
     let op: PrivcmdDmOp = read_user(arg)?;
-    st.restriction.check(op.dom)?;
+    st.restriction.check(op.dom, &LIVES)?;
     if op.num == 0 {
         return Ok(0);
     }
@@ -477,7 +550,7 @@ fn resource_size(acquire: &XenMemAcquireResource) -> Result<u32> {
 
 fn mmap_resource(st: &FileState, arg: usize) -> Result<c_long> {
     let req: PrivcmdMmapResource = read_user(arg)?;
-    st.restriction.check(req.dom)?;
+    st.restriction.check(req.dom, &LIVES)?;
     if (req.addr != 0) != (req.num != 0) {
         return Err(code::EINVAL);
     }
@@ -535,7 +608,7 @@ fn mmapbatch_v2(st: &FileState, arg: usize) -> Result<c_long> {
     if !glue::access_ok(req.err.addr(), num.saturating_mul(size_of::<c_int>())) {
         return Err(code::EFAULT);
     }
-    st.restriction.check(req.dom)?;
+    st.restriction.check(req.dom, &LIVES)?;
     // A count Linux's remap can take, then a claim of that many pages of
     // our vma: the whole batch fits where the caller mmapped the node.
     let num = policy::frame_count(u64::from(req.num))?;

@@ -7,7 +7,7 @@
 //! module and into a host crate (`privcmd-restrict/logic`) that unit-tests
 //! it; the KUnit suite checks the same logic in the kernel.
 
-use core::sync::atomic::{AtomicU16, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::dmop_abi::privcmd::{PrivcmdRestrictUid, RestrictUidFlags};
 use crate::dmop_abi::types::DomId;
@@ -28,65 +28,175 @@ pub(crate) enum Refusal {
     NoSpace,
     /// `ENOENT`: no such binding.
     NoEnt,
+    /// `ESRCH`: the fd's guest, or the guest to bind, is gone.
+    Gone,
 }
 
-/// The domain an fd is confined to, set once and never lifted.
+/// The lives of the guests that fds and bindings are confined to: per
+/// domain id, a generation and the number of fds confined to it, packed in
+/// one word (generation in the high half). When Xen no longer knows a
+/// domain, its generation moves on ([`died`](Self::died)), and every fd
+/// confined to it at an older generation is closed to it for good: a
+/// domain id Xen hands out again never reaches an old device model.
+///
+/// The module holds one table of `DOMID_FIRST_RESERVED` entries (every
+/// ordinary id); tests use small ones. A domain id beyond the table is
+/// never alive.
+#[derive(Debug)]
+pub(crate) struct Lives<const N: usize> {
+    slots: [AtomicU64; N],
+}
+
+const ONE_GENERATION: u64 = 1 << 32;
+
+impl<const N: usize> Default for Lives<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> Lives<N> {
+    /// Every domain at generation 0, none watched.
+    pub(crate) const fn new() -> Self {
+        Self {
+            slots: [const { AtomicU64::new(0) }; N],
+        }
+    }
+
+    fn slot(&self, d: DomId) -> Option<&AtomicU64> {
+        self.slots.get(usize::from(d.0))
+    }
+
+    /// An fd is confined to `d`: counts it, and returns the generation it
+    /// lives in. Each call is paired with a [`leave`](Self::leave).
+    pub(crate) fn enter(&self, d: DomId) -> u32 {
+        self.slot(d).map_or(u32::MAX, |s| {
+            (s.fetch_add(1, Ordering::AcqRel) >> 32) as u32
+        })
+    }
+
+    /// An fd confined to `d` is gone.
+    pub(crate) fn leave(&self, d: DomId) {
+        if let Some(s) = self.slot(d) {
+            s.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Whether `d` is still the domain of generation `generation`.
+    pub(crate) fn alive(&self, d: DomId, generation: u32) -> bool {
+        self.slot(d)
+            .is_some_and(|s| (s.load(Ordering::Acquire) >> 32) as u32 == generation)
+    }
+
+    /// Xen no longer knows `d`: fds of its current generation die.
+    pub(crate) fn died(&self, d: DomId) {
+        if let Some(s) = self.slot(d) {
+            s.fetch_add(ONE_GENERATION, Ordering::AcqRel);
+        }
+    }
+
+    /// Calls `f` with each domain some fd is confined to.
+    pub(crate) fn for_each_watched(&self, mut f: impl FnMut(DomId)) {
+        for (i, s) in self.slots.iter().enumerate() {
+            if s.load(Ordering::Acquire) as u32 != 0 {
+                f(DomId(i as u16));
+            }
+        }
+    }
+}
+
+/// The domain an fd is confined to, set once and never lifted, with the
+/// generation of that domain's life it was confined in ([`Lives`]).
 ///
 /// # Invariants
 ///
-/// The value is `DOMID_INVALID` (unrestricted) or an ordinary domain id;
-/// once ordinary it never changes.
+/// The value is [`FREE`] (unrestricted) or an ordinary domain id in the low
+/// 16 bits and a generation above them; once set it never changes. A set
+/// value holds one count in the [`Lives`] table it was made with.
 #[derive(Debug)]
-pub(crate) struct Restriction(AtomicU16);
+pub(crate) struct Restriction(AtomicU64);
+
+const FREE: u64 = u64::MAX;
+
+const fn pack_ticket(d: DomId, generation: u32) -> u64 {
+    (generation as u64) << 16 | d.0 as u64
+}
 
 impl Restriction {
     /// An unrestricted fd.
     pub(crate) const fn none() -> Self {
-        Self(AtomicU16::new(DomId::INVALID.0))
+        Self(AtomicU64::new(FREE))
     }
 
-    /// An fd confined from the start (restrict-at-open). `domid` must be
-    /// ordinary: bindings are checked when made.
-    pub(crate) const fn to(domid: DomId) -> Self {
-        Self(AtomicU16::new(domid.0))
+    /// An fd confined from the start (restrict-at-open) to `domid`, an
+    /// ordinary id (bindings are checked when made), in `generation` (from
+    /// [`Lives::enter`], whose count it now holds).
+    pub(crate) const fn to(domid: DomId, generation: u32) -> Self {
+        Self(AtomicU64::new(pack_ticket(domid, generation)))
+    }
+
+    /// The domain and generation, if confined.
+    pub(crate) fn ticket(&self) -> Option<(DomId, u32)> {
+        let v = self.0.load(Ordering::Acquire);
+        (v != FREE).then_some((DomId(v as u16), (v >> 16) as u32))
     }
 
     /// The domain, if confined.
     pub(crate) fn get(&self) -> Option<DomId> {
-        let d = self.0.load(Ordering::Acquire);
-        (d != DomId::INVALID.0).then_some(DomId(d))
+        self.ticket().map(|(d, _)| d)
     }
 
     /// `IOCTL_PRIVCMD_RESTRICT`: confines to `domid`; again to the same
-    /// domain succeeds; to another fails; a reserved id (`DOMID_INVALID`
-    /// among them, the C driver's "unrestricted") is refused.
-    pub(crate) fn restrict(&self, domid: DomId) -> Result<(), Refusal> {
+    /// domain succeeds while it lives (`ESRCH` once it is gone); to another
+    /// fails; a reserved id (`DOMID_INVALID` among them, the C driver's
+    /// "unrestricted") is refused.
+    pub(crate) fn restrict<const N: usize>(
+        &self,
+        domid: DomId,
+        lives: &Lives<N>,
+    ) -> Result<(), Refusal> {
         if !domid.is_ordinary() {
             return Err(Refusal::Inval);
         }
-        match self.0.compare_exchange(
-            DomId::INVALID.0,
-            domid.0,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => Ok(()),
-            Err(cur) if cur == domid.0 => Ok(()),
-            Err(_) => Err(Refusal::Inval),
+        if self.ticket().is_none() {
+            let generation = lives.enter(domid);
+            // INVARIANT: an ordinary id; the count just taken goes with it.
+            match self.0.compare_exchange(
+                FREE,
+                pack_ticket(domid, generation),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(_) => lives.leave(domid),
+            }
+        }
+        match self.check(domid, lives) {
+            Err(Refusal::Perm) => Err(Refusal::Inval),
+            r => r,
         }
     }
 
-    /// Whether an op on `domid` is allowed: unrestricted, or its own domain.
-    pub(crate) fn allows(&self, domid: DomId) -> bool {
-        self.get().is_none_or(|d| d == domid)
+    /// An op on `domid`: allowed on an unrestricted fd; on a confined one,
+    /// `ESRCH` once its domain is gone (whatever the op names), `EPERM` for
+    /// any other domain.
+    pub(crate) fn check<const N: usize>(
+        &self,
+        domid: DomId,
+        lives: &Lives<N>,
+    ) -> Result<(), Refusal> {
+        match self.ticket() {
+            None => Ok(()),
+            Some((d, g)) if !lives.alive(d, g) => Err(Refusal::Gone),
+            Some((d, _)) if d != domid => Err(Refusal::Perm),
+            Some(_) => Ok(()),
+        }
     }
 
-    /// An op on `domid`: `EPERM` unless [`allows`](Self::allows).
-    pub(crate) fn check(&self, domid: DomId) -> Result<(), Refusal> {
-        if self.allows(domid) {
-            Ok(())
-        } else {
-            Err(Refusal::Perm)
+    /// The fd is released: gives back its count in `lives`.
+    pub(crate) fn release<const N: usize>(&self, lives: &Lives<N>) {
+        if let Some((d, _)) = self.ticket() {
+            lives.leave(d);
         }
     }
 }
@@ -222,13 +332,21 @@ impl BindingTable {
             .map(|(_, d)| *d)
     }
 
+    /// Whether `uid` may be bound to `domid` at all (before asking Xen
+    /// whether the domain lives): not root, not the invalid uid, an
+    /// ordinary guest, not dom0.
+    pub(crate) fn bindable(uid: Kuid, domid: DomId) -> Result<(), Refusal> {
+        if uid == Kuid::ROOT || uid == Kuid::INVALID || !domid.is_ordinary() || domid == DomId(0) {
+            return Err(Refusal::Inval);
+        }
+        Ok(())
+    }
+
     /// Binds (or rebinds) `uid` to `domid`. Root, the invalid uid, dom0
     /// and reserved ids are refused (`EINVAL`): root would confine every
     /// privileged tool on the host, and dom0 is no device model's guest.
     pub(crate) fn bind(&mut self, uid: Kuid, domid: DomId) -> Result<(), Refusal> {
-        if uid == Kuid::ROOT || uid == Kuid::INVALID || !domid.is_ordinary() || domid == DomId(0) {
-            return Err(Refusal::Inval);
-        }
+        Self::bindable(uid, domid)?;
         let at = self
             .slots
             .iter()
@@ -249,6 +367,20 @@ impl BindingTable {
             .ok_or(Refusal::NoEnt)?;
         *slot = None;
         Ok(())
+    }
+
+    /// Removes every binding to `domid` (its guest is gone); returns how many.
+    pub(crate) fn unbind_domain(&mut self, domid: DomId) -> usize {
+        let mut n = 0;
+        for s in self
+            .slots
+            .iter_mut()
+            .filter(|s| s.is_some_and(|(_, d)| d == domid))
+        {
+            *s = None;
+            n += 1;
+        }
+        n
     }
 
     /// Removes every binding (module unload).

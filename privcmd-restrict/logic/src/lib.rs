@@ -20,39 +20,88 @@ mod tests {
 
     #[test]
     fn restriction_is_set_once_and_never_lifted() {
+        let lives = Lives::<16>::new();
         let r = Restriction::none();
-        assert!(r.allows(DomId(0)) && r.allows(DomId(9)));
+        assert!(r.check(DomId(0), &lives).is_ok() && r.check(DomId(9), &lives).is_ok());
         assert_eq!(
-            r.restrict(DomId::INVALID),
+            r.restrict(DomId::INVALID, &lives),
             Err(Refusal::Inval),
             "DOMID_INVALID would restrict nothing"
         );
-        assert_eq!(r.restrict(DomId(0x7ff0)), Err(Refusal::Inval));
+        assert_eq!(r.restrict(DomId(0x7ff0), &lives), Err(Refusal::Inval));
         assert_eq!(r.get(), None);
-        assert_eq!(r.restrict(DomId(9)), Ok(()));
-        assert_eq!(r.restrict(DomId(9)), Ok(()));
-        assert_eq!(r.restrict(DomId(10)), Err(Refusal::Inval));
+        assert_eq!(r.restrict(DomId(9), &lives), Ok(()));
+        assert_eq!(r.restrict(DomId(9), &lives), Ok(()));
+        assert_eq!(r.restrict(DomId(10), &lives), Err(Refusal::Inval));
         assert_eq!(r.get(), Some(DomId(9)));
-        assert_eq!(r.check(DomId(0)), Err(Refusal::Perm));
-        assert_eq!(r.check(DomId(DomId::INVALID.0)), Err(Refusal::Perm));
-        assert_eq!(r.check(DomId(9)), Ok(()));
+        assert_eq!(r.check(DomId(0), &lives), Err(Refusal::Perm));
+        assert_eq!(r.check(DomId(DomId::INVALID.0), &lives), Err(Refusal::Perm));
+        assert_eq!(r.check(DomId(9), &lives), Ok(()));
     }
 
     #[test]
-    fn racing_restrictions_leave_exactly_one_winner() {
+    fn an_fd_dies_with_its_guest_and_a_reused_id_does_not_revive_it() {
+        let lives = Lives::<16>::new();
+        let old = Restriction::none();
+        old.restrict(DomId(9), &lives).unwrap();
+        let at_open = Restriction::to(DomId(9), lives.enter(DomId(9)));
+        let mut watched = Vec::new();
+        lives.for_each_watched(|d| watched.push(d));
+        assert_eq!(watched, [DomId(9)]);
+        lives.died(DomId(9));
+        for r in [&old, &at_open] {
+            assert_eq!(
+                r.check(DomId(9), &lives),
+                Err(Refusal::Gone),
+                "its guest is gone"
+            );
+            assert_eq!(
+                r.check(DomId(3), &lives),
+                Err(Refusal::Gone),
+                "whatever the op names"
+            );
+            assert_eq!(r.restrict(DomId(9), &lives), Err(Refusal::Gone));
+            assert_eq!(r.restrict(DomId(3), &lives), Err(Refusal::Gone));
+        }
+        // Xen hands id 9 to a new guest: a new fd reaches it, the old ones never.
+        let new = Restriction::none();
+        new.restrict(DomId(9), &lives).unwrap();
+        assert_eq!(new.check(DomId(9), &lives), Ok(()));
+        assert_eq!(old.check(DomId(9), &lives), Err(Refusal::Gone));
+        for r in [&old, &at_open, &new] {
+            r.release(&lives);
+        }
+        let mut left = 0;
+        lives.for_each_watched(|_| left += 1);
+        assert_eq!(left, 0, "every count given back");
+        assert!(
+            !Lives::<4>::new().alive(DomId(9), Lives::<4>::new().enter(DomId(9))),
+            "an id beyond the table is never alive"
+        );
+    }
+
+    #[test]
+    fn racing_restrictions_leave_exactly_one_winner_and_one_count() {
         for _ in 0..50 {
+            let lives = Arc::new(Lives::<16>::new());
             let r = Arc::new(Restriction::none());
             let wins: usize = (1..=8u16)
                 .map(|d| {
-                    let r = r.clone();
-                    std::thread::spawn(move || r.restrict(DomId(d)).is_ok())
+                    let (r, lives) = (r.clone(), lives.clone());
+                    std::thread::spawn(move || r.restrict(DomId(d), &*lives).is_ok())
                 })
                 .collect::<Vec<_>>()
                 .into_iter()
                 .map(|h| usize::from(h.join().unwrap()))
                 .sum();
             assert_eq!(wins, 1);
-            assert!(r.get().is_some());
+            let mut watched = Vec::new();
+            lives.for_each_watched(|d| watched.push(d));
+            assert_eq!(
+                watched,
+                [r.get().unwrap()],
+                "the losers gave their counts back"
+            );
         }
     }
 
@@ -91,6 +140,13 @@ mod tests {
             b.bind(Kuid(uid), DomId(uid as u16 % 100 + 1)).unwrap();
         }
         assert_eq!(b.bind(Kuid(99_999), DomId(1)), Err(Refusal::NoSpace));
+        assert_eq!(b.unbind_domain(DomId(2)), 1, "its guest is gone");
+        assert_eq!(b.lookup(Kuid(1)), None);
+        assert_eq!(
+            b.lookup(Kuid(2)),
+            Some(DomId(3)),
+            "other guests' bindings stay"
+        );
         assert_eq!(
             b.bind(Kuid(5), DomId(77)),
             Ok(()),
@@ -171,7 +227,7 @@ mod tests {
     #[test]
     fn restrict_uid_needs_an_admin_on_an_unrestricted_fd_and_a_mapped_uid() {
         let free = Restriction::none();
-        let bound = Restriction::to(DomId(2));
+        let bound = Restriction::to(DomId(2), 0);
         let arg = PrivcmdRestrictUid {
             uid: 7,
             domid: DomId(3),

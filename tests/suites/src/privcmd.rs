@@ -755,6 +755,152 @@ fn own_cases(t: &mut Tap, w: &World) {
     t.check("sysfs lists nothing", listing.trim().is_empty(), &listing);
     allocation_bounds(t, w);
     forced_races(t, w);
+    domain_life(t, w);
+}
+
+/// A binding or a restricted fd does not outlive its guest: once Xen no
+/// longer knows the domain (the module watches @releaseDomain), its
+/// bindings are gone and its fds answer ESRCH to everything, so a domain
+/// id Xen hands out again never reaches an old device model.
+fn domain_life(t: &mut Tap, w: &World) {
+    const UID: u32 = 4646;
+    let o = open(OUR_NODE);
+    let b = match Guest::create("pc-b", &xl::fake_dm_path(), true, "") {
+        Ok(g) => g,
+        Err(e) => {
+            t.check("a second guest created", false, e);
+            return;
+        }
+    };
+    let bd = b.domid;
+    let ioreq = u32::from(ResourceType::IOREQ_SERVER.0);
+    t.eq(
+        &format!("binding uid {UID} to a second guest (d{})", bd.0),
+        raw::restrict_uid(&o, UID, bd, 0),
+        Ok(0),
+    );
+    let fd = open(OUR_NODE);
+    t.eq("an fd restricted to it", raw::restrict(&fd, bd), Ok(0));
+    t.eq("... works", raw::nr_vcpus(&fd, bd), Ok(1));
+    let on_a = open(OUR_NODE);
+    let _ = raw::restrict(&on_a, w.a);
+    let listed = |uid: u32| {
+        std::fs::read_to_string(BINDINGS_FILE)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.starts_with(&format!("{uid} ")))
+    };
+    drop(b); // xl destroy
+    let started = std::time::Instant::now();
+    while listed(UID) && started.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    t.check(
+        "once the guest is destroyed, its binding is dropped",
+        !listed(UID),
+        format_args!("still listed after {:?}", started.elapsed()),
+    );
+    t.note(format!(
+        "binding dropped {:?} after xl destroy",
+        started.elapsed()
+    ));
+    let esrch = Err(Errno(libc::ESRCH));
+    t.eq(
+        "... its fd answers ESRCH to RESTRICT of its own guest",
+        raw::restrict(&fd, bd),
+        esrch,
+    );
+    t.eq(
+        "... and to a DM_OP naming another guest",
+        raw::nr_vcpus(&fd, w.a),
+        Err(Errno(libc::ESRCH)),
+    );
+    t.eq(
+        "... and to MMAP_RESOURCE",
+        raw::mmap_resource(&fd, bd, ioreq, 0, 0, 0, 0).0,
+        esrch,
+    );
+    if let Ok(m) = NodeMap::new(&fd, 1) {
+        let mut errs = [0i32];
+        t.eq(
+            "... and to MMAPBATCH_V2",
+            raw::mmapbatch_v2(&fd, bd, m.addr, &[0x100], Some(&mut errs)),
+            esrch,
+        );
+    }
+    t.eq(
+        "binding a uid to the gone guest is refused (ESRCH)",
+        raw::restrict_uid(&o, UID, bd, 0),
+        esrch,
+    );
+    t.eq(
+        "binding a uid to a domain that does not exist is refused (ESRCH)",
+        raw::restrict_uid(&o, UID, DomId(999), 0),
+        esrch,
+    );
+    let after = as_uid(UID, || format!("{:?}", raw::open(OUR_NODE).map(|_| ())));
+    t.eq(
+        &format!("uid {UID} now gets no fd (EACCES)"),
+        after,
+        "Err(EACCES)".to_string(),
+    );
+    t.eq(
+        "fds of the other guest still work",
+        raw::nr_vcpus(&on_a, w.a),
+        Ok(1),
+    );
+
+    // A guest whose memory the fd still maps stays dying after xl destroy
+    // (its pages are referenced), and xenstore says nothing when it finally
+    // goes: the module's periodic check (every 2 s) closes the fd then.
+    let Some((gpa, _)) = &w.image else {
+        t.check("the test guest's image is known", false, "");
+        return;
+    };
+    let c = match Guest::create("pc-c", &xl::fake_dm_path(), true, "") {
+        Ok(g) => g,
+        Err(e) => {
+            t.check("a third guest created", false, e);
+            return;
+        }
+    };
+    let cd = c.domid;
+    let fd = open(OUR_NODE);
+    let _ = raw::restrict(&fd, cd);
+    let m = match NodeMap::new(&fd, 1) {
+        Ok(m) => m,
+        Err(e) => {
+            t.check("mmap of the node", false, format_args!("{e:?}"));
+            return;
+        }
+    };
+    let mut errs = [77i32];
+    let mapped = raw::mmapbatch_v2(&fd, cd, m.addr, &[(gpa >> 12) as XenPfn], Some(&mut errs));
+    t.check(
+        "a page of the third guest mapped",
+        mapped.is_ok() && errs[0] == 0,
+        format_args!("{mapped:?} err {}", errs[0]),
+    );
+    drop(c);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let zombies: Vec<String> = xl::run("xl", &["list"])
+        .1
+        .lines()
+        .filter(|l| l.starts_with("(null)"))
+        .map(str::to_string)
+        .collect();
+    t.note(format!("3 s after xl destroy, its page still mapped: dying domains {zombies:?}; RESTRICT of it {:?}", raw::restrict(&fd, cd)));
+    drop(m);
+    let started = std::time::Instant::now();
+    while raw::restrict(&fd, cd) != esrch && started.elapsed() < std::time::Duration::from_secs(8) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    t.eq(
+        "once the mapping goes, and the guest with it, its fd answers ESRCH (the 2 s check)",
+        raw::restrict(&fd, cd),
+        esrch,
+    );
+    t.note(format!("closed {:?} after the unmap", started.elapsed()));
 }
 
 /// Writes `v` at user address `at` (unaligned).
