@@ -229,8 +229,8 @@ static int is_mapped_fn(pte_t *pte, unsigned long addr, void *data)
 }
 
 /*
- * Finds our vma at addr and checks that [addr, addr + num pages) lies
- * inside it with nothing mapped there. A fresh vma is accepted only by a
+ * Finds our vma at addr, which must be page-aligned, and checks that
+ * [addr, addr + num pages) lies inside it with nothing mapped there. A fresh vma is accepted only by a
  * claim that covers it exactly, which marks it used; later calls (the
  * chunks of a claimed batch, a second ioctl on a used vma) only where
  * nothing is mapped yet. The walk visits existing page tables only, so a
@@ -242,6 +242,12 @@ static struct vm_area_struct *prm_vma(struct mm_struct *mm, unsigned long addr, 
 	struct vm_area_struct *vma = find_vma(mm, addr);
 	unsigned long len;
 
+	/*
+	 * An unaligned addr is refused: Linux's remap walks whole pages from
+	 * addr and would never meet a page-aligned end (the C driver masks it).
+	 */
+	if (addr & ~PAGE_MASK)
+		return NULL;
 	if (!vma || vma->vm_ops != &prm_vm_ops || num == 0 || num > (LONG_MAX >> PAGE_SHIFT))
 		return NULL;
 	len = num << PAGE_SHIFT;

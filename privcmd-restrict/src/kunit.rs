@@ -118,25 +118,49 @@ pub extern "C" fn prm_kunit_bindings() -> c_int {
 /// any opener inside a user namespace refused before its uid is looked at.
 #[no_mangle]
 pub extern "C" fn prm_kunit_open_policy() -> c_int {
-    let who = |uid, initial_userns, cap_sys_admin| Opener {
-        fsuid: Kuid(uid),
-        initial_userns,
-        cap_sys_admin,
-    };
+    let mut asked = false;
+    let bound_no_cap = policy::decide_open(
+        Opener {
+            fsuid: Kuid(5001),
+            initial_userns: true,
+        },
+        |u| (u == Kuid(5001)).then_some(DomId(5)),
+        || {
+            asked = true;
+            false
+        },
+    ) == Ok(OpenDecision::Restricted(DomId(5)))
+        && !asked;
     let bound = |u: Kuid| (u == Kuid(5001)).then_some(DomId(5));
     let mut looked = false;
-    let in_ns = policy::decide_open(who(5001, false, false), |_| {
+    let in_ns = open_as(5001, false, false, |_| {
         looked = true;
         Some(DomId(5))
     });
     run(&[
-        policy::decide_open(who(5001, true, false), bound)
-            == Ok(OpenDecision::Restricted(DomId(5))),
-        policy::decide_open(who(5001, true, true), bound) == Ok(OpenDecision::Restricted(DomId(5))),
-        policy::decide_open(who(0, true, true), bound) == Ok(OpenDecision::Unrestricted),
-        policy::decide_open(who(4343, true, false), bound) == Err(Refusal::Access),
+        open_as(5001, true, false, bound) == Ok(OpenDecision::Restricted(DomId(5))),
+        open_as(5001, true, true, bound) == Ok(OpenDecision::Restricted(DomId(5))),
+        open_as(0, true, true, bound) == Ok(OpenDecision::Unrestricted),
+        open_as(4343, true, false, bound) == Err(Refusal::Access),
         in_ns == Err(Refusal::Perm) && !looked,
+        bound_no_cap,
     ])
+}
+
+fn open_as(
+    uid: u32,
+    initial_userns: bool,
+    admin: bool,
+    lookup: impl FnOnce(Kuid) -> Option<DomId>,
+) -> Result<OpenDecision, Refusal> {
+    policy::decide_open(
+        Opener {
+            fsuid: Kuid(uid),
+            initial_userns,
+        },
+        lookup,
+        move || admin,
+    )
 }
 
 /// IOCTL_PRIVCMD_RESTRICT_UID: admin on an unrestricted fd only, a uid

@@ -67,12 +67,17 @@ unsafe impl FromBytes for DomId {}
 /// sysfs attribute (all gone once `misc_deregister` returns) sees it set.
 static BINDINGS: AtomicPtr<SpinLock<BindingTable>> = AtomicPtr::new(core::ptr::null_mut());
 
-/// The bindings, from a file operation or the sysfs attribute.
-fn bindings() -> &'static SpinLock<BindingTable> {
+/// The bindings, from a file operation, the sysfs attribute or the
+/// domain-death check.
+fn binding_table() -> &'static SpinLock<BindingTable> {
     let p = BINDINGS.load(Ordering::Acquire);
-    // SAFETY: only the device's callbacks call this, and they run only
-    // while the device is registered, which is while `p` points at the
-    // module's pinned lock (see `BINDINGS`).
+    debug_assert!(
+        !p.is_null(),
+        "a callback ran while the device was not registered"
+    );
+    // SAFETY: only the device's callbacks and the domain-death check call
+    // this, and they run only while the device is registered, which is
+    // while `p` points at the module's pinned lock (see `BINDINGS`).
     unsafe { &*p }
 }
 
@@ -143,9 +148,9 @@ impl kernel::Module for PrivcmdRestrict {
 
 impl Drop for PrivcmdRestrict {
     fn drop(&mut self) {
-        // After this no watch callback runs, and after deregister no file
-        // operation or sysfs read (fops hold the module, kernfs drains the
-        // attribute): the lock can go.
+        // After this no watch callback or check runs, and after deregister
+        // no file operation or sysfs read (fops hold the module, kernfs
+        // drains the attribute): the lock and its table can go.
         glue::unwatch_domains();
         glue::deregister();
         BINDINGS.store(core::ptr::null_mut(), Ordering::Release);
@@ -180,9 +185,14 @@ pub(crate) unsafe extern "C" fn prm_rs_open(
     let who = Opener {
         fsuid: glue::current_fsuid(),
         initial_userns: glue::current_in_initial_userns(),
-        cap_sys_admin: glue::capable_sys_admin(),
     };
-    let decision = policy::decide_open(who, |uid| bindings().lock().lookup(uid));
+    // CAP_SYS_ADMIN is asked only of an unbound opener: a bound device
+    // model's opens cause no capability denials in the audit log.
+    let decision = policy::decide_open(
+        who,
+        |uid| binding_table().lock().lookup(uid),
+        glue::capable_sys_admin,
+    );
     let Ok(mut st) = KBox::new(
         FileState {
             restriction: Restriction::none(),
@@ -244,7 +254,7 @@ pub(crate) unsafe extern "C" fn prm_rs_mmap(
 pub(crate) unsafe extern "C" fn prm_rs_bindings_show(buf: *mut c_char, size: usize) -> isize {
     // SAFETY: sysfs hands a writable page of `size` bytes.
     let out = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), size) };
-    policy::format_bindings(&bindings().lock(), out) as isize
+    policy::format_bindings(&binding_table().lock(), out) as isize
 }
 
 /// `unlocked_ioctl`.
@@ -288,7 +298,7 @@ pub(crate) unsafe extern "C" fn prm_rs_ioctl(
 pub(crate) extern "C" fn prm_rs_domains_changed() -> bool {
     let mut bound = [DomId::INVALID; policy::MAX_BINDINGS];
     let mut n = 0;
-    bindings().lock().for_each(|_, d| {
+    binding_table().lock().for_each(|_, d| {
         if !bound[..n].contains(&d) {
             bound[n] = d;
             n += 1;
@@ -297,7 +307,7 @@ pub(crate) extern "C" fn prm_rs_domains_changed() -> bool {
     for &d in &bound[..n] {
         if glue::domain_gone(d) {
             LIVES.died(d);
-            let dropped = bindings().lock().unbind_domain(d);
+            let dropped = binding_table().lock().unbind_domain(d);
             pr_info!("privcmd-restrict: domain {} is gone: {dropped} binding(s) dropped, its fds closed\n", d.0);
         }
     }
@@ -309,7 +319,7 @@ pub(crate) extern "C" fn prm_rs_domains_changed() -> bool {
         }
     });
     let mut still_bound = false;
-    bindings().lock().for_each(|_, _| still_bound = true);
+    binding_table().lock().for_each(|_, _| still_bound = true);
     watched || still_bound
 }
 
@@ -337,14 +347,14 @@ fn restrict_uid(st: &FileState, arg: usize) -> Result<c_long> {
             if glue::domain_gone(domid) {
                 return Err(code::ESRCH);
             }
-            bindings().lock().bind(uid, domid)?;
+            binding_table().lock().bind(uid, domid)?;
             glue::schedule_recheck();
             if glue::domain_gone(domid) {
-                bindings().lock().unbind_domain(domid);
+                binding_table().lock().unbind_domain(domid);
                 return Err(code::ESRCH);
             }
         }
-        BindingChange::Unbind(uid) => bindings().lock().unbind(uid)?,
+        BindingChange::Unbind(uid) => binding_table().lock().unbind(uid)?,
     }
     Ok(0)
 }
@@ -567,17 +577,20 @@ fn mmap_resource(st: &FileState, arg: usize) -> Result<c_long> {
         UserSlice::new(num_at, 8).writer().write(&u64::from(size))?;
         return Ok(0);
     }
-    // Before anything is sized by `num`: a count Linux's remap can take,
-    // a claim of that many pages of our vma, and frames the resource has.
+    // Before anything is sized by `num`: a count Linux's remap can take and
+    // frames the resource has; then, last before the work, a claim of that
+    // many pages of our vma.
     let num = policy::frame_count(req.num)?;
-    to_result(glue::vma_claim(req.addr as usize, num) as c_int)?;
     if !policy::resource_range_fits(u64::from(req.idx), num, resource_size(&acquire)?) {
         return Err(code::EINVAL);
     }
-    let mut frames = KVec::new();
+    // Bounded by the resource: kvmalloc, so a large one (a grant table)
+    // needs no high-order allocation.
+    let mut frames = KVVec::new();
     frames.extend_with(num, 0 as XenPfn, gfp_user_sized())?;
-    let mut errs = KVec::new();
+    let mut errs = KVVec::new();
     errs.extend_with(num, 0 as c_int, gfp_user_sized())?;
+    to_result(glue::vma_claim(req.addr as usize, num) as c_int)?;
     acquire.nr_frames = num as u32;
     acquire.frame = u64::from(req.idx);
     acquire.frame_list = GuestHandle::from_addr(frames.as_mut_ptr() as usize);
@@ -609,11 +622,10 @@ fn mmapbatch_v2(st: &FileState, arg: usize) -> Result<c_long> {
         return Err(code::EFAULT);
     }
     st.restriction.check(req.dom, &LIVES)?;
-    // A count Linux's remap can take, then a claim of that many pages of
-    // our vma: the whole batch fits where the caller mmapped the node.
+    // A count Linux's remap can take; the arrays within user space; then,
+    // last before the work, a claim of that many pages of our vma: the
+    // whole batch fits where the caller mmapped the node.
     let num = policy::frame_count(u64::from(req.num))?;
-    let addr = req.addr as usize;
-    to_result(glue::vma_claim(addr, num) as c_int)?;
     if !glue::access_ok(req.arr.addr(), num.saturating_mul(size_of::<XenPfn>())) {
         return Err(code::EFAULT);
     }
@@ -622,50 +634,99 @@ fn mmapbatch_v2(st: &FileState, arg: usize) -> Result<c_long> {
     gfns.extend_with(chunk, 0 as XenPfn, GFP_KERNEL)?;
     let mut errs = KVec::new();
     errs.extend_with(chunk, 0 as c_int, GFP_KERNEL)?;
-    // Clear the error array first, as the C driver does.
-    let mut at = 0;
-    while at < num {
-        let n = chunk.min(num - at);
-        write_errs(req.err.addr() + at * size_of::<c_int>(), &errs[..n])?;
-        at += n;
-    }
-    let mut paged_out = false;
-    let mut at = 0;
-    while at < num {
-        if glue::fatal_signal_pending() {
-            return Err(code::EINTR);
+    let addr = req.addr as usize;
+    to_result(glue::vma_claim(addr, num) as c_int)?;
+    let batch = Batch {
+        addr,
+        num,
+        dom: req.dom,
+        arr: req.arr.addr(),
+        err: req.err.addr(),
+    };
+    let mut done = 0;
+    match batch.map(&mut gfns, &mut errs, &mut done) {
+        Ok(true) => Err(code::ENOENT),
+        Ok(false) => Ok(0),
+        Err(e) => {
+            // Frames the batch never reached carry its error too (best
+            // effort: the error slots may be what failed).
+            errs.fill(e.to_errno());
+            while done < num {
+                let n = chunk.min(num - done);
+                if batch.write_errs(done, &errs[..n]).is_err() {
+                    break;
+                }
+                done += n;
+            }
+            Err(e)
         }
-        let n = chunk.min(num - at);
-        // This chunk's frames, read once.
-        let g = &mut gfns[..n];
-        // SAFETY: XenPfn is a plain integer; viewing the chunk as bytes to fill it.
-        let bytes = unsafe {
-            core::slice::from_raw_parts_mut(g.as_mut_ptr().cast::<u8>(), n * size_of::<XenPfn>())
-        };
-        UserSlice::new(req.arr.addr() + at * size_of::<XenPfn>(), bytes.len())
-            .reader()
-            .read_slice(bytes)?;
-        let e = &mut errs[..n];
-        e.fill(policy::NOT_TRIED);
-        // SAFETY: `g` and `e` hold `n` entries each; the helper takes the mmap lock.
-        let rc = unsafe {
-            glue::map_gfns(
-                addr + at * PAGE_SIZE,
-                n as u32,
-                g.as_mut_ptr(),
-                e.as_mut_ptr(),
-                req.dom,
-            )
-        };
-        let outcome = policy::chunk_outcome(e, rc as i64);
-        write_errs(req.err.addr() + at * size_of::<c_int>(), e)?;
-        paged_out |= outcome.map_err(|e| from_errno(e.into()))?;
-        at += n;
     }
-    if paged_out {
-        return Err(code::ENOENT);
+}
+
+/// One MMAPBATCH_V2, after its checks and claim.
+struct Batch {
+    addr: usize,
+    num: usize,
+    dom: DomId,
+    arr: usize,
+    err: usize,
+}
+
+impl Batch {
+    /// The error slots from frame `at` on.
+    fn write_errs(&self, at: usize, errs: &[c_int]) -> Result {
+        write_errs(self.err + at * size_of::<c_int>(), errs)
     }
-    Ok(0)
+
+    /// Clears the error array (as the C driver does), then maps the frames
+    /// chunk by chunk. `done` is how many frames' error slots are final.
+    /// Returns whether a frame is paged out.
+    fn map(&self, gfns: &mut [XenPfn], errs: &mut [c_int], done: &mut usize) -> Result<bool> {
+        let chunk = gfns.len();
+        let mut at = 0;
+        while at < self.num {
+            let n = chunk.min(self.num - at);
+            self.write_errs(at, &errs[..n])?;
+            at += n;
+        }
+        let mut paged_out = false;
+        while *done < self.num {
+            if glue::fatal_signal_pending() {
+                return Err(code::EINTR);
+            }
+            let at = *done;
+            let n = chunk.min(self.num - at);
+            // This chunk's frames, read once.
+            let g = &mut gfns[..n];
+            // SAFETY: XenPfn is a plain integer; viewing the chunk as bytes to fill it.
+            let bytes = unsafe {
+                core::slice::from_raw_parts_mut(
+                    g.as_mut_ptr().cast::<u8>(),
+                    n * size_of::<XenPfn>(),
+                )
+            };
+            UserSlice::new(self.arr + at * size_of::<XenPfn>(), bytes.len())
+                .reader()
+                .read_slice(bytes)?;
+            let e = &mut errs[..n];
+            e.fill(policy::NOT_TRIED);
+            // SAFETY: `g` and `e` hold `n` entries each; the helper takes the mmap lock.
+            let rc = unsafe {
+                glue::map_gfns(
+                    self.addr + at * PAGE_SIZE,
+                    n as u32,
+                    g.as_mut_ptr(),
+                    e.as_mut_ptr(),
+                    self.dom,
+                )
+            };
+            let outcome = policy::chunk_outcome(e, rc as i64);
+            self.write_errs(at, e)?;
+            *done = at + n;
+            paged_out |= outcome.map_err(|e| from_errno(e.into()))?;
+        }
+        Ok(paged_out)
+    }
 }
 
 fn write_errs(addr: usize, errs: &[c_int]) -> Result {

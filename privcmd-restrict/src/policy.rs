@@ -231,9 +231,10 @@ impl DmOpLimits {
 }
 
 /// The number of frames of a mapping ioctl (MMAPBATCH_V2's `num`,
-/// MMAP_RESOURCE's), checked before anything is sized by it: zero, or
-/// more than the C driver's `int` counts hold (Linux's remap functions take
-/// an `int`), is `EINVAL`. The caller then bounds it by the vma.
+/// MMAP_RESOURCE's), checked before anything is sized by it: zero, or more
+/// than an `int` holds (the count Linux's remap functions take; the C
+/// driver passes a larger V2 `num` on and fails allocating), is `EINVAL`.
+/// The caller then bounds it by the vma or the resource.
 pub(crate) fn frame_count(num: u64) -> Result<usize, Refusal> {
     match usize::try_from(num) {
         Ok(n) if n != 0 && num <= i32::MAX as u64 => Ok(n),
@@ -401,8 +402,6 @@ pub(crate) struct Opener {
     pub fsuid: Kuid,
     /// Whether the opener's user namespace is the initial one.
     pub initial_userns: bool,
-    /// `capable(CAP_SYS_ADMIN)`, in the initial user namespace.
-    pub cap_sys_admin: bool,
 }
 
 /// What an open of the node gives.
@@ -418,20 +417,21 @@ pub(crate) enum OpenDecision {
 /// initial one gets `EPERM` whatever its uid: a binding names a user of
 /// the host, and a namespace's own numbering (or its overflow uid for an
 /// unmapped one) must never select it. Otherwise a bound fsuid gets an fd
-/// confined to its domain, and an unbound opener needs `CAP_SYS_ADMIN`,
-/// else `EACCES`. `lookup` is consulted only for openers in the initial
-/// namespace.
+/// confined to its domain, and an unbound opener needs `CAP_SYS_ADMIN`
+/// (`cap_sys_admin`, asked only then), else `EACCES`. `lookup` is
+/// consulted only for openers in the initial namespace.
 pub(crate) fn decide_open(
     who: Opener,
     lookup: impl FnOnce(Kuid) -> Option<DomId>,
+    cap_sys_admin: impl FnOnce() -> bool,
 ) -> Result<OpenDecision, Refusal> {
     if !who.initial_userns {
         return Err(Refusal::Perm);
     }
-    match (lookup(who.fsuid), who.cap_sys_admin) {
-        (Some(d), _) => Ok(OpenDecision::Restricted(d)),
-        (None, true) => Ok(OpenDecision::Unrestricted),
-        (None, false) => Err(Refusal::Access),
+    match lookup(who.fsuid) {
+        Some(d) => Ok(OpenDecision::Restricted(d)),
+        None if cap_sys_admin() => Ok(OpenDecision::Unrestricted),
+        None => Err(Refusal::Access),
     }
 }
 

@@ -46,6 +46,9 @@ pub fn build(ctx: &Ctx, kernel: &Kernel, kernel_key: &str) -> Result<Modules> {
         || {
             let built = ctx.cached(&dir, &key, |_| {
                 copy_sources(&ctx.root, &src)?;
+                // The log is appended to: start it afresh, so that the warning
+                // check below reads this build's output only.
+                let _ = std::fs::remove_file(ctx.log("module.log"));
                 cmd("make")
                     .arg("-C")
                     .arg(&kernel.build)

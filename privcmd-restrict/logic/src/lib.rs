@@ -178,34 +178,57 @@ mod tests {
         assert_eq!(n, 1);
     }
 
-    fn who(uid: u32, initial_userns: bool, cap_sys_admin: bool) -> Opener {
-        Opener {
-            fsuid: Kuid(uid),
-            initial_userns,
-            cap_sys_admin,
-        }
+    fn open_as(
+        uid: u32,
+        initial_userns: bool,
+        admin: bool,
+        lookup: impl FnOnce(Kuid) -> Option<DomId>,
+    ) -> Result<OpenDecision, Refusal> {
+        decide_open(
+            Opener {
+                fsuid: Kuid(uid),
+                initial_userns,
+            },
+            lookup,
+            move || admin,
+        )
+    }
+
+    #[test]
+    fn a_bound_opener_is_never_asked_for_cap_sys_admin() {
+        let asked = std::cell::Cell::new(false);
+        let r = decide_open(
+            Opener {
+                fsuid: Kuid(5001),
+                initial_userns: true,
+            },
+            |u| (u == Kuid(5001)).then_some(DomId(5)),
+            || {
+                asked.set(true);
+                true
+            },
+        );
+        assert_eq!(r, Ok(OpenDecision::Restricted(DomId(5))));
+        assert!(!asked.get(), "no capability check, so no audit denial");
     }
 
     #[test]
     fn open_policy() {
         let bound = |u: Kuid| (u == Kuid(5001)).then_some(DomId(5));
         assert_eq!(
-            decide_open(who(5001, true, false), bound),
+            open_as(5001, true, false, bound),
             Ok(OpenDecision::Restricted(DomId(5)))
         );
         assert_eq!(
-            decide_open(who(5001, true, true), bound),
+            open_as(5001, true, true, bound),
             Ok(OpenDecision::Restricted(DomId(5))),
             "a binding applies to admins too"
         );
         assert_eq!(
-            decide_open(who(0, true, true), bound),
+            open_as(0, true, true, bound),
             Ok(OpenDecision::Unrestricted)
         );
-        assert_eq!(
-            decide_open(who(4343, true, false), bound),
-            Err(Refusal::Access)
-        );
+        assert_eq!(open_as(4343, true, false, bound), Err(Refusal::Access));
     }
 
     #[test]
@@ -215,7 +238,7 @@ mod tests {
         // as the overflow uid): EPERM in every case, without a lookup.
         for (uid, admin) in [(5001, false), (5001, true), (65534, false), (1000, false)] {
             let looked = std::cell::Cell::new(false);
-            let r = decide_open(who(uid, false, admin), |_| {
+            let r = open_as(uid, false, admin, |_| {
                 looked.set(true);
                 Some(DomId(5))
             });
