@@ -14,13 +14,18 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/uaccess.h>
+#include <linux/eventfd.h>
+#include <linux/file.h>
 #include <linux/notifier.h>
+#include <linux/poll.h>
+#include <linux/slab.h>
 #include <linux/workqueue.h>
 #include <xen/xen.h>
 #include <xen/xen-ops.h>
 #include <xen/xenbus.h>
 #include <xen/features.h>
 #include <xen/interface/memory.h>
+#include <xen/interface/hvm/dm_op.h>
 #include <asm/xen/hypercall.h>
 #include "glue.h"
 
@@ -341,4 +346,114 @@ long prm_map_gfns(unsigned long addr, unsigned int num, xen_pfn_t *gfns, int *er
 		rc = xen_remap_domain_gfn_array(vma, addr, gfns, num, errs, vma->vm_page_prot, dom, NULL);
 	mmap_write_unlock(mm);
 	return rc;
+}
+
+/*
+ * IOCTL_PRIVCMD_IRQFD: a DM_OP the kernel makes whenever an eventfd is
+ * signalled (a virtio backend's "interrupt the guest"). Each irqfd belongs
+ * to one fd of the node (owner) and is torn down with it; Rust checks the
+ * owner's restriction, and its guest's life, at every signal, and makes the
+ * call on the kernel's own copy of the op (read once at assign).
+ */
+struct prm_irqfd {
+	wait_queue_entry_t wait;
+	poll_table pt;
+	struct eventfd_ctx *ctx;
+	const void *owner;
+	u16 dom;
+	struct xen_dm_op_buf xbuf;
+	u8 op[];
+};
+
+static int prm_irqfd_wakeup(wait_queue_entry_t *wait, unsigned int mode, int sync, void *key)
+{
+	struct prm_irqfd *k = container_of(wait, struct prm_irqfd, wait);
+	u64 cnt;
+
+	if (key_to_poll(key) & EPOLLIN) {
+		/* Under the eventfd's wait-queue lock: consume the count. */
+		eventfd_ctx_do_read(k->ctx, &cnt);
+		prm_rs_irqfd_fire(k->owner, k->dom, &k->xbuf);
+	}
+	/* EPOLLHUP (the eventfd closed) needs nothing: the owner tears it down. */
+	return 0;
+}
+
+static void prm_irqfd_queue(struct file *file, wait_queue_head_t *wqh, poll_table *pt)
+{
+	struct prm_irqfd *k = container_of(pt, struct prm_irqfd, pt);
+
+	add_wait_queue(wqh, &k->wait);
+}
+
+/*
+ * A new irqfd on eventfd fd, making the size-byte DM_OP at op (a kernel
+ * buffer Rust read from the caller) on dom; armed at once. A signal already
+ * pending is not replayed: the next one fires.
+ */
+void *prm_irqfd_new(int fd, u16 dom, const void *owner, const void *op, u32 size, long *err)
+{
+	struct prm_irqfd *k;
+	struct fd f;
+
+	k = kzalloc(struct_size(k, op, size), GFP_KERNEL_ACCOUNT);
+	if (!k) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	memcpy(k->op, op, size);
+	k->xbuf.size = size;
+	set_xen_guest_handle(k->xbuf.h, k->op);
+	k->dom = dom;
+	k->owner = owner;
+	f = fdget(fd);
+	if (!fd_file(f)) {
+		*err = -EBADF;
+		goto fail;
+	}
+	k->ctx = eventfd_ctx_fileget(fd_file(f));
+	if (IS_ERR(k->ctx)) {
+		*err = PTR_ERR(k->ctx);
+		fdput(f);
+		goto fail;
+	}
+	init_waitqueue_func_entry(&k->wait, prm_irqfd_wakeup);
+	init_poll_funcptr(&k->pt, prm_irqfd_queue);
+	vfs_poll(fd_file(f), &k->pt);
+	fdput(f);
+	return k;
+fail:
+	kfree(k);
+	return NULL;
+}
+
+/* Whether irqfd k is on eventfd fd for dom. */
+bool prm_irqfd_matches(void *irqfd, int fd, u16 dom)
+{
+	struct prm_irqfd *k = irqfd;
+	struct eventfd_ctx *ctx = eventfd_ctx_fdget(fd);
+	bool same;
+
+	if (IS_ERR(ctx))
+		return false;
+	same = ctx == k->ctx && dom == k->dom;
+	eventfd_ctx_put(ctx);
+	return same;
+}
+
+/* Unhooks and frees irqfd k: once this returns, it never fires again. */
+void prm_irqfd_free(void *irqfd)
+{
+	struct prm_irqfd *k = irqfd;
+	u64 cnt;
+
+	eventfd_ctx_remove_wait_queue(k->ctx, &k->wait, &cnt);
+	eventfd_ctx_put(k->ctx);
+	kfree(k);
+}
+
+/* HYPERVISOR_dm_op from atomic context (an eventfd wakeup): not preemptible. */
+long prm_hypercall_dm_op_atomic(u16 dom, unsigned int nr_bufs, void *bufs)
+{
+	return HYPERVISOR_dm_op(dom, nr_bufs, bufs);
 }

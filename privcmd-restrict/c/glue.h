@@ -31,6 +31,10 @@ bool prm_domain_gone(u16 dom);
 int prm_watch_domains(void);
 void prm_unwatch_domains(void);
 void prm_schedule_recheck(void);
+void *prm_irqfd_new(int fd, u16 dom, const void *owner, const void *op, u32 size, long *err);
+bool prm_irqfd_matches(void *irqfd, int fd, u16 dom);
+void prm_irqfd_free(void *irqfd);
+long prm_hypercall_dm_op_atomic(u16 dom, unsigned int nr_bufs, void *bufs);
 long prm_map_resource(unsigned long addr, unsigned int num, unsigned int memop, void *acquire_arg,
 		      xen_pfn_t *mfns, int *errs, u16 dom);
 long prm_map_gfns(unsigned long addr, unsigned int num, xen_pfn_t *gfns, int *errs, u16 dom);
@@ -42,5 +46,6 @@ long prm_rs_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 int prm_rs_mmap(struct file *file, struct vm_area_struct *vma);
 ssize_t prm_rs_bindings_show(char *buf, size_t size);
 bool prm_rs_domains_changed(void);
+void prm_rs_irqfd_fire(const void *owner, u16 dom, void *xbuf);
 
 #endif

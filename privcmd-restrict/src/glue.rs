@@ -5,6 +5,7 @@
 use core::ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void, CStr};
 
 use kernel::bindings;
+use kernel::error::Error;
 
 use crate::dmop_abi::types::{DomId, XenPfn};
 use crate::policy::Kuid;
@@ -27,6 +28,17 @@ extern "C" {
     fn prm_watch_domains() -> c_int;
     fn prm_unwatch_domains();
     fn prm_schedule_recheck();
+    fn prm_irqfd_new(
+        fd: c_int,
+        dom: u16,
+        owner: *const c_void,
+        op: *const c_void,
+        size: u32,
+        err: *mut c_long,
+    ) -> *mut c_void;
+    fn prm_irqfd_matches(irqfd: *mut c_void, fd: c_int, dom: u16) -> bool;
+    fn prm_irqfd_free(irqfd: *mut c_void);
+    fn prm_hypercall_dm_op_atomic(dom: u16, nr_bufs: c_uint, bufs: *mut c_void) -> c_long;
     fn prm_access_ok(addr: c_ulong, size: c_ulong) -> bool;
     fn prm_hypercall_dm_op(dom: u16, nr_bufs: c_uint, bufs: *mut c_void) -> c_long;
     fn prm_hypercall_memory_op(cmd: c_uint, arg: *mut c_void) -> c_long;
@@ -222,4 +234,56 @@ pub(crate) unsafe fn map_gfns(
 ) -> c_long {
     // SAFETY: forwarded from the caller.
     unsafe { prm_map_gfns(addr as c_ulong, num, gfns, errs, dom.0) }
+}
+
+/// A new irqfd on eventfd `fd` for `dom`, owned by `owner`, making `op`.
+pub(crate) fn irqfd_new(
+    fd: i32,
+    dom: DomId,
+    owner: *const c_void,
+    op: &[u8],
+) -> Result<*mut c_void, Error> {
+    let mut err: c_long = 0;
+    // SAFETY: `op` is a live buffer of its length; the helper copies it.
+    let p = unsafe {
+        prm_irqfd_new(
+            fd,
+            dom.0,
+            owner,
+            op.as_ptr().cast(),
+            op.len() as u32,
+            &mut err,
+        )
+    };
+    if p.is_null() {
+        return Err(Error::from_errno(err as c_int));
+    }
+    Ok(p)
+}
+
+/// Whether irqfd `p` is on eventfd `fd` for `dom`.
+pub(crate) fn irqfd_matches(p: *mut c_void, fd: i32, dom: DomId) -> bool {
+    // SAFETY: `p` is a live irqfd held in a slot of its owner.
+    unsafe { prm_irqfd_matches(p, fd, dom.0) }
+}
+
+/// Unhooks and frees irqfd `p`.
+///
+/// # Safety
+///
+/// `p` came from [`irqfd_new`] and is freed once, by whoever took it out
+/// of its slot.
+pub(crate) unsafe fn irqfd_free(p: *mut c_void) {
+    // SAFETY: forwarded from the caller.
+    unsafe { prm_irqfd_free(p) }
+}
+
+/// `HYPERVISOR_dm_op(dom, nr, bufs)` from atomic context (not preemptible).
+///
+/// # Safety
+///
+/// `bufs` points to `nr` `xen_dm_op_buf`s describing live kernel buffers.
+pub(crate) unsafe fn hypercall_dm_op_atomic(dom: DomId, nr: c_uint, bufs: *mut c_void) -> c_long {
+    // SAFETY: forwarded from the caller.
+    unsafe { prm_hypercall_dm_op_atomic(dom.0, nr, bufs) }
 }

@@ -12,7 +12,7 @@
 //! DM_OP buffers are copied into kernel memory (read once), and Xen is
 //! given those copies, which it cannot fault on; results are copied back.
 
-use core::ffi::{c_char, c_int, c_long, c_uint, c_ulong};
+use core::ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void};
 use core::mem::{size_of, MaybeUninit};
 use core::sync::atomic::{AtomicPtr, Ordering};
 
@@ -32,7 +32,8 @@ mod policy;
 
 use dmop_abi::dmop::DmOpBuf;
 use dmop_abi::privcmd::{
-    self, PrivcmdDmOp, PrivcmdDmOpBuf, PrivcmdMmapResource, PrivcmdMmapbatchV2, PrivcmdRestrictUid,
+    self, IrqfdFlags, PrivcmdDmOp, PrivcmdDmOpBuf, PrivcmdIrqfd, PrivcmdMmapResource,
+    PrivcmdMmapbatchV2, PrivcmdRestrictUid,
 };
 use dmop_abi::types::{DomId, GuestHandle, XenPfn};
 use dmop_abi::xenmem::{ResourceType, XenMemAcquireResource, XENMEM_ACQUIRE_RESOURCE};
@@ -58,6 +59,8 @@ unsafe impl FromBytes for PrivcmdMmapResource {}
 unsafe impl FromBytes for PrivcmdMmapbatchV2 {}
 // SAFETY: as above.
 unsafe impl FromBytes for PrivcmdRestrictUid {}
+// SAFETY: as above.
+unsafe impl FromBytes for PrivcmdIrqfd {}
 // SAFETY: as above.
 unsafe impl FromBytes for DomId {}
 
@@ -162,6 +165,9 @@ impl Drop for PrivcmdRestrict {
 /// The state of one open fd, in `file->private_data`.
 struct FileState {
     restriction: Restriction,
+    /// The fd's irqfds (`IOCTL_PRIVCMD_IRQFD`), from c/glue.c; null slots
+    /// are free. Torn down at release, before the state goes.
+    irqfds: [AtomicPtr<c_void>; MAX_IRQFDS],
 }
 
 /// # Safety
@@ -196,6 +202,7 @@ pub(crate) unsafe extern "C" fn prm_rs_open(
     let Ok(mut st) = KBox::new(
         FileState {
             restriction: Restriction::none(),
+            irqfds: [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_IRQFDS],
         },
         GFP_KERNEL,
     ) else {
@@ -226,6 +233,15 @@ pub(crate) unsafe extern "C" fn prm_rs_release(
 ) -> c_int {
     // SAFETY: private_data holds the KBox leaked by open; nothing uses it after release.
     let st = unsafe { KBox::from_raw((*file).private_data.cast::<FileState>()) };
+    // No ioctl runs any more: the irqfds are unhooked before `st` goes, so
+    // none fires with a dangling owner.
+    for slot in &st.irqfds {
+        let p = slot.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        if !p.is_null() {
+            // SAFETY: taken out of its slot: ours alone, freed once.
+            unsafe { glue::irqfd_free(p) };
+        }
+    }
     st.restriction.release(&LIVES);
     0
 }
@@ -279,6 +295,7 @@ pub(crate) unsafe extern "C" fn prm_rs_ioctl(
         privcmd::IOCTL_PRIVCMD_MMAP_RESOURCE => mmap_resource(st, arg),
         privcmd::IOCTL_PRIVCMD_MMAPBATCH_V2 => mmapbatch_v2(st, arg),
         privcmd::IOCTL_PRIVCMD_RESTRICT_UID => restrict_uid(st, arg),
+        privcmd::IOCTL_PRIVCMD_IRQFD => irqfd(st, arg),
         _ => Err(code::ENOTTY),
     };
     match r {
@@ -540,6 +557,101 @@ fn probe_writable_unread(addr: usize, len: usize) -> Result {
         i = next_page(addr, i);
     }
     Ok(())
+}
+
+/// Irqfds one fd may own.
+const MAX_IRQFDS: usize = 64;
+
+/// `IOCTL_PRIVCMD_IRQFD`: assigns or deassigns a DM_OP the kernel makes
+/// whenever an eventfd is signalled, owned by this fd (torn down with it),
+/// confined as its DM_OPs are.
+fn irqfd(st: &FileState, arg: usize) -> Result<c_long> {
+    let req: PrivcmdIrqfd = read_user(arg)?;
+    if req.pad != [0; 2] || req.flags.0 & !IrqfdFlags::DEASSIGN.0 != 0 {
+        return Err(code::EINVAL);
+    }
+    st.restriction.check(req.dom, &LIVES)?;
+    let fd = i32::try_from(req.fd).map_err(|_| code::EBADF)?;
+    let held = || {
+        st.irqfds
+            .iter()
+            .filter(|s| !s.load(Ordering::Acquire).is_null())
+    };
+    if req.flags == IrqfdFlags::DEASSIGN {
+        for slot in &st.irqfds {
+            let p = slot.load(Ordering::Acquire);
+            if !p.is_null()
+                && glue::irqfd_matches(p, fd, req.dom)
+                && slot
+                    .compare_exchange(
+                        p,
+                        core::ptr::null_mut(),
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    )
+                    .is_ok()
+            {
+                // SAFETY: taken out of its slot: ours alone, freed once.
+                unsafe { glue::irqfd_free(p) };
+                return Ok(0);
+            }
+        }
+        return Err(code::ENOENT);
+    }
+    let size = req.size as usize;
+    if size == 0 || size > PAGE_SIZE.min(glue::buf_max_size() as usize) {
+        return Err(code::EINVAL);
+    }
+    if held().any(|s| glue::irqfd_matches(s.load(Ordering::Acquire), fd, req.dom)) {
+        return Err(code::EBUSY);
+    }
+    // The op, read once: every signal makes this copy.
+    let mut op = KVec::new();
+    op.extend_with(size, 0u8, GFP_KERNEL)?;
+    UserSlice::new(req.dm_op as usize, size)
+        .reader()
+        .read_slice(&mut op)?;
+    let owner: *const FileState = st;
+    let p = glue::irqfd_new(fd, req.dom, owner.cast(), &op)?;
+    for slot in &st.irqfds {
+        if slot
+            .compare_exchange(
+                core::ptr::null_mut(),
+                p,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+        {
+            return Ok(0);
+        }
+    }
+    // SAFETY: never stored: ours alone.
+    unsafe { glue::irqfd_free(p) };
+    Err(code::ENOSPC)
+}
+
+/// An irqfd's eventfd was signalled (c/glue.c, in atomic context, under
+/// the eventfd's wait-queue lock): the owner's DM_OP, if its restriction
+/// still allows `dom` and its guest lives. Nothing here sleeps.
+///
+/// # Safety
+///
+/// `owner` is the [`FileState`] that owns the irqfd (it frees its irqfds
+/// before it goes); `xbuf` is the irqfd's `xen_dm_op_buf`, describing its
+/// kernel copy of the op.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn prm_rs_irqfd_fire(
+    owner: *const c_void,
+    dom: u16,
+    xbuf: *mut c_void,
+) {
+    // SAFETY: see above.
+    let st = unsafe { &*owner.cast::<FileState>() };
+    if st.restriction.check(DomId(dom), &LIVES).is_ok() {
+        // SAFETY: one buffer, the irqfd's own, alive while it is hooked.
+        unsafe { glue::hypercall_dm_op_atomic(DomId(dom), 1, xbuf) };
+    }
 }
 
 /// `XENMEM_acquire_resource` with no frame list: the resource's size.

@@ -8,7 +8,7 @@
 
 use std::ffi::CString;
 use std::fmt::Write as _;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use dmop_abi::dmop::{BufioreqMode, DmopCode, TrackDirtyVram, XenDmOp};
 use dmop_abi::ioreq::IoreqState;
@@ -574,7 +574,6 @@ fn own_cases(t: &mut Tap, w: &World) {
     for (name, cmd) in [
         ("MMAP", privcmd::IOCTL_PRIVCMD_MMAP),
         ("MMAPBATCH", privcmd::IOCTL_PRIVCMD_MMAPBATCH),
-        ("IRQFD", privcmd::IOCTL_PRIVCMD_IRQFD),
         ("IOEVENTFD", privcmd::IOCTL_PRIVCMD_IOEVENTFD),
         ("PCIDEV_GET_GSI", privcmd::IOCTL_PRIVCMD_PCIDEV_GET_GSI),
     ] {
@@ -755,6 +754,7 @@ fn own_cases(t: &mut Tap, w: &World) {
     t.check("sysfs lists nothing", listing.trim().is_empty(), &listing);
     allocation_bounds(t, w);
     unaligned_addresses(t, w);
+    irqfd_cases(t, w);
     forced_races(t, w);
     domain_life(t, w);
 }
@@ -1282,7 +1282,10 @@ fn random_ioctls(t: &mut Tap, w: &World) {
         privcmd::IOCTL_PRIVCMD_MMAPBATCH_V2,
         privcmd::IOCTL_PRIVCMD_RESTRICT_UID,
         privcmd::IOCTL_PRIVCMD_MMAP,
+        privcmd::IOCTL_PRIVCMD_IRQFD,
     ];
+    // SAFETY: eventfd with flags only.
+    let efd = unsafe { OwnedFd::from_raw_fd(libc::eventfd(0, libc::EFD_CLOEXEC)) };
     let restricted = open(OUR_NODE);
     let _ = raw::restrict(&restricted, w.a);
     let unrestricted = open(OUR_NODE);
@@ -1347,6 +1350,28 @@ fn random_ioctls(t: &mut Tap, w: &World) {
                 escapes.push(format!(
                     "round {i}: DM_OP on {dom} from a restricted fd: {r:?}"
                 ));
+            }
+            continue;
+        }
+        if cmd == privcmd::IOCTL_PRIVCMD_IRQFD && rng.below(2) == 0 {
+            // A well-formed assign sometimes: a real eventfd, a random op
+            // (never signalled), the round's domain.
+            let size = 1 + rng.below(64) as usize;
+            let r = raw::irqfd(fd, DomId(dom), &mut buf[..size], &efd, 0);
+            counts[usize::from(use_restricted)] += 1;
+            if use_restricted && dom != w.a.0 && r.is_ok() {
+                escapes.push(format!(
+                    "round {i}: IRQFD on {dom} from a restricted fd: {r:?}"
+                ));
+            }
+            if r.is_ok() {
+                let _ = raw::irqfd(
+                    fd,
+                    DomId(dom),
+                    &mut buf[..size],
+                    &efd,
+                    privcmd::IrqfdFlags::DEASSIGN.0,
+                );
             }
             continue;
         }
@@ -1437,4 +1462,141 @@ fn unload_and_exit(t: &mut Tap, w: &World) {
         "",
     );
     t.check("... and loads again", load_module(), "");
+}
+
+/// IOCTL_PRIVCMD_IRQFD, restricted: the kernel makes a DM_OP whenever an
+/// eventfd is signalled. The op here destroys an ioreq server, so that its
+/// effect can be seen from outside (the server is gone); a real backend's
+/// op sets an interrupt line.
+fn irqfd_cases(t: &mut Tap, w: &World) {
+    use dmop_abi::dmop::DestroyIoreqServer;
+    use dmop_abi::privcmd::IrqfdFlags;
+    let a = w.a;
+    let dm = DeviceModel::open_path(C_NODE).expect("C node");
+    let server = || dm.create_ioreq_server(a, BufioreqMode::ATOMIC);
+    let exists = |id| dm.get_ioreq_server_info(a, id, false).is_ok();
+    let destroy_op = |id| {
+        XenDmOp::with_payload(
+            DmopCode::DESTROY_IOREQ_SERVER,
+            &DestroyIoreqServer { id, pad: 0 },
+        )
+    };
+    // SAFETY: eventfd with flags only.
+    let efd = || unsafe { OwnedFd::from_raw_fd(libc::eventfd(0, libc::EFD_CLOEXEC)) };
+    let signal = |e: &OwnedFd| {
+        let one = 1u64.to_ne_bytes();
+        // SAFETY: an 8-byte write to our eventfd.
+        unsafe { libc::write(e.as_raw_fd(), one.as_ptr().cast(), 8) == 8 }
+    };
+    let fd = open(OUR_NODE);
+    let _ = raw::restrict(&fd, a);
+
+    let Ok(s1) = server() else {
+        t.check("an ioreq server for the irqfd cases", false, "");
+        return;
+    };
+    let mut op = destroy_op(s1);
+    let e1 = efd();
+    t.eq(
+        "IRQFD on its guest, from a restricted fd",
+        raw::irqfd(&fd, a, op.as_mut_bytes(), &e1, 0),
+        Ok(0),
+    );
+    t.check(
+        "... nothing happens before the eventfd is signalled",
+        exists(s1),
+        "",
+    );
+    t.check(
+        "... the eventfd is signalled, and the kernel makes the op (the server is destroyed)",
+        signal(&e1) && !exists(s1),
+        "",
+    );
+    t.eq(
+        "... deassigned",
+        raw::irqfd(&fd, a, op.as_mut_bytes(), &e1, IrqfdFlags::DEASSIGN.0),
+        Ok(0),
+    );
+    t.eq(
+        "... a second deassign: ENOENT",
+        raw::irqfd(&fd, a, op.as_mut_bytes(), &e1, IrqfdFlags::DEASSIGN.0),
+        Err(Errno(libc::ENOENT)),
+    );
+
+    let e2 = efd();
+    for (what, dom) in [("dom0", DomId(0)), ("another domain", DomId(999))] {
+        t.eq(
+            &format!("IRQFD on {what} from a restricted fd: EPERM"),
+            raw::irqfd(&fd, dom, op.as_mut_bytes(), &e2, 0),
+            Err(Errno(libc::EPERM)),
+        );
+    }
+    t.eq(
+        "IRQFD with unknown flags: EINVAL",
+        raw::irqfd(&fd, a, op.as_mut_bytes(), &e2, 0x10),
+        Err(Errno(libc::EINVAL)),
+    );
+    t.eq(
+        "IRQFD with an empty op: EINVAL",
+        raw::irqfd(&fd, a, &mut [], &e2, 0),
+        Err(Errno(libc::EINVAL)),
+    );
+    let mut big = vec![0u8; 4097];
+    t.eq(
+        "IRQFD with a 4097-byte op: EINVAL",
+        raw::irqfd(&fd, a, &mut big, &e2, 0),
+        Err(Errno(libc::EINVAL)),
+    );
+    let not_eventfd = open(OUR_NODE);
+    t.eq(
+        "IRQFD on an fd that is no eventfd: EINVAL",
+        raw::irqfd(&fd, a, op.as_mut_bytes(), &not_eventfd, 0),
+        Err(Errno(libc::EINVAL)),
+    );
+
+    // Deassigned, and closed with the fd: neither fires again.
+    if let (Ok(s2), Ok(s3)) = (server(), server()) {
+        let mut op2 = destroy_op(s2);
+        let e = efd();
+        let _ = raw::irqfd(&fd, a, op2.as_mut_bytes(), &e, 0);
+        t.eq(
+            "an eventfd drives one irqfd per fd: a second assign is EBUSY",
+            raw::irqfd(&fd, a, op2.as_mut_bytes(), &e, 0),
+            Err(Errno(libc::EBUSY)),
+        );
+        let _ = raw::irqfd(&fd, a, op2.as_mut_bytes(), &e, IrqfdFlags::DEASSIGN.0);
+        t.check(
+            "a deassigned irqfd never fires",
+            signal(&e) && exists(s2),
+            "",
+        );
+        let owner = open(OUR_NODE);
+        let _ = raw::restrict(&owner, a);
+        let mut op3 = destroy_op(s3);
+        let e3 = efd();
+        t.eq(
+            "an irqfd on a second fd",
+            raw::irqfd(&owner, a, op3.as_mut_bytes(), &e3, 0),
+            Ok(0),
+        );
+        // The caller's buffer now names s2: the kernel's copy, read at
+        // assign, is what runs.
+        op3 = destroy_op(s2);
+        t.check(
+            "... signalled after its buffer was rewritten: the op read at assign runs",
+            signal(&e3) && !exists(s3) && exists(s2),
+            format_args!("{:?}", op3.op),
+        );
+        let mut op4 = destroy_op(s2);
+        let e4 = efd();
+        let _ = raw::irqfd(&owner, a, op4.as_mut_bytes(), &e4, 0);
+        drop(owner);
+        t.check(
+            "... the fd closed, its irqfds never fire",
+            signal(&e4) && exists(s2),
+            "",
+        );
+        let _ = dm.destroy_ioreq_server(a, s2);
+        let _ = dm.destroy_ioreq_server(a, s3);
+    }
 }

@@ -300,6 +300,25 @@ pub fn mmapbatch_v2_num(
     ioctl_struct(fd, privcmd::IOCTL_PRIVCMD_MMAPBATCH_V2, &mut arg)
 }
 
+/// `IOCTL_PRIVCMD_IRQFD`: `op` made on `dom` whenever `eventfd` is signalled.
+pub fn irqfd(
+    fd: &OwnedFd,
+    dom: DomId,
+    op: &mut [u8],
+    eventfd: &OwnedFd,
+    flags: u32,
+) -> IoctlResult {
+    let mut arg = privcmd::PrivcmdIrqfd {
+        dm_op: op.as_mut_ptr() as u64,
+        size: op.len() as u32,
+        fd: eventfd.as_raw_fd() as u32,
+        flags: privcmd::IrqfdFlags(flags),
+        dom,
+        ..privcmd::PrivcmdIrqfd::ZEROED
+    };
+    ioctl_struct(fd, privcmd::IOCTL_PRIVCMD_IRQFD, &mut arg)
+}
+
 /// `IOCTL_PRIVCMD_RESTRICT_UID` (privcmd-restrict only).
 pub fn restrict_uid(fd: &OwnedFd, uid: u32, domid: DomId, flags: u16) -> IoctlResult {
     let mut a = dmop_abi::privcmd::PrivcmdRestrictUid {
