@@ -67,6 +67,7 @@ mod evtchn;
 mod foreign;
 mod handle;
 mod ioreq;
+mod irqfd;
 mod sys;
 
 pub use dm::{DeviceModel, DmOpFallback, IoreqServerInfo, PRIVCMD_PATH, PRIVCMD_RESTRICT_PATH};
@@ -75,5 +76,6 @@ pub use evtchn::{EventChannel, EVTCHN_PATH};
 pub use foreign::ForeignMapping;
 pub use handle::{restrict_all, HandleKind, RestrictAllError, RestrictFailure, Restricted};
 pub use ioreq::{BufferedRequest, BufferedRing, IoreqPages, IoreqSlot, MapPath};
+pub use irqfd::Irqfd;
 
 pub use dmop_abi;

@@ -133,13 +133,17 @@ long prm_hypercall_memory_op(unsigned int cmd, void *arg)
 /*
  * Whether Xen no longer knows domain dom. XENMEM_current_reservation is a
  * stable op that answers -ESRCH exactly then (a domain still dying, kept
- * by mappings of its pages, is known).
+ * by mappings of its pages, is known). Any other error counts as gone.
  */
 bool prm_domain_gone(u16 dom)
 {
 	domid_t d = dom;
+	long rc = prm_hypercall_memory_op(XENMEM_current_reservation, &d);
 
-	return prm_hypercall_memory_op(XENMEM_current_reservation, &d) == -ESRCH;
+	/* Fail closed: an XSM policy that refuses the query ends the fds too. */
+	if (rc < 0 && rc != -ESRCH)
+		pr_warn_once("privcmd-restrict: cannot query domain %u (%ld): treated as gone\n", dom, rc);
+	return rc < 0;
 }
 
 /*
@@ -361,6 +365,7 @@ struct prm_irqfd {
 	struct eventfd_ctx *ctx;
 	const void *owner;
 	u16 dom;
+	bool hung_up;
 	struct xen_dm_op_buf xbuf;
 	u8 op[];
 };
@@ -375,7 +380,9 @@ static int prm_irqfd_wakeup(wait_queue_entry_t *wait, unsigned int mode, int syn
 		eventfd_ctx_do_read(k->ctx, &cnt);
 		prm_rs_irqfd_fire(k->owner, k->dom, &k->xbuf);
 	}
-	/* EPOLLHUP (the eventfd closed) needs nothing: the owner tears it down. */
+	/* The eventfd was closed: the owner reaps the irqfd at its next assign. */
+	if (key_to_poll(key) & EPOLLHUP)
+		WRITE_ONCE(k->hung_up, true);
 	return 0;
 }
 
@@ -388,8 +395,7 @@ static void prm_irqfd_queue(struct file *file, wait_queue_head_t *wqh, poll_tabl
 
 /*
  * A new irqfd on eventfd fd, making the size-byte DM_OP at op (a kernel
- * buffer Rust read from the caller) on dom; armed at once. A signal already
- * pending is not replayed: the next one fires.
+ * buffer Rust read from the caller) on dom; armed at once.
  */
 void *prm_irqfd_new(int fd, u16 dom, const void *owner, const void *op, u32 size, long *err)
 {
@@ -419,7 +425,12 @@ void *prm_irqfd_new(int fd, u16 dom, const void *owner, const void *op, u32 size
 	}
 	init_waitqueue_func_entry(&k->wait, prm_irqfd_wakeup);
 	init_poll_funcptr(&k->pt, prm_irqfd_queue);
-	vfs_poll(fd_file(f), &k->pt);
+	/*
+	 * A signal already pending fires now (its count is left: the eventfd's
+	 * lock is not ours to take here, and a later signal wakes us anyway).
+	 */
+	if (vfs_poll(fd_file(f), &k->pt) & EPOLLIN)
+		prm_rs_irqfd_fire(k->owner, k->dom, &k->xbuf);
 	fdput(f);
 	return k;
 fail:
@@ -439,6 +450,14 @@ bool prm_irqfd_matches(void *irqfd, int fd, u16 dom)
 	same = ctx == k->ctx && dom == k->dom;
 	eventfd_ctx_put(ctx);
 	return same;
+}
+
+/* Whether irqfd k's eventfd has been closed. */
+bool prm_irqfd_hung_up(void *irqfd)
+{
+	struct prm_irqfd *k = irqfd;
+
+	return READ_ONCE(k->hung_up);
 }
 
 /* Unhooks and frees irqfd k: once this returns, it never fires again. */

@@ -34,6 +34,7 @@ void prm_schedule_recheck(void);
 void *prm_irqfd_new(int fd, u16 dom, const void *owner, const void *op, u32 size, long *err);
 bool prm_irqfd_matches(void *irqfd, int fd, u16 dom);
 void prm_irqfd_free(void *irqfd);
+bool prm_irqfd_hung_up(void *irqfd);
 long prm_hypercall_dm_op_atomic(u16 dom, unsigned int nr_bufs, void *bufs);
 long prm_map_resource(unsigned long addr, unsigned int num, unsigned int memop, void *acquire_arg,
 		      xen_pfn_t *mfns, int *errs, u16 dom);

@@ -38,6 +38,7 @@ extern "C" {
     ) -> *mut c_void;
     fn prm_irqfd_matches(irqfd: *mut c_void, fd: c_int, dom: u16) -> bool;
     fn prm_irqfd_free(irqfd: *mut c_void);
+    fn prm_irqfd_hung_up(irqfd: *mut c_void) -> bool;
     fn prm_hypercall_dm_op_atomic(dom: u16, nr_bufs: c_uint, bufs: *mut c_void) -> c_long;
     fn prm_access_ok(addr: c_ulong, size: c_ulong) -> bool;
     fn prm_hypercall_dm_op(dom: u16, nr_bufs: c_uint, bufs: *mut c_void) -> c_long;
@@ -237,14 +238,20 @@ pub(crate) unsafe fn map_gfns(
 }
 
 /// A new irqfd on eventfd `fd` for `dom`, owned by `owner`, making `op`.
-pub(crate) fn irqfd_new(
+///
+/// # Safety
+///
+/// `owner` is the `FileState` that will hold the irqfd and free it (at
+/// the latest at release) before it goes: the irqfd's wake-up reads it.
+pub(crate) unsafe fn irqfd_new(
     fd: i32,
     dom: DomId,
     owner: *const c_void,
     op: &[u8],
 ) -> Result<*mut c_void, Error> {
     let mut err: c_long = 0;
-    // SAFETY: `op` is a live buffer of its length; the helper copies it.
+    // SAFETY: `op` is a live buffer of its length, copied by the helper;
+    // `owner` as the caller vouches.
     let p = unsafe {
         prm_irqfd_new(
             fd,
@@ -262,9 +269,23 @@ pub(crate) fn irqfd_new(
 }
 
 /// Whether irqfd `p` is on eventfd `fd` for `dom`.
-pub(crate) fn irqfd_matches(p: *mut c_void, fd: i32, dom: DomId) -> bool {
-    // SAFETY: `p` is a live irqfd held in a slot of its owner.
+///
+/// # Safety
+///
+/// `p` is a live irqfd (held in a slot, under the irqfd lock).
+pub(crate) unsafe fn irqfd_matches(p: *mut c_void, fd: i32, dom: DomId) -> bool {
+    // SAFETY: forwarded from the caller.
     unsafe { prm_irqfd_matches(p, fd, dom.0) }
+}
+
+/// Whether irqfd `p`'s eventfd has been closed.
+///
+/// # Safety
+///
+/// As for [`irqfd_matches`].
+pub(crate) unsafe fn irqfd_hung_up(p: *mut c_void) -> bool {
+    // SAFETY: forwarded from the caller.
+    unsafe { prm_irqfd_hung_up(p) }
 }
 
 /// Unhooks and frees irqfd `p`.

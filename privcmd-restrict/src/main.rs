@@ -18,12 +18,12 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 
 use kernel::bindings;
 use kernel::error::{code, to_result, Error};
-use kernel::new_spinlock;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
-use kernel::sync::SpinLock;
+use kernel::sync::{Mutex, SpinLock};
 use kernel::types::FromBytes;
 use kernel::uaccess::UserSlice;
+use kernel::{new_mutex, new_spinlock};
 
 #[path = "dmop_abi/mod.rs"]
 mod dmop_abi;
@@ -84,6 +84,22 @@ fn binding_table() -> &'static SpinLock<BindingTable> {
     unsafe { &*p }
 }
 
+/// The lock every change of an fd's irqfd slots is made under, owned by
+/// the module ([`PrivcmdRestrict::irqfd_lock`]) and set as [`BINDINGS`] is.
+static IRQFD_LOCK: AtomicPtr<Mutex<()>> = AtomicPtr::new(core::ptr::null_mut());
+
+/// The irqfd lock, from a file operation.
+fn irqfd_lock() -> &'static Mutex<()> {
+    let p = IRQFD_LOCK.load(Ordering::Acquire);
+    debug_assert!(
+        !p.is_null(),
+        "a file operation ran while the device was not registered"
+    );
+    // SAFETY: as for `binding_table`: set before the device is registered,
+    // cleared after it is deregistered.
+    unsafe { &*p }
+}
+
 /// The lives of the guests fds are confined to: one entry per ordinary
 /// domain id (256 KiB). A static, so every fd can check its guest with one
 /// load; the domain-death handler moves a generation on.
@@ -116,36 +132,48 @@ struct PrivcmdRestrict {
     /// The restrict-at-open bindings; [`BINDINGS`] points here while the
     /// device is registered.
     bindings: Pin<KBox<SpinLock<BindingTable>>>,
+    /// The irqfd lock; [`IRQFD_LOCK`] points here while the device is
+    /// registered.
+    irqfd_lock: Pin<KBox<Mutex<()>>>,
 }
 
 impl kernel::Module for PrivcmdRestrict {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         if !glue::xen_pv_initial_domain() {
-            pr_err!("privcmd-restrict: needs a Xen PV dom0\n");
+            pr_err!("needs a Xen PV dom0\n");
             return Err(code::ENODEV);
         }
         let bindings = KBox::pin_init(
             new_spinlock!(BindingTable::new(), "privcmd_restrict_bindings"),
             GFP_KERNEL,
         )?;
+        let irqfd_lock = KBox::pin_init(new_mutex!((), "privcmd_restrict_irqfds"), GFP_KERNEL)?;
         BINDINGS.store(
             (&*bindings as *const SpinLock<BindingTable>).cast_mut(),
             Ordering::Release,
         );
-        if let Err(e) = to_result(glue::register()) {
+        IRQFD_LOCK.store(
+            (&*irqfd_lock as *const Mutex<()>).cast_mut(),
+            Ordering::Release,
+        );
+        let unset = || {
             BINDINGS.store(core::ptr::null_mut(), Ordering::Release);
+            IRQFD_LOCK.store(core::ptr::null_mut(), Ordering::Release);
+        };
+        if let Err(e) = to_result(glue::register()) {
+            unset();
             return Err(e);
         }
         if let Err(e) = to_result(glue::watch_domains()) {
             glue::deregister();
-            BINDINGS.store(core::ptr::null_mut(), Ordering::Release);
+            unset();
             return Err(e);
         }
-        pr_info!(
-            "privcmd-restrict: /dev/{} ready\n",
-            glue::devname().to_str().unwrap_or("?")
-        );
-        Ok(PrivcmdRestrict { bindings })
+        pr_info!("/dev/{} ready\n", glue::devname().to_str().unwrap_or("?"));
+        Ok(PrivcmdRestrict {
+            bindings,
+            irqfd_lock,
+        })
     }
 }
 
@@ -157,8 +185,10 @@ impl Drop for PrivcmdRestrict {
         glue::unwatch_domains();
         glue::deregister();
         BINDINGS.store(core::ptr::null_mut(), Ordering::Release);
+        IRQFD_LOCK.store(core::ptr::null_mut(), Ordering::Release);
         self.bindings.lock().clear();
-        pr_info!("privcmd-restrict: unloaded\n");
+        drop(self.irqfd_lock.lock());
+        pr_info!("unloaded\n");
     }
 }
 
@@ -192,13 +222,7 @@ pub(crate) unsafe extern "C" fn prm_rs_open(
         fsuid: glue::current_fsuid(),
         initial_userns: glue::current_in_initial_userns(),
     };
-    // CAP_SYS_ADMIN is asked only of an unbound opener: a bound device
-    // model's opens cause no capability denials in the audit log.
-    let decision = policy::decide_open(
-        who,
-        |uid| binding_table().lock().lookup(uid),
-        glue::capable_sys_admin,
-    );
+    // Allocated first: once a domain is entered, nothing can fail.
     let Ok(mut st) = KBox::new(
         FileState {
             restriction: Restriction::none(),
@@ -208,8 +232,24 @@ pub(crate) unsafe extern "C" fn prm_rs_open(
     ) else {
         return code::ENOMEM.to_errno();
     };
+    // The binding is looked up, and its domain entered, under the binding
+    // lock, which the death check holds while it drops the binding and
+    // moves the generation on. CAP_SYS_ADMIN is asked only of an unbound
+    // opener: a bound device model's opens cause no capability denials in
+    // the audit log.
+    let mut generation = 0;
+    let decision = policy::decide_open(
+        who,
+        |uid| {
+            let t = binding_table().lock();
+            let d = t.lookup(uid)?;
+            generation = LIVES.enter(d);
+            Some(d)
+        },
+        glue::capable_sys_admin,
+    );
     st.restriction = match decision {
-        Ok(OpenDecision::Restricted(d)) => Restriction::to(d, LIVES.enter(d)),
+        Ok(OpenDecision::Restricted(d)) => Restriction::to(d, generation),
         Ok(OpenDecision::Unrestricted) => Restriction::none(),
         Err(r) => return errno(r).to_errno(),
     };
@@ -235,11 +275,14 @@ pub(crate) unsafe extern "C" fn prm_rs_release(
     let st = unsafe { KBox::from_raw((*file).private_data.cast::<FileState>()) };
     // No ioctl runs any more: the irqfds are unhooked before `st` goes, so
     // none fires with a dangling owner.
-    for slot in &st.irqfds {
-        let p = slot.swap(core::ptr::null_mut(), Ordering::AcqRel);
-        if !p.is_null() {
-            // SAFETY: taken out of its slot: ours alone, freed once.
-            unsafe { glue::irqfd_free(p) };
+    {
+        let _guard = irqfd_lock().lock();
+        for slot in &st.irqfds {
+            let p = slot.swap(core::ptr::null_mut(), Ordering::Relaxed);
+            if !p.is_null() {
+                // SAFETY: taken out of its slot under the lock: freed once.
+                unsafe { glue::irqfd_free(p) };
+            }
         }
     }
     st.restriction.release(&LIVES);
@@ -323,9 +366,19 @@ pub(crate) extern "C" fn prm_rs_domains_changed() -> bool {
     });
     for &d in &bound[..n] {
         if glue::domain_gone(d) {
-            LIVES.died(d);
-            let dropped = binding_table().lock().unbind_domain(d);
-            pr_info!("privcmd-restrict: domain {} is gone: {dropped} binding(s) dropped, its fds closed\n", d.0);
+            // Under the lock an open looks its binding up and enters in:
+            // it either sees the binding and the old generation (and dies
+            // with it) or no binding.
+            let dropped = {
+                let mut t = binding_table().lock();
+                let n = t.unbind_domain(d);
+                LIVES.died(d);
+                n
+            };
+            pr_info!(
+                "domain {} is gone: {dropped} binding(s) dropped, its fds closed\n",
+                d.0
+            );
         }
     }
     let mut watched = false;
@@ -564,46 +617,38 @@ const MAX_IRQFDS: usize = 64;
 
 /// `IOCTL_PRIVCMD_IRQFD`: assigns or deassigns a DM_OP the kernel makes
 /// whenever an eventfd is signalled, owned by this fd (torn down with it),
-/// confined as its DM_OPs are.
+/// confined as its DM_OPs are. Only interrupt-injection ops are accepted:
+/// the call is made with interrupts off. Every change of the fd's slots is
+/// made under [`irqfd_lock`], so a slot's irqfd is freed by one holder only.
 fn irqfd(st: &FileState, arg: usize) -> Result<c_long> {
     let req: PrivcmdIrqfd = read_user(arg)?;
     if req.pad != [0; 2] || req.flags.0 & !IrqfdFlags::DEASSIGN.0 != 0 {
         return Err(code::EINVAL);
     }
-    st.restriction.check(req.dom, &LIVES)?;
     let fd = i32::try_from(req.fd).map_err(|_| code::EBADF)?;
-    let held = || {
-        st.irqfds
-            .iter()
-            .filter(|s| !s.load(Ordering::Acquire).is_null())
-    };
     if req.flags == IrqfdFlags::DEASSIGN {
+        // Teardown works after the guest's death too: only the domain is
+        // checked, not its life.
+        if st.restriction.get().is_some_and(|d| d != req.dom) {
+            return Err(code::EPERM);
+        }
+        let _guard = irqfd_lock().lock();
         for slot in &st.irqfds {
-            let p = slot.load(Ordering::Acquire);
-            if !p.is_null()
-                && glue::irqfd_matches(p, fd, req.dom)
-                && slot
-                    .compare_exchange(
-                        p,
-                        core::ptr::null_mut(),
-                        Ordering::AcqRel,
-                        Ordering::Acquire,
-                    )
-                    .is_ok()
-            {
-                // SAFETY: taken out of its slot: ours alone, freed once.
+            let p = slot.load(Ordering::Relaxed);
+            // SAFETY: a slot's irqfd lives until freed under the lock we hold.
+            if !p.is_null() && unsafe { glue::irqfd_matches(p, fd, req.dom) } {
+                slot.store(core::ptr::null_mut(), Ordering::Relaxed);
+                // SAFETY: taken out of its slot under the lock: freed once.
                 unsafe { glue::irqfd_free(p) };
                 return Ok(0);
             }
         }
         return Err(code::ENOENT);
     }
+    st.restriction.check(req.dom, &LIVES)?;
     let size = req.size as usize;
     if size == 0 || size > PAGE_SIZE.min(glue::buf_max_size() as usize) {
         return Err(code::EINVAL);
-    }
-    if held().any(|s| glue::irqfd_matches(s.load(Ordering::Acquire), fd, req.dom)) {
-        return Err(code::EBUSY);
     }
     // The op, read once: every signal makes this copy.
     let mut op = KVec::new();
@@ -611,24 +656,35 @@ fn irqfd(st: &FileState, arg: usize) -> Result<c_long> {
     UserSlice::new(req.dm_op as usize, size)
         .reader()
         .read_slice(&mut op)?;
-    let owner: *const FileState = st;
-    let p = glue::irqfd_new(fd, req.dom, owner.cast(), &op)?;
+    if !policy::irqfd_op_allowed(&op) {
+        return Err(code::EINVAL);
+    }
+    let _guard = irqfd_lock().lock();
+    let mut free = None;
     for slot in &st.irqfds {
-        if slot
-            .compare_exchange(
-                core::ptr::null_mut(),
-                p,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
-            .is_ok()
-        {
-            return Ok(0);
+        let p = slot.load(Ordering::Relaxed);
+        if p.is_null() {
+            free = free.or(Some(slot));
+            continue;
+        }
+        // SAFETY: as above, under the lock.
+        if unsafe { glue::irqfd_hung_up(p) } {
+            // Its eventfd was closed: reaped here, as the C driver does at once.
+            slot.store(core::ptr::null_mut(), Ordering::Relaxed);
+            // SAFETY: taken out of its slot under the lock: freed once.
+            unsafe { glue::irqfd_free(p) };
+            free = free.or(Some(slot));
+        // SAFETY: as above, under the lock.
+        } else if unsafe { glue::irqfd_matches(p, fd, req.dom) } {
+            return Err(code::EBUSY);
         }
     }
-    // SAFETY: never stored: ours alone.
-    unsafe { glue::irqfd_free(p) };
-    Err(code::ENOSPC)
+    let slot = free.ok_or(code::ENOSPC)?;
+    let owner: *const FileState = st;
+    // SAFETY: `owner` frees its irqfds (at release) before it goes.
+    let p = unsafe { glue::irqfd_new(fd, req.dom, owner.cast(), &op) }?;
+    slot.store(p, Ordering::Relaxed);
+    Ok(0)
 }
 
 /// An irqfd's eventfd was signalled (c/glue.c, in atomic context, under
@@ -749,6 +805,7 @@ fn mmapbatch_v2(st: &FileState, arg: usize) -> Result<c_long> {
     let addr = req.addr as usize;
     to_result(glue::vma_claim(addr, num) as c_int)?;
     let batch = Batch {
+        restriction: &st.restriction,
         addr,
         num,
         dom: req.dom,
@@ -776,7 +833,8 @@ fn mmapbatch_v2(st: &FileState, arg: usize) -> Result<c_long> {
 }
 
 /// One MMAPBATCH_V2, after its checks and claim.
-struct Batch {
+struct Batch<'a> {
+    restriction: &'a Restriction,
     addr: usize,
     num: usize,
     dom: DomId,
@@ -784,7 +842,7 @@ struct Batch {
     err: usize,
 }
 
-impl Batch {
+impl Batch<'_> {
     /// The error slots from frame `at` on.
     fn write_errs(&self, at: usize, errs: &[c_int]) -> Result {
         write_errs(self.err + at * size_of::<c_int>(), errs)
@@ -806,6 +864,8 @@ impl Batch {
             if glue::fatal_signal_pending() {
                 return Err(code::EINTR);
             }
+            // A long batch stops when its guest dies.
+            self.restriction.check(self.dom, &LIVES)?;
             let at = *done;
             let n = chunk.min(self.num - at);
             // This chunk's frames, read once.

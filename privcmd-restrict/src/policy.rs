@@ -279,6 +279,27 @@ pub(crate) fn chunk_outcome(errs: &mut [i32], rc: i64) -> Result<bool, i32> {
     Ok(errs.contains(&-ENOENT))
 }
 
+/// Whether `op` (an irqfd's whole DM_OP buffer) may be made from an
+/// eventfd's wake-up, where the call runs with interrupts off: only the
+/// short interrupt-injection ops (`set_isa_irq_level`,
+/// `set_pci_intx_level`, `inject_msi`, Arm's `set_irq_level`). A longer op
+/// (`set_mem_type` over a large range, `destroy_ioreq_server`...) there
+/// would let a device model stall a dom0 CPU at will.
+pub(crate) fn irqfd_op_allowed(op: &[u8]) -> bool {
+    use crate::dmop_abi::dmop::{DmopCode, XenDmOp};
+    if op.len() < XenDmOp::PAYLOAD_OFFSET {
+        return false;
+    }
+    let code = DmopCode(u32::from_ne_bytes([op[0], op[1], op[2], op[3]]));
+    [
+        DmopCode::SET_ISA_IRQ_LEVEL,
+        DmopCode::SET_PCI_INTX_LEVEL,
+        DmopCode::INJECT_MSI,
+        DmopCode::SET_IRQ_LEVEL,
+    ]
+    .contains(&code)
+}
+
 /// How many uids can be bound at once.
 pub(crate) const MAX_BINDINGS: usize = 64;
 

@@ -407,6 +407,35 @@ mod tests {
     }
 
     #[test]
+    fn an_irqfd_may_only_inject_interrupts() {
+        for code in [
+            DmopCode::SET_ISA_IRQ_LEVEL,
+            DmopCode::SET_PCI_INTX_LEVEL,
+            DmopCode::INJECT_MSI,
+            DmopCode::SET_IRQ_LEVEL,
+        ] {
+            assert!(irqfd_op_allowed(&op_bytes(code, 0)), "{code:?}");
+        }
+        for code in [
+            DmopCode::DESTROY_IOREQ_SERVER,
+            DmopCode::SET_MEM_TYPE,
+            DmopCode::RELOCATE_MEMORY,
+            DmopCode::TRACK_DIRTY_VRAM,
+            DmopCode(0),
+            DmopCode(u32::MAX),
+        ] {
+            assert!(
+                !irqfd_op_allowed(&op_bytes(code, 0)),
+                "{code:?} runs with interrupts off"
+            );
+        }
+        assert!(
+            !irqfd_op_allowed(&op_bytes(DmopCode::INJECT_MSI, 0)[..7]),
+            "shorter than the header"
+        );
+    }
+
+    #[test]
     fn only_track_dirty_vram_has_an_output_only_buffer() {
         let vram = op_bytes(DmopCode::TRACK_DIRTY_VRAM, 100);
         assert_eq!(

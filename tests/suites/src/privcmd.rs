@@ -791,6 +791,25 @@ fn domain_life(t: &mut Tap, w: &World) {
             .lines()
             .any(|l| l.starts_with(&format!("{uid} ")))
     };
+    t.check(
+        &format!("uid {UID} is listed before the guest goes"),
+        listed(UID),
+        "",
+    );
+    let mut raise = XenDmOp::with_payload(
+        DmopCode::SET_ISA_IRQ_LEVEL,
+        &dmop_abi::dmop::SetIsaIrqLevel {
+            isa_irq: 5,
+            level: 1,
+        },
+    );
+    // SAFETY: eventfd with flags only.
+    let efd = unsafe { OwnedFd::from_raw_fd(libc::eventfd(0, libc::EFD_CLOEXEC)) };
+    t.eq(
+        "an irqfd on it",
+        raw::irqfd(&fd, bd, raise.as_mut_bytes(), &efd, 0),
+        Ok(0),
+    );
     drop(b); // xl destroy
     let started = std::time::Instant::now();
     while listed(UID) && started.elapsed() < std::time::Duration::from_secs(10) {
@@ -829,6 +848,17 @@ fn domain_life(t: &mut Tap, w: &World) {
             esrch,
         );
     }
+    t.eq(
+        "... but deassigning its irqfd works (teardown after the guest's death)",
+        raw::irqfd(
+            &fd,
+            bd,
+            raise.as_mut_bytes(),
+            &efd,
+            dmop_abi::privcmd::IrqfdFlags::DEASSIGN.0,
+        ),
+        Ok(0),
+    );
     t.eq(
         "binding a uid to the gone guest is refused (ESRCH)",
         raw::restrict_uid(&o, UID, bd, 0),
@@ -891,6 +921,11 @@ fn domain_life(t: &mut Tap, w: &World) {
         .map(str::to_string)
         .collect();
     t.note(format!("3 s after xl destroy, its page still mapped: dying domains {zombies:?}; RESTRICT of it {:?}", raw::restrict(&fd, cd)));
+    t.check(
+        "the destroyed guest stays dying while its page is mapped",
+        !zombies.is_empty(),
+        "no dying domain in xl list",
+    );
     drop(m);
     let started = std::time::Instant::now();
     while raw::restrict(&fd, cd) != esrch && started.elapsed() < std::time::Duration::from_secs(8) {
@@ -1464,21 +1499,36 @@ fn unload_and_exit(t: &mut Tap, w: &World) {
     t.check("... and loads again", load_module(), "");
 }
 
-/// IOCTL_PRIVCMD_IRQFD, restricted: the kernel makes a DM_OP whenever an
-/// eventfd is signalled. The op here destroys an ioreq server, so that its
-/// effect can be seen from outside (the server is gone); a real backend's
-/// op sets an interrupt line.
+/// The ISA IRQs pending in a guest's virtual PICs (master in the low byte,
+/// slave in the high), as Xen's own `xen-hvmctx` prints them.
+fn pic_irr(d: DomId) -> Option<u16> {
+    let out = xl::run("xen-hvmctx", &[&d.0.to_string()]).1;
+    let irr: Vec<u16> = out
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("PIC: "))
+        .filter_map(|l| l.split(", ").find_map(|f| f.strip_prefix("irr ")))
+        .filter_map(|v| u16::from_str_radix(v.trim_start_matches("0x"), 16).ok())
+        .collect();
+    match irr[..] {
+        [master, slave] => Some(master | slave << 8),
+        _ => None,
+    }
+}
+
+/// IOCTL_PRIVCMD_IRQFD, restricted: the kernel makes an interrupt DM_OP
+/// whenever an eventfd is signalled. Each case raises its own ISA IRQ on
+/// the paused guest, and its virtual PIC shows which were raised.
 fn irqfd_cases(t: &mut Tap, w: &World) {
-    use dmop_abi::dmop::DestroyIoreqServer;
+    use dmop_abi::dmop::{DestroyIoreqServer, SetIsaIrqLevel};
     use dmop_abi::privcmd::IrqfdFlags;
     let a = w.a;
-    let dm = DeviceModel::open_path(C_NODE).expect("C node");
-    let server = || dm.create_ioreq_server(a, BufioreqMode::ATOMIC);
-    let exists = |id| dm.get_ioreq_server_info(a, id, false).is_ok();
-    let destroy_op = |id| {
+    let raise = |irq: u8| {
         XenDmOp::with_payload(
-            DmopCode::DESTROY_IOREQ_SERVER,
-            &DestroyIoreqServer { id, pad: 0 },
+            DmopCode::SET_ISA_IRQ_LEVEL,
+            &SetIsaIrqLevel {
+                isa_irq: irq,
+                level: 1,
+            },
         )
     };
     // SAFETY: eventfd with flags only.
@@ -1488,38 +1538,45 @@ fn irqfd_cases(t: &mut Tap, w: &World) {
         // SAFETY: an 8-byte write to our eventfd.
         unsafe { libc::write(e.as_raw_fd(), one.as_ptr().cast(), 8) == 8 }
     };
-    let fd = open(OUR_NODE);
-    let _ = raw::restrict(&fd, a);
-
-    let Ok(s1) = server() else {
-        t.check("an ioreq server for the irqfd cases", false, "");
+    let pending = |irq: u8| pic_irr(a).map(|m| m & (1 << irq) != 0);
+    let Some(before) = pic_irr(a) else {
+        t.check(
+            "xen-hvmctx shows the guest's PICs",
+            false,
+            xl::run("xen-hvmctx", &[&a.0.to_string()]).1,
+        );
         return;
     };
-    let mut op = destroy_op(s1);
+    t.note(format!("the guest's PIC IRR before: {before:#06x}"));
+    let fd = open(OUR_NODE);
+    let _ = raw::restrict(&fd, a);
+    let deassign = IrqfdFlags::DEASSIGN.0;
+
+    let mut op = raise(5);
     let e1 = efd();
     t.eq(
-        "IRQFD on its guest, from a restricted fd",
+        "IRQFD (raise ISA IRQ 5) on its guest, from a restricted fd",
         raw::irqfd(&fd, a, op.as_mut_bytes(), &e1, 0),
         Ok(0),
     );
-    t.check(
+    t.eq(
         "... nothing happens before the eventfd is signalled",
-        exists(s1),
-        "",
+        pending(5),
+        Some(false),
     );
     t.check(
-        "... the eventfd is signalled, and the kernel makes the op (the server is destroyed)",
-        signal(&e1) && !exists(s1),
-        "",
+        "... signalled, the kernel makes the op: IRQ 5 is pending in the guest's PIC",
+        signal(&e1) && pending(5) == Some(true),
+        format_args!("{:?}", pic_irr(a)),
     );
     t.eq(
         "... deassigned",
-        raw::irqfd(&fd, a, op.as_mut_bytes(), &e1, IrqfdFlags::DEASSIGN.0),
+        raw::irqfd(&fd, a, op.as_mut_bytes(), &e1, deassign),
         Ok(0),
     );
     t.eq(
         "... a second deassign: ENOENT",
-        raw::irqfd(&fd, a, op.as_mut_bytes(), &e1, IrqfdFlags::DEASSIGN.0),
+        raw::irqfd(&fd, a, op.as_mut_bytes(), &e1, deassign),
         Err(Errno(libc::ENOENT)),
     );
 
@@ -1531,6 +1588,14 @@ fn irqfd_cases(t: &mut Tap, w: &World) {
             Err(Errno(libc::EPERM)),
         );
     }
+    let mut long = XenDmOp::with_payload(
+        DmopCode::DESTROY_IOREQ_SERVER,
+        &DestroyIoreqServer {
+            id: dmop_abi::types::IoservId(w.server as u16),
+            pad: 0,
+        },
+    );
+    t.eq("IRQFD with an op that is no interrupt (destroy_ioreq_server): EINVAL (it would run with interrupts off)", raw::irqfd(&fd, a, long.as_mut_bytes(), &e2, 0), Err(Errno(libc::EINVAL)));
     t.eq(
         "IRQFD with unknown flags: EINVAL",
         raw::irqfd(&fd, a, op.as_mut_bytes(), &e2, 0x10),
@@ -1542,6 +1607,7 @@ fn irqfd_cases(t: &mut Tap, w: &World) {
         Err(Errno(libc::EINVAL)),
     );
     let mut big = vec![0u8; 4097];
+    big[..op.as_bytes().len()].copy_from_slice(op.as_bytes());
     t.eq(
         "IRQFD with a 4097-byte op: EINVAL",
         raw::irqfd(&fd, a, &mut big, &e2, 0),
@@ -1554,49 +1620,98 @@ fn irqfd_cases(t: &mut Tap, w: &World) {
         Err(Errno(libc::EINVAL)),
     );
 
-    // Deassigned, and closed with the fd: neither fires again.
-    if let (Ok(s2), Ok(s3)) = (server(), server()) {
-        let mut op2 = destroy_op(s2);
-        let e = efd();
-        let _ = raw::irqfd(&fd, a, op2.as_mut_bytes(), &e, 0);
-        t.eq(
-            "an eventfd drives one irqfd per fd: a second assign is EBUSY",
-            raw::irqfd(&fd, a, op2.as_mut_bytes(), &e, 0),
-            Err(Errno(libc::EBUSY)),
-        );
-        let _ = raw::irqfd(&fd, a, op2.as_mut_bytes(), &e, IrqfdFlags::DEASSIGN.0);
-        t.check(
-            "a deassigned irqfd never fires",
-            signal(&e) && exists(s2),
-            "",
-        );
-        let owner = open(OUR_NODE);
-        let _ = raw::restrict(&owner, a);
-        let mut op3 = destroy_op(s3);
-        let e3 = efd();
-        t.eq(
-            "an irqfd on a second fd",
-            raw::irqfd(&owner, a, op3.as_mut_bytes(), &e3, 0),
-            Ok(0),
-        );
-        // The caller's buffer now names s2: the kernel's copy, read at
-        // assign, is what runs.
-        op3 = destroy_op(s2);
-        t.check(
-            "... signalled after its buffer was rewritten: the op read at assign runs",
-            signal(&e3) && !exists(s3) && exists(s2),
-            format_args!("{:?}", op3.op),
-        );
-        let mut op4 = destroy_op(s2);
-        let e4 = efd();
-        let _ = raw::irqfd(&owner, a, op4.as_mut_bytes(), &e4, 0);
-        drop(owner);
-        t.check(
-            "... the fd closed, its irqfds never fire",
-            signal(&e4) && exists(s2),
-            "",
-        );
-        let _ = dm.destroy_ioreq_server(a, s2);
-        let _ = dm.destroy_ioreq_server(a, s3);
+    let mut op6 = raise(6);
+    let e6 = efd();
+    t.eq(
+        "IRQFD (raise IRQ 6)",
+        raw::irqfd(&fd, a, op6.as_mut_bytes(), &e6, 0),
+        Ok(0),
+    );
+    t.eq(
+        "... the same eventfd again on this fd: EBUSY",
+        raw::irqfd(&fd, a, op6.as_mut_bytes(), &e6, 0),
+        Err(Errno(libc::EBUSY)),
+    );
+    t.eq(
+        "... deassigned",
+        raw::irqfd(&fd, a, op6.as_mut_bytes(), &e6, deassign),
+        Ok(0),
+    );
+    t.check(
+        "... a deassigned irqfd never fires (IRQ 6 not pending)",
+        signal(&e6) && pending(6) == Some(false),
+        format_args!("{:?}", pic_irr(a)),
+    );
+
+    // The kernel's copy, read at assign, runs: not the caller's buffer now.
+    let owner = open(OUR_NODE);
+    let _ = raw::restrict(&owner, a);
+    let mut op3 = raise(3);
+    let e3 = efd();
+    t.eq(
+        "IRQFD (raise IRQ 3) on a second fd",
+        raw::irqfd(&owner, a, op3.as_mut_bytes(), &e3, 0),
+        Ok(0),
+    );
+    op3 = raise(4);
+    t.check(
+        "... its buffer rewritten to IRQ 4, then signalled: IRQ 3 is raised, not 4",
+        signal(&e3) && pending(3) == Some(true) && pending(4) == Some(false),
+        format_args!("{:?} (buffer now {:?})", pic_irr(a), op3.u[0]),
+    );
+    let mut op7 = raise(7);
+    let e7 = efd();
+    t.eq(
+        "IRQFD (raise IRQ 7) on the second fd",
+        raw::irqfd(&owner, a, op7.as_mut_bytes(), &e7, 0),
+        Ok(0),
+    );
+    drop(owner);
+    t.check(
+        "... that fd closed, its irqfds never fire (IRQ 7 not pending)",
+        signal(&e7) && pending(7) == Some(false),
+        format_args!("{:?}", pic_irr(a)),
+    );
+
+    // A signal pending at assign fires at once (slave PIC: IRQ 10).
+    let mut op10 = raise(10);
+    let e10 = efd();
+    signal(&e10);
+    t.check(
+        "IRQFD on an eventfd signalled before the assign fires at once (IRQ 10)",
+        raw::irqfd(&fd, a, op10.as_mut_bytes(), &e10, 0) == Ok(0) && pending(10) == Some(true),
+        format_args!("{:?}", pic_irr(a)),
+    );
+
+    // At most 64 per fd; an irqfd whose eventfd was closed is reaped at the
+    // next assign.
+    let lower = |irq| {
+        XenDmOp::with_payload(
+            DmopCode::SET_ISA_IRQ_LEVEL,
+            &SetIsaIrqLevel {
+                isa_irq: irq,
+                level: 0,
+            },
+        )
+    };
+    let full = open(OUR_NODE);
+    let _ = raw::restrict(&full, a);
+    let mut ops: Vec<XenDmOp> = (0..65).map(|_| lower(11)).collect();
+    let mut fds: Vec<OwnedFd> = (0..65).map(|_| efd()).collect();
+    let mut assigned = 0;
+    for (o, e) in ops.iter_mut().zip(&fds).take(64) {
+        assigned += usize::from(raw::irqfd(&full, a, o.as_mut_bytes(), e, 0) == Ok(0));
     }
+    t.eq("64 irqfds on one fd", assigned, 64);
+    t.eq(
+        "... a 65th: ENOSPC",
+        raw::irqfd(&full, a, ops[64].as_mut_bytes(), &fds[64], 0),
+        Err(Errno(libc::ENOSPC)),
+    );
+    drop(fds.remove(0)); // fds[63] is now the 65th eventfd
+    t.eq(
+        "... one of their eventfds closed: the 65th now fits (the hung-up one reaped)",
+        raw::irqfd(&full, a, ops[64].as_mut_bytes(), &fds[63], 0),
+        Ok(0),
+    );
 }
