@@ -8,7 +8,7 @@
 
 use std::ffi::CString;
 use std::fmt::Write as _;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 use dmop_abi::dmop::{BufioreqMode, DmopCode, TrackDirtyVram, XenDmOp};
 use dmop_abi::ioreq::IoreqState;
@@ -803,8 +803,7 @@ fn domain_life(t: &mut Tap, w: &World) {
             level: 1,
         },
     );
-    // SAFETY: eventfd with flags only.
-    let efd = unsafe { OwnedFd::from_raw_fd(libc::eventfd(0, libc::EFD_CLOEXEC)) };
+    let efd = raw::eventfd();
     t.eq(
         "an irqfd on it",
         raw::irqfd(&fd, bd, raise.as_mut_bytes(), &efd, 0),
@@ -1319,8 +1318,7 @@ fn random_ioctls(t: &mut Tap, w: &World) {
         privcmd::IOCTL_PRIVCMD_MMAP,
         privcmd::IOCTL_PRIVCMD_IRQFD,
     ];
-    // SAFETY: eventfd with flags only.
-    let efd = unsafe { OwnedFd::from_raw_fd(libc::eventfd(0, libc::EFD_CLOEXEC)) };
+    let efd = raw::eventfd();
     let restricted = open(OUR_NODE);
     let _ = raw::restrict(&restricted, w.a);
     let unrestricted = open(OUR_NODE);
@@ -1531,13 +1529,6 @@ fn irqfd_cases(t: &mut Tap, w: &World) {
             },
         )
     };
-    // SAFETY: eventfd with flags only.
-    let efd = || unsafe { OwnedFd::from_raw_fd(libc::eventfd(0, libc::EFD_CLOEXEC)) };
-    let signal = |e: &OwnedFd| {
-        let one = 1u64.to_ne_bytes();
-        // SAFETY: an 8-byte write to our eventfd.
-        unsafe { libc::write(e.as_raw_fd(), one.as_ptr().cast(), 8) == 8 }
-    };
     let pending = |irq: u8| pic_irr(a).map(|m| m & (1 << irq) != 0);
     let Some(before) = pic_irr(a) else {
         t.check(
@@ -1553,7 +1544,7 @@ fn irqfd_cases(t: &mut Tap, w: &World) {
     let deassign = IrqfdFlags::DEASSIGN.0;
 
     let mut op = raise(5);
-    let e1 = efd();
+    let e1 = raw::eventfd();
     t.eq(
         "IRQFD (raise ISA IRQ 5) on its guest, from a restricted fd",
         raw::irqfd(&fd, a, op.as_mut_bytes(), &e1, 0),
@@ -1566,7 +1557,7 @@ fn irqfd_cases(t: &mut Tap, w: &World) {
     );
     t.check(
         "... signalled, the kernel makes the op: IRQ 5 is pending in the guest's PIC",
-        signal(&e1) && pending(5) == Some(true),
+        raw::signal(&e1) && pending(5) == Some(true),
         format_args!("{:?}", pic_irr(a)),
     );
     t.eq(
@@ -1580,7 +1571,7 @@ fn irqfd_cases(t: &mut Tap, w: &World) {
         Err(Errno(libc::ENOENT)),
     );
 
-    let e2 = efd();
+    let e2 = raw::eventfd();
     for (what, dom) in [("dom0", DomId(0)), ("another domain", DomId(999))] {
         t.eq(
             &format!("IRQFD on {what} from a restricted fd: EPERM"),
@@ -1621,7 +1612,7 @@ fn irqfd_cases(t: &mut Tap, w: &World) {
     );
 
     let mut op6 = raise(6);
-    let e6 = efd();
+    let e6 = raw::eventfd();
     t.eq(
         "IRQFD (raise IRQ 6)",
         raw::irqfd(&fd, a, op6.as_mut_bytes(), &e6, 0),
@@ -1639,7 +1630,7 @@ fn irqfd_cases(t: &mut Tap, w: &World) {
     );
     t.check(
         "... a deassigned irqfd never fires (IRQ 6 not pending)",
-        signal(&e6) && pending(6) == Some(false),
+        raw::signal(&e6) && pending(6) == Some(false),
         format_args!("{:?}", pic_irr(a)),
     );
 
@@ -1647,7 +1638,7 @@ fn irqfd_cases(t: &mut Tap, w: &World) {
     let owner = open(OUR_NODE);
     let _ = raw::restrict(&owner, a);
     let mut op3 = raise(3);
-    let e3 = efd();
+    let e3 = raw::eventfd();
     t.eq(
         "IRQFD (raise IRQ 3) on a second fd",
         raw::irqfd(&owner, a, op3.as_mut_bytes(), &e3, 0),
@@ -1656,11 +1647,11 @@ fn irqfd_cases(t: &mut Tap, w: &World) {
     op3 = raise(4);
     t.check(
         "... its buffer rewritten to IRQ 4, then signalled: IRQ 3 is raised, not 4",
-        signal(&e3) && pending(3) == Some(true) && pending(4) == Some(false),
+        raw::signal(&e3) && pending(3) == Some(true) && pending(4) == Some(false),
         format_args!("{:?} (buffer now {:?})", pic_irr(a), op3.u[0]),
     );
     let mut op7 = raise(7);
-    let e7 = efd();
+    let e7 = raw::eventfd();
     t.eq(
         "IRQFD (raise IRQ 7) on the second fd",
         raw::irqfd(&owner, a, op7.as_mut_bytes(), &e7, 0),
@@ -1669,14 +1660,14 @@ fn irqfd_cases(t: &mut Tap, w: &World) {
     drop(owner);
     t.check(
         "... that fd closed, its irqfds never fire (IRQ 7 not pending)",
-        signal(&e7) && pending(7) == Some(false),
+        raw::signal(&e7) && pending(7) == Some(false),
         format_args!("{:?}", pic_irr(a)),
     );
 
     // A signal pending at assign fires at once (slave PIC: IRQ 10).
     let mut op10 = raise(10);
-    let e10 = efd();
-    signal(&e10);
+    let e10 = raw::eventfd();
+    raw::signal(&e10);
     t.check(
         "IRQFD on an eventfd signalled before the assign fires at once (IRQ 10)",
         raw::irqfd(&fd, a, op10.as_mut_bytes(), &e10, 0) == Ok(0) && pending(10) == Some(true),
@@ -1697,7 +1688,7 @@ fn irqfd_cases(t: &mut Tap, w: &World) {
     let full = open(OUR_NODE);
     let _ = raw::restrict(&full, a);
     let mut ops: Vec<XenDmOp> = (0..65).map(|_| lower(11)).collect();
-    let mut fds: Vec<OwnedFd> = (0..65).map(|_| efd()).collect();
+    let mut fds: Vec<OwnedFd> = (0..65).map(|_| raw::eventfd()).collect();
     let mut assigned = 0;
     for (o, e) in ops.iter_mut().zip(&fds).take(64) {
         assigned += usize::from(raw::irqfd(&full, a, o.as_mut_bytes(), e, 0) == Ok(0));
@@ -1714,4 +1705,39 @@ fn irqfd_cases(t: &mut Tap, w: &World) {
         raw::irqfd(&full, a, ops[64].as_mut_bytes(), &fds[63], 0),
         Ok(0),
     );
+    // The library's Irqfd (xendevicemodel), on a descriptor restricted to the guest.
+    match DeviceModel::open_path(OUR_NODE).and_then(|d| d.restrict(a).map(|()| d)) {
+        Ok(lib) => {
+            let irq = lib.irqfd(a, &raise(12));
+            t.check(
+                "xendevicemodel's Irqfd: signal() raises the IRQ (12)",
+                irq.as_ref().is_ok_and(|i| i.signal().is_ok()) && pending(12) == Some(true),
+                format_args!("{irq:?} {:?}", pic_irr(a)),
+            );
+            match lib.irqfd(a, &raise(13)) {
+                Ok(irq13) => {
+                    let copy = std::os::fd::AsFd::as_fd(&irq13)
+                        .try_clone_to_owned()
+                        .expect("dup of the eventfd");
+                    drop(irq13);
+                    t.check(
+                        "... dropped, it is removed: a signal through a copy of its eventfd raises nothing (13)",
+                        raw::signal(&copy) && pending(13) == Some(false),
+                        format_args!("{:?}", pic_irr(a)),
+                    );
+                }
+                Err(e) => {
+                    t.check("xendevicemodel's Irqfd (13)", false, e);
+                }
+            }
+            t.eq(
+                "... on another domain: EPERM",
+                lib.irqfd(DomId(999), &raise(12)).err().map(|e| e.errno()),
+                Some(libc::EPERM),
+            );
+        }
+        Err(e) => {
+            t.check("xendevicemodel on our node", false, e);
+        }
+    }
 }

@@ -300,6 +300,22 @@ pub fn mmapbatch_v2_num(
     ioctl_struct(fd, privcmd::IOCTL_PRIVCMD_MMAPBATCH_V2, &mut arg)
 }
 
+/// A new eventfd (close-on-exec, count 0).
+pub fn eventfd() -> OwnedFd {
+    // SAFETY: eventfd with flags only.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+    assert!(fd >= 0, "eventfd: {}", std::io::Error::last_os_error());
+    // SAFETY: a fresh descriptor we own.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// Signals `e` (adds 1); whether the write went through.
+pub fn signal(e: &OwnedFd) -> bool {
+    let one = 1u64.to_ne_bytes();
+    // SAFETY: an 8-byte write from our buffer to the eventfd.
+    unsafe { libc::write(e.as_raw_fd(), one.as_ptr().cast(), one.len()) == 8 }
+}
+
 /// `IOCTL_PRIVCMD_IRQFD`: `op` made on `dom` whenever `eventfd` is signalled.
 pub fn irqfd(
     fd: &OwnedFd,
