@@ -559,8 +559,7 @@ fn restrict_at_open(t: &mut Tap, dm: &str, other: DomId) {
     };
     t.check("xl create with xen-thin-dm --restrict-at-open", true, "");
     let uid = 40000 + u32::from(g.domid.0);
-    let bindings = std::fs::read_to_string("/sys/class/misc/xen!privcmd-restrict/bindings")
-        .unwrap_or_default();
+    let bindings = std::fs::read_to_string(crate::raw::BINDINGS_FILE).unwrap_or_default();
     t.check(
         "the module lists the uid's binding to the guest",
         bindings
@@ -589,12 +588,7 @@ fn restrict_at_open(t: &mut Tap, dm: &str, other: DomId) {
     // binding with it (within its 2 s check), so the uid can never reach a
     // later guest given the same domain id. The administrator's unbind then
     // finds nothing.
-    let listed = || {
-        std::fs::read_to_string("/sys/class/misc/xen!privcmd-restrict/bindings")
-            .unwrap_or_default()
-            .lines()
-            .any(|l| l.starts_with(&format!("{uid} ")))
-    };
+    let listed = || crate::raw::binding_listed(uid);
     let started = std::time::Instant::now();
     while listed() && started.elapsed() < std::time::Duration::from_secs(10) {
         std::thread::sleep(std::time::Duration::from_millis(100));

@@ -28,7 +28,6 @@ pub const C_NODE: &str = "/dev/xen/privcmd";
 pub const OUR_NODE: &str = "/dev/xen/privcmd-restrict";
 const MODULE: &str = "/lib/xdm/privcmd_restrict.ko";
 const KUNIT_MODULE: &str = "/lib/xdm/privcmd_restrict_kunit.ko";
-const BINDINGS_FILE: &str = "/sys/class/misc/xen!privcmd-restrict/bindings";
 const PARAMS: &str = "/sys/module/privcmd_restrict/parameters";
 
 fn show(r: IoctlResult) -> String {
@@ -644,13 +643,13 @@ fn own_cases(t: &mut Tap, w: &World) {
         raw::restrict_uid(&o, UID, a, 0),
         Ok(0),
     );
-    let listing = std::fs::read_to_string(BINDINGS_FILE).unwrap_or_default();
+    let listing = std::fs::read_to_string(raw::BINDINGS_FILE).unwrap_or_default();
     t.check(
         "the binding is listed in sysfs",
         listing.lines().any(|l| l == format!("{UID} {}", a.0)),
         &listing,
     );
-    let mode = std::fs::metadata(BINDINGS_FILE)
+    let mode = std::fs::metadata(raw::BINDINGS_FILE)
         .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
         .unwrap_or(0);
     t.eq(
@@ -661,7 +660,7 @@ fn own_cases(t: &mut Tap, w: &World) {
     let peek = as_uid(4343, || {
         format!(
             "{:?}",
-            std::fs::read_to_string(BINDINGS_FILE).map_err(|e| e.raw_os_error())
+            std::fs::read_to_string(raw::BINDINGS_FILE).map_err(|e| e.raw_os_error())
         )
     });
     t.eq(
@@ -750,7 +749,7 @@ fn own_cases(t: &mut Tap, w: &World) {
         after,
         "Err(EACCES)".to_string(),
     );
-    let listing = std::fs::read_to_string(BINDINGS_FILE).unwrap_or_default();
+    let listing = std::fs::read_to_string(raw::BINDINGS_FILE).unwrap_or_default();
     t.check("sysfs lists nothing", listing.trim().is_empty(), &listing);
     allocation_bounds(t, w);
     unaligned_addresses(t, w);
@@ -785,12 +784,7 @@ fn domain_life(t: &mut Tap, w: &World) {
     t.eq("... works", raw::nr_vcpus(&fd, bd), Ok(1));
     let on_a = open(OUR_NODE);
     let _ = raw::restrict(&on_a, w.a);
-    let listed = |uid: u32| {
-        std::fs::read_to_string(BINDINGS_FILE)
-            .unwrap_or_default()
-            .lines()
-            .any(|l| l.starts_with(&format!("{uid} ")))
-    };
+    let listed = raw::binding_listed;
     t.check(
         &format!("uid {UID} is listed before the guest goes"),
         listed(UID),

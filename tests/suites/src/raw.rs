@@ -268,15 +268,14 @@ pub fn mmapbatch_v2(
     errs: Option<&mut [i32]>,
 ) -> IoctlResult {
     let err = errs.map_or(UserPtr::NULL, |e| UserPtr::from_ptr(e.as_mut_ptr()));
-    let mut arg = dmop_abi::privcmd::PrivcmdMmapbatchV2 {
-        num: gfns.len() as u32,
+    mmapbatch_v2_raw(
+        fd,
         dom,
-        addr: addr as u64,
-        arr: UserPtr::from_ptr(gfns.as_ptr()),
+        addr,
+        gfns.len() as u32,
+        UserPtr::from_ptr(gfns.as_ptr()),
         err,
-        ..dmop_abi::privcmd::PrivcmdMmapbatchV2::ZEROED
-    };
-    ioctl_struct(fd, privcmd::IOCTL_PRIVCMD_MMAPBATCH_V2, &mut arg)
+    )
 }
 
 /// `IOCTL_PRIVCMD_MMAPBATCH_V2` with a `num` of the caller's choosing
@@ -289,15 +288,45 @@ pub fn mmapbatch_v2_num(
     gfns: &[dmop_abi::types::XenPfn],
     errs: &mut [i32],
 ) -> IoctlResult {
+    mmapbatch_v2_raw(
+        fd,
+        dom,
+        addr,
+        num,
+        UserPtr::from_ptr(gfns.as_ptr()),
+        UserPtr::from_ptr(errs.as_mut_ptr()),
+    )
+}
+
+/// `IOCTL_PRIVCMD_MMAPBATCH_V2` with its arguments as given.
+pub fn mmapbatch_v2_raw(
+    fd: &OwnedFd,
+    dom: DomId,
+    addr: usize,
+    num: u32,
+    arr: UserPtr,
+    err: UserPtr,
+) -> IoctlResult {
     let mut arg = dmop_abi::privcmd::PrivcmdMmapbatchV2 {
         num,
         dom,
         addr: addr as u64,
-        arr: UserPtr::from_ptr(gfns.as_ptr()),
-        err: UserPtr::from_ptr(errs.as_mut_ptr()),
+        arr,
+        err,
         ..dmop_abi::privcmd::PrivcmdMmapbatchV2::ZEROED
     };
     ioctl_struct(fd, privcmd::IOCTL_PRIVCMD_MMAPBATCH_V2, &mut arg)
+}
+
+/// privcmd-restrict's restrict-at-open bindings, one `uid domid` line each.
+pub const BINDINGS_FILE: &str = "/sys/class/misc/xen!privcmd-restrict/bindings";
+
+/// Whether `uid` is listed in [`BINDINGS_FILE`].
+pub fn binding_listed(uid: u32) -> bool {
+    std::fs::read_to_string(BINDINGS_FILE)
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with(&format!("{uid} ")))
 }
 
 /// A new eventfd (close-on-exec, count 0).
