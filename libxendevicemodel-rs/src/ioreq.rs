@@ -56,6 +56,7 @@ pub struct IoreqPages {
     sync_offset: usize,
     has_buffered: bool,
     nr_vcpus: u32,
+    domid: DomId,
     path: MapPath,
     _fd: Arc<Shared>,
 }
@@ -121,6 +122,7 @@ impl IoreqPages {
             sync_offset: if buffered { sys::page_size() } else { 0 },
             has_buffered: buffered,
             nr_vcpus,
+            domid,
             path: MapPath::Resource,
             _fd: shared,
         })
@@ -150,6 +152,7 @@ impl IoreqPages {
             sync_offset: if buffered { sys::page_size() } else { 0 },
             has_buffered: buffered,
             nr_vcpus,
+            domid,
             path: MapPath::Gfn,
             _fd: shared,
         })
@@ -163,6 +166,18 @@ impl IoreqPages {
     /// The number of vCPUs (slots).
     pub fn nr_vcpus(&self) -> u32 {
         self.nr_vcpus
+    }
+
+    /// The guest whose server these are.
+    pub fn domid(&self) -> DomId {
+        self.domid
+    }
+
+    /// The address of the first synchronous page in this process (the
+    /// `ioreq` of `IOCTL_PRIVCMD_IOEVENTFD`; [`DeviceModel::ioeventfd`]
+    /// passes it).
+    pub fn sync_page_addr(&self) -> u64 {
+        self.map.ptr as u64 + self.sync_offset as u64
     }
 
     /// The slot of vCPU `vcpu`.
@@ -247,21 +262,37 @@ impl IoreqSlot<'_> {
         unsafe { std::ptr::read_volatile(&raw const (*self.ptr.as_ptr()).vp_eport) }
     }
 
-    /// Takes a `READY` request: returns a copy of it, read after the state
-    /// (acquire), and moves the slot to `INPROCESS`. `None` in any other state.
+    /// Takes a `READY` request: moves the slot to `INPROCESS` with a
+    /// compare-and-swap (acquire), then returns a copy of the request, read
+    /// once it is ours. `None` in any other state, or if someone else took
+    /// it first: the kernel (an [`Ioeventfd`](crate::Ioeventfd) answering
+    /// it) or another thread. A request is taken once.
+    ///
+    /// A slot found `INPROCESS` that this device model has not taken is
+    /// held by the kernel's ioeventfd handler for a moment (upstream Linux's
+    /// holds every request so); it returns to `READY` if the handler leaves
+    /// it, so a loop that looks again later (the next event, or a timeout)
+    /// serves it.
     pub fn begin(&self) -> Option<Ioreq> {
-        let b = self.bits().load(Ordering::Acquire);
-        if b & STATE_MASK != IoreqState::READY.0 {
-            return None;
+        let bits = self.bits();
+        let mut b = bits.load(Ordering::Relaxed);
+        loop {
+            if b & STATE_MASK != IoreqState::READY.0 {
+                return None;
+            }
+            match bits.compare_exchange_weak(
+                b,
+                (b & !STATE_MASK) | IoreqState::INPROCESS.0,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(now) => b = now,
+            }
         }
-        // SAFETY: the slot is READY: Xen has finished writing it and will
-        // not touch it until we answer. Volatile: it is shared memory.
-        let req = unsafe { std::ptr::read_volatile(self.ptr.as_ptr()) };
-        self.bits().store(
-            (b & !STATE_MASK) | IoreqState::INPROCESS.0,
-            Ordering::Relaxed,
-        );
-        Some(req)
+        // SAFETY: the slot is ours (INPROCESS): Xen has finished writing it
+        // and will not touch it until we answer. Volatile: shared memory.
+        Some(unsafe { std::ptr::read_volatile(self.ptr.as_ptr()) })
     }
 
     /// Answers the request taken by [`begin`](Self::begin): writes `data`

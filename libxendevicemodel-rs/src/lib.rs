@@ -66,6 +66,7 @@ mod error;
 mod evtchn;
 mod foreign;
 mod handle;
+mod ioeventfd;
 mod ioreq;
 mod irqfd;
 mod sys;
@@ -75,6 +76,7 @@ pub use error::{errno_name, Error, Result};
 pub use evtchn::{EventChannel, EVTCHN_PATH};
 pub use foreign::ForeignMapping;
 pub use handle::{restrict_all, HandleKind, RestrictAllError, RestrictFailure, Restricted};
+pub use ioeventfd::{Ioeventfd, IoeventfdMatch};
 pub use ioreq::{BufferedRequest, BufferedRing, IoreqPages, IoreqSlot, MapPath};
 pub use irqfd::Irqfd;
 

@@ -20,13 +20,21 @@
 #include <linux/poll.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/vmalloc.h>
+#include <linux/interrupt.h>
 #include <xen/xen.h>
+#include <xen/events.h>
+#include <xen/interface/event_channel.h>
+#include <xen/interface/hvm/ioreq.h>
 #include <xen/xen-ops.h>
 #include <xen/xenbus.h>
 #include <xen/features.h>
 #include <xen/interface/memory.h>
 #include <xen/interface/hvm/dm_op.h>
 #include <asm/xen/hypercall.h>
+#include <asm/xen/page.h>
 #include "glue.h"
 
 /* Module parameters (read by Rust through the getters below). */
@@ -475,4 +483,427 @@ void prm_irqfd_free(void *irqfd)
 long prm_hypercall_dm_op_atomic(u16 dom, unsigned int nr_bufs, void *bufs)
 {
 	return HYPERVISOR_dm_op(dom, nr_bufs, bufs);
+}
+
+/*
+ * IOCTL_PRIVCMD_IOEVENTFD: the kernel answers a guest write that a virtio
+ * backend only needs to hear about (a queue notify) by signalling an
+ * eventfd and completing the ioreq itself, so the vCPU goes on without the
+ * device model's round trip. Each ioeventfd belongs to one fd of the node
+ * (its owner) and is torn down with it; ioeventfds of one owner on one
+ * ioreq page share a prm_ioreq: the kernel's own mapping of that page and
+ * a handler on each vCPU's event channel, next to the device model's own
+ * (the channel stays the device model's: it takes every request the kernel
+ * does not). Rust decides what is accepted and what matches.
+ *
+ * Upstream reads the page through vm_private_data's page list, which a PV
+ * dom0's resource mappings do not have (it oopses there); here the frame is
+ * read from the caller's page table and mapped into the kernel with
+ * mmu_update naming the domain, so Xen itself checks that the page is that
+ * domain's. PV only, as the mapping ioctls.
+ */
+struct prm_ioreq;
+
+struct prm_ioreq_port {
+	struct prm_ioreq *kr;
+	evtchn_port_t port;	/* ours, bound by the device model's /dev/xen/evtchn */
+	evtchn_port_t remote;	/* the guest's, the slot's vp_eport */
+	unsigned int vcpu;
+	int irq;		/* >= 0 while our handler is on it */
+};
+
+struct prm_ioreq {
+	struct list_head all;		/* prm_ioreqs, under prm_ioreq_lock */
+	unsigned int users;		/* ioeventfds on it, under prm_ioreq_lock */
+	const void *owner;
+	u16 dom;
+	unsigned long uaddr;		/* the owner's mapping of the page */
+	unsigned int vcpus;
+	struct page *stand_in;		/* the page vmap mapped before ours */
+	struct ioreq *slots;		/* our mapping; NULL once detached */
+	spinlock_t lock;		/* the ioeventfds list (the handler reads it) */
+	struct list_head ioeventfds;
+	struct prm_ioreq_port ports[];
+};
+
+struct prm_ioeventfd {
+	struct list_head list;		/* kr->ioeventfds, under kr->lock */
+	struct prm_ioreq *kr;
+	struct eventfd_ctx *ctx;
+	struct prm_match m;
+};
+
+static LIST_HEAD(prm_ioreqs);
+static DEFINE_MUTEX(prm_ioreq_lock);
+
+/* The state byte of a slot: state:4, data_is_ptr:1, dir:1, df:1. */
+#define PRM_SLOT_BITS(slot) ((u8 *)(slot) + offsetof(struct ioreq, _pad0) + sizeof(u16))
+#define PRM_STATE_MASK 0x0f
+#define PRM_DATA_IS_PTR 0x10
+#define PRM_DIR_READ 0x20
+
+/* The ioeventfd on kr answering the plain write now in slot, or NULL. Under kr->lock. */
+static struct prm_ioeventfd *prm_ioreq_match(struct prm_ioreq *kr, struct ioreq *slot)
+{
+	struct prm_ioeventfd *e;
+	u64 addr, data;
+	u32 size;
+
+	if (READ_ONCE(slot->type) != IOREQ_TYPE_COPY || READ_ONCE(slot->count) != 1)
+		return NULL;
+	addr = READ_ONCE(slot->addr);
+	size = READ_ONCE(slot->size);
+	data = READ_ONCE(slot->data);
+	list_for_each_entry(e, &kr->ioeventfds, list)
+		if (prm_rs_ioeventfd_answers(&e->m, addr, size, data))
+			return e;
+	return NULL;
+}
+
+/*
+ * A vCPU's channel fired. Only a request an ioeventfd matches is touched:
+ * it is claimed READY -> INPROCESS with a compare-and-swap (a device model
+ * that took it first, as xendevicemodel's IoreqSlot::begin does with the
+ * same swap, keeps it), read again now that it is ours (between the first
+ * read and the claim, the device model may have answered that request and
+ * Xen written the next), then answered. Every other request is left READY
+ * for the device model, which the same event wakes.
+ */
+static irqreturn_t prm_ioreq_interrupt(int irq, void *dev_id)
+{
+	struct prm_ioreq_port *p = dev_id;
+	struct prm_ioreq *kr = p->kr;
+	struct ioreq *slot = &kr->slots[p->vcpu];
+	u8 *bits = PRM_SLOT_BITS(slot);
+	u8 b = READ_ONCE(*bits);
+	struct prm_ioeventfd *e;
+	bool answered = false;
+
+	/* Only a plain write: a string or rep access carries guest addresses. */
+	if ((b & PRM_STATE_MASK) != STATE_IOREQ_READY || (b & (PRM_DATA_IS_PTR | PRM_DIR_READ)))
+		return IRQ_NONE;
+	if (!prm_rs_ioeventfd_allowed(kr->owner, kr->dom))
+		return IRQ_NONE;
+	/* The request is read after its state, as Xen wrote it before. */
+	smp_rmb();
+	spin_lock(&kr->lock);
+	if (prm_ioreq_match(kr, slot) &&
+	    cmpxchg(bits, b, (b & ~PRM_STATE_MASK) | STATE_IOREQ_INPROCESS) == b) {
+		e = prm_ioreq_match(kr, slot);
+		if (e) {
+			eventfd_signal(e->ctx);
+			answered = true;
+		}
+		/* The answer (a write has none) before the state, as Xen reads it. */
+		smp_wmb();
+		WRITE_ONCE(*bits, (b & ~PRM_STATE_MASK) |
+			   (answered ? STATE_IORESP_READY : STATE_IOREQ_READY));
+	}
+	spin_unlock(&kr->lock);
+	if (!answered)
+		return IRQ_NONE;
+	notify_remote_via_evtchn(p->port);
+	return IRQ_HANDLED;
+}
+
+static int prm_read_mfn(pte_t *pte, unsigned long addr, void *data)
+{
+	pte_t v = ptep_get(pte);
+
+	if (!pte_present(v))
+		return -EINVAL;
+	*(unsigned long *)data = pte_mfn(v);
+	return 0;
+}
+
+/* Maps the frame the caller maps at kr->uaddr (a vma of ours) at kr->slots. */
+static long prm_ioreq_map(struct prm_ioreq *kr)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	unsigned long mfn = ~0UL;
+	struct mmu_update u;
+	struct mmuext_op flush;
+	unsigned int level;
+	pte_t *ptep;
+	void *va;
+	long rc;
+
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, kr->uaddr);
+	if (!vma || vma->vm_ops != &prm_vm_ops)
+		rc = -EINVAL;
+	else
+		rc = apply_to_existing_page_range(mm, kr->uaddr, PAGE_SIZE, prm_read_mfn, &mfn);
+	mmap_read_unlock(mm);
+	if (!rc && mfn == ~0UL)
+		rc = -EINVAL;	/* no page table there: nothing mapped */
+	if (rc)
+		return rc;
+
+	/*
+	 * A kernel address whose PTE is then pointed at the foreign frame
+	 * (get_vm_area is not exported): vmap a page of ours first. VM_IOREMAP
+	 * keeps vread (/proc/kcore) off the area.
+	 */
+	kr->stand_in = alloc_page(GFP_KERNEL);
+	if (!kr->stand_in)
+		return -ENOMEM;
+	va = vmap(&kr->stand_in, 1, VM_IOREMAP, PAGE_KERNEL);
+	if (!va) {
+		rc = -ENOMEM;
+		goto free_page;
+	}
+	ptep = lookup_address((unsigned long)va, &level);
+	if (!ptep || level != PG_LEVEL_4K) {
+		rc = -EFAULT;
+		goto unmap;
+	}
+	u.ptr = arbitrary_virt_to_machine(ptep).maddr | MMU_NORMAL_PT_UPDATE;
+	u.val = pte_val_ma(mfn_pte(mfn, PAGE_KERNEL));
+	/* Xen refuses a frame that is not dom's. */
+	rc = HYPERVISOR_mmu_update(&u, 1, NULL, kr->dom);
+	if (rc) {
+		rc = -EINVAL;
+		goto unmap;
+	}
+	flush.cmd = MMUEXT_INVLPG_ALL;
+	flush.arg1.linear_addr = (unsigned long)va;
+	if (HYPERVISOR_mmuext_op(&flush, 1, NULL, DOMID_SELF))
+		pr_warn_once("privcmd-restrict: INVLPG_ALL failed\n");
+	kr->slots = va;
+	return 0;
+unmap:
+	vunmap(va);
+free_page:
+	__free_page(kr->stand_in);
+	kr->stand_in = NULL;
+	return rc;
+}
+
+/* Whether our port is an interdomain channel to remote port of dom. */
+static bool prm_port_is(evtchn_port_t port, u16 dom, evtchn_port_t remote)
+{
+	struct evtchn_status st = { .dom = DOMID_SELF, .port = port };
+
+	if (HYPERVISOR_event_channel_op(EVTCHNOP_status, &st))
+		return false;
+	return st.status == EVTCHNSTAT_interdomain && st.u.interdomain.dom == dom &&
+	       st.u.interdomain.port == remote;
+}
+
+/*
+ * Unhooks the handlers (free_irq waits for a running one) and unmaps the
+ * page: afterwards the guest's pages are no longer held by us. Idempotent;
+ * under prm_ioreq_lock.
+ */
+static void prm_ioreq_detach(struct prm_ioreq *kr)
+{
+	unsigned int i;
+
+	for (i = 0; i < kr->vcpus; i++)
+		if (kr->ports[i].irq >= 0) {
+			unbind_from_irqhandler(kr->ports[i].irq, &kr->ports[i]);
+			kr->ports[i].irq = -1;
+		}
+	if (kr->slots) {
+		/* Clearing the PTE drops Xen's reference on the guest's frame. */
+		vunmap(kr->slots);
+		__free_page(kr->stand_in);
+		kr->slots = NULL;
+	}
+}
+
+/*
+ * Each port must be refcounted by the evtchn device (evtchn_get: a port a
+ * kernel driver bound is refused, and stays bound while we look at it) and
+ * be an interdomain channel to this vCPU's vp_eport in dom.
+ */
+static long prm_ioreq_bind(struct prm_ioreq *kr, const u32 *ports)
+{
+	unsigned int i;
+	int irq;
+
+	for (i = 0; i < kr->vcpus; i++) {
+		struct prm_ioreq_port *p = &kr->ports[i];
+
+		p->kr = kr;
+		p->vcpu = i;
+		p->port = ports[i];
+		p->remote = READ_ONCE(kr->slots[i].vp_eport);
+		if (evtchn_get(p->port))
+			return -EINVAL;
+		if (!prm_port_is(p->port, kr->dom, p->remote)) {
+			evtchn_put(p->port);
+			return -EINVAL;
+		}
+		irq = bind_evtchn_to_irqhandler_lateeoi(p->port, prm_ioreq_interrupt, IRQF_SHARED,
+							"privcmd-restrict:ioeventfd", p);
+		evtchn_put(p->port);
+		if (irq < 0)
+			return irq;
+		p->irq = irq;
+	}
+	return 0;
+}
+
+/*
+ * A new ioeventfd on eventfd fd answering m, owned by owner, on dom's ioreq
+ * page at uaddr with vcpus ports (a kernel copy Rust read once). share is
+ * an ioeventfd of the same owner on that page, or NULL: then the page is
+ * mapped and the ports hooked. Called under Rust's eventfd lock.
+ */
+void *prm_ioeventfd_new(void *share, const void *owner, u16 dom, unsigned long uaddr,
+			unsigned int vcpus, const u32 *ports, int fd, const struct prm_match *m,
+			long *err)
+{
+	struct prm_ioeventfd *e;
+	struct prm_ioreq *kr;
+	unsigned long flags;
+	unsigned int i;
+	long rc;
+
+	e = kzalloc(sizeof(*e), GFP_KERNEL_ACCOUNT);
+	if (!e) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	e->m = *m;
+	e->ctx = eventfd_ctx_fdget(fd);
+	if (IS_ERR(e->ctx)) {
+		*err = PTR_ERR(e->ctx);
+		kfree(e);
+		return NULL;
+	}
+	mutex_lock(&prm_ioreq_lock);
+	if (share) {
+		kr = ((struct prm_ioeventfd *)share)->kr;
+		rc = 0;
+		if (kr->vcpus != vcpus)
+			rc = -EINVAL;
+		for (i = 0; !rc && i < vcpus; i++)
+			if (kr->ports[i].port != ports[i])
+				rc = -EINVAL;
+		/* Detached: its guest is dying. */
+		if (!rc && !kr->slots)
+			rc = -ESRCH;
+		if (rc)
+			goto fail;
+	} else {
+		kr = kzalloc(struct_size(kr, ports, vcpus), GFP_KERNEL_ACCOUNT);
+		if (!kr) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		kr->owner = owner;
+		kr->dom = dom;
+		kr->uaddr = uaddr;
+		kr->vcpus = vcpus;
+		spin_lock_init(&kr->lock);
+		INIT_LIST_HEAD(&kr->ioeventfds);
+		for (i = 0; i < vcpus; i++)
+			kr->ports[i].irq = -1;
+		rc = prm_ioreq_map(kr);
+		if (!rc)
+			rc = prm_ioreq_bind(kr, ports);
+		if (rc) {
+			prm_ioreq_detach(kr);
+			kfree(kr);
+			goto fail;
+		}
+		list_add(&kr->all, &prm_ioreqs);
+	}
+	kr->users++;
+	e->kr = kr;
+	spin_lock_irqsave(&kr->lock, flags);
+	list_add_tail(&e->list, &kr->ioeventfds);
+	spin_unlock_irqrestore(&kr->lock, flags);
+	mutex_unlock(&prm_ioreq_lock);
+	return e;
+fail:
+	mutex_unlock(&prm_ioreq_lock);
+	eventfd_ctx_put(e->ctx);
+	kfree(e);
+	*err = rc;
+	return NULL;
+}
+
+/* Whether ioeventfd e is on dom's ioreq page at uaddr. */
+bool prm_ioeventfd_on(void *ioeventfd, u16 dom, unsigned long uaddr)
+{
+	struct prm_ioeventfd *e = ioeventfd;
+
+	return e->kr->dom == dom && e->kr->uaddr == uaddr;
+}
+
+/* Whether ioeventfd e signals eventfd fd. */
+bool prm_ioeventfd_signals(void *ioeventfd, int fd)
+{
+	struct prm_ioeventfd *e = ioeventfd;
+	struct eventfd_ctx *ctx = eventfd_ctx_fdget(fd);
+	bool same;
+
+	if (IS_ERR(ctx))
+		return false;
+	same = ctx == e->ctx;
+	eventfd_ctx_put(ctx);
+	return same;
+}
+
+/* The rule ioeventfd e answers. */
+const struct prm_match *prm_ioeventfd_rule(void *ioeventfd)
+{
+	return &((struct prm_ioeventfd *)ioeventfd)->m;
+}
+
+/* Unhooks and frees ioeventfd e (and its page's state with the last one). */
+void prm_ioeventfd_free(void *ioeventfd)
+{
+	struct prm_ioeventfd *e = ioeventfd;
+	struct prm_ioreq *kr = e->kr, *gone = NULL;
+	unsigned long flags;
+
+	spin_lock_irqsave(&kr->lock, flags);
+	list_del(&e->list);
+	spin_unlock_irqrestore(&kr->lock, flags);
+	eventfd_ctx_put(e->ctx);
+	kfree(e);
+	mutex_lock(&prm_ioreq_lock);
+	if (--kr->users == 0) {
+		prm_ioreq_detach(kr);
+		list_del(&kr->all);
+		gone = kr;
+	}
+	mutex_unlock(&prm_ioreq_lock);
+	kfree(gone);
+}
+
+/*
+ * The death check (process context): a guest that dies closes its event
+ * channels at once, so a port no longer connected to its vp_eport means
+ * the guest is dying, and our mapping of its page goes now (it would keep
+ * the dying domain's memory held). Returns whether any page is still
+ * mapped, so the periodic check goes on.
+ */
+bool prm_ioreqs_check(void)
+{
+	struct prm_ioreq *kr;
+	bool mapped = false;
+	unsigned int i;
+
+	mutex_lock(&prm_ioreq_lock);
+	list_for_each_entry(kr, &prm_ioreqs, all) {
+		if (!kr->slots)
+			continue;
+		for (i = 0; i < kr->vcpus; i++)
+			if (!prm_port_is(kr->ports[i].port, kr->dom, kr->ports[i].remote)) {
+				pr_info("privcmd-restrict: domain %u's ioreq channels closed: its ioeventfds stop\n",
+					kr->dom);
+				prm_ioreq_detach(kr);
+				break;
+			}
+		mapped |= kr->slots != NULL;
+	}
+	mutex_unlock(&prm_ioreq_lock);
+	return mapped;
 }

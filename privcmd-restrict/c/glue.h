@@ -10,6 +10,15 @@ struct file;
 struct inode;
 struct vm_area_struct;
 
+/* Which writes an ioeventfd answers: policy::IoeventfdMatch's layout. */
+struct prm_match {
+	u64 addr;
+	u64 mask;
+	u64 data;
+	u32 len;
+	u32 pad;
+};
+
 /* C, called from Rust. */
 unsigned int prm_param_max_nr_bufs(void);
 unsigned int prm_param_buf_max_size(void);
@@ -39,6 +48,14 @@ long prm_hypercall_dm_op_atomic(u16 dom, unsigned int nr_bufs, void *bufs);
 long prm_map_resource(unsigned long addr, unsigned int num, unsigned int memop, void *acquire_arg,
 		      xen_pfn_t *mfns, int *errs, u16 dom);
 long prm_map_gfns(unsigned long addr, unsigned int num, xen_pfn_t *gfns, int *errs, u16 dom);
+void *prm_ioeventfd_new(void *share, const void *owner, u16 dom, unsigned long uaddr,
+			unsigned int vcpus, const u32 *ports, int fd, const struct prm_match *m,
+			long *err);
+bool prm_ioeventfd_on(void *ioeventfd, u16 dom, unsigned long uaddr);
+bool prm_ioeventfd_signals(void *ioeventfd, int fd);
+const struct prm_match *prm_ioeventfd_rule(void *ioeventfd);
+void prm_ioeventfd_free(void *ioeventfd);
+bool prm_ioreqs_check(void);
 
 /* Rust, called from C. */
 int prm_rs_open(struct inode *inode, struct file *file);
@@ -48,5 +65,7 @@ int prm_rs_mmap(struct file *file, struct vm_area_struct *vma);
 ssize_t prm_rs_bindings_show(char *buf, size_t size);
 bool prm_rs_domains_changed(void);
 void prm_rs_irqfd_fire(const void *owner, u16 dom, void *xbuf);
+bool prm_rs_ioeventfd_allowed(const void *owner, u16 dom);
+bool prm_rs_ioeventfd_answers(const struct prm_match *m, u64 addr, u32 size, u64 data);
 
 #endif

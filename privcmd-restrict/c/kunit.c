@@ -15,6 +15,7 @@ static void bindings(struct kunit *test) { KUNIT_EXPECT_EQ(test, prm_kunit_bindi
 static void open_policy(struct kunit *test) { KUNIT_EXPECT_EQ(test, prm_kunit_open_policy(), 0); }
 static void restrict_uid(struct kunit *test) { KUNIT_EXPECT_EQ(test, prm_kunit_restrict_uid(), 0); }
 static void limits(struct kunit *test) { KUNIT_EXPECT_EQ(test, prm_kunit_limits(), 0); }
+static void ioeventfd(struct kunit *test) { KUNIT_EXPECT_EQ(test, prm_kunit_ioeventfd(), 0); }
 
 static struct kunit_case prm_cases[] = {
 	KUNIT_CASE(restriction),
@@ -22,6 +23,7 @@ static struct kunit_case prm_cases[] = {
 	KUNIT_CASE(open_policy),
 	KUNIT_CASE(restrict_uid),
 	KUNIT_CASE(limits),
+	KUNIT_CASE(ioeventfd),
 	{}
 };
 

@@ -8,5 +8,6 @@ int prm_kunit_bindings(void);
 int prm_kunit_open_policy(void);
 int prm_kunit_restrict_uid(void);
 int prm_kunit_limits(void);
+int prm_kunit_ioeventfd(void);
 
 #endif

@@ -8,7 +8,7 @@ use kernel::bindings;
 use kernel::error::Error;
 
 use crate::dmop_abi::types::{DomId, XenPfn};
-use crate::policy::Kuid;
+use crate::policy::{IoeventfdMatch, Kuid};
 
 #[allow(missing_docs)]
 extern "C" {
@@ -41,6 +41,22 @@ extern "C" {
     fn prm_irqfd_hung_up(irqfd: *mut c_void) -> bool;
     fn prm_hypercall_dm_op_atomic(dom: u16, nr_bufs: c_uint, bufs: *mut c_void) -> c_long;
     fn prm_access_ok(addr: c_ulong, size: c_ulong) -> bool;
+    fn prm_ioeventfd_new(
+        share: *mut c_void,
+        owner: *const c_void,
+        dom: u16,
+        uaddr: c_ulong,
+        vcpus: c_uint,
+        ports: *const u32,
+        fd: c_int,
+        m: *const IoeventfdMatch,
+        err: *mut c_long,
+    ) -> *mut c_void;
+    fn prm_ioeventfd_on(ioeventfd: *mut c_void, dom: u16, uaddr: c_ulong) -> bool;
+    fn prm_ioeventfd_signals(ioeventfd: *mut c_void, fd: c_int) -> bool;
+    fn prm_ioeventfd_rule(ioeventfd: *mut c_void) -> *const IoeventfdMatch;
+    fn prm_ioeventfd_free(ioeventfd: *mut c_void);
+    fn prm_ioreqs_check() -> bool;
     fn prm_hypercall_dm_op(dom: u16, nr_bufs: c_uint, bufs: *mut c_void) -> c_long;
     fn prm_hypercall_memory_op(cmd: c_uint, arg: *mut c_void) -> c_long;
     fn prm_vma_setup(vma: *mut c_void);
@@ -307,4 +323,94 @@ pub(crate) unsafe fn irqfd_free(p: *mut c_void) {
 pub(crate) unsafe fn hypercall_dm_op_atomic(dom: DomId, nr: c_uint, bufs: *mut c_void) -> c_long {
     // SAFETY: forwarded from the caller.
     unsafe { prm_hypercall_dm_op_atomic(dom.0, nr, bufs) }
+}
+
+/// A new ioeventfd on eventfd `fd` answering `m`, owned by `owner`, on
+/// `dom`'s ioreq page that the caller maps at `uaddr`, whose vCPUs' event
+/// channels are `ports` (local ports bound by the caller's evtchn device).
+/// `share` is an ioeventfd of the same owner on that page, or null.
+///
+/// # Safety
+///
+/// `owner` is the `FileState` that will hold the ioeventfd and free it (at
+/// the latest at release) before it goes: the interrupt handler reads it.
+/// `share` is null or a live ioeventfd of `owner` (held in a slot, under
+/// the eventfd lock, which the caller holds).
+pub(crate) unsafe fn ioeventfd_new(
+    share: *mut c_void,
+    owner: *const c_void,
+    dom: DomId,
+    uaddr: usize,
+    ports: &[u32],
+    fd: i32,
+    m: &IoeventfdMatch,
+) -> Result<*mut c_void, Error> {
+    let mut err: c_long = 0;
+    // SAFETY: `ports` and `m` are live for the call (the helper copies
+    // them); `owner` and `share` as the caller vouches.
+    let p = unsafe {
+        prm_ioeventfd_new(
+            share,
+            owner,
+            dom.0,
+            uaddr as c_ulong,
+            ports.len() as c_uint,
+            ports.as_ptr(),
+            fd,
+            m,
+            &mut err,
+        )
+    };
+    if p.is_null() {
+        return Err(Error::from_errno(err as c_int));
+    }
+    Ok(p)
+}
+
+/// Whether ioeventfd `p` is on `dom`'s ioreq page mapped at `uaddr`.
+///
+/// # Safety
+///
+/// `p` is a live ioeventfd (held in a slot, under the eventfd lock).
+pub(crate) unsafe fn ioeventfd_on(p: *mut c_void, dom: DomId, uaddr: usize) -> bool {
+    // SAFETY: forwarded from the caller.
+    unsafe { prm_ioeventfd_on(p, dom.0, uaddr as c_ulong) }
+}
+
+/// Whether ioeventfd `p` signals eventfd `fd`.
+///
+/// # Safety
+///
+/// As for [`ioeventfd_on`].
+pub(crate) unsafe fn ioeventfd_signals(p: *mut c_void, fd: i32) -> bool {
+    // SAFETY: forwarded from the caller.
+    unsafe { prm_ioeventfd_signals(p, fd) }
+}
+
+/// The rule ioeventfd `p` answers.
+///
+/// # Safety
+///
+/// As for [`ioeventfd_on`].
+pub(crate) unsafe fn ioeventfd_rule(p: *mut c_void) -> IoeventfdMatch {
+    // SAFETY: a live ioeventfd's rule, never changed after creation.
+    unsafe { *prm_ioeventfd_rule(p) }
+}
+
+/// Unhooks and frees ioeventfd `p`.
+///
+/// # Safety
+///
+/// `p` came from [`ioeventfd_new`] and is freed once, by whoever took it
+/// out of its slot.
+pub(crate) unsafe fn ioeventfd_free(p: *mut c_void) {
+    // SAFETY: forwarded from the caller.
+    unsafe { prm_ioeventfd_free(p) }
+}
+
+/// The death check's part for ioeventfds: unmaps the ioreq pages of guests
+/// whose ioreq channels have closed (dying). Whether any page is still mapped.
+pub(crate) fn ioreqs_check() -> bool {
+    // SAFETY: no arguments; takes its own lock.
+    unsafe { prm_ioreqs_check() }
 }

@@ -18,8 +18,8 @@ use dmop_abi::privcmd::{PrivcmdRestrictUid, RestrictUidFlags};
 use dmop_abi::types::DomId;
 use kernel::prelude::*;
 use policy::{
-    BindingChange, BindingTable, DmOpLimits, Kuid, Lives, OpenDecision, Opener, Refusal,
-    Restriction,
+    BindingChange, BindingTable, DmOpLimits, IoeventfdMatch, Kuid, Lives, OpenDecision, Opener,
+    Refusal, Restriction,
 };
 
 fn run(checks: &[bool]) -> c_int {
@@ -224,5 +224,34 @@ pub extern "C" fn prm_kunit_limits() -> c_int {
         stop,
         policy::chunk_outcome(&mut paged, -2) == Ok(true),
         policy::chunk_outcome(&mut last_failed, -22) == Ok(false),
+    ])
+}
+
+/// IOCTL_PRIVCMD_IOEVENTFD's rules: upstream's QueueNotify, an address,
+/// an address with a datamatch; the shapes refused; collisions.
+#[no_mangle]
+pub extern "C" fn prm_kunit_ioeventfd() -> c_int {
+    use dmop_abi::privcmd::IoeventfdExtFlags as X;
+    let of = |flags: u32, addr: u64, len: u32, vq: u32| {
+        IoeventfdMatch::of(flags, addr, len, vq, 1, [0; 2])
+    };
+    let (Ok(up), Ok(any), Ok(dm)) = (
+        of(0, 0x1000, 4, 3),
+        of(X::ADDR.0, 0x2000, 2, 0),
+        of(X::ADDR.0 | X::DATAMATCH.0, 0x3000, 4, 0xdead_beef),
+    ) else {
+        return -1;
+    };
+    run(&[
+        up.answers(0x1050, 4, 0xabcd_0003),
+        !up.answers(0x1050, 4, 2) && !up.answers(0x1000, 4, 3),
+        any.answers(0x2000, 2, 0xffff) && !any.answers(0x2000, 4, 0),
+        dm.answers(0x3000, 4, 0xdead_beef) && !dm.answers(0x3000, 4, 0xdead_beee),
+        of(X::DATAMATCH.0, 0x3000, 4, 1) == Err(Refusal::Inval),
+        of(X::ADDR.0, 0x3000, 3, 0) == Err(Refusal::Inval),
+        of(X::ADDR.0, u64::MAX - 1, 4, 0) == Err(Refusal::Inval),
+        of(0, 0x1000, 2, 0x1_0000) == Err(Refusal::Inval),
+        IoeventfdMatch::of(0, 0, 4, 0, policy::MAX_IOREQ_VCPUS + 1, [0; 2]) == Err(Refusal::Inval),
+        any.collides(&any) && !up.collides(&dm),
     ])
 }

@@ -32,13 +32,14 @@ mod policy;
 
 use dmop_abi::dmop::DmOpBuf;
 use dmop_abi::privcmd::{
-    self, IrqfdFlags, PrivcmdDmOp, PrivcmdDmOpBuf, PrivcmdIrqfd, PrivcmdMmapResource,
-    PrivcmdMmapbatchV2, PrivcmdRestrictUid,
+    self, IoeventfdFlags, IrqfdFlags, PrivcmdDmOp, PrivcmdDmOpBuf, PrivcmdIoeventfd, PrivcmdIrqfd,
+    PrivcmdMmapResource, PrivcmdMmapbatchV2, PrivcmdRestrictUid,
 };
 use dmop_abi::types::{DomId, GuestHandle, XenPfn};
 use dmop_abi::xenmem::{ResourceType, XenMemAcquireResource, XENMEM_ACQUIRE_RESOURCE};
 use policy::{
-    BindingChange, BindingTable, DmOpLimits, Lives, OpenDecision, Opener, Refusal, Restriction,
+    BindingChange, BindingTable, DmOpLimits, IoeventfdMatch, Lives, OpenDecision, Opener, Refusal,
+    Restriction,
 };
 
 module! {
@@ -62,6 +63,8 @@ unsafe impl FromBytes for PrivcmdRestrictUid {}
 // SAFETY: as above.
 unsafe impl FromBytes for PrivcmdIrqfd {}
 // SAFETY: as above.
+unsafe impl FromBytes for PrivcmdIoeventfd {}
+// SAFETY: as above.
 unsafe impl FromBytes for DomId {}
 
 /// The uid bindings of restrict-at-open, owned by the module
@@ -84,13 +87,14 @@ fn binding_table() -> &'static SpinLock<BindingTable> {
     unsafe { &*p }
 }
 
-/// The lock every change of an fd's irqfd slots is made under, owned by
-/// the module ([`PrivcmdRestrict::irqfd_lock`]) and set as [`BINDINGS`] is.
-static IRQFD_LOCK: AtomicPtr<Mutex<()>> = AtomicPtr::new(core::ptr::null_mut());
+/// The lock every change of an fd's irqfd and ioeventfd slots is made
+/// under, owned by the module ([`PrivcmdRestrict::eventfd_lock`]) and set
+/// as [`BINDINGS`] is.
+static EVENTFD_LOCK: AtomicPtr<Mutex<()>> = AtomicPtr::new(core::ptr::null_mut());
 
-/// The irqfd lock, from a file operation.
-fn irqfd_lock() -> &'static Mutex<()> {
-    let p = IRQFD_LOCK.load(Ordering::Acquire);
+/// The eventfd lock, from a file operation.
+fn eventfd_lock() -> &'static Mutex<()> {
+    let p = EVENTFD_LOCK.load(Ordering::Acquire);
     debug_assert!(
         !p.is_null(),
         "a file operation ran while the device was not registered"
@@ -132,9 +136,9 @@ struct PrivcmdRestrict {
     /// The restrict-at-open bindings; [`BINDINGS`] points here while the
     /// device is registered.
     bindings: Pin<KBox<SpinLock<BindingTable>>>,
-    /// The irqfd lock; [`IRQFD_LOCK`] points here while the device is
+    /// The eventfd lock; [`EVENTFD_LOCK`] points here while the device is
     /// registered.
-    irqfd_lock: Pin<KBox<Mutex<()>>>,
+    eventfd_lock: Pin<KBox<Mutex<()>>>,
 }
 
 impl kernel::Module for PrivcmdRestrict {
@@ -147,18 +151,18 @@ impl kernel::Module for PrivcmdRestrict {
             new_spinlock!(BindingTable::new(), "privcmd_restrict_bindings"),
             GFP_KERNEL,
         )?;
-        let irqfd_lock = KBox::pin_init(new_mutex!((), "privcmd_restrict_irqfds"), GFP_KERNEL)?;
+        let eventfd_lock = KBox::pin_init(new_mutex!((), "privcmd_restrict_eventfds"), GFP_KERNEL)?;
         BINDINGS.store(
             (&*bindings as *const SpinLock<BindingTable>).cast_mut(),
             Ordering::Release,
         );
-        IRQFD_LOCK.store(
-            (&*irqfd_lock as *const Mutex<()>).cast_mut(),
+        EVENTFD_LOCK.store(
+            (&*eventfd_lock as *const Mutex<()>).cast_mut(),
             Ordering::Release,
         );
         let unset = || {
             BINDINGS.store(core::ptr::null_mut(), Ordering::Release);
-            IRQFD_LOCK.store(core::ptr::null_mut(), Ordering::Release);
+            EVENTFD_LOCK.store(core::ptr::null_mut(), Ordering::Release);
         };
         if let Err(e) = to_result(glue::register()) {
             unset();
@@ -172,7 +176,7 @@ impl kernel::Module for PrivcmdRestrict {
         pr_info!("/dev/{} ready\n", glue::devname().to_str().unwrap_or("?"));
         Ok(PrivcmdRestrict {
             bindings,
-            irqfd_lock,
+            eventfd_lock,
         })
     }
 }
@@ -185,9 +189,9 @@ impl Drop for PrivcmdRestrict {
         glue::unwatch_domains();
         glue::deregister();
         BINDINGS.store(core::ptr::null_mut(), Ordering::Release);
-        IRQFD_LOCK.store(core::ptr::null_mut(), Ordering::Release);
+        EVENTFD_LOCK.store(core::ptr::null_mut(), Ordering::Release);
         self.bindings.lock().clear();
-        drop(self.irqfd_lock.lock());
+        drop(self.eventfd_lock.lock());
         pr_info!("unloaded\n");
     }
 }
@@ -198,6 +202,9 @@ struct FileState {
     /// The fd's irqfds (`IOCTL_PRIVCMD_IRQFD`), from c/glue.c; null slots
     /// are free. Torn down at release, before the state goes.
     irqfds: [AtomicPtr<c_void>; MAX_IRQFDS],
+    /// The fd's ioeventfds (`IOCTL_PRIVCMD_IOEVENTFD`), from c/glue.c, as
+    /// the irqfds.
+    ioeventfds: [AtomicPtr<c_void>; MAX_IOEVENTFDS],
 }
 
 /// # Safety
@@ -227,6 +234,7 @@ pub(crate) unsafe extern "C" fn prm_rs_open(
         FileState {
             restriction: Restriction::none(),
             irqfds: [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_IRQFDS],
+            ioeventfds: [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_IOEVENTFDS],
         },
         GFP_KERNEL,
     ) else {
@@ -271,12 +279,13 @@ pub(crate) unsafe extern "C" fn prm_rs_release(
     _inode: *mut bindings::inode,
     file: *mut bindings::file,
 ) -> c_int {
-    // SAFETY: private_data holds the KBox leaked by open; nothing uses it after release.
-    let st = unsafe { KBox::from_raw((*file).private_data.cast::<FileState>()) };
-    // No ioctl runs any more: the irqfds are unhooked before `st` goes, so
-    // none fires with a dangling owner.
+    // No ioctl runs any more: the irqfds and ioeventfds are unhooked while
+    // the state is still only borrowed, so none fires with a dangling
+    // owner; then the state goes.
     {
-        let _guard = irqfd_lock().lock();
+        // SAFETY: a file of this device, opened by prm_rs_open.
+        let st = unsafe { state(file) };
+        let _guard = eventfd_lock().lock();
         for slot in &st.irqfds {
             let p = slot.swap(core::ptr::null_mut(), Ordering::Relaxed);
             if !p.is_null() {
@@ -284,7 +293,16 @@ pub(crate) unsafe extern "C" fn prm_rs_release(
                 unsafe { glue::irqfd_free(p) };
             }
         }
+        for slot in &st.ioeventfds {
+            let p = slot.swap(core::ptr::null_mut(), Ordering::Relaxed);
+            if !p.is_null() {
+                // SAFETY: taken out of its slot under the lock: freed once.
+                unsafe { glue::ioeventfd_free(p) };
+            }
+        }
     }
+    // SAFETY: private_data holds the KBox leaked by open; nothing uses it after release.
+    let st = unsafe { KBox::from_raw((*file).private_data.cast::<FileState>()) };
     st.restriction.release(&LIVES);
     0
 }
@@ -339,6 +357,7 @@ pub(crate) unsafe extern "C" fn prm_rs_ioctl(
         privcmd::IOCTL_PRIVCMD_MMAPBATCH_V2 => mmapbatch_v2(st, arg),
         privcmd::IOCTL_PRIVCMD_RESTRICT_UID => restrict_uid(st, arg),
         privcmd::IOCTL_PRIVCMD_IRQFD => irqfd(st, arg),
+        privcmd::IOCTL_PRIVCMD_IOEVENTFD => ioeventfd(st, arg),
         _ => Err(code::ENOTTY),
     };
     match r {
@@ -351,7 +370,9 @@ pub(crate) unsafe extern "C" fn prm_rs_ioctl(
 /// (c/glue.c), in process context: every domain a binding or an fd is
 /// confined to that Xen no longer knows has its bindings dropped and its
 /// fds closed to it (`ESRCH`). Returns whether any binding or fd still
-/// names a domain (the periodic check goes on then). Runs only while the
+/// names a domain, or an ioeventfd still maps a guest's ioreq page (the
+/// periodic check goes on then); an ioreq page goes as soon as its guest's
+/// channels close, which they do when it starts dying. Runs only while the
 /// device is registered (both start after it and are stopped before it
 /// goes).
 #[no_mangle]
@@ -390,7 +411,10 @@ pub(crate) extern "C" fn prm_rs_domains_changed() -> bool {
     });
     let mut still_bound = false;
     binding_table().lock().for_each(|_, _| still_bound = true);
-    watched || still_bound
+    // Last: a guest found gone above has closed its channels, so its
+    // ioreq pages go here too.
+    let mapped = glue::ioreqs_check();
+    watched || still_bound || mapped
 }
 
 /// Reads a `T` from user memory, once.
@@ -480,7 +504,9 @@ fn dm_op(st: &FileState, arg: usize) -> Result<c_long> {
     // area is not zeroed as a whole: every byte is filled by the read from
     // user memory, except an output-only buffer's, which is zeroed below.
     let mut data_stack = [const { MaybeUninit::<u8>::uninit() }; STACK_BYTES];
-    let mut data_heap: KVec<u8> = KVec::new();
+    // kvmalloc: an administrator may raise the limits well past what one
+    // high-order allocation should carry (16 x 4 KiB by default).
+    let mut data_heap: KVVec<u8> = KVVec::new();
     let data: &mut [MaybeUninit<u8>] = if total <= STACK_BYTES {
         &mut data_stack[..total]
     } else {
@@ -619,7 +645,7 @@ const MAX_IRQFDS: usize = 64;
 /// whenever an eventfd is signalled, owned by this fd (torn down with it),
 /// confined as its DM_OPs are. Only interrupt-injection ops are accepted:
 /// the call is made with interrupts off. Every change of the fd's slots is
-/// made under [`irqfd_lock`], so a slot's irqfd is freed by one holder only.
+/// made under [`eventfd_lock`], so a slot's irqfd is freed by one holder only.
 fn irqfd(st: &FileState, arg: usize) -> Result<c_long> {
     let req: PrivcmdIrqfd = read_user(arg)?;
     if req.pad != [0; 2] || req.flags.0 & !IrqfdFlags::DEASSIGN.0 != 0 {
@@ -632,7 +658,7 @@ fn irqfd(st: &FileState, arg: usize) -> Result<c_long> {
         if st.restriction.get().is_some_and(|d| d != req.dom) {
             return Err(code::EPERM);
         }
-        let _guard = irqfd_lock().lock();
+        let _guard = eventfd_lock().lock();
         for slot in &st.irqfds {
             let p = slot.load(Ordering::Relaxed);
             // SAFETY: a slot's irqfd lives until freed under the lock we hold.
@@ -659,7 +685,7 @@ fn irqfd(st: &FileState, arg: usize) -> Result<c_long> {
     if !policy::irqfd_op_allowed(&op) {
         return Err(code::EINVAL);
     }
-    let _guard = irqfd_lock().lock();
+    let _guard = eventfd_lock().lock();
     let mut free = None;
     for slot in &st.irqfds {
         let p = slot.load(Ordering::Relaxed);
@@ -909,4 +935,135 @@ fn write_errs(addr: usize, errs: &[c_int]) -> Result {
     UserSlice::new(addr, bytes.len())
         .writer()
         .write_slice(bytes)
+}
+
+/// Ioeventfds one fd may own (a virtio device has one per queue).
+const MAX_IOEVENTFDS: usize = 64;
+
+/// `IOCTL_PRIVCMD_IOEVENTFD`: assigns or deassigns an eventfd the kernel
+/// signals, completing the ioreq itself, when the guest makes a matching
+/// write ([`IoeventfdMatch`]) that one of the fd's guest's ioreq servers
+/// receives. `ioreq` is the caller's mapping of that server's synchronous
+/// ioreq page (a mapping of this node), `ports` its vCPUs' event channels
+/// as the caller's evtchn device bound them. Owned by this fd (torn down
+/// with it), confined as its DM_OPs are, and unhooked as soon as the guest
+/// starts dying. Upstream's answers where it has one: `EBUSY` for an
+/// eventfd already on the page, `ENODEV` for a deassign that finds nothing.
+fn ioeventfd(st: &FileState, arg: usize) -> Result<c_long> {
+    let req: PrivcmdIoeventfd = read_user(arg)?;
+    let rule = IoeventfdMatch::of(
+        req.flags.0,
+        req.addr,
+        req.addr_len,
+        req.vq,
+        req.vcpus,
+        req.pad,
+    )?;
+    let fd = i32::try_from(req.event_fd).map_err(|_| code::EBADF)?;
+    let uaddr = usize::try_from(req.ioreq).map_err(|_| code::EINVAL)?;
+    if uaddr % PAGE_SIZE != 0 {
+        return Err(code::EINVAL);
+    }
+    if req.flags.0 & IoeventfdFlags::DEASSIGN.0 != 0 {
+        // As for irqfds: teardown works after the guest's death.
+        if st.restriction.get().is_some_and(|d| d != req.dom) {
+            return Err(code::EPERM);
+        }
+        let _guard = eventfd_lock().lock();
+        for slot in &st.ioeventfds {
+            let p = slot.load(Ordering::Relaxed);
+            // SAFETY: a slot's ioeventfd lives until freed under the lock we hold.
+            let ours = !p.is_null()
+                && unsafe {
+                    glue::ioeventfd_on(p, req.dom, uaddr)
+                        && glue::ioeventfd_signals(p, fd)
+                        && glue::ioeventfd_rule(p) == rule
+                };
+            if ours {
+                slot.store(core::ptr::null_mut(), Ordering::Relaxed);
+                // SAFETY: taken out of its slot under the lock: freed once.
+                unsafe { glue::ioeventfd_free(p) };
+                return Ok(0);
+            }
+        }
+        return Err(code::ENODEV);
+    }
+    st.restriction.check(req.dom, &LIVES)?;
+    // The ports, read once (at most MAX_IOREQ_VCPUS: `of` checked).
+    let mut ports = KVec::new();
+    ports.extend_with(req.vcpus as usize, 0u32, GFP_KERNEL)?;
+    // SAFETY: u32 is a plain integer; viewing the array as bytes to fill it.
+    let bytes = unsafe {
+        core::slice::from_raw_parts_mut(
+            ports.as_mut_ptr().cast::<u8>(),
+            ports.len() * size_of::<u32>(),
+        )
+    };
+    UserSlice::new(req.ports as usize, bytes.len())
+        .reader()
+        .read_slice(bytes)?;
+    let _guard = eventfd_lock().lock();
+    let mut free = None;
+    let mut share = core::ptr::null_mut();
+    for slot in &st.ioeventfds {
+        let p = slot.load(Ordering::Relaxed);
+        if p.is_null() {
+            free = free.or(Some(slot));
+            continue;
+        }
+        // SAFETY: as above, under the lock.
+        if unsafe { glue::ioeventfd_on(p, req.dom, uaddr) } {
+            share = p;
+            // SAFETY: as above.
+            if unsafe { glue::ioeventfd_signals(p, fd) } {
+                return Err(code::EBUSY);
+            }
+            // SAFETY: as above.
+            if unsafe { glue::ioeventfd_rule(p) }.collides(&rule) {
+                return Err(code::EEXIST);
+            }
+        }
+    }
+    let slot = free.ok_or(code::ENOSPC)?;
+    let owner: *const FileState = st;
+    // SAFETY: `owner` frees its ioeventfds (at release) before it goes;
+    // `share` is null or one of them, under the lock.
+    let p = unsafe { glue::ioeventfd_new(share, owner.cast(), req.dom, uaddr, &ports, fd, &rule) }?;
+    slot.store(p, Ordering::Relaxed);
+    // The death check runs while a guest's page is mapped.
+    glue::schedule_recheck();
+    Ok(0)
+}
+
+/// An ioeventfd's interrupt handler asks whether its owner may still answer
+/// for `dom` (its restriction allows it and its guest lives). Hard-IRQ
+/// context: atomics only.
+///
+/// # Safety
+///
+/// `owner` is the [`FileState`] that owns the ioeventfd (it frees its
+/// ioeventfds before it goes).
+#[no_mangle]
+pub(crate) unsafe extern "C" fn prm_rs_ioeventfd_allowed(owner: *const c_void, dom: u16) -> bool {
+    // SAFETY: see above.
+    let st = unsafe { &*owner.cast::<FileState>() };
+    st.restriction.check(DomId(dom), &LIVES).is_ok()
+}
+
+/// Whether the plain guest write of `size` bytes of `data` at `addr` is the
+/// one `m` answers (the interrupt handler asks, for each ioeventfd on the
+/// page).
+///
+/// # Safety
+///
+/// `m` points at a live ioeventfd's rule.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn prm_rs_ioeventfd_answers(
+    m: *const IoeventfdMatch,
+    addr: u64,
+    size: u32,
+    data: u64,
+) -> bool {
+    // SAFETY: see above.
+    unsafe { &*m }.answers(addr, size, data)
 }

@@ -300,6 +300,95 @@ pub(crate) fn irqfd_op_allowed(op: &[u8]) -> bool {
     .contains(&code)
 }
 
+/// Where virtio-mmio's QueueNotify register sits in a device's region: an
+/// upstream ioeventfd (no project flags) watches `addr` plus this.
+pub(crate) const VIRTIO_MMIO_QUEUE_NOTIFY: u64 = 0x50;
+
+/// The vCPU slots one ioreq page holds (4096 / `sizeof(struct ioreq)`):
+/// the most an ioeventfd may name. Upstream accepts up to 4096 and reads
+/// past the page it mapped for more than this.
+pub(crate) const MAX_IOREQ_VCPUS: u32 = 4096 / 32;
+
+/// Which guest writes an ioeventfd answers: a write of `len` bytes at
+/// `addr` whose data, masked with `mask`, is `data` (`mask` 0: any data).
+/// `#[repr(C)]`: c/glue.c keeps it in each ioeventfd (`struct prm_match`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct IoeventfdMatch {
+    pub(crate) addr: u64,
+    pub(crate) mask: u64,
+    pub(crate) data: u64,
+    pub(crate) len: u32,
+    pub(crate) pad: u32,
+}
+
+impl IoeventfdMatch {
+    /// The rule of an `IOCTL_PRIVCMD_IOEVENTFD` request, whose fields were
+    /// read from user memory once. `flags` holds upstream's DEASSIGN and the
+    /// project's [`IoeventfdExtFlags`](crate::dmop_abi::privcmd::IoeventfdExtFlags);
+    /// anything else, a pad, an access size other than 1, 2, 4 or 8, a
+    /// range that wraps, a `vq` no write of that size can carry, or a vCPU
+    /// count outside `1..=MAX_IOREQ_VCPUS` is `EINVAL`.
+    pub(crate) fn of(
+        flags: u32,
+        addr: u64,
+        len: u32,
+        vq: u32,
+        vcpus: u32,
+        pad: [u8; 2],
+    ) -> Result<Self, Refusal> {
+        use crate::dmop_abi::privcmd::{IoeventfdExtFlags as X, IoeventfdFlags as F};
+        let known = F::DEASSIGN.0 | X::ADDR.0 | X::DATAMATCH.0;
+        let exact = flags & X::ADDR.0 != 0;
+        let datamatch = flags & X::DATAMATCH.0 != 0;
+        if flags & !known != 0 || (datamatch && !exact) || pad != [0; 2] {
+            return Err(Refusal::Inval);
+        }
+        if !matches!(len, 1 | 2 | 4 | 8) || vcpus == 0 || vcpus > MAX_IOREQ_VCPUS {
+            return Err(Refusal::Inval);
+        }
+        let width_mask = if len == 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * len)) - 1
+        };
+        let (addr, mask) = if exact {
+            (addr, if datamatch { width_mask } else { 0 })
+        } else {
+            // Upstream's rule: the low 16 bits of the write are the queue.
+            let a = addr
+                .checked_add(VIRTIO_MMIO_QUEUE_NOTIFY)
+                .ok_or(Refusal::Inval)?;
+            (a, 0xffff & width_mask)
+        };
+        if addr.checked_add(u64::from(len)).is_none() || (mask != 0 && u64::from(vq) & !mask != 0) {
+            return Err(Refusal::Inval);
+        }
+        Ok(Self {
+            addr,
+            mask,
+            data: if mask == 0 { 0 } else { u64::from(vq) },
+            len,
+            pad: 0,
+        })
+    }
+
+    /// Whether a guest write of `size` bytes of `data` at `addr` is this
+    /// ioeventfd's (the interrupt handler asks, for a plain write: not a
+    /// string or `rep` access, whose data lies in guest memory).
+    pub(crate) fn answers(&self, addr: u64, size: u32, data: u64) -> bool {
+        addr == self.addr && size == self.len && data & self.mask == self.data
+    }
+
+    /// Whether some write would match both `self` and `other`: the second
+    /// of two such ioeventfds on one ioreq page would never fire (`EEXIST`,
+    /// as KVM answers).
+    pub(crate) fn collides(&self, other: &Self) -> bool {
+        let both = self.mask & other.mask;
+        self.addr == other.addr && self.len == other.len && self.data & both == other.data & both
+    }
+}
+
 /// How many uids can be bound at once.
 pub(crate) const MAX_BINDINGS: usize = 64;
 

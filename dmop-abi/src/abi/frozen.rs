@@ -8,7 +8,7 @@
 //! builds with `--cfg dmop_abi_unfrozen`, to read the code as it is.
 
 /// ABI version of the frozen manifest these checks come from.
-pub(crate) const ABI_VERSION: u32 = 3;
+pub(crate) const ABI_VERSION: u32 = 4;
 
 #[cfg(not(dmop_abi_unfrozen))]
 #[rustfmt::skip]
@@ -934,6 +934,8 @@ mod checks {
         match s.field("len") { Some(f) => assert!(f.offset == 12 && f.size == 4, "frozen ABI: xsd_sockmsg.len moved or resized; frozen at offset 12 size 4"), None => panic!("frozen ABI: field xsd_sockmsg.len is gone") }
     };
 
+    const _: () = match constant("PRIVCMD_IOEVENTFD_FLAG_ADDR") { Some(c) => assert!(c.value == 0x2, "frozen ABI: constant PRIVCMD_IOEVENTFD_FLAG_ADDR changed; frozen at 0x2"), None => panic!("frozen ABI: constant PRIVCMD_IOEVENTFD_FLAG_ADDR is gone") };
+    const _: () = match constant("PRIVCMD_IOEVENTFD_FLAG_DATAMATCH") { Some(c) => assert!(c.value == 0x4, "frozen ABI: constant PRIVCMD_IOEVENTFD_FLAG_DATAMATCH changed; frozen at 0x4"), None => panic!("frozen ABI: constant PRIVCMD_IOEVENTFD_FLAG_DATAMATCH is gone") };
     const _: () = match constant("PRIVCMD_RESTRICT_UID_UNBIND") { Some(c) => assert!(c.value == 0x1, "frozen ABI: constant PRIVCMD_RESTRICT_UID_UNBIND changed; frozen at 0x1"), None => panic!("frozen ABI: constant PRIVCMD_RESTRICT_UID_UNBIND is gone") };
     const _: () = match constant("XS_ONE_TIME_RESTRICT") { Some(c) => assert!(c.value == 0x17, "frozen ABI: constant XS_ONE_TIME_RESTRICT changed; frozen at 0x17"), None => panic!("frozen ABI: constant XS_ONE_TIME_RESTRICT is gone") };
     const _: () = match constant("sizeof(evtchn_port_t)") { Some(c) => assert!(c.value == 0x4, "frozen ABI: constant sizeof(evtchn_port_t) changed; frozen at 0x4"), None => panic!("frozen ABI: constant sizeof(evtchn_port_t) is gone") };

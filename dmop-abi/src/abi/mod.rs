@@ -125,6 +125,7 @@ pub mod registry {
         IrqfdFlags::C_CONSTANTS,
         IoeventfdFlags::C_CONSTANTS,
         RestrictUidFlags::C_CONSTANTS,
+        IoeventfdExtFlags::C_CONSTANTS,
         XsMsgType::C_CONSTANTS,
         XS_WIRE_CONSTANTS,
         XS_PROJECT_CONSTANTS,

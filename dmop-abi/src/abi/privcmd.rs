@@ -255,6 +255,23 @@ ioctls! {
 
 c_enum! {
     #[c(header = "dmop-abi")]
+    /// Flags of [`PrivcmdIoeventfd`] that are this project's own, beside
+    /// upstream's [`IoeventfdFlags::DEASSIGN`] (Linux refuses them with
+    /// `EINVAL`, so a caller can tell the nodes apart). Without them an
+    /// ioeventfd matches upstream's rule: a write of `addr_len` bytes at
+    /// `addr` + 0x50 (virtio-mmio's QueueNotify) whose low 16 bits are `vq`.
+    pub struct IoeventfdExtFlags(u32) {
+        /// Match writes at `addr` itself (any register: a virtio-pci notify
+        /// address), of any value unless [`DATAMATCH`](Self::DATAMATCH).
+        ADDR = 2 => "PRIVCMD_IOEVENTFD_FLAG_ADDR",
+        /// With [`ADDR`](Self::ADDR): only a write of exactly `vq`
+        /// (zero-extended to `addr_len` bytes) matches.
+        DATAMATCH = 4 => "PRIVCMD_IOEVENTFD_FLAG_DATAMATCH",
+    }
+}
+
+c_enum! {
+    #[c(header = "dmop-abi")]
     /// Flags of [`PrivcmdRestrictUid`]. This project's own, not upstream's.
     pub struct RestrictUidFlags(u16) {
         /// Remove the binding of `uid` instead of adding one.

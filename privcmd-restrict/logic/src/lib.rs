@@ -472,4 +472,88 @@ mod tests {
         let n = format_bindings(&b, &mut tiny);
         assert!(n <= 9);
     }
+
+    #[test]
+    fn an_ioeventfd_rule_is_upstreams_or_an_address_with_an_optional_datamatch() {
+        use crate::dmop_abi::privcmd::{IoeventfdExtFlags as X, IoeventfdFlags as F};
+        let of = |flags: u32, addr: u64, len: u32, vq: u32| {
+            IoeventfdMatch::of(flags, addr, len, vq, 1, [0; 2])
+        };
+        // Upstream: QueueNotify at addr + 0x50, the low 16 bits are the queue.
+        let up = of(0, 0x1000, 4, 3).unwrap();
+        assert!(up.answers(0x1050, 4, 3));
+        assert!(up.answers(0x1050, 4, 0xabcd_0003), "high bits ignored");
+        assert!(!up.answers(0x1050, 4, 2), "another queue");
+        assert!(!up.answers(0x1000, 4, 3), "the base itself");
+        assert!(!up.answers(0x1050, 2, 3), "another width");
+        assert_eq!(
+            of(0, 0x1000, 2, 0x1_0000),
+            Err(Refusal::Inval),
+            "no such queue"
+        );
+        assert_eq!(of(0, u64::MAX - 0x20, 4, 0), Err(Refusal::Inval), "wraps");
+        // An address, any data.
+        let any = of(X::ADDR.0, 0x2000, 2, 77).unwrap();
+        assert!(any.answers(0x2000, 2, 0) && any.answers(0x2000, 2, 0xffff));
+        assert!(!any.answers(0x2002, 2, 0));
+        // An address and a datamatch over the whole write.
+        let dm = of(X::ADDR.0 | X::DATAMATCH.0, 0x3000, 4, 0xdead_beef).unwrap();
+        assert!(dm.answers(0x3000, 4, 0xdead_beef));
+        assert!(!dm.answers(0x3000, 4, 0xdead_beee));
+        let dm8 = of(X::ADDR.0 | X::DATAMATCH.0, 0x3000, 8, 5).unwrap();
+        assert!(dm8.answers(0x3000, 8, 5) && !dm8.answers(0x3000, 8, 5 | 1 << 40));
+        assert_eq!(
+            of(X::ADDR.0 | X::DATAMATCH.0, 0x3000, 1, 0x100),
+            Err(Refusal::Inval),
+            "a byte cannot carry 0x100"
+        );
+        // Refused shapes.
+        assert_eq!(
+            of(X::DATAMATCH.0, 0x3000, 4, 1),
+            Err(Refusal::Inval),
+            "datamatch needs ADDR"
+        );
+        assert_eq!(of(8, 0x3000, 4, 1), Err(Refusal::Inval), "unknown flag");
+        for len in [0, 3, 5, 16] {
+            assert_eq!(
+                of(X::ADDR.0, 0x3000, len, 0),
+                Err(Refusal::Inval),
+                "len {len}"
+            );
+        }
+        assert_eq!(
+            of(X::ADDR.0, u64::MAX - 1, 4, 0),
+            Err(Refusal::Inval),
+            "wraps"
+        );
+        assert!(
+            of(F::DEASSIGN.0, 0x1000, 4, 3).is_ok(),
+            "deassign names the same rule"
+        );
+        assert_eq!(
+            IoeventfdMatch::of(0, 0, 4, 0, 0, [0; 2]),
+            Err(Refusal::Inval),
+            "no vCPU"
+        );
+        assert!(IoeventfdMatch::of(0, 0, 4, 0, MAX_IOREQ_VCPUS, [0; 2]).is_ok());
+        assert_eq!(
+            IoeventfdMatch::of(0, 0, 4, 0, MAX_IOREQ_VCPUS + 1, [0; 2]),
+            Err(Refusal::Inval),
+            "more vCPUs than one ioreq page holds"
+        );
+        assert_eq!(
+            IoeventfdMatch::of(0, 0, 4, 0, 1, [0, 1]),
+            Err(Refusal::Inval),
+            "pad"
+        );
+        // Collisions: some write would match both.
+        assert!(any.collides(&of(X::ADDR.0 | X::DATAMATCH.0, 0x2000, 2, 9).unwrap()));
+        assert!(dm.collides(&dm));
+        assert!(!dm.collides(&of(X::ADDR.0 | X::DATAMATCH.0, 0x3000, 4, 1).unwrap()));
+        assert!(!up.collides(&of(0, 0x1000, 4, 4).unwrap()), "two queues");
+        assert!(
+            !any.collides(&of(X::ADDR.0, 0x2000, 4, 0).unwrap()),
+            "two widths"
+        );
+    }
 }

@@ -9,6 +9,7 @@ mod bench_dm;
 mod demo;
 mod devicemodel;
 mod dmcheck;
+mod ioeventfd;
 mod library;
 mod privcmd;
 mod raw;

@@ -754,6 +754,7 @@ fn own_cases(t: &mut Tap, w: &World) {
     allocation_bounds(t, w);
     unaligned_addresses(t, w);
     irqfd_cases(t, w);
+    crate::ioeventfd::cases(t);
     forced_races(t, w);
     domain_life(t, w);
 }

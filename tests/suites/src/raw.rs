@@ -364,6 +364,11 @@ pub fn irqfd(
     ioctl_struct(fd, privcmd::IOCTL_PRIVCMD_IRQFD, &mut arg)
 }
 
+/// `IOCTL_PRIVCMD_IOEVENTFD` with every field the caller's.
+pub fn ioeventfd(fd: &OwnedFd, arg: &mut privcmd::PrivcmdIoeventfd) -> IoctlResult {
+    ioctl_struct(fd, privcmd::IOCTL_PRIVCMD_IOEVENTFD, arg)
+}
+
 /// `IOCTL_PRIVCMD_RESTRICT_UID` (privcmd-restrict only).
 pub fn restrict_uid(fd: &OwnedFd, uid: u32, domid: DomId, flags: u16) -> IoctlResult {
     let mut a = dmop_abi::privcmd::PrivcmdRestrictUid {
