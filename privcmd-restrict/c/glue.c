@@ -659,9 +659,14 @@ static long prm_ioreq_map(struct prm_ioreq *kr)
 		rc = -EFAULT;
 		goto unmap;
 	}
-	u.ptr = arbitrary_virt_to_machine(ptep).maddr | MMU_NORMAL_PT_UPDATE;
+	/*
+	 * The frame is a machine frame (an HVM guest's ioreq page is in no p2m
+	 * of its, so it cannot be named by gfn): NO_TRANSLATE, as Linux's own
+	 * remap of resource frames. Xen still takes the page from dom and
+	 * refuses a frame that is not dom's.
+	 */
+	u.ptr = arbitrary_virt_to_machine(ptep).maddr | MMU_PT_UPDATE_NO_TRANSLATE;
 	u.val = pte_val_ma(mfn_pte(mfn, PAGE_KERNEL));
-	/* Xen refuses a frame that is not dom's. */
 	rc = HYPERVISOR_mmu_update(&u, 1, NULL, kr->dom);
 	if (rc) {
 		rc = -EINVAL;

@@ -191,10 +191,12 @@ pub fn cases(t: &mut Tap) {
         format_args!("{:?} {:?} {:?} {:?}", dword.as_ref().err(), word.as_ref().err(), other_value.as_ref().err(), rep.as_ref().err()),
     );
     let fd = node(a);
+    // The raw requests point at this array: it outlives them.
+    let raw_ports = [port.0];
     refusals(t, &fd, &pages, &ports);
     // One raw ioeventfd left on the page through the guest's death.
     let late_e = raw::eventfd();
-    let mut late = request(&pages, &[port.0], &late_e);
+    let mut late = request(&pages, &raw_ports, &late_e);
     late.addr = MMIO + 0x300;
     t.eq(
         "IOEVENTFD at +0x300 (kept through the guest's death)",
@@ -273,7 +275,7 @@ pub fn cases(t: &mut Tap) {
 
     // Deassign: the same rule names it; a second time finds nothing.
     let e = raw::eventfd();
-    let mut r = request(&pages, &[port.0], &e);
+    let mut r = request(&pages, &raw_ports, &e);
     r.addr = MMIO + 0x200;
     t.eq(
         "IOEVENTFD on a new address",

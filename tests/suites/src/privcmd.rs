@@ -414,7 +414,7 @@ pub fn run() -> i32 {
         "the KUnit suite, privcmd_restrict_kunit.ko, passes as it loads",
         loaded
             && k.contains("ok 1 privcmd_restrict")
-            && k.contains("privcmd_restrict: pass:5 fail:0"),
+            && k.contains("privcmd_restrict: pass:6 fail:0"),
         "no KUnit result in dmesg",
     );
     t.eq(
@@ -573,7 +573,6 @@ fn own_cases(t: &mut Tap, w: &World) {
     for (name, cmd) in [
         ("MMAP", privcmd::IOCTL_PRIVCMD_MMAP),
         ("MMAPBATCH", privcmd::IOCTL_PRIVCMD_MMAPBATCH),
-        ("IOEVENTFD", privcmd::IOCTL_PRIVCMD_IOEVENTFD),
         ("PCIDEV_GET_GSI", privcmd::IOCTL_PRIVCMD_PCIDEV_GET_GSI),
     ] {
         t.eq(
