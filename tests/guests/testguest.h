@@ -20,6 +20,7 @@
 #define TG_PCI_DEVICE      0x11e5  /* xen-thin-dm's counter/scratch PCI device */
 
 #define TG_BENCH_ROUNDS    20000   /* port round trips the benchmark guest times */
+#define TG_BENCH_NOTIFY    0xfe800040u /* then as many dword writes here (a virtio notify) */
 
 #define TG_EXIT_SUCCESS    0
 #define TG_EXIT_FAILURE    1

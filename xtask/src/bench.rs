@@ -199,7 +199,7 @@ pub fn in_vm(ctx: &Ctx, suites: &[&str]) -> Result<Vec<(String, f64, f64)>> {
 pub fn run(ctx: &Ctx) -> Result<()> {
     deps::all(ctx)?;
     let mut results = library(ctx)?;
-    for (name, reference, ours) in in_vm(ctx, &["bench-privcmd", "bench-dm"])? {
+    for (name, reference, ours) in in_vm(ctx, &["bench-privcmd", "bench-dm", "bench-eventfd"])? {
         if let Some(variant) = name.strip_prefix("pio-round-trips") {
             let polling_off = variant == "-no-polling";
             results.push(Ratio {
@@ -212,6 +212,28 @@ pub fn run(ctx: &Ctx) -> Result<()> {
                 unit: "round trips/s, higher is better",
                 higher_is_better: true,
                 goal: if polling_off { 0.0 } else { 1.5 },
+            });
+            continue;
+        }
+        if name == "mmio-notify-round-trips" {
+            results.push(Ratio {
+                what: "guest virtio notifies (ioreq loop vs ioeventfd)".into(),
+                reference,
+                ours,
+                unit: "round trips/s, higher is better",
+                higher_is_better: true,
+                goal: 2.0,
+            });
+            continue;
+        }
+        if name == "irq-injections" {
+            results.push(Ratio {
+                what: "backend interrupt injections (DM_OP ioctl vs irqfd)".into(),
+                reference,
+                ours,
+                unit: "injections/s, higher is better",
+                higher_is_better: true,
+                goal: 2.0,
             });
             continue;
         }

@@ -6,6 +6,7 @@
 
 mod bench;
 mod bench_dm;
+mod bench_eventfd;
 mod demo;
 mod devicemodel;
 mod dmcheck;
@@ -34,6 +35,7 @@ fn main() {
         Some("privcmd") => privcmd::run(),
         Some("bench-privcmd") => bench::run(),
         Some("bench-dm") => bench_dm::run(),
+        Some("bench-eventfd") => bench_eventfd::run(),
         Some("dmcheck-rs") => dmcheck::run(&args[1..]),
         Some("harness-fail") => {
             // A deliberately failing check: the harness must turn it into a failure.
