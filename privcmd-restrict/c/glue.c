@@ -616,7 +616,46 @@ static int prm_read_mfn(pte_t *pte, unsigned long addr, void *data)
 	return 0;
 }
 
-/* Maps the frame the caller maps at kr->uaddr (a vma of ours) at kr->slots. */
+/*
+ * The ioreq server ids probed for the page's owner: Xen (4.17 to 4.20)
+ * has at most MAX_NR_IOREQ_SERVERS = 8 per domain, numbered from 0.
+ */
+#define PRM_IOREQ_SERVER_IDS 8
+
+/*
+ * Whether mfn is the first synchronous ioreq page of one of dom's ioreq
+ * servers (frame 1 of XENMEM_resource_ioreq_server): Xen's own answer, so
+ * the slots, vp_eport included, are written by Xen alone. A server whose
+ * pages were not yet allocated gets them here, as its first resource
+ * mapping would; one mapped by legacy gfns answers EPERM and is left alone.
+ */
+static bool prm_is_ioreq_page(u16 dom, unsigned long mfn)
+{
+	unsigned int id;
+
+	for (id = 0; id < PRM_IOREQ_SERVER_IDS; id++) {
+		xen_pfn_t frame = 0;
+		struct xen_mem_acquire_resource q = {
+			.domid = dom,
+			.type = XENMEM_resource_ioreq_server,
+			.id = id,
+			.nr_frames = 1,
+			.frame = XENMEM_resource_ioreq_server_frame_ioreq(0),
+		};
+
+		set_xen_guest_handle(q.frame_list, &frame);
+		if (!prm_hypercall_memory_op(XENMEM_acquire_resource, &q) && frame == mfn)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Maps the frame the caller maps at kr->uaddr (a vma of ours), which must be
+ * an ioreq page of kr->dom, at kr->slots. The mmap lock is held from the
+ * PTE's read to our own mapping, so the caller's reference to the frame
+ * holds throughout (only munmap, under the write lock, drops it).
+ */
 static long prm_ioreq_map(struct prm_ioreq *kr)
 {
 	struct mm_struct *mm = current->mm;
@@ -629,26 +668,14 @@ static long prm_ioreq_map(struct prm_ioreq *kr)
 	void *va;
 	long rc;
 
-	mmap_read_lock(mm);
-	vma = vma_lookup(mm, kr->uaddr);
-	if (!vma || vma->vm_ops != &prm_vm_ops)
-		rc = -EINVAL;
-	else
-		rc = apply_to_existing_page_range(mm, kr->uaddr, PAGE_SIZE, prm_read_mfn, &mfn);
-	mmap_read_unlock(mm);
-	if (!rc && mfn == ~0UL)
-		rc = -EINVAL;	/* no page table there: nothing mapped */
-	if (rc)
-		return rc;
-
+	kr->stand_in = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+	if (!kr->stand_in)
+		return -ENOMEM;
 	/*
 	 * A kernel address whose PTE is then pointed at the foreign frame
 	 * (get_vm_area is not exported): vmap a page of ours first. VM_IOREMAP
 	 * keeps vread (/proc/kcore) off the area.
 	 */
-	kr->stand_in = alloc_page(GFP_KERNEL);
-	if (!kr->stand_in)
-		return -ENOMEM;
 	va = vmap(&kr->stand_in, 1, VM_IOREMAP, PAGE_KERNEL);
 	if (!va) {
 		rc = -ENOMEM;
@@ -659,23 +686,36 @@ static long prm_ioreq_map(struct prm_ioreq *kr)
 		rc = -EFAULT;
 		goto unmap;
 	}
-	/*
-	 * The frame is a machine frame (an HVM guest's ioreq page is in no p2m
-	 * of its, so it cannot be named by gfn): NO_TRANSLATE, as Linux's own
-	 * remap of resource frames. Xen still takes the page from dom and
-	 * refuses a frame that is not dom's.
-	 */
-	u.ptr = arbitrary_virt_to_machine(ptep).maddr | MMU_PT_UPDATE_NO_TRANSLATE;
-	u.val = pte_val_ma(mfn_pte(mfn, PAGE_KERNEL));
-	rc = HYPERVISOR_mmu_update(&u, 1, NULL, kr->dom);
-	if (rc) {
+
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, kr->uaddr);
+	if (!vma || vma->vm_ops != &prm_vm_ops)
 		rc = -EINVAL;
-		goto unmap;
+	else
+		rc = apply_to_existing_page_range(mm, kr->uaddr, PAGE_SIZE, prm_read_mfn, &mfn);
+	if (!rc && (mfn == ~0UL || !prm_is_ioreq_page(kr->dom, mfn)))
+		rc = -EINVAL;	/* nothing mapped there, or no ioreq page of dom's */
+	if (!rc) {
+		/*
+		 * A machine frame (an HVM guest's ioreq page is in no p2m of its,
+		 * so it cannot be named by gfn): NO_TRANSLATE, as Linux's own
+		 * remap of resource frames. Xen takes the page from dom.
+		 */
+		u.ptr = arbitrary_virt_to_machine(ptep).maddr | MMU_PT_UPDATE_NO_TRANSLATE;
+		u.val = pte_val_ma(mfn_pte(mfn, PAGE_KERNEL));
+		if (HYPERVISOR_mmu_update(&u, 1, NULL, kr->dom))
+			rc = -EINVAL;
 	}
+	mmap_read_unlock(mm);
+	if (rc)
+		goto unmap;
 	flush.cmd = MMUEXT_INVLPG_ALL;
 	flush.arg1.linear_addr = (unsigned long)va;
-	if (HYPERVISOR_mmuext_op(&flush, 1, NULL, DOMID_SELF))
-		pr_warn_once("privcmd-restrict: INVLPG_ALL failed\n");
+	if (HYPERVISOR_mmuext_op(&flush, 1, NULL, DOMID_SELF)) {
+		/* A stale entry could still reach the stand-in: give both up. */
+		rc = -EIO;
+		goto unmap;
+	}
 	kr->slots = va;
 	return 0;
 unmap:
@@ -726,9 +766,25 @@ static void prm_ioreq_detach(struct prm_ioreq *kr)
  */
 static long prm_ioreq_bind(struct prm_ioreq *kr, const u32 *ports)
 {
-	unsigned int i;
+	struct prm_ioreq *other;
+	unsigned int i, j;
 	int irq;
 
+	/*
+	 * One handler of ours per channel, module-wide (under prm_ioreq_lock):
+	 * each bind takes a reference on the port's irq_info, a short that
+	 * must not be driven towards its limit, and each handler runs at every
+	 * event.
+	 */
+	for (i = 0; i < kr->vcpus; i++) {
+		for (j = 0; j < i; j++)
+			if (ports[j] == ports[i])
+				return -EINVAL;
+		list_for_each_entry(other, &prm_ioreqs, all)
+			for (j = 0; j < other->vcpus; j++)
+				if (other->ports[j].irq >= 0 && other->ports[j].port == ports[i])
+					return -EBUSY;
+	}
 	for (i = 0; i < kr->vcpus; i++) {
 		struct prm_ioreq_port *p = &kr->ports[i];
 
@@ -894,20 +950,19 @@ bool prm_ioreqs_check(void)
 {
 	struct prm_ioreq *kr;
 	bool mapped = false;
-	unsigned int i;
 
 	mutex_lock(&prm_ioreq_lock);
 	list_for_each_entry(kr, &prm_ioreqs, all) {
 		if (!kr->slots)
 			continue;
-		for (i = 0; i < kr->vcpus; i++)
-			if (!prm_port_is(kr->ports[i].port, kr->dom, kr->ports[i].remote)) {
-				pr_info("privcmd-restrict: domain %u's ioreq channels closed: its ioeventfds stop\n",
-					kr->dom);
-				prm_ioreq_detach(kr);
-				break;
-			}
+		/* A dying guest's channels all close at once: vCPU 0's tells. */
+		if (!prm_port_is(kr->ports[0].port, kr->dom, kr->ports[0].remote)) {
+			pr_info("privcmd-restrict: domain %u's ioreq channels closed: its ioeventfds stop\n",
+				kr->dom);
+			prm_ioreq_detach(kr);
+		}
 		mapped |= kr->slots != NULL;
+		cond_resched();
 	}
 	mutex_unlock(&prm_ioreq_lock);
 	return mapped;

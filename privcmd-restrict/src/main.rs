@@ -989,10 +989,17 @@ fn ioeventfd(st: &FileState, arg: usize) -> Result<c_long> {
         return Err(code::ENODEV);
     }
     st.restriction.check(req.dom, &LIVES)?;
+    // An unrestricted fd's domain too must be a guest: Xen is told it as
+    // the owner of the frame to map.
+    if !req.dom.is_ordinary() || req.dom == DomId(0) {
+        return Err(code::EINVAL);
+    }
     // The ports, read once (at most MAX_IOREQ_VCPUS: `of` checked).
     let mut ports = KVec::new();
     ports.extend_with(req.vcpus as usize, 0u32, GFP_KERNEL)?;
-    // SAFETY: u32 is a plain integer; viewing the array as bytes to fill it.
+    // SAFETY: u32 is a plain integer with no invalid bit pattern; the byte
+    // view covers exactly the vector's `len` initialized elements, and u8
+    // has no alignment to break.
     let bytes = unsafe {
         core::slice::from_raw_parts_mut(
             ports.as_mut_ptr().cast::<u8>(),

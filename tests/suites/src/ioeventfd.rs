@@ -162,6 +162,10 @@ pub fn cases(t: &mut Tap) {
         port.0
     ));
     let ports = [port];
+    // The refusals first, from a second descriptor (the page is a mapping
+    // of the first: still the node's), while the channel is free.
+    let fd = node(a);
+    refusals(t, &fd, &pages, &ports);
     let assign = |rule| dm.ioeventfd(&pages, &ports, rule);
     // The guest's mmio_tests: a byte 0x5a at +0x10, a word 0xcafe at
     // +0x20, a dword 0xdeadbeef at +0x40 (each read back), then rep movsl
@@ -190,23 +194,28 @@ pub fn cases(t: &mut Tap) {
         dword.is_ok() && word.is_ok() && other_value.is_ok() && rep.is_ok(),
         format_args!("{:?} {:?} {:?} {:?}", dword.as_ref().err(), word.as_ref().err(), other_value.as_ref().err(), rep.as_ref().err()),
     );
-    let fd = node(a);
     // The raw requests point at this array: it outlives them.
     let raw_ports = [port.0];
-    refusals(t, &fd, &pages, &ports);
     // One raw ioeventfd left on the page through the guest's death.
     let late_e = raw::eventfd();
     let mut late = request(&pages, &raw_ports, &late_e);
     late.addr = MMIO + 0x300;
     t.eq(
         "IOEVENTFD at +0x300 (kept through the guest's death)",
-        raw::ioeventfd(&fd, &mut late),
+        on(&dm, &mut late),
         Ok(0),
     );
     t.eq(
-        "... /proc/interrupts shows our handler on the vCPU's channel, once per page and fd",
+        "... /proc/interrupts shows one handler of ours on the vCPU's channel",
         handlers(),
-        2,
+        1,
+    );
+    let mut again = request(&pages, &raw_ports, &late_e);
+    again.addr = MMIO + 0x400;
+    t.eq(
+        "... a second descriptor cannot hook the same channel: EBUSY",
+        raw::ioeventfd(&fd, &mut again),
+        Err(Errno(libc::EBUSY)),
     );
     if !all_ok {
         return;
@@ -277,16 +286,12 @@ pub fn cases(t: &mut Tap) {
     let e = raw::eventfd();
     let mut r = request(&pages, &raw_ports, &e);
     r.addr = MMIO + 0x200;
-    t.eq(
-        "IOEVENTFD on a new address",
-        raw::ioeventfd(&fd, &mut r),
-        Ok(0),
-    );
+    t.eq("IOEVENTFD on a new address", on(&dm, &mut r), Ok(0));
     r.flags = IoeventfdFlags(r.flags.0 | IoeventfdFlags::DEASSIGN.0);
-    t.eq("... deassigned", raw::ioeventfd(&fd, &mut r), Ok(0));
+    t.eq("... deassigned", on(&dm, &mut r), Ok(0));
     t.eq(
         "... deassigned again: ENODEV (upstream's answer)",
-        raw::ioeventfd(&fd, &mut r),
+        on(&dm, &mut r),
         Err(Errno(libc::ENODEV)),
     );
     drop(dword);
@@ -325,11 +330,31 @@ pub fn cases(t: &mut Tap) {
     late.flags = IoeventfdFlags(late.flags.0 | IoeventfdFlags::DEASSIGN.0);
     t.eq(
         "... deassigning an ioeventfd after the death works (teardown)",
-        raw::ioeventfd(&fd, &mut late),
+        on(&dm, &mut late),
         Ok(0),
     );
     drop(word);
     let _ = ev.unbind(port);
+}
+
+/// `IOCTL_PRIVCMD_IOEVENTFD` on the library's descriptor.
+fn on(dm: &DeviceModel, arg: &mut PrivcmdIoeventfd) -> raw::IoctlResult {
+    let fd = dm.raw_fd().expect("a privcmd descriptor");
+    // SAFETY: IOCTL_PRIVCMD_IOEVENTFD with its struct, on a live descriptor.
+    let r = unsafe {
+        libc::ioctl(
+            fd,
+            dmop_abi::privcmd::IOCTL_PRIVCMD_IOEVENTFD as libc::Ioctl,
+            (arg as *mut PrivcmdIoeventfd).cast::<libc::c_void>(),
+        )
+    };
+    if r < 0 {
+        Err(Errno(
+            std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+        ))
+    } else {
+        Ok(r)
+    }
 }
 
 /// A node fd restricted to `a`.
@@ -515,21 +540,40 @@ fn refusals(t: &mut Tap, fd: &OwnedFd, pages: &IoreqPages, ports: &[EvtchnPort])
         x.flags.0 |= IoeventfdFlags::DEASSIGN.0;
         let _ = raw::ioeventfd(fd, &mut x);
     }
-    // A second descriptor (the page is a mapping of the first: still the
-    // node's), closed with an ioeventfd on: its handler goes with it.
-    let before = handlers();
+    // A descriptor closed with an ioeventfd on: its handler goes with it.
     let other = node(pages.domid());
     let mut r = base;
     t.eq(
-        "IOEVENTFD from a second fd on the same page",
+        "IOEVENTFD from a third fd",
         raw::ioeventfd(&other, &mut r),
         Ok(0),
     );
-    t.eq("... its own handler on the channel", handlers(), before + 1);
+    t.eq("... our handler on the channel", handlers(), 1);
     drop(other);
-    t.eq(
-        "... that fd closed, its handler is gone",
-        handlers(),
-        before,
-    );
+    t.eq("... that fd closed, its handler is gone", handlers(), 0);
+
+    // A page of the guest's RAM, mapped through the node, written to look
+    // like the ioreq page (vCPU 0's vp_eport): not one of Xen's ioreq
+    // pages, so refused.
+    let vp_eport = pages.slot(0).map(|s| s.vp_eport().0).unwrap_or(0);
+    match raw::NodeMap::new(fd, 1) {
+        Ok(m) => {
+            let mut errs = [77i32];
+            let mapped = raw::mmapbatch_v2(fd, pages.domid(), m.addr, &[0x1000], Some(&mut errs));
+            if mapped.is_ok() && errs[0] == 0 {
+                // SAFETY: the page just mapped; vp_eport's offset in slot 0, 4-aligned.
+                unsafe { std::ptr::write_volatile((m.addr + 24) as *mut u32, vp_eport) };
+            }
+            let mut r = base;
+            r.ioreq = m.addr as u64;
+            t.check(
+                "IOEVENTFD on a page of the guest's RAM forged to look like its ioreq page: EINVAL (Xen names the ioreq pages)",
+                mapped.is_ok() && errs[0] == 0 && raw::ioeventfd(fd, &mut r) == einval,
+                format_args!("map {mapped:?} err {}", errs[0]),
+            );
+        }
+        Err(e) => {
+            t.check("a mapping of the node", false, format_args!("{e:?}"));
+        }
+    }
 }
