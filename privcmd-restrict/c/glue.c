@@ -179,10 +179,14 @@ void prm_schedule_recheck(void)
 	schedule_delayed_work(&prm_recheck, PRM_RECHECK);
 }
 
+/*
+ * In the xenwatch thread, which every watch of dom0 shares: the check
+ * itself (it takes our locks, and asks Xen about every page and domain)
+ * runs from the work queue, now.
+ */
 static void prm_release_domain(struct xenbus_watch *watch, const char *path, const char *token)
 {
-	if (prm_rs_domains_changed())
-		prm_schedule_recheck();
+	mod_delayed_work(system_wq, &prm_recheck, 0);
 }
 
 static struct xenbus_watch prm_watch = {
@@ -687,7 +691,10 @@ static long prm_ioreq_map(struct prm_ioreq *kr)
 		goto unmap;
 	}
 
-	mmap_read_lock(mm);
+	if (mmap_read_lock_killable(mm)) {
+		rc = -EINTR;
+		goto unmap;
+	}
 	vma = vma_lookup(mm, kr->uaddr);
 	if (!vma || vma->vm_ops != &prm_vm_ops)
 		rc = -EINVAL;
@@ -740,7 +747,7 @@ static bool prm_port_is(evtchn_port_t port, u16 dom, evtchn_port_t remote)
 /*
  * Unhooks the handlers (free_irq waits for a running one) and unmaps the
  * page: afterwards the guest's pages are no longer held by us. Idempotent;
- * under prm_ioreq_lock.
+ * under prm_ioreq_lock once kr is on the list.
  */
 static void prm_ioreq_detach(struct prm_ioreq *kr)
 {
@@ -776,17 +783,13 @@ static long prm_ioreq_bind(struct prm_ioreq *kr, const u32 *ports)
 	 * must not be driven towards its limit, and each handler runs at every
 	 * event.
 	 */
-	for (i = 0; i < kr->vcpus; i++) {
+	for (i = 0; i < kr->vcpus; i++)
 		for (j = 0; j < i; j++)
 			if (ports[j] == ports[i])
 				return -EINVAL;
-		list_for_each_entry(other, &prm_ioreqs, all)
-			for (j = 0; j < other->vcpus; j++)
-				if (other->ports[j].irq >= 0 && other->ports[j].port == ports[i])
-					return -EBUSY;
-	}
 	for (i = 0; i < kr->vcpus; i++) {
 		struct prm_ioreq_port *p = &kr->ports[i];
+		bool taken = false;
 
 		p->kr = kr;
 		p->vcpu = i;
@@ -797,6 +800,16 @@ static long prm_ioreq_bind(struct prm_ioreq *kr, const u32 *ports)
 		if (!prm_port_is(p->port, kr->dom, p->remote)) {
 			evtchn_put(p->port);
 			return -EINVAL;
+		}
+		/* Asked only of a port to this guest: says nothing of others'. */
+		list_for_each_entry(other, &prm_ioreqs, all) {
+			for (j = 0; j < other->vcpus; j++)
+				taken |= other->ports[j].irq >= 0 && other->ports[j].port == p->port;
+			cond_resched();
+		}
+		if (taken) {
+			evtchn_put(p->port);
+			return -EBUSY;
 		}
 		irq = bind_evtchn_to_irqhandler_lateeoi(p->port, prm_ioreq_interrupt, IRQF_SHARED,
 							"privcmd-restrict:ioeventfd", p);
@@ -818,8 +831,8 @@ void *prm_ioeventfd_new(void *share, const void *owner, u16 dom, unsigned long u
 			unsigned int vcpus, const u32 *ports, int fd, const struct prm_match *m,
 			long *err)
 {
+	struct prm_ioreq *kr, *fresh = NULL;
 	struct prm_ioeventfd *e;
-	struct prm_ioreq *kr;
 	unsigned long flags;
 	unsigned int i;
 	long rc;
@@ -836,6 +849,25 @@ void *prm_ioeventfd_new(void *share, const void *owner, u16 dom, unsigned long u
 		kfree(e);
 		return NULL;
 	}
+	if (!share) {
+		fresh = kzalloc(struct_size(fresh, ports, vcpus), GFP_KERNEL_ACCOUNT);
+		if (!fresh) {
+			rc = -ENOMEM;
+			goto put;
+		}
+		fresh->owner = owner;
+		fresh->dom = dom;
+		fresh->uaddr = uaddr;
+		fresh->vcpus = vcpus;
+		spin_lock_init(&fresh->lock);
+		INIT_LIST_HEAD(&fresh->ioeventfds);
+		for (i = 0; i < vcpus; i++)
+			fresh->ports[i].irq = -1;
+		/* Nothing shared yet: mapped before our lock (it takes the mmap lock). */
+		rc = prm_ioreq_map(fresh);
+		if (rc)
+			goto put;
+	}
 	mutex_lock(&prm_ioreq_lock);
 	if (share) {
 		kr = ((struct prm_ioeventfd *)share)->kr;
@@ -849,30 +881,17 @@ void *prm_ioeventfd_new(void *share, const void *owner, u16 dom, unsigned long u
 		if (!rc && !kr->slots)
 			rc = -ESRCH;
 		if (rc)
-			goto fail;
+			goto unlock;
 	} else {
-		kr = kzalloc(struct_size(kr, ports, vcpus), GFP_KERNEL_ACCOUNT);
-		if (!kr) {
-			rc = -ENOMEM;
-			goto fail;
-		}
-		kr->owner = owner;
-		kr->dom = dom;
-		kr->uaddr = uaddr;
-		kr->vcpus = vcpus;
-		spin_lock_init(&kr->lock);
-		INIT_LIST_HEAD(&kr->ioeventfds);
-		for (i = 0; i < vcpus; i++)
-			kr->ports[i].irq = -1;
-		rc = prm_ioreq_map(kr);
-		if (!rc)
-			rc = prm_ioreq_bind(kr, ports);
+		kr = fresh;
+		rc = prm_ioreq_bind(kr, ports);
 		if (rc) {
+			/* Under the lock: no handler of a failed bind outlives it. */
 			prm_ioreq_detach(kr);
-			kfree(kr);
-			goto fail;
+			goto unlock;
 		}
 		list_add(&kr->all, &prm_ioreqs);
+		fresh = NULL;
 	}
 	kr->users++;
 	e->kr = kr;
@@ -881,8 +900,13 @@ void *prm_ioeventfd_new(void *share, const void *owner, u16 dom, unsigned long u
 	spin_unlock_irqrestore(&kr->lock, flags);
 	mutex_unlock(&prm_ioreq_lock);
 	return e;
-fail:
+unlock:
 	mutex_unlock(&prm_ioreq_lock);
+put:
+	if (fresh) {
+		prm_ioreq_detach(fresh);
+		kfree(fresh);
+	}
 	eventfd_ctx_put(e->ctx);
 	kfree(e);
 	*err = rc;
@@ -953,6 +977,7 @@ bool prm_ioreqs_check(void)
 
 	mutex_lock(&prm_ioreq_lock);
 	list_for_each_entry(kr, &prm_ioreqs, all) {
+		cond_resched();
 		if (!kr->slots)
 			continue;
 		/* A dying guest's channels all close at once: vCPU 0's tells. */
@@ -962,7 +987,6 @@ bool prm_ioreqs_check(void)
 			prm_ioreq_detach(kr);
 		}
 		mapped |= kr->slots != NULL;
-		cond_resched();
 	}
 	mutex_unlock(&prm_ioreq_lock);
 	return mapped;
