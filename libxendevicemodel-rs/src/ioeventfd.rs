@@ -4,7 +4,7 @@
 //! the way a virtio backend hears a queue notify without a round trip
 //! through its own ioreq loop.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 
 use dmop_abi::privcmd::{self, IoeventfdExtFlags, IoeventfdFlags, PrivcmdIoeventfd};
@@ -175,18 +175,7 @@ impl DeviceModel {
         rule: IoeventfdMatch,
     ) -> Result<Ioeventfd> {
         let shared = self.shared("ioeventfd")?;
-        // SAFETY: eventfd with flags only.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        if fd < 0 {
-            return Err(Error::new(
-                "ioeventfd eventfd",
-                std::io::Error::last_os_error()
-                    .raw_os_error()
-                    .unwrap_or(libc::EIO),
-            ));
-        }
-        // SAFETY: a fresh descriptor we own.
-        let eventfd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let eventfd = crate::sys::eventfd(libc::EFD_NONBLOCK, "ioeventfd eventfd")?;
         let (addr, addr_len, vq, flags) = rule.fields();
         let ports: Vec<u32> = ports.iter().map(|p| p.0).collect();
         let mut arg = PrivcmdIoeventfd {

@@ -3,7 +3,7 @@
 //! (`IOCTL_PRIVCMD_IRQFD`), the way a virtio backend interrupts its guest
 //! without a system call of its own per interrupt.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 
 use dmop_abi::dmop::XenDmOp;
@@ -137,18 +137,7 @@ impl DeviceModel {
     /// `EOPNOTSUPP` on a handle without a privcmd descriptor.
     pub fn irqfd(&self, domid: DomId, op: &XenDmOp) -> Result<Irqfd> {
         let shared = self.shared("irqfd")?;
-        // SAFETY: eventfd with flags only.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(Error::new(
-                "irqfd eventfd",
-                std::io::Error::last_os_error()
-                    .raw_os_error()
-                    .unwrap_or(libc::EIO),
-            ));
-        }
-        // SAFETY: a fresh descriptor we own.
-        let eventfd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let eventfd = crate::sys::eventfd(0, "irqfd eventfd")?;
         irqfd_ioctl(&shared, &eventfd, domid, op, IrqfdFlags(0), "irqfd")?;
         Ok(Irqfd {
             shared,

@@ -166,6 +166,17 @@ impl Drop for Mmap {
 }
 
 /// The page size.
+/// A new eventfd (count 0, close-on-exec, plus `flags`).
+pub(crate) fn eventfd(flags: libc::c_int, op: &'static str) -> Result<OwnedFd> {
+    // SAFETY: eventfd with flags only.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | flags) };
+    if fd < 0 {
+        return Err(Error::last(op));
+    }
+    // SAFETY: a fresh descriptor we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 pub(crate) fn page_size() -> usize {
     // SAFETY: sysconf has no preconditions.
     let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
