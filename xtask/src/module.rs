@@ -28,6 +28,8 @@ pub struct Modules {
     pub module: PathBuf,
     /// `privcmd_restrict_kunit.ko`, its KUnit suite (a test module).
     pub kunit: PathBuf,
+    /// `privcmd_restrict_hcbench.ko`, the bare hypercall's timer (benchmarks).
+    pub hcbench: PathBuf,
 }
 
 /// Builds `privcmd_restrict.ko` and its KUnit test module.
@@ -54,7 +56,7 @@ pub fn build(ctx: &Ctx, kernel: &Kernel, kernel_key: &str) -> Result<Modules> {
                     .arg(&kernel.build)
                     .arg(format!("M={}", src.display()))
                     .args(&kernel.make_vars)
-                    .args(["W=1", "modules"])
+                    .args(["W=1", "PRM_BENCH=1", "modules"])
                     .run_logged(&ctx.log("module.log"), "building the module")?;
                 // The kernel's Rust lints are warnings; here they are errors.
                 let log = std::fs::read_to_string(ctx.log("module.log"))?;
@@ -77,6 +79,7 @@ pub fn build(ctx: &Ctx, kernel: &Kernel, kernel_key: &str) -> Result<Modules> {
     Ok(Modules {
         module: src.join("privcmd_restrict.ko"),
         kunit: src.join("privcmd_restrict_kunit.ko"),
+        hcbench: src.join("privcmd_restrict_hcbench.ko"),
     })
 }
 
@@ -102,6 +105,7 @@ fn lint(ctx: &Ctx, kernel: &Kernel) -> Result<()> {
             .arg(ksrc.join(".rustfmt.toml"))
             .arg(module.join("src/main.rs"))
             .arg(module.join("src/kunit.rs"))
+            .arg(module.join("src/hcbench.rs"))
             .run()
             .map_err(|e| crate::ctx::Error(format!("privcmd-restrict/src is not formatted as the kernel's rustfmt wants (diff above): {e}")))?;
         Ok(format!("{n} C files clean, Rust formatted"))

@@ -164,6 +164,10 @@ fn prepare_image(
         "/lib/xdm/privcmd_restrict_kunit.ko",
     ));
     items.push(Item::new(
+        modules.hcbench,
+        "/lib/xdm/privcmd_restrict_hcbench.ko",
+    ));
+    items.push(Item::new(
         ctx.root.join("tests/dom0/setup"),
         "/etc/xdm/setup",
     ));
