@@ -18,9 +18,9 @@ use crate::xen::Dist;
 pub const SOURCE_VERSION: &str = "4.17.5+72-g01140da4e8-1";
 /// Its upstream version (the orig tarball's).
 pub const UPSTREAM_VERSION: &str = "4.17.5+72-g01140da4e8";
-/// The apt sources entry that gives apt the main archive's sources.
-const DEB_SRC_FILE: &str = "/etc/apt/sources.list.d/xdm-deb-src.sources";
-const DEB_SRC: &str = "Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n";
+/// The suite and component whose sources the series is made against.
+const SRC_SUITE: &str = "bookworm";
+const SRC_COMPONENT: &str = "main";
 /// The DMOP the test-only build retires (nr_vcpus: easy to call, and
 /// nothing in the boot needs it).
 pub const TEST_RETIRED_DMOP: u32 = 20;
@@ -47,8 +47,85 @@ const ARM64: &[&str] = &["XEN_TARGET_ARCH=arm64", "CROSS_COMPILE=aarch64-linux-g
 /// IOREQ_SERVER, which Arm offers to EXPERT configurations.
 const ARM64_CONFIG: &str = "CONFIG_EXPERT=y\nCONFIG_IOREQ_SERVER=y\n";
 
-/// Fetches the orig tarball through apt (adding a deb-src entry for
-/// bookworm's main archive if apt has none).
+/// The archive (its URI and Signed-By, if any) that the machine's own apt
+/// sources use for [`SRC_SUITE`]'s [`SRC_COMPONENT`] packages, from
+/// `/etc/apt/sources.list` and the deb822 files of `sources.list.d`.
+fn machine_archive() -> Result<(String, Option<String>)> {
+    let mut found = None;
+    let mut files = vec![PathBuf::from("/etc/apt/sources.list")];
+    if let Ok(rd) = std::fs::read_dir("/etc/apt/sources.list.d") {
+        let mut more: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        more.sort();
+        files.extend(more);
+    }
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(&f) else { continue };
+        if f.extension().is_some_and(|x| x == "sources") {
+            for stanza in text.split("\n\n") {
+                let field = |k: &str| {
+                    stanza.lines().find_map(|l| {
+                        let (name, v) = l.split_once(':')?;
+                        name.trim().eq_ignore_ascii_case(k).then(|| v.trim().to_string())
+                    })
+                };
+                let has = |k: &str, w: &str| field(k).is_some_and(|v| v.split_whitespace().any(|x| x == w));
+                if has("Types", "deb") && has("Suites", SRC_SUITE) && has("Components", SRC_COMPONENT) {
+                    if let Some(uri) = field("URIs").and_then(|u| u.split_whitespace().next().map(str::to_string)) {
+                        found = found.or(Some((uri, field("Signed-By"))));
+                    }
+                }
+            }
+        } else if f.extension().is_some_and(|x| x == "list") || f.ends_with("sources.list") {
+            for l in text.lines() {
+                let w: Vec<&str> = l.split_whitespace().filter(|w| !w.starts_with('[')).collect();
+                if let ["deb", uri, suite, comps @ ..] = &w[..] {
+                    if *suite == SRC_SUITE && comps.contains(&SRC_COMPONENT) && !l.contains('[') {
+                        found = found.or(Some((uri.to_string(), None)));
+                    }
+                }
+            }
+        }
+    }
+    found.ok_or_else(|| {
+        crate::ctx::Error(format!(
+            "the machine's apt sources name no archive for {SRC_SUITE} {SRC_COMPONENT}: cannot fetch Debian's Xen source"
+        ))
+    })
+}
+
+/// apt options for a private state (a deb-src entry for the machine's own
+/// archive, lists and cache of its own under the cache): nothing is added
+/// to the machine's apt sources.
+fn private_apt(ctx: &Ctx) -> Result<Vec<String>> {
+    let root = ctx.cache.join("apt-src");
+    for d in ["lists/partial", "cache/archives/partial", "etc/sources.list.d"] {
+        std::fs::create_dir_all(root.join(d))?;
+    }
+    let (uri, signed_by) = machine_archive()?;
+    let signed = signed_by
+        .filter(|s| !s.contains('\n') && !s.is_empty())
+        .unwrap_or_else(|| "/usr/share/keyrings/debian-archive-keyring.gpg".into());
+    std::fs::write(
+        root.join("etc/sources.list"),
+        format!("deb-src [signed-by={signed}] {uri} {SRC_SUITE} {SRC_COMPONENT}\n"),
+    )?;
+    let p = |s: &str| root.join(s).display().to_string();
+    Ok(vec![
+        "-o".into(),
+        format!("Dir::Etc::SourceList={}", p("etc/sources.list")),
+        "-o".into(),
+        format!("Dir::Etc::SourceParts={}", p("etc/sources.list.d")),
+        "-o".into(),
+        format!("Dir::State::Lists={}", p("lists")),
+        "-o".into(),
+        format!("Dir::Cache={}", p("cache")),
+        "-o".into(),
+        crate::deps::APT_RETRIES.into(),
+    ])
+}
+
+/// Fetches the orig tarball through apt, from the archive the machine's
+/// apt sources name, in a private apt state ([`private_apt`]).
 fn fetch(ctx: &Ctx) -> Result<PathBuf> {
     let dir = ctx.cache.join("xen-src").join(SOURCE_VERSION);
     let tarball = dir.join(format!("xen_{UPSTREAM_VERSION}.orig.tar.xz"));
@@ -59,21 +136,21 @@ fn fetch(ctx: &Ctx) -> Result<PathBuf> {
         }
         std::fs::create_dir_all(&dir)?;
         let want = format!("xen={SOURCE_VERSION}");
+        let apt = private_apt(ctx)?;
         let known = || {
             cmd("apt-cache")
+                .args(&apt)
                 .args(["showsrc", "xen"])
                 .read()
                 .map(|o| o.lines().any(|l| l.trim() == format!("Version: {SOURCE_VERSION}")))
                 .unwrap_or(false)
         };
         if !known() {
-            if !Path::new(DEB_SRC_FILE).exists() {
-                println!("    adding {DEB_SRC_FILE} (bookworm's main archive, sources)");
-                std::fs::write(DEB_SRC_FILE, DEB_SRC).ctx(format!("writing {DEB_SRC_FILE} (root needed)"))?;
-            }
-            cmd("apt-get").args(["-o", crate::deps::APT_RETRIES, "update", "-q"]).run_logged(&log, "apt-get update")?;
+            println!("    apt sources of {SRC_SUITE} {SRC_COMPONENT} in a private state: {}", ctx.cache.join("apt-src").display());
+            cmd("apt-get").args(&apt).args(["update", "-q"]).run_logged(&log, "apt-get update (private sources state)")?;
             if !known() {
                 let have: Vec<String> = cmd("apt-cache")
+                    .args(&apt)
                     .args(["showsrc", "xen"])
                     .read()
                     .unwrap_or_default()
@@ -88,7 +165,7 @@ fn fetch(ctx: &Ctx) -> Result<PathBuf> {
                 );
             }
         }
-        cmd("apt-get").args(["-o", crate::deps::APT_RETRIES, "source", "--download-only", "-q", &want]).dir(&dir).run_logged(&log, "apt-get source")?;
+        cmd("apt-get").args(&apt).args(["source", "--download-only", "-q", &want]).dir(&dir).run_logged(&log, "apt-get source")?;
         if !tarball.exists() {
             bail!("apt-get source did not give {}", tarball.display());
         }
