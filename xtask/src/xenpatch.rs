@@ -59,25 +59,39 @@ fn machine_archive() -> Result<(String, Option<String>)> {
         files.extend(more);
     }
     for f in files {
-        let Ok(text) = std::fs::read_to_string(&f) else { continue };
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
         if f.extension().is_some_and(|x| x == "sources") {
             for stanza in text.split("\n\n") {
                 let field = |k: &str| {
                     stanza.lines().find_map(|l| {
                         let (name, v) = l.split_once(':')?;
-                        name.trim().eq_ignore_ascii_case(k).then(|| v.trim().to_string())
+                        name.trim()
+                            .eq_ignore_ascii_case(k)
+                            .then(|| v.trim().to_string())
                     })
                 };
-                let has = |k: &str, w: &str| field(k).is_some_and(|v| v.split_whitespace().any(|x| x == w));
-                if has("Types", "deb") && has("Suites", SRC_SUITE) && has("Components", SRC_COMPONENT) {
-                    if let Some(uri) = field("URIs").and_then(|u| u.split_whitespace().next().map(str::to_string)) {
+                let has = |k: &str, w: &str| {
+                    field(k).is_some_and(|v| v.split_whitespace().any(|x| x == w))
+                };
+                if has("Types", "deb")
+                    && has("Suites", SRC_SUITE)
+                    && has("Components", SRC_COMPONENT)
+                {
+                    if let Some(uri) =
+                        field("URIs").and_then(|u| u.split_whitespace().next().map(str::to_string))
+                    {
                         found = found.or(Some((uri, field("Signed-By"))));
                     }
                 }
             }
         } else if f.extension().is_some_and(|x| x == "list") || f.ends_with("sources.list") {
             for l in text.lines() {
-                let w: Vec<&str> = l.split_whitespace().filter(|w| !w.starts_with('[')).collect();
+                let w: Vec<&str> = l
+                    .split_whitespace()
+                    .filter(|w| !w.starts_with('['))
+                    .collect();
                 if let ["deb", uri, suite, comps @ ..] = &w[..] {
                     if *suite == SRC_SUITE && comps.contains(&SRC_COMPONENT) && !l.contains('[') {
                         found = found.or(Some((uri.to_string(), None)));
@@ -98,7 +112,11 @@ fn machine_archive() -> Result<(String, Option<String>)> {
 /// to the machine's apt sources.
 fn private_apt(ctx: &Ctx) -> Result<Vec<String>> {
     let root = ctx.cache.join("apt-src");
-    for d in ["lists/partial", "cache/archives/partial", "etc/sources.list.d"] {
+    for d in [
+        "lists/partial",
+        "cache/archives/partial",
+        "etc/sources.list.d",
+    ] {
         std::fs::create_dir_all(root.join(d))?;
     }
     let (uri, signed_by) = machine_archive()?;
