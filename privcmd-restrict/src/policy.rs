@@ -304,10 +304,12 @@ pub(crate) fn irqfd_op_allowed(op: &[u8]) -> bool {
 /// upstream ioeventfd (no project flags) watches `addr` plus this.
 pub(crate) const VIRTIO_MMIO_QUEUE_NOTIFY: u64 = 0x50;
 
-/// The vCPU slots one ioreq page holds (4096 / `sizeof(struct ioreq)`):
+/// The vCPU slots one (4 KiB, Xen's page) ioreq page holds (4096 /
+/// `sizeof(struct ioreq)`, from dmop-abi):
 /// the most an ioeventfd may name. Upstream accepts up to 4096 and reads
 /// past the page it mapped for more than this.
-pub(crate) const MAX_IOREQ_VCPUS: u32 = 4096 / 32;
+pub(crate) const MAX_IOREQ_VCPUS: u32 =
+    (4096 / core::mem::size_of::<crate::dmop_abi::ioreq::Ioreq>()) as u32;
 
 /// Which guest writes an ioeventfd answers: a write of `len` bytes at
 /// `addr` whose data, masked with `mask`, is `data` (`mask` 0: any data).

@@ -339,22 +339,7 @@ pub fn cases(t: &mut Tap) {
 
 /// `IOCTL_PRIVCMD_IOEVENTFD` on the library's descriptor.
 fn on(dm: &DeviceModel, arg: &mut PrivcmdIoeventfd) -> raw::IoctlResult {
-    let fd = dm.raw_fd().expect("a privcmd descriptor");
-    // SAFETY: IOCTL_PRIVCMD_IOEVENTFD with its struct, on a live descriptor.
-    let r = unsafe {
-        libc::ioctl(
-            fd,
-            dmop_abi::privcmd::IOCTL_PRIVCMD_IOEVENTFD as libc::Ioctl,
-            (arg as *mut PrivcmdIoeventfd).cast::<libc::c_void>(),
-        )
-    };
-    if r < 0 {
-        Err(Errno(
-            std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
-        ))
-    } else {
-        Ok(r)
-    }
+    raw::ioeventfd(dm.fd().expect("a privcmd descriptor"), arg)
 }
 
 /// A node fd restricted to `a`.

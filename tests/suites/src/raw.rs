@@ -3,7 +3,7 @@
 //! to test drivers directly (no library in between).
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
 use dmop_abi::dmop::{CreateIoreqServer, DestroyIoreqServer, DmopCode, XenDmOp};
 use dmop_abi::evtchn::{self, EvtchnBindUnboundPort, EvtchnRestrictDomid};
@@ -48,9 +48,9 @@ pub fn open(path: &str) -> Result<OwnedFd, Errno> {
 /// # Safety
 ///
 /// `arg` must point to memory the ioctl `cmd` may read and write.
-pub unsafe fn ioctl_ptr(fd: &OwnedFd, cmd: u32, arg: *mut libc::c_void) -> IoctlResult {
+pub unsafe fn ioctl_ptr(fd: impl AsFd, cmd: u32, arg: *mut libc::c_void) -> IoctlResult {
     // SAFETY: the caller guarantees that `arg` is valid for `cmd`.
-    let r = unsafe { libc::ioctl(fd.as_raw_fd(), cmd as libc::Ioctl, arg) };
+    let r = unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), cmd as libc::Ioctl, arg) };
     if r < 0 {
         Err(last_errno())
     } else {
@@ -149,7 +149,7 @@ pub fn evtchn_bind_unbound(fd: &OwnedFd, remote: DomId) -> IoctlResult {
 
 /// Issues `cmd` with a pointer to `arg` (any plain struct).
 pub fn ioctl_struct<T: IntoBytes + zerocopy::FromBytes>(
-    fd: &OwnedFd,
+    fd: impl AsFd,
     cmd: u32,
     arg: &mut T,
 ) -> IoctlResult {
@@ -365,7 +365,7 @@ pub fn irqfd(
 }
 
 /// `IOCTL_PRIVCMD_IOEVENTFD` with every field the caller's.
-pub fn ioeventfd(fd: &OwnedFd, arg: &mut privcmd::PrivcmdIoeventfd) -> IoctlResult {
+pub fn ioeventfd(fd: impl AsFd, arg: &mut privcmd::PrivcmdIoeventfd) -> IoctlResult {
     ioctl_struct(fd, privcmd::IOCTL_PRIVCMD_IOEVENTFD, arg)
 }
 
