@@ -28,7 +28,8 @@ use std::process::ExitCode;
 use crate::cli::{self, Command, Options, Privcmd};
 use crate::devices::{DebugExit, PciCounter, Scratch, Uart16550};
 use crate::forwarder::{self, Forwarder};
-use crate::{depriv, escape, testplatform, Device, Exit, Machine, Server};
+use crate::virtio::{BlockBackend, VirtioBlk, VirtioMmio};
+use crate::{board, depriv, escape, testplatform, Device, Exit, Machine, Server};
 use dmop_abi::types::DomId;
 use xendevicemodel::{DeviceModel, EventChannel, PRIVCMD_PATH, PRIVCMD_RESTRICT_PATH};
 use xenstore_client::Xenstore;
@@ -219,6 +220,19 @@ fn machine(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<Machine, Fatal> {
         Box::new(Scratch::default()),
         Box::new(PciCounter::new(PCI_COUNTER_SLOT)),
     ];
+    for (n, d) in o.disks.iter().enumerate() {
+        let (base, irq) = board::virtio_mmio_slot(n).ok_or("too many disks")?;
+        let disk = BlockBackend::open(&d.path, d.read_only)?;
+        let dev = VirtioMmio::new(VirtioBlk::new(disk), base, irq);
+        say(&format!(
+            "virtio-blk {} ({} MiB, {}) on virtio-mmio at {base:#x}, IRQ {irq}: the guest finds it with `{}`",
+            d.path.display(),
+            dev.device().disk_len() >> 20,
+            if d.read_only { "read-only" } else { "read-write" },
+            dev.cmdline()
+        ));
+        devices.push(Box::new(dev));
+    }
     devices.extend(extra);
     Ok(Machine::new(devices)?)
 }
@@ -345,7 +359,11 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
             gid: o.gid,
             as_root: started_as_root && !o.restrict_at_open,
             max_file_size: o.max_file_size,
-            profile: depriv::Profile::DeviceModel,
+            profile: if o.disks.is_empty() {
+                depriv::Profile::DeviceModel
+            } else {
+                depriv::Profile::DeviceModelWithDisk
+            },
             known_fds: [
                 Some(signals.as_raw_fd()),
                 kept.as_ref().map(|f| f.client.as_raw_fd()),

@@ -60,8 +60,39 @@ pub struct Options {
     pub poll_max_us: u64,
     /// Log every refused request.
     pub verbose: bool,
+    /// Disks served as virtio-blk devices.
+    pub disks: Vec<Disk>,
     /// QEMU flags that were ignored.
     pub ignored: Vec<String>,
+}
+
+/// A disk for a virtio-blk device (`--virtio-blk PATH[,ro]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Disk {
+    /// The file or block device, opened before deprivileging.
+    pub path: PathBuf,
+    /// Refuse the guest's writes.
+    pub read_only: bool,
+}
+
+/// The most disks a guest gets.
+pub const MAX_DISKS: usize = 4;
+
+fn disk(v: Option<String>) -> Result<Disk, String> {
+    let v = v.ok_or("--virtio-blk needs a file")?;
+    let (path, read_only) = match v.rsplit_once(',') {
+        Some((p, "ro")) => (p, true),
+        Some((p, "rw")) => (p, false),
+        Some((_, o)) => return Err(format!("--virtio-blk {v}: unknown mode `{o}` (ro or rw)")),
+        None => (v.as_str(), false),
+    };
+    if path.is_empty() {
+        return Err("--virtio-blk needs a file".into());
+    }
+    Ok(Disk {
+        path: path.into(),
+        read_only,
+    })
 }
 
 /// What to do.
@@ -98,6 +129,10 @@ options:
   --escape-test          after deprivileging, try to escape and print a table
   --escape-other DOMID   another guest for the escape test (default: from xenstore)
   -xen-domid-restrict    accepted (xen-thin-dm always restricts itself)
+  --virtio-blk FILE[,ro] serve FILE (a file or block device, opened before
+                         deprivileging) as a virtio-blk disk on virtio-mmio;
+                         ro: the guest's writes fail. Up to 4; the log names
+                         the guest command line that finds them
   -v, --verbose          log refused requests
   -h, --help, --version
 Other single-dash options are QEMU's: they are ignored with a warning.";
@@ -145,6 +180,7 @@ pub fn parse(args: &[String], env_domid: Option<&str>) -> Result<Command, String
         escape_other: None,
         poll_max_us: DEFAULT_POLL_MAX_US,
         verbose: false,
+        disks: Vec::new(),
         ignored: Vec::new(),
     };
     let mut it = args.iter().peekable();
@@ -171,6 +207,12 @@ pub fn parse(args: &[String], env_domid: Option<&str>) -> Result<Command, String
             "--escape-other" => o.escape_other = Some(domid(flag, value().as_ref())?),
             "--poll-max-us" => o.poll_max_us = number(flag, value().as_ref())?,
             "-v" | "--verbose" => o.verbose = true,
+            "--virtio-blk" => {
+                if o.disks.len() == MAX_DISKS {
+                    return Err(format!("at most {MAX_DISKS} --virtio-blk disks"));
+                }
+                o.disks.push(disk(value())?);
+            }
             f if f.starts_with("--") => return Err(format!("unknown option {f} (see --help)")),
             f if f.starts_with('-') && f.len() > 1 => {
                 // A QEMU flag, with its value if one follows.

@@ -48,6 +48,9 @@ pub enum Profile {
     /// The device model's request loop ([`COMMON_SYSCALLS`],
     /// [`DEVICE_MODEL_SYSCALLS`], [`ALLOWED_IOCTLS`]).
     DeviceModel,
+    /// The request loop of a device model with a disk: [`DeviceModel`](Self::DeviceModel)
+    /// and [`DISK_SYSCALLS`].
+    DeviceModelWithDisk,
     /// The xenstore forwarder ([`COMMON_SYSCALLS`] only, no ioctl).
     XenstoreForwarder,
 }
@@ -246,6 +249,10 @@ pub fn apply_with(plan: &Plan, before_seccomp: &mut dyn FnMut()) -> Result<Vec<S
     before_seccomp();
     step(STEPS[8], &mut || match plan.profile {
         Profile::DeviceModel => seccomp(&[COMMON_SYSCALLS, DEVICE_MODEL_SYSCALLS], ALLOWED_IOCTLS),
+        Profile::DeviceModelWithDisk => seccomp(
+            &[COMMON_SYSCALLS, DEVICE_MODEL_SYSCALLS, DISK_SYSCALLS],
+            ALLOWED_IOCTLS,
+        ),
         Profile::XenstoreForwarder => seccomp(&[COMMON_SYSCALLS], &[]),
     })?;
     Ok(done)
@@ -458,6 +465,15 @@ pub const DEVICE_MODEL_SYSCALLS: &[(&str, i64)] = &[
     ("ppoll", libc::SYS_ppoll),
     ("clock_gettime", libc::SYS_clock_gettime),
     ("sched_yield", libc::SYS_sched_yield),
+];
+
+/// What virtio-blk adds: reading and writing the disk image it opened
+/// before deprivileging, at an offset, and flushing it. No call that names
+/// a path: the disk is the only file the device model can reach.
+pub const DISK_SYSCALLS: &[(&str, i64)] = &[
+    ("pread64", libc::SYS_pread64),
+    ("pwrite64", libc::SYS_pwrite64),
+    ("fdatasync", libc::SYS_fdatasync),
 ];
 
 fn seccomp(lists: &[&[(&str, i64)]], ioctls: &[(&str, u32)]) -> Result<String, String> {

@@ -6,6 +6,7 @@
 use std::ops::RangeInclusive;
 
 use dmop_abi::dmop::ShutdownReason;
+use vm_memory::GuestMemoryMmap;
 
 /// Where an access lands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,12 +59,29 @@ pub enum Action {
 pub struct Ctx<'a> {
     pub(crate) actions: &'a mut Vec<Action>,
     pub(crate) pci_slot: Option<u8>,
+    pub(crate) memory: Option<&'a GuestMemoryMmap>,
 }
 
 impl<'a> Ctx<'a> {
     /// A context collecting into `actions` (for tests of devices).
     pub fn new(actions: &'a mut Vec<Action>, pci_slot: Option<u8>) -> Self {
-        Self { actions, pci_slot }
+        Self {
+            actions,
+            pci_slot,
+            memory: None,
+        }
+    }
+
+    /// The same, with guest RAM for the device to reach.
+    pub fn with_memory(mut self, memory: Option<&'a GuestMemoryMmap>) -> Self {
+        self.memory = memory;
+        self
+    }
+
+    /// The guest's RAM, when the device asked for it
+    /// ([`Device::needs_guest_memory`]) and it is mapped.
+    pub fn memory(&self) -> Option<&'a GuestMemoryMmap> {
+        self.memory
     }
 
     /// Raises or lowers an ISA interrupt line.
@@ -124,6 +142,13 @@ pub trait Device: Send {
     /// A guest write of `value` (`size` bytes).
     fn write(&mut self, access: Access, value: u64, ctx: &mut Ctx<'_>) {
         let _ = (access, value, ctx);
+    }
+
+    /// Whether it reads and writes guest RAM itself (virtio): the server
+    /// then maps the guest's RAM at attach ([`crate::guest_ram`]) and
+    /// hands it over in [`Ctx::memory`].
+    fn needs_guest_memory(&self) -> bool {
+        false
     }
 
     /// The descriptors the device holds (a log file...). The deprivileging

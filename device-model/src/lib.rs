@@ -48,13 +48,16 @@
 #![deny(missing_docs)]
 
 pub mod app;
+pub mod board;
 pub mod cli;
 pub mod depriv;
 mod device;
 pub mod devices;
 pub mod escape;
 pub mod forwarder;
+pub mod guest_ram;
 mod server;
+pub mod virtio;
 
 pub use device::{all_ones, Access, Action, Ctx, Device, PciFunction, Space};
 pub use server::{BarChange, Error, Exit, Machine, Server};

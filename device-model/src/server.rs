@@ -19,6 +19,7 @@ use dmop_abi::types::{DomId, EvtchnPort, IoservId};
 use xendevicemodel::{BufferedRequest, DeviceModel, EventChannel, ForeignMapping, IoreqPages};
 
 use crate::device::{all_ones, Access, Action, Ctx, Device, Space};
+use crate::guest_ram::GuestRam;
 
 /// A failure to attach or serve.
 #[derive(Debug)]
@@ -47,6 +48,7 @@ pub struct Machine {
     bars: Vec<(RangeInclusive<u64>, usize, u8)>,
     pci: HashMap<u8, usize>,
     actions: Vec<Action>,
+    ram: Option<GuestRam>,
 }
 
 impl std::fmt::Debug for Machine {
@@ -115,6 +117,7 @@ impl Machine {
             bars: Vec::new(),
             pci,
             actions: Vec::new(),
+            ram: None,
         })
     }
 
@@ -151,9 +154,20 @@ impl Machine {
         std::mem::take(&mut self.actions)
     }
 
+    /// Whether a device asked for guest RAM.
+    pub fn needs_guest_memory(&self) -> bool {
+        self.devices.iter().any(|d| d.needs_guest_memory())
+    }
+
+    /// Gives the devices the guest's RAM.
+    pub fn set_guest_ram(&mut self, ram: GuestRam) {
+        self.ram = Some(ram);
+    }
+
     fn call(&mut self, i: usize, a: Access, write: Option<u64>) -> u64 {
         let slot = self.devices[i].pci().map(|f| f.slot);
-        let mut ctx = Ctx::new(&mut self.actions, slot);
+        let mem = self.ram.as_ref().map(GuestRam::memory);
+        let mut ctx = Ctx::new(&mut self.actions, slot).with_memory(mem);
         match write {
             Some(v) => {
                 self.devices[i].write(a, v, &mut ctx);
@@ -281,7 +295,7 @@ impl Machine {
 /// A line on stderr that never panics (the log may be full: it is a file
 /// limited by `RLIMIT_FSIZE`, and a panic mid-request would leave the
 /// vCPU waiting for good).
-fn log(msg: &str) {
+pub(crate) fn log(msg: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "xen-thin-dm: {msg}");
 }
@@ -410,10 +424,26 @@ impl Server {
         dm: DeviceModel,
         ev: EventChannel,
         domid: DomId,
-        machine: Machine,
+        mut machine: Machine,
         verbose: bool,
     ) -> Result<Self, Error> {
         let vcpus = dm.nr_vcpus(domid)?;
+        if machine.needs_guest_memory() {
+            // Before the server exists: the guest is paused, and its
+            // memory map is still the one the domain builder wrote.
+            let ram = GuestRam::map(&dm, domid).map_err(Error)?;
+            let (mapped, missing) = ram.frames();
+            log(&format!(
+                "guest RAM: {} MiB mapped for the virtio devices{}",
+                mapped >> 8,
+                if missing > 0 {
+                    format!(" ({missing} frames of its layout did not map and are left out)")
+                } else {
+                    String::new()
+                }
+            ));
+            machine.set_guest_ram(ram);
+        }
         let id = dm.create_ioreq_server(domid, BufioreqMode::ATOMIC)?;
         let attach = || -> Result<Self, Error> {
             for r in machine.port_ranges() {

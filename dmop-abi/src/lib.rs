@@ -65,7 +65,7 @@
 extern crate std;
 
 pub mod abi;
-pub use abi::{dmop, evtchn, ioctl, ioreq, layout, privcmd, registry, types, xenmem, xs_wire};
+pub use abi::{dmop, evtchn, hvm, ioctl, ioreq, layout, privcmd, registry, types, xenmem, xs_wire};
 
 #[cfg(feature = "zerocopy")]
 mod zc;

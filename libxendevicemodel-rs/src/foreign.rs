@@ -10,7 +10,7 @@ use dmop_abi::types::{DomId, XenPfn};
 use crate::dm::DeviceModel;
 use crate::error::Result;
 use crate::handle::Shared;
-use crate::ioreq::map_foreign;
+use crate::ioreq::{map_foreign, map_foreign_sparse};
 use crate::sys::{self, Mmap};
 
 /// Guest frames mapped read-write into this process; unmapped on drop.
@@ -27,6 +27,37 @@ impl ForeignMapping {
         let pfns: Vec<XenPfn> = gfns.iter().map(|&g| g as XenPfn).collect();
         let map = map_foreign(&shared, domid, &pfns, "map guest memory")?;
         Ok(Self { map, _fd: shared })
+    }
+
+    /// Maps the guest frames `gfns` of `domid` contiguously, in order,
+    /// keeping what maps: returns the mapping and one result per frame (0,
+    /// or the negative errno Xen gave). Frames reported paged out
+    /// (`ENOENT`) are asked for again for a while first. A failed frame's
+    /// page of the mapping is a hole: touching it faults, so a user keeps
+    /// only the frames that mapped (see [`as_ptr`](Self::as_ptr)).
+    ///
+    /// ```no_run
+    /// # use xendevicemodel::{DeviceModel, ForeignMapping};
+    /// # use dmop_abi::types::DomId;
+    /// let dm = DeviceModel::open()?;
+    /// dm.restrict(DomId(5))?;
+    /// let (ram, errs) = ForeignMapping::map_sparse(&dm, DomId(5), &(0..256).collect::<Vec<_>>())?;
+    /// let mapped = errs.iter().filter(|&&e| e == 0).count();
+    /// println!("{mapped} of {} frames mapped at {:p}", errs.len(), ram.as_ptr());
+    /// # Ok::<(), xendevicemodel::Error>(())
+    /// ```
+    pub fn map_sparse(dm: &DeviceModel, domid: DomId, gfns: &[u64]) -> Result<(Self, Vec<i32>)> {
+        let shared = dm.shared("map guest memory")?;
+        let pfns: Vec<XenPfn> = gfns.iter().map(|&g| g as XenPfn).collect();
+        let (map, errs) = map_foreign_sparse(&shared, domid, &pfns, "map guest memory")?;
+        Ok((Self { map, _fd: shared }, errs))
+    }
+
+    /// The start of the mapping in this process. Pages whose frame mapped
+    /// may be accessed (volatile: the guest changes them at any time)
+    /// while `self` lives; others fault.
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.map.ptr
     }
 
     /// The mapping's length in bytes.

@@ -237,6 +237,77 @@ pub(crate) fn map_foreign(
     Ok(map)
 }
 
+/// How often a paged-out frame (`ENOENT`) is asked for again before it
+/// counts as missing, and how long to wait between the attempts.
+const PAGED_OUT_RETRIES: u32 = 50;
+const PAGED_OUT_WAIT: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Maps foreign frames with `IOCTL_PRIVCMD_MMAPBATCH_V2`, keeping the
+/// mapping when some frames fail: returns it with one error per frame (0,
+/// or a negative errno; a failed frame's page of the mapping must not be
+/// touched). Frames Xen reports paged out (`ENOENT`) are asked for again,
+/// one at a time at their place in the mapping, up to
+/// [`PAGED_OUT_RETRIES`] times, as Xen's C library does while the pager
+/// brings them back.
+pub(crate) fn map_foreign_sparse(
+    shared: &Shared,
+    domid: DomId,
+    gfns: &[XenPfn],
+    op: &'static str,
+) -> Result<(Mmap, Vec<i32>)> {
+    if u32::try_from(gfns.len()).is_err() {
+        return Err(Error::new(op, libc::E2BIG));
+    }
+    let map = Mmap::new(shared.raw(), gfns.len() * sys::page_size(), op)?;
+    let mut errs = vec![0i32; gfns.len()];
+    let batch = |addr: u64, arr: &[XenPfn], err: &mut [i32]| -> Result<()> {
+        let mut arg = PrivcmdMmapbatchV2 {
+            num: arr.len() as u32,
+            dom: domid,
+            addr,
+            arr: UserPtr::from_ptr(arr.as_ptr()),
+            err: UserPtr::from_ptr(err.as_mut_ptr()),
+            ..PrivcmdMmapbatchV2::ZEROED
+        };
+        // SAFETY: `addr` is within our privcmd mapping, with room for
+        // `arr.len()` pages; `arr` and `err` hold that many elements and
+        // outlive the call.
+        match unsafe {
+            sys::ioctl(
+                shared.raw(),
+                privcmd::IOCTL_PRIVCMD_MMAPBATCH_V2,
+                (&raw mut arg).cast(),
+                op,
+            )
+        } {
+            Ok(_) => Ok(()),
+            // ENOENT overall means "some frames are paged out": the
+            // per-frame errors say which.
+            Err(e) if e.errno() == libc::ENOENT => Ok(()),
+            Err(e) => Err(e),
+        }
+    };
+    batch(map.ptr as u64, gfns, &mut errs)?;
+    for _ in 0..PAGED_OUT_RETRIES {
+        let paged: Vec<usize> = (0..gfns.len())
+            .filter(|&i| errs[i] == -libc::ENOENT)
+            .collect();
+        if paged.is_empty() {
+            break;
+        }
+        std::thread::sleep(PAGED_OUT_WAIT);
+        for i in paged {
+            let addr = map.ptr as u64 + (i * sys::page_size()) as u64;
+            let mut one = [0i32];
+            match batch(addr, &gfns[i..=i], &mut one) {
+                Ok(()) => errs[i] = one[0],
+                Err(e) => errs[i] = -e.errno(),
+            }
+        }
+    }
+    Ok((map, errs))
+}
+
 /// One vCPU's synchronous slot.
 #[derive(Debug)]
 pub struct IoreqSlot<'a> {

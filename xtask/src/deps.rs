@@ -50,6 +50,10 @@ pub const APT_PACKAGES: &[(&str, &str)] = &[
         "xen-patches: the arm64 hypervisor build (the guard in Arm's dispatcher)",
     ),
     ("python3", "the hypervisor build's scripts"),
+    (
+        "e2fsprogs",
+        "the virtio guest's root filesystem (mkfs.ext4 -d)",
+    ),
 ];
 
 /// apt's retries of a failed download (a mirror's hiccup need not fail a run).

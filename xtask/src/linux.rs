@@ -181,7 +181,7 @@ pub fn jobs() -> String {
 
 /// Fails unless every option the fragment sets survived `olddefconfig`
 /// (a missing dependency drops an option silently otherwise).
-fn check_config(config: &std::path::Path, fragment: &std::path::Path) -> Result<()> {
+pub fn check_config(config: &std::path::Path, fragment: &std::path::Path) -> Result<()> {
     let have = std::fs::read_to_string(config)?;
     let want = std::fs::read_to_string(fragment)?;
     let mut lost = Vec::new();

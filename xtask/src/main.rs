@@ -13,6 +13,7 @@ mod host;
 mod image;
 mod install;
 mod linux;
+mod linuxguest;
 mod module;
 mod sh;
 mod testbed;
@@ -250,6 +251,7 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
         "library",
         "privcmd",
         "devicemodel",
+        "virtio",
         "demo-testbed",
     ];
     testbed::run_suites(ctx, &bed, "vm", &suites, Duration::from_secs(900))?;

@@ -158,6 +158,9 @@ fn prepare_image(
     let mut items = dom0_programs(ctx)?;
     items.push(Item::new(guests.test, "/guests/testguest.elf"));
     items.push(Item::new(guests.bench, "/guests/benchguest.elf"));
+    let linux_guest = crate::linuxguest::build(ctx, src, &dist)?;
+    items.push(Item::new(linux_guest.firmware, "/guests/linuxboot.elf"));
+    items.push(Item::new(linux_guest.disk, "/guests/linux-disk.img"));
     items.push(Item::new(modules.module, "/lib/xdm/privcmd_restrict.ko"));
     items.push(Item::new(
         modules.kunit,

@@ -8,7 +8,7 @@
 //! builds with `--cfg dmop_abi_unfrozen`, to read the code as it is.
 
 /// ABI version of the frozen manifest these checks come from.
-pub(crate) const ABI_VERSION: u32 = 4;
+pub(crate) const ABI_VERSION: u32 = 5;
 
 #[cfg(not(dmop_abi_unfrozen))]
 #[rustfmt::skip]
@@ -933,6 +933,21 @@ mod checks {
         match s.field("tx_id") { Some(f) => assert!(f.offset == 8 && f.size == 4, "frozen ABI: xsd_sockmsg.tx_id moved or resized; frozen at offset 8 size 4"), None => panic!("frozen ABI: field xsd_sockmsg.tx_id is gone") }
         match s.field("len") { Some(f) => assert!(f.offset == 12 && f.size == 4, "frozen ABI: xsd_sockmsg.len moved or resized; frozen at offset 12 size 4"), None => panic!("frozen ABI: field xsd_sockmsg.len is gone") }
     };
+    const _: () = {
+        let s = match struct_layout("hvm_info_table") { Some(s) => s, None => panic!("frozen ABI: struct hvm_info_table is gone") };
+        assert!(s.size == 48 && s.align == 4, "frozen ABI: sizeof/alignof(struct hvm_info_table) changed; frozen at 48/4");
+        assert!(s.fields.len() == 10, "frozen ABI: struct hvm_info_table gained or lost fields");
+        match s.field("signature") { Some(f) => assert!(f.offset == 0 && f.size == 8, "frozen ABI: hvm_info_table.signature moved or resized; frozen at offset 0 size 8"), None => panic!("frozen ABI: field hvm_info_table.signature is gone") }
+        match s.field("length") { Some(f) => assert!(f.offset == 8 && f.size == 4, "frozen ABI: hvm_info_table.length moved or resized; frozen at offset 8 size 4"), None => panic!("frozen ABI: field hvm_info_table.length is gone") }
+        match s.field("checksum") { Some(f) => assert!(f.offset == 12 && f.size == 1, "frozen ABI: hvm_info_table.checksum moved or resized; frozen at offset 12 size 1"), None => panic!("frozen ABI: field hvm_info_table.checksum is gone") }
+        match s.field("apic_mode") { Some(f) => assert!(f.offset == 13 && f.size == 1, "frozen ABI: hvm_info_table.apic_mode moved or resized; frozen at offset 13 size 1"), None => panic!("frozen ABI: field hvm_info_table.apic_mode is gone") }
+        match s.field("pad0") { Some(f) => assert!(f.offset == 14 && f.size == 2, "frozen ABI: hvm_info_table.pad0 moved or resized; frozen at offset 14 size 2"), None => panic!("frozen ABI: field hvm_info_table.pad0 is gone") }
+        match s.field("nr_vcpus") { Some(f) => assert!(f.offset == 16 && f.size == 4, "frozen ABI: hvm_info_table.nr_vcpus moved or resized; frozen at offset 16 size 4"), None => panic!("frozen ABI: field hvm_info_table.nr_vcpus is gone") }
+        match s.field("low_mem_pgend") { Some(f) => assert!(f.offset == 20 && f.size == 4, "frozen ABI: hvm_info_table.low_mem_pgend moved or resized; frozen at offset 20 size 4"), None => panic!("frozen ABI: field hvm_info_table.low_mem_pgend is gone") }
+        match s.field("reserved_mem_pgstart") { Some(f) => assert!(f.offset == 24 && f.size == 4, "frozen ABI: hvm_info_table.reserved_mem_pgstart moved or resized; frozen at offset 24 size 4"), None => panic!("frozen ABI: field hvm_info_table.reserved_mem_pgstart is gone") }
+        match s.field("high_mem_pgend") { Some(f) => assert!(f.offset == 28 && f.size == 4, "frozen ABI: hvm_info_table.high_mem_pgend moved or resized; frozen at offset 28 size 4"), None => panic!("frozen ABI: field hvm_info_table.high_mem_pgend is gone") }
+        match s.field("vcpu_online") { Some(f) => assert!(f.offset == 32 && f.size == 16, "frozen ABI: hvm_info_table.vcpu_online moved or resized; frozen at offset 32 size 16"), None => panic!("frozen ABI: field hvm_info_table.vcpu_online is gone") }
+    };
 
     const _: () = match constant("PRIVCMD_IOEVENTFD_FLAG_ADDR") { Some(c) => assert!(c.value == 0x2, "frozen ABI: constant PRIVCMD_IOEVENTFD_FLAG_ADDR changed; frozen at 0x2"), None => panic!("frozen ABI: constant PRIVCMD_IOEVENTFD_FLAG_ADDR is gone") };
     const _: () = match constant("PRIVCMD_IOEVENTFD_FLAG_DATAMATCH") { Some(c) => assert!(c.value == 0x4, "frozen ABI: constant PRIVCMD_IOEVENTFD_FLAG_DATAMATCH changed; frozen at 0x4"), None => panic!("frozen ABI: constant PRIVCMD_IOEVENTFD_FLAG_DATAMATCH is gone") };
@@ -962,6 +977,10 @@ mod checks {
     const _: () = match constant("XEN_DMOP_PCI_SBDF((uint64_t)0xffff, (uint64_t)0xff, (uint64_t)0x1f, (uint64_t)7)") { Some(c) => assert!(c.value == 0xffffffff, "frozen ABI: constant XEN_DMOP_PCI_SBDF((uint64_t)0xffff, (uint64_t)0xff, (uint64_t)0x1f, (uint64_t)7) changed; frozen at 0xffffffff"), None => panic!("frozen ABI: constant XEN_DMOP_PCI_SBDF((uint64_t)0xffff, (uint64_t)0xff, (uint64_t)0x1f, (uint64_t)7) is gone") };
     const _: () = match constant("XEN_DMOP_no_gfns") { Some(c) => assert!(c.value == 0x1, "frozen ABI: constant XEN_DMOP_no_gfns changed; frozen at 0x1"), None => panic!("frozen ABI: constant XEN_DMOP_no_gfns is gone") };
     const _: () = match constant("sizeof(ioservid_t)") { Some(c) => assert!(c.value == 0x2, "frozen ABI: constant sizeof(ioservid_t) changed; frozen at 0x2"), None => panic!("frozen ABI: constant sizeof(ioservid_t) is gone") };
+    const _: () = match constant("HVM_INFO_OFFSET") { Some(c) => assert!(c.value == 0x800, "frozen ABI: constant HVM_INFO_OFFSET changed; frozen at 0x800"), None => panic!("frozen ABI: constant HVM_INFO_OFFSET is gone") };
+    const _: () = match constant("HVM_INFO_PADDR") { Some(c) => assert!(c.value == 0x9f800, "frozen ABI: constant HVM_INFO_PADDR changed; frozen at 0x9f800"), None => panic!("frozen ABI: constant HVM_INFO_PADDR is gone") };
+    const _: () = match constant("HVM_INFO_PFN") { Some(c) => assert!(c.value == 0x9f, "frozen ABI: constant HVM_INFO_PFN changed; frozen at 0x9f"), None => panic!("frozen ABI: constant HVM_INFO_PFN is gone") };
+    const _: () = match constant("HVM_MAX_VCPUS") { Some(c) => assert!(c.value == 0x80, "frozen ABI: constant HVM_MAX_VCPUS changed; frozen at 0x80"), None => panic!("frozen ABI: constant HVM_MAX_VCPUS is gone") };
     const _: () = match constant("HVMMEM_ioreq_server") { Some(c) => assert!(c.value == 0x4, "frozen ABI: constant HVMMEM_ioreq_server changed; frozen at 0x4"), None => panic!("frozen ABI: constant HVMMEM_ioreq_server is gone") };
     const _: () = match constant("HVMMEM_mmio_dm") { Some(c) => assert!(c.value == 0x2, "frozen ABI: constant HVMMEM_mmio_dm changed; frozen at 0x2"), None => panic!("frozen ABI: constant HVMMEM_mmio_dm is gone") };
     const _: () = match constant("HVMMEM_ram_ro") { Some(c) => assert!(c.value == 0x1, "frozen ABI: constant HVMMEM_ram_ro changed; frozen at 0x1"), None => panic!("frozen ABI: constant HVMMEM_ram_ro is gone") };

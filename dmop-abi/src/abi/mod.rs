@@ -18,6 +18,7 @@ pub mod layout;
 
 pub mod dmop;
 pub mod evtchn;
+pub mod hvm;
 pub mod ioreq;
 pub mod privcmd;
 pub mod types;
@@ -38,6 +39,7 @@ compile_error!("Xen's device-model ABI is defined for x86 and Arm only");
 pub mod registry {
     use super::dmop::*;
     use super::evtchn::*;
+    use super::hvm::*;
     use super::ioctl::IoctlDesc;
     use super::ioreq::*;
     use super::layout::{ConstDesc, StructLayout};
@@ -98,6 +100,7 @@ pub mod registry {
         &EvtchnNotify::LAYOUT,
         &EvtchnRestrictDomid::LAYOUT,
         &XsdSockmsg::LAYOUT,
+        &HvmInfoTable::LAYOUT,
     ];
 
     /// Every named constant except the DMOP numbers (those are [`DMOPS`]).
@@ -129,6 +132,7 @@ pub mod registry {
         XsMsgType::C_CONSTANTS,
         XS_WIRE_CONSTANTS,
         XS_PROJECT_CONSTANTS,
+        HVM_INFO_CONSTANTS,
     ];
 
     /// Every ioctl.

@@ -17,10 +17,11 @@ mod raw;
 mod smoke;
 mod tap;
 mod uffd;
+mod virtio;
 mod xenpatches;
 mod xl;
 
-const USAGE: &str = "usage: xdm-suite <xen-smoke | library | privcmd | devicemodel | xen-patches | xen-guard-retired | demo-testbed | demo-patched | harness-fail | dmcheck-rs DOMID | fake-dm [-d N]>";
+const USAGE: &str = "usage: xdm-suite <xen-smoke | library | privcmd | devicemodel | virtio | xen-patches | xen-guard-retired | demo-testbed | demo-patched | harness-fail | dmcheck-rs DOMID | fake-dm [-d N]>";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -30,6 +31,7 @@ fn main() {
         Some("demo-patched") => demo::run_patched(),
         Some("library") => library::run(),
         Some("devicemodel") => devicemodel::run(),
+        Some("virtio") => virtio::run(),
         Some("xen-patches") => xenpatches::run(),
         Some("xen-guard-retired") => xenpatches::run_retired(),
         Some("privcmd") => privcmd::run(),

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: MIT
+//! Virtio devices: a [`VirtioDevice`] is what a device does with its
+//! queues and configuration; a transport ([`VirtioMmio`]) makes it a
+//! [`Device`](crate::Device) the guest finds and drives.
+//!
+//! The split virtqueue is rust-vmm's `virtio-queue` (it bounds chains by
+//! the queue size, so a looping chain ends, and checks every descriptor
+//! against guest memory); the constants are `virtio-bindings`. What is
+//! written here is the register file and the device's request handling.
+//!
+//! A guest that breaks the rules (rings outside its RAM, an available index
+//! beyond the queue, a malformed request) gets a failed request or the
+//! device's `DEVICE_NEEDS_RESET` status, never a dead device model: the
+//! other devices keep serving.
+
+mod blk;
+mod mmio;
+
+pub use blk::{BlockBackend, VirtioBlk};
+pub use mmio::VirtioMmio;
+
+use virtio_queue::Queue;
+use vm_memory::GuestMemoryMmap;
+
+/// A request the device could not make sense of: the driver broke the
+/// virtio rules, so the device asks to be reset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceError(pub String);
+
+impl std::fmt::Display for DeviceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a virtio device does, whatever the transport.
+pub trait VirtioDevice: Send {
+    /// A name for logs.
+    fn name(&self) -> &str;
+
+    /// Its virtio device id (2: block, 3: console, 4: entropy).
+    fn device_id(&self) -> u32;
+
+    /// The device-specific feature bits it offers (the transport adds
+    /// `VIRTIO_F_VERSION_1` and the ring features).
+    fn features(&self) -> u64;
+
+    /// The maximum size of each of its queues.
+    fn queue_max_sizes(&self) -> &[u16];
+
+    /// Reads its configuration space at `offset` into `data`; bytes beyond
+    /// it read zero.
+    fn read_config(&self, offset: u64, data: &mut [u8]);
+
+    /// A driver write to its configuration space (ignored by default).
+    fn write_config(&mut self, offset: u64, data: &[u8]) {
+        let _ = (offset, data);
+    }
+
+    /// The driver accepted `features` and set `DRIVER_OK`.
+    fn activate(&mut self, features: u64) {
+        let _ = features;
+    }
+
+    /// The driver reset the device.
+    fn reset(&mut self) {}
+
+    /// Handles the available buffers of queue `index`. Returns whether
+    /// buffers were used (the transport decides whether to interrupt), or
+    /// the reason the device must be reset.
+    fn process(
+        &mut self,
+        index: usize,
+        queue: &mut Queue,
+        mem: &GuestMemoryMmap,
+    ) -> Result<bool, DeviceError>;
+
+    /// The descriptors it holds (a disk image...), declared to the
+    /// deprivileging.
+    fn fds(&self) -> Vec<std::os::fd::RawFd> {
+        Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests;

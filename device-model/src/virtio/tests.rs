@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: MIT
+//! The transport and virtio-blk driven the way a driver does, over
+//! anonymous memory standing in for guest RAM. (The proof that a real
+//! driver works is the `virtio` suite: Linux on Xen.)
+
+use std::io::{Read, Seek, SeekFrom, Write};
+
+use virtio_bindings::virtio_blk::*;
+use virtio_bindings::virtio_config::*;
+use virtio_bindings::virtio_mmio::*;
+use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
+
+use super::{BlockBackend, VirtioBlk, VirtioMmio};
+use crate::device::{Access, Action, Ctx, Device, Space};
+
+const BASE: u64 = 0xfe00_0000;
+const IRQ: u8 = 5;
+const DESC: u64 = 0x1000;
+const AVAIL: u64 = 0x2000;
+const USED: u64 = 0x3000;
+const HDR: u64 = 0x4000;
+const DATA: u64 = 0x10000;
+const STATUS: u64 = 0x5000;
+const RAM: usize = 0x40000;
+const DISK: u64 = 64 * 512;
+const NEXT: u16 = 1;
+const WRITE: u16 = 2;
+
+struct Bed {
+    dev: VirtioMmio<VirtioBlk>,
+    mem: GuestMemoryMmap,
+    actions: Vec<Action>,
+    file: std::fs::File,
+    avail: u16,
+}
+
+impl Bed {
+    fn new(read_only: bool) -> Self {
+        let mut file = tempfile();
+        file.write_all(&(0..DISK).map(|i| (i / 512) as u8).collect::<Vec<_>>())
+            .unwrap();
+        let disk = BlockBackend::from_file(
+            file.try_clone().unwrap(),
+            DISK,
+            read_only,
+            std::path::Path::new("disk"),
+        )
+        .unwrap();
+        let mem = GuestMemoryMmap::<()>::from_ranges(&[(GuestAddress(0), RAM)]).unwrap();
+        Self {
+            dev: VirtioMmio::new(VirtioBlk::new(disk), BASE, IRQ),
+            mem,
+            actions: Vec::new(),
+            file,
+            avail: 0,
+        }
+    }
+
+    fn rd(&mut self, reg: u32) -> u32 {
+        let mut ctx = Ctx::new(&mut self.actions, None).with_memory(Some(&self.mem));
+        let a = Access {
+            space: Space::Mmio,
+            addr: BASE + u64::from(reg),
+            size: 4,
+        };
+        self.dev.read(a, &mut ctx) as u32
+    }
+
+    fn wr(&mut self, reg: u32, v: u32) {
+        let mut ctx = Ctx::new(&mut self.actions, None).with_memory(Some(&self.mem));
+        let a = Access {
+            space: Space::Mmio,
+            addr: BASE + u64::from(reg),
+            size: 4,
+        };
+        self.dev.write(a, u64::from(v), &mut ctx);
+    }
+
+    /// What Linux does: reset, negotiate VERSION_1, set up queue 0 of 8.
+    fn set_up(&mut self) {
+        assert_eq!(self.rd(VIRTIO_MMIO_MAGIC_VALUE), 0x7472_6976);
+        assert_eq!(self.rd(VIRTIO_MMIO_VERSION), 2);
+        assert_eq!(self.rd(VIRTIO_MMIO_DEVICE_ID), 2);
+        self.wr(VIRTIO_MMIO_STATUS, 0);
+        self.wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+        self.wr(
+            VIRTIO_MMIO_STATUS,
+            VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER,
+        );
+        self.wr(VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+        assert_ne!(
+            self.rd(VIRTIO_MMIO_DEVICE_FEATURES) & 1,
+            0,
+            "VERSION_1 offered"
+        );
+        self.wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+        self.wr(VIRTIO_MMIO_DRIVER_FEATURES, 1);
+        self.wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+        self.wr(VIRTIO_MMIO_DRIVER_FEATURES, 0);
+        let s = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK;
+        self.wr(VIRTIO_MMIO_STATUS, s);
+        assert_ne!(self.rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_FEATURES_OK, 0);
+        self.wr(VIRTIO_MMIO_QUEUE_SEL, 0);
+        assert_eq!(self.rd(VIRTIO_MMIO_QUEUE_NUM_MAX), 256);
+        self.wr(VIRTIO_MMIO_QUEUE_NUM, 8);
+        self.wr(VIRTIO_MMIO_QUEUE_DESC_LOW, DESC as u32);
+        self.wr(VIRTIO_MMIO_QUEUE_AVAIL_LOW, AVAIL as u32);
+        self.wr(VIRTIO_MMIO_QUEUE_USED_LOW, USED as u32);
+        self.wr(VIRTIO_MMIO_QUEUE_READY, 1);
+        self.wr(VIRTIO_MMIO_STATUS, s | VIRTIO_CONFIG_S_DRIVER_OK);
+        assert_eq!(self.rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
+    }
+
+    fn desc(&self, i: u16, addr: u64, len: u32, flags: u16, next: u16) {
+        let at = DESC + 16 * u64::from(i);
+        self.mem.write_obj(addr, GuestAddress(at)).unwrap();
+        self.mem.write_obj(len, GuestAddress(at + 8)).unwrap();
+        self.mem.write_obj(flags, GuestAddress(at + 12)).unwrap();
+        self.mem.write_obj(next, GuestAddress(at + 14)).unwrap();
+    }
+
+    /// Offers chain `head`, notifies, returns the used length.
+    fn submit(&mut self, head: u16) -> Option<u32> {
+        let slot = u64::from(self.avail % 8);
+        self.mem
+            .write_obj(head, GuestAddress(AVAIL + 4 + 2 * slot))
+            .unwrap();
+        self.avail = self.avail.wrapping_add(1);
+        self.mem
+            .write_obj(self.avail, GuestAddress(AVAIL + 2))
+            .unwrap();
+        let before: u16 = self.mem.read_obj(GuestAddress(USED + 2)).unwrap();
+        self.wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+        let after: u16 = self.mem.read_obj(GuestAddress(USED + 2)).unwrap();
+        (after != before).then(|| {
+            let e = USED + 4 + 8 * u64::from(before % 8);
+            self.mem.read_obj::<u32>(GuestAddress(e + 4)).unwrap()
+        })
+    }
+
+    /// A three-descriptor request: header, data, status.
+    fn request(&mut self, ty: u32, sector: u64, len: u32) -> (Option<u32>, u8) {
+        self.mem.write_obj(ty, GuestAddress(HDR)).unwrap();
+        self.mem.write_obj(0u32, GuestAddress(HDR + 4)).unwrap();
+        self.mem.write_obj(sector, GuestAddress(HDR + 8)).unwrap();
+        self.mem.write_obj(0xeeu8, GuestAddress(STATUS)).unwrap();
+        let data_flags = if ty == VIRTIO_BLK_T_IN { WRITE } else { 0 };
+        self.desc(0, HDR, 16, NEXT, 1);
+        self.desc(1, DATA, len, NEXT | data_flags, 2);
+        self.desc(2, STATUS, 1, WRITE, 0);
+        let used = self.submit(0);
+        (used, self.mem.read_obj(GuestAddress(STATUS)).unwrap())
+    }
+
+    fn disk(&mut self) -> Vec<u8> {
+        let mut v = Vec::new();
+        self.file.seek(SeekFrom::Start(0)).unwrap();
+        self.file.read_to_end(&mut v).unwrap();
+        v
+    }
+
+    fn needs_reset(&mut self) -> bool {
+        self.rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET != 0
+    }
+}
+
+fn tempfile() -> std::fs::File {
+    let p = std::env::temp_dir().join(format!(
+        "xtdm-blk-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&p)
+        .unwrap();
+    std::fs::remove_file(&p).unwrap();
+    f
+}
+
+#[test]
+fn a_driver_writes_and_reads_sectors_and_is_interrupted() {
+    let mut b = Bed::new(false);
+    b.set_up();
+    assert_eq!(b.rd(VIRTIO_MMIO_CONFIG), 64, "capacity in sectors");
+    b.mem
+        .write_slice(&[0xab; 1024], GuestAddress(DATA))
+        .unwrap();
+    assert_eq!(
+        b.request(VIRTIO_BLK_T_OUT, 2, 1024),
+        (Some(1), VIRTIO_BLK_S_OK as u8)
+    );
+    assert!(
+        b.actions.contains(&Action::IsaIrq(IRQ, true)),
+        "{:?}",
+        b.actions
+    );
+    assert_eq!(b.rd(VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_MMIO_INT_VRING);
+    b.wr(VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_VRING);
+    assert_eq!(b.actions.last(), Some(&Action::IsaIrq(IRQ, false)));
+    let disk = b.disk();
+    assert!(disk[1024..2048].iter().all(|&x| x == 0xab));
+    assert!(disk[..1024]
+        .iter()
+        .enumerate()
+        .all(|(i, &x)| x == (i / 512) as u8));
+    assert!(disk[2048..]
+        .iter()
+        .enumerate()
+        .all(|(i, &x)| x == (i / 512 + 4) as u8));
+    b.mem.write_slice(&[0; 1536], GuestAddress(DATA)).unwrap();
+    assert_eq!(
+        b.request(VIRTIO_BLK_T_IN, 1, 1536),
+        (Some(1537), VIRTIO_BLK_S_OK as u8)
+    );
+    let mut got = [0u8; 1536];
+    b.mem.read_slice(&mut got, GuestAddress(DATA)).unwrap();
+    assert!(got[..512].iter().all(|&x| x == 1));
+    assert!(got[512..].iter().all(|&x| x == 0xab));
+    assert_eq!(b.request(VIRTIO_BLK_T_FLUSH, 0, 0).1, VIRTIO_BLK_S_OK as u8);
+    assert_eq!(b.request(99, 0, 512).1, VIRTIO_BLK_S_UNSUPP as u8);
+    assert!(!b.needs_reset());
+}
+
+#[test]
+fn a_read_only_disk_refuses_writes_and_stays_unchanged() {
+    let mut b = Bed::new(true);
+    b.set_up();
+    let before = b.disk();
+    b.mem.write_slice(&[0xcd; 512], GuestAddress(DATA)).unwrap();
+    assert_eq!(
+        b.request(VIRTIO_BLK_T_OUT, 0, 512).1,
+        VIRTIO_BLK_S_IOERR as u8
+    );
+    assert_eq!(b.disk(), before);
+    assert_eq!(b.request(VIRTIO_BLK_T_IN, 0, 512).1, VIRTIO_BLK_S_OK as u8);
+}
+
+#[test]
+fn nothing_is_read_or_written_beyond_the_disk() {
+    let mut b = Bed::new(false);
+    b.set_up();
+    let before = b.disk();
+    for (sector, len) in [
+        (63, 1024),
+        (64, 512),
+        (u64::MAX / 512, 512),
+        (u64::MAX, 512),
+    ] {
+        assert_eq!(
+            b.request(VIRTIO_BLK_T_OUT, sector, len).1,
+            VIRTIO_BLK_S_IOERR as u8,
+            "write at {sector}"
+        );
+        assert_eq!(
+            b.request(VIRTIO_BLK_T_IN, sector, len).1,
+            VIRTIO_BLK_S_IOERR as u8
+        );
+    }
+    assert_eq!(b.disk(), before);
+    // The last sector itself is fine.
+    assert_eq!(b.request(VIRTIO_BLK_T_IN, 63, 512).1, VIRTIO_BLK_S_OK as u8);
+}
+
+#[test]
+fn buffers_outside_guest_ram_fail_the_request() {
+    let mut b = Bed::new(false);
+    b.set_up();
+    let before = b.disk();
+    // Data beyond RAM.
+    b.mem
+        .write_obj(VIRTIO_BLK_T_OUT, GuestAddress(HDR))
+        .unwrap();
+    b.mem.write_obj(0u64, GuestAddress(HDR + 8)).unwrap();
+    b.desc(0, HDR, 16, NEXT, 1);
+    b.desc(1, RAM as u64 - 256, 512, NEXT, 2);
+    b.desc(2, STATUS, 1, WRITE, 0);
+    assert_eq!(b.submit(0), Some(1));
+    assert_eq!(
+        b.mem.read_obj::<u8>(GuestAddress(STATUS)).unwrap(),
+        VIRTIO_BLK_S_IOERR as u8
+    );
+    // A length that wraps the address space.
+    b.desc(1, u64::MAX - 16, 512, NEXT, 2);
+    assert_eq!(b.submit(0), Some(1));
+    // The status byte itself outside RAM: the request cannot be answered.
+    b.desc(1, DATA, 512, NEXT, 2);
+    b.desc(2, 1 << 40, 1, WRITE, 0);
+    assert_eq!(b.submit(0), Some(0));
+    assert_eq!(b.disk(), before);
+    assert!(
+        !b.needs_reset(),
+        "bad buffers fail requests, not the device"
+    );
+    assert_eq!(b.request(VIRTIO_BLK_T_IN, 0, 512).1, VIRTIO_BLK_S_OK as u8);
+}
+
+#[test]
+fn a_looping_chain_ends_and_the_device_keeps_serving() {
+    let mut b = Bed::new(false);
+    b.set_up();
+    b.desc(0, HDR, 16, NEXT, 1);
+    b.desc(1, DATA, 512, NEXT | WRITE, 0); // back to the head, forever
+    assert_eq!(
+        b.submit(0),
+        Some(0),
+        "no status byte: unanswerable, used with 0"
+    );
+    // A head beyond the queue.
+    assert_eq!(b.submit(200), None);
+    assert!(b.needs_reset(), "a head beyond the queue");
+    b.wr(VIRTIO_MMIO_STATUS, 0);
+    b.avail = 0;
+    b.mem
+        .write_slice(&[0u8; 0x3000], GuestAddress(DESC))
+        .unwrap();
+    b.set_up();
+    assert_eq!(
+        b.request(VIRTIO_BLK_T_IN, 5, 512),
+        (Some(513), VIRTIO_BLK_S_OK as u8)
+    );
+}
+
+#[test]
+fn rule_breaking_drivers_get_needs_reset_and_a_reset_recovers() {
+    let mut b = Bed::new(false);
+    b.set_up();
+    // An available index far ahead of the device.
+    b.mem.write_obj(1000u16, GuestAddress(AVAIL + 2)).unwrap();
+    b.wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+    assert!(b.needs_reset(), "avail index beyond the queue");
+    assert_ne!(
+        b.rd(VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_CONFIG,
+        0
+    );
+    // A notify for a queue that does not exist, after a reset.
+    b.wr(VIRTIO_MMIO_STATUS, 0);
+    b.mem.write_obj(0u16, GuestAddress(AVAIL + 2)).unwrap();
+    b.mem.write_obj(0u16, GuestAddress(USED + 2)).unwrap();
+    b.avail = 0;
+    b.set_up();
+    b.wr(VIRTIO_MMIO_QUEUE_NOTIFY, 7);
+    assert!(b.needs_reset(), "queue 7");
+    // DRIVER_OK before FEATURES_OK.
+    b.wr(VIRTIO_MMIO_STATUS, 0);
+    b.wr(
+        VIRTIO_MMIO_STATUS,
+        VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER,
+    );
+    b.wr(
+        VIRTIO_MMIO_STATUS,
+        VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_DRIVER_OK,
+    );
+    assert!(b.needs_reset(), "DRIVER_OK first");
+    // Features the device never offered are not accepted.
+    b.wr(VIRTIO_MMIO_STATUS, 0);
+    b.wr(
+        VIRTIO_MMIO_STATUS,
+        VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER,
+    );
+    b.wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+    b.wr(VIRTIO_MMIO_DRIVER_FEATURES, 1 | 1 << 20);
+    b.wr(
+        VIRTIO_MMIO_STATUS,
+        VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK,
+    );
+    assert_eq!(b.rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_FEATURES_OK, 0);
+    // Rings outside RAM.
+    b.wr(VIRTIO_MMIO_STATUS, 0);
+    b.avail = 0;
+    b.set_up();
+    b.wr(VIRTIO_MMIO_STATUS, 0);
+    b.wr(
+        VIRTIO_MMIO_STATUS,
+        VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER,
+    );
+    b.wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+    b.wr(VIRTIO_MMIO_DRIVER_FEATURES, 1);
+    let s = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK;
+    b.wr(VIRTIO_MMIO_STATUS, s);
+    b.wr(VIRTIO_MMIO_QUEUE_NUM, 8);
+    b.wr(VIRTIO_MMIO_QUEUE_DESC_LOW, 0xffff_f000);
+    b.wr(VIRTIO_MMIO_QUEUE_AVAIL_LOW, AVAIL as u32);
+    b.wr(VIRTIO_MMIO_QUEUE_USED_LOW, USED as u32);
+    b.wr(VIRTIO_MMIO_QUEUE_READY, 1);
+    b.wr(VIRTIO_MMIO_STATUS, s | VIRTIO_CONFIG_S_DRIVER_OK);
+    b.wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+    assert!(b.needs_reset(), "descriptor table outside RAM");
+    // And a full reset brings it back.
+    b.wr(VIRTIO_MMIO_STATUS, 0);
+    b.mem.write_obj(0u16, GuestAddress(AVAIL + 2)).unwrap();
+    b.mem.write_obj(0u16, GuestAddress(USED + 2)).unwrap();
+    b.avail = 0;
+    b.set_up();
+    assert_eq!(
+        b.request(VIRTIO_BLK_T_IN, 3, 512),
+        (Some(513), VIRTIO_BLK_S_OK as u8)
+    );
+}

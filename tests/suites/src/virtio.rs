@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: MIT
+//! The `virtio` suite: a Linux guest boots with its root filesystem on a
+//! virtio-blk disk that a deprivileged xen-thin-dm serves over virtio-mmio.
+//!
+//! The guest is unmodified Linux (its own virtio-mmio, virtio-blk and ext4
+//! drivers); the linuxboot firmware only loads it. Its `init` writes a
+//! file, reads it back past the page cache, moves 4 MiB through the disk,
+//! and stops the guest through the debug-exit port with its verdict. A
+//! second boot of the same disk must find the first boot's file.
+
+use std::time::Instant;
+
+use crate::devicemodel::{check_confined, dm_args, dm_log, dm_pid, thin_dm_path, wait_for};
+use crate::tap::Tap;
+use crate::xl::{self, Guest};
+
+/// The linuxboot firmware with the guest kernel (`$XDM_LINUX_GUEST` overrides).
+fn firmware() -> String {
+    std::env::var("XDM_LINUX_GUEST").unwrap_or_else(|_| "/guests/linuxboot.elf".into())
+}
+
+/// The pristine root disk (`$XDM_LINUX_DISK` overrides).
+fn pristine_disk() -> String {
+    std::env::var("XDM_LINUX_DISK").unwrap_or_else(|_| "/guests/linux-disk.img".into())
+}
+
+const DISK: &str = "/tmp/xdm-virtio-disk.img";
+const NAME: &str = "virtio-guest";
+
+/// How long a boot may take (nested TCG: the kernel boots in tens of seconds).
+const BOOT_SECS: u64 = 300;
+
+fn config(dm: &str, uart: &str) -> String {
+    let dm_lines = format!(
+        "device_model_version = \"qemu-xen-traditional\"\ndevice_model_override = \"{dm}\"\n"
+    );
+    let extra = format!(
+        "{}on_poweroff = \"destroy\"\non_reboot = \"destroy\"\non_crash = \"destroy\"\n",
+        dm_args(&["--virtio-blk", DISK, "--uart-log", uart])
+    );
+    xl::guest_config_with(NAME, &firmware(), &dm_lines, &extra)
+        .replace("memory = 32", "memory = 128")
+}
+
+/// Boots the guest once; returns its console output and the DM's log.
+fn boot(t: &mut Tap, n: u32) -> Option<(String, String)> {
+    let dm = thin_dm_path();
+    let uart = format!("/tmp/virtio-uart-{n}.log");
+    let _ = std::fs::remove_file(&uart);
+    let g = match Guest::create_from(NAME, &config(&dm, &uart), true) {
+        Ok(g) => g,
+        Err(e) => {
+            t.check(
+                &format!("boot {n}: xl create of the Linux guest with xen-thin-dm"),
+                false,
+                e,
+            );
+            t.note(dm_log(NAME));
+            return None;
+        }
+    };
+    t.check(
+        &format!("boot {n}: xl create of the Linux guest with xen-thin-dm"),
+        true,
+        "",
+    );
+    if let Some(pid) = dm_pid(g.domid) {
+        if n == 1 {
+            check_confined(
+                t,
+                pid,
+                40000 + u32::from(g.domid.0),
+                Some("/run/xen-thin-dm/empty"),
+            );
+        }
+    }
+    let start = Instant::now();
+    let (ok, out) = xl::run("xl", &["unpause", NAME]);
+    t.check(&format!("boot {n}: xl unpause"), ok, out);
+    let gone = wait_for(BOOT_SECS, || xl::list_state(NAME).is_none().then_some(()));
+    let console = std::fs::read_to_string(&uart).unwrap_or_default();
+    let log = dm_log(NAME);
+    t.check(
+        &format!(
+            "boot {n}: the guest ran to its end ({:.0} s)",
+            start.elapsed().as_secs_f64()
+        ),
+        gone.is_some(),
+        format_args!("still running after {BOOT_SECS} s"),
+    );
+    drop(g);
+    Some((console, log))
+}
+
+/// The suite.
+pub fn run() -> i32 {
+    let mut t = Tap::new("virtio");
+    if let Err(e) = std::fs::copy(pristine_disk(), DISK) {
+        t.check("a fresh copy of the guest's root disk", false, e);
+        return t.finish();
+    }
+    let size = std::fs::metadata(DISK).map(|m| m.len()).unwrap_or(0);
+    for n in 1..=2 {
+        let Some((console, log)) = boot(&mut t, n) else {
+            break;
+        };
+        let pass = t.check(
+            &format!("boot {n}: Linux mounted its root from xen-thin-dm's virtio disk and its checks passed"),
+            console.contains("XDM-GUEST: PASS"),
+            "no PASS on the guest's console",
+        );
+        t.check(
+            &format!("boot {n}: the device model saw the guest stop with code 0"),
+            log.contains("the guest asked to stop with code 0"),
+            "",
+        );
+        t.check(
+            &format!("boot {n}: the guest counts this boot as number {n} of the disk"),
+            console.contains(&format!("XDM-GUEST: boot {n} of this disk")),
+            "",
+        );
+        if n == 2 {
+            t.check(
+                "boot 2: the first boot's file was there, byte for byte",
+                console.contains("XDM-GUEST: the previous boot's file read back"),
+                "",
+            );
+        }
+        t.check(
+            &format!("boot {n}: the device model mapped the guest's RAM and served virtio-blk on virtio-mmio"),
+            log.contains("guest RAM: ") && log.contains("on virtio-mmio at 0xfe000000"),
+            "",
+        );
+        if !pass || n == 2 {
+            t.note("--- the guest's console");
+            t.note(
+                console
+                    .lines()
+                    .rev()
+                    .take(60)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            );
+            t.note("--- the device model's log");
+            t.note(&log);
+        }
+        if !pass {
+            break;
+        }
+    }
+    t.check(
+        "the disk image kept its size",
+        std::fs::metadata(DISK).map(|m| m.len()).unwrap_or(0) == size,
+        "",
+    );
+    let _ = std::fs::remove_file(DISK);
+    t.finish()
+}

@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: MIT
+//! The Linux guest that xen-thin-dm serves over virtio: a small kernel
+//! built from the same 6.12 source as dom0's (`tests/linux-guest/kernel.config`
+//! on tinyconfig, gcc, no modules), the linuxboot firmware that boots it
+//! (`tests/guests/linuxboot.c`, the kernel linked in, the command line
+//! naming the board's virtio-mmio slot), and its root disk: an ext4 image
+//! made by `mkfs.ext4 -d` from Debian's static busybox and the test's
+//! `init`.
+
+use std::path::{Path, PathBuf};
+
+use crate::ctx::{Ctx, Key, Result};
+use crate::linux::{self, Source};
+use crate::sh::cmd;
+use crate::xen::Dist;
+
+/// The built guest.
+pub struct LinuxGuest {
+    /// `linuxboot.elf`: HVM firmware with the kernel inside.
+    pub firmware: PathBuf,
+    /// `disk.img`: the pristine root disk (the suite copies it).
+    pub disk: PathBuf,
+}
+
+/// The disk's size: room for the test's writes, small in the initramfs.
+const DISK_MIB: u32 = 24;
+
+/// The busybox applets the guest's `init` uses.
+const APPLETS: &[&str] = &[
+    "sh", "mount", "echo", "cat", "grep", "cut", "mkdir", "sync", "dd", "md5sum", "rm", "sleep",
+    "uname", "printf", "ls", "poweroff",
+];
+
+/// The guest kernel's command line: its console, its root on the first
+/// virtio-mmio slot of xen-thin-dm's board.
+pub fn cmdline() -> String {
+    let (base, irq) = xen_thin_dm::board::virtio_mmio_slot(0).expect("slot 0 exists");
+    format!(
+        "console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 root=/dev/vda rw rootfstype=ext4 \
+         init=/init panic=-1 virtio_mmio.device=4K@{base:#x}:{irq}"
+    )
+}
+
+/// Builds (or takes from the cache) the kernel, the firmware and the disk.
+pub fn build(ctx: &Ctx, src: &Source, dist: &Dist) -> Result<LinuxGuest> {
+    let bzimage = kernel(ctx, src)?;
+    let firmware = firmware(ctx, &bzimage)?;
+    let disk = disk(ctx, dist)?;
+    Ok(LinuxGuest { firmware, disk })
+}
+
+fn kernel(ctx: &Ctx, src: &Source) -> Result<PathBuf> {
+    let fragment = ctx.root.join("tests/linux-guest/kernel.config");
+    let key = Key::new("guest-kernel")
+        .str(&src.version)
+        .file(&fragment)?
+        .str(&cmd("gcc").arg("--version").read()?)
+        .finish();
+    let dir = ctx.cache.join("guest-kernel").join(&key);
+    let build = dir.join("build");
+    let log = ctx.log("guest-kernel.log");
+    ctx.step(
+        "guest: the virtio guest's Linux kernel (tinyconfig + fragment)",
+        || {
+            let built = ctx.cached(&dir, &key, |_| {
+                let _ = std::fs::remove_file(&log);
+                let make = |targets: &[&str]| {
+                    cmd("make")
+                        .arg("-C")
+                        .arg(&src.dir)
+                        .arg(format!("O={}", build.display()))
+                        .args(targets)
+                };
+                make(&["tinyconfig"]).run_logged(&log, "make tinyconfig")?;
+                cmd(src.dir.join("scripts/kconfig/merge_config.sh"))
+                    .args(["-m", "-O"])
+                    .arg(&build)
+                    .arg(build.join(".config"))
+                    .arg(&fragment)
+                    .dir(&src.dir)
+                    .run_logged(&log, "merging the config fragment")?;
+                make(&["olddefconfig"]).run_logged(&log, "make olddefconfig")?;
+                linux::check_config(&build.join(".config"), &fragment)?;
+                make(&["-j", &linux::jobs(), "bzImage"])
+                    .run_logged(&log, "building the guest kernel")?;
+                Ok(())
+            })?;
+            Ok(if built {
+                format!("built ({key})")
+            } else {
+                format!("cached ({key})")
+            })
+        },
+    )?;
+    Ok(build.join("arch/x86/boot/bzImage"))
+}
+
+fn firmware(ctx: &Ctx, bzimage: &Path) -> Result<PathBuf> {
+    let src = ctx.root.join("tests/guests");
+    let line = cmdline();
+    let key = Key::new("linuxboot")
+        .file(&src.join("linuxboot.c"))?
+        .file(&src.join("linuxboot.S"))?
+        .file(&src.join("start.S"))?
+        .file(&src.join("guest.ld"))?
+        .file(bzimage)?
+        .str(&line)
+        .str(&cmd("gcc").arg("--version").read()?)
+        .finish();
+    let dir = ctx.cache.join("linuxboot").join(&key);
+    let elf = dir.join("linuxboot.elf");
+    ctx.step(
+        "guest: the linuxboot firmware (the guest kernel linked in)",
+        || {
+            let built = ctx.cached(&dir, &key, |_| {
+                cmd("gcc")
+                    .args([
+                        "-m32",
+                        "-ffreestanding",
+                        "-fno-pic",
+                        "-fno-stack-protector",
+                        "-fno-asynchronous-unwind-tables",
+                        "-O2",
+                        "-Wall",
+                        "-Wextra",
+                        "-Werror",
+                        "-nostdlib",
+                        "-static",
+                        "-no-pie",
+                        "-Wl,-T,guest.ld",
+                        "-Wl,--build-id=none",
+                        "-Wl,--no-warn-rwx-segments",
+                    ])
+                    .arg(format!("-DKERNEL_IMAGE=\"{}\"", bzimage.display()))
+                    .arg(format!("-DLINUX_CMDLINE=\"{line}\""))
+                    .arg("-o")
+                    .arg(&elf)
+                    .args(["start.S", "linuxboot.c", "linuxboot.S"])
+                    .dir(&src)
+                    .run_logged(
+                        &ctx.log("linuxboot.log"),
+                        "compiling the linuxboot firmware",
+                    )?;
+                Ok(())
+            })?;
+            Ok(if built {
+                "built".into()
+            } else {
+                "cached".into()
+            })
+        },
+    )?;
+    Ok(elf)
+}
+
+fn disk(ctx: &Ctx, dist: &Dist) -> Result<PathBuf> {
+    let init = ctx.root.join("tests/linux-guest/init");
+    let busybox = dist.root.join("bin/busybox");
+    let key = Key::new("guest-disk")
+        .file(&init)?
+        .file(&busybox)?
+        .str(&APPLETS.join(" "))
+        .str(&DISK_MIB.to_string())
+        .str(&cmd("mkfs.ext4").arg("-V").read().unwrap_or_default())
+        .finish();
+    let dir = ctx.cache.join("guest-disk").join(&key);
+    let img = dir.join("disk.img");
+    ctx.step(
+        "guest: the virtio guest's root disk (ext4, busybox, init)",
+        || {
+            let built = ctx.cached(&dir, &key, |dir| {
+                let root = dir.join("root");
+                for d in ["bin", "proc", "sys", "dev", "data", "tmp"] {
+                    std::fs::create_dir_all(root.join(d))?;
+                }
+                std::fs::copy(&busybox, root.join("bin/busybox"))?;
+                for a in APPLETS {
+                    std::os::unix::fs::symlink("busybox", root.join("bin").join(a))?;
+                }
+                std::fs::copy(&init, root.join("init"))?;
+                cmd("mkfs.ext4")
+                    .args(["-q", "-F", "-L", "xdm-guest", "-E", "root_owner=0:0", "-d"])
+                    .arg(&root)
+                    .arg(&img)
+                    .arg(format!("{DISK_MIB}M"))
+                    .run_logged(&ctx.log("guest-disk.log"), "mkfs.ext4 of the guest's root")?;
+                std::fs::remove_dir_all(&root)?;
+                Ok(())
+            })?;
+            Ok(if built {
+                "built".into()
+            } else {
+                "cached".into()
+            })
+        },
+    )?;
+    Ok(img)
+}
