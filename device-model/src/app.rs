@@ -351,6 +351,7 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
     // until step 4: the guest is paused until then, so no request has
     // been read.
     let other = other.unwrap_or(DomId(dom.0 + 1));
+    let disks: Vec<std::path::PathBuf> = o.disks.iter().map(|d| d.path.clone()).collect();
     let mut before_seccomp = Vec::new();
     if o.depriv {
         let plan = depriv::Plan {
@@ -376,7 +377,8 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
         };
         let done = depriv::apply_with(&plan, &mut || {
             if o.escape_test {
-                before_seccomp = escape::attempts(&dm, &ev, other, other_pid, kept.as_mut());
+                before_seccomp =
+                    escape::attempts(&dm, &ev, other, other_pid, kept.as_mut(), &disks);
             }
         });
         match done {
@@ -414,7 +416,7 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
     }
 
     if o.escape_test {
-        let after = escape::attempts(&dm, &ev, other, other_pid, kept.as_mut());
+        let after = escape::attempts(&dm, &ev, other, other_pid, kept.as_mut(), &disks);
         if !escape::report(other, &before_seccomp, &after) {
             let _ = server.detach();
             return Err(Fatal("an escape attempt succeeded: stopping".into()));

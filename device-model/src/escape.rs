@@ -69,13 +69,15 @@ fn xs_errno(e: xenstore_client::Error) -> i32 {
 
 /// Tries every escape; `other` is another guest's domain and `other_pid`
 /// its device model's process, if known; `kept` the xenstore forwarder the
-/// device model kept, if any.
+/// device model kept, if any; `disks` the paths of the disks it serves
+/// (opened before deprivileging: re-opening one, or a sibling, must fail).
 pub fn attempts(
     dm: &DeviceModel,
     ev: &EventChannel,
     other: DomId,
     other_pid: Option<u32>,
     kept: Option<&mut Forwarder>,
+    disks: &[std::path::PathBuf],
 ) -> Vec<Attempt> {
     let mut v = Vec::new();
     let mut t = |what: String, result: Result<String, i32>| v.push(Attempt { what, result });
@@ -158,6 +160,27 @@ pub fn attempts(
             format!("re-open {}", path.to_string_lossy()),
             open(path, libc::O_RDWR),
         );
+    }
+    for d in disks {
+        let Ok(p) = std::ffi::CString::new(d.as_os_str().as_encoded_bytes()) else {
+            continue;
+        };
+        t(
+            format!("re-open its disk by path ({})", d.display()),
+            open(&p, libc::O_RDWR),
+        );
+        if let Some(Ok(sib)) = d.parent().map(|dir| {
+            std::ffi::CString::new(
+                dir.join("xen-thin-dm-escaped")
+                    .into_os_string()
+                    .into_encoded_bytes(),
+            )
+        }) {
+            t(
+                "create a file beside its disk".into(),
+                open(&sib, libc::O_WRONLY | libc::O_CREAT),
+            );
+        }
     }
     t(
         "write a file outside the chroot (/tmp)".into(),

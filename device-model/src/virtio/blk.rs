@@ -26,6 +26,8 @@ const QUEUE_SIZE: u16 = 256;
 /// Data segments per request the device accepts (`seg_max`): a request
 /// has them plus its header and status.
 const SEG_MAX: u32 = 126;
+/// Descriptors a request may have: its data segments, header and status.
+const MAX_DESCRIPTORS: usize = SEG_MAX as usize + 2;
 /// The request header: type, reserved, sector.
 const HEADER: usize = 16;
 
@@ -136,7 +138,28 @@ impl VirtioBlk {
 
     /// Handles one request; returns its status and the bytes written to
     /// the guest's buffers (the status byte not included).
-    fn request(&mut self, mem: &GuestMemoryMmap, descs: &[Descriptor]) -> Result<(u8, u32), ()> {
+    fn request(
+        &mut self,
+        mem: &GuestMemoryMmap,
+        descs: &[Descriptor],
+        too_long: bool,
+    ) -> Result<(u8, u32), ()> {
+        if too_long {
+            // More descriptors than seg_max allows: fail it, status in the
+            // last byte of the last descriptor if the guest made it writable.
+            let last = descs.last().ok_or(())?;
+            if !last.is_write_only() || last.len() == 0 {
+                return Err(());
+            }
+            let at = last
+                .addr()
+                .0
+                .checked_add(u64::from(last.len()) - 1)
+                .ok_or(())?;
+            mem.write_obj(VIRTIO_BLK_S_IOERR as u8, GuestAddress(at))
+                .map_err(|_| ())?;
+            return Ok((VIRTIO_BLK_S_IOERR as u8, 0));
+        }
         // The header: the first HEADER readable bytes.
         let readable: Vec<&Descriptor> = descs.iter().take_while(|d| !d.is_write_only()).collect();
         let writable: Vec<&Descriptor> = descs.iter().skip(readable.len()).collect();
@@ -174,14 +197,13 @@ impl VirtioBlk {
         if last.len() > 1 {
             data_in.push((last.addr().0, last.len() - 1));
         }
-        let status_at = last.addr().0 + u64::from(last.len()) - 1;
+        let status_at = last
+            .addr()
+            .0
+            .checked_add(u64::from(last.len()) - 1)
+            .ok_or(())?;
         if !mem.check_range(GuestAddress(status_at), 1) {
             return Err(());
-        }
-        if descs.len() > SEG_MAX as usize + 2 {
-            mem.write_obj(VIRTIO_BLK_S_IOERR as u8, GuestAddress(status_at))
-                .map_err(|_| ())?;
-            return Ok((VIRTIO_BLK_S_IOERR as u8, 0));
         }
         let io = |list: &[(u64, u32)]| -> Option<u64> {
             list.iter()
@@ -347,8 +369,22 @@ impl VirtioDevice for VirtioBlk {
             }
             // The chain ends at the queue size (a loop) or at a bad
             // descriptor; what it yielded is all the request there is.
-            let descs: Vec<Descriptor> = chain.collect();
-            let len = match self.request(mem, &descs) {
+            // A chain (an indirect table's included) yields at most 65535
+            // descriptors; only the request's bound is kept, and the last
+            // one, where the status byte is.
+            let mut descs: Vec<Descriptor> = Vec::new();
+            let mut extra = None;
+            for d in chain {
+                if descs.len() < MAX_DESCRIPTORS {
+                    descs.push(d);
+                } else {
+                    extra = Some(d);
+                }
+            }
+            if let Some(last) = extra {
+                descs.push(last);
+            }
+            let len = match self.request(mem, &descs, extra.is_some()) {
                 Ok((status, written)) => {
                     self.counts[match u32::from(status) {
                         VIRTIO_BLK_S_OK => 0,

@@ -400,3 +400,40 @@ fn rule_breaking_drivers_get_needs_reset_and_a_reset_recovers() {
         (Some(513), VIRTIO_BLK_S_OK as u8)
     );
 }
+
+#[test]
+fn a_request_of_too_many_descriptors_fails_with_its_status() {
+    let mut b = Bed::new(false);
+    b.set_up();
+    let before = b.disk();
+    // An indirect table of 200 one-byte data descriptors plus header and
+    // status: more than seg_max.
+    const TABLE: u64 = 0x20000;
+    let n = 202u16;
+    let put = |i: u16, addr: u64, len: u32, flags: u16, next: u16| {
+        let at = TABLE + 16 * u64::from(i);
+        b.mem.write_obj(addr, GuestAddress(at)).unwrap();
+        b.mem.write_obj(len, GuestAddress(at + 8)).unwrap();
+        b.mem.write_obj(flags, GuestAddress(at + 12)).unwrap();
+        b.mem.write_obj(next, GuestAddress(at + 14)).unwrap();
+    };
+    put(0, HDR, 16, NEXT, 1);
+    for i in 1..n - 1 {
+        put(i, DATA + u64::from(i), 1, NEXT, i + 1);
+    }
+    put(n - 1, STATUS, 1, WRITE, 0);
+    b.mem
+        .write_obj(VIRTIO_BLK_T_OUT, GuestAddress(HDR))
+        .unwrap();
+    b.mem.write_obj(0u64, GuestAddress(HDR + 8)).unwrap();
+    b.mem.write_obj(0xeeu8, GuestAddress(STATUS)).unwrap();
+    const INDIRECT: u16 = 4;
+    b.desc(0, TABLE, 16 * u32::from(n), INDIRECT, 0);
+    assert_eq!(b.submit(0), Some(1));
+    assert_eq!(
+        b.mem.read_obj::<u8>(GuestAddress(STATUS)).unwrap(),
+        VIRTIO_BLK_S_IOERR as u8
+    );
+    assert_eq!(b.disk(), before);
+    assert!(!b.needs_reset());
+}

@@ -30,13 +30,17 @@ const NAME: &str = "virtio-guest";
 /// How long a boot may take (nested TCG: the kernel boots in tens of seconds).
 const BOOT_SECS: u64 = 300;
 
-fn config(dm: &str, uart: &str) -> String {
+fn config(dm: &str, uart: &str, escape_test: bool) -> String {
     let dm_lines = format!(
         "device_model_version = \"qemu-xen-traditional\"\ndevice_model_override = \"{dm}\"\n"
     );
     let extra = format!(
         "{}on_poweroff = \"destroy\"\non_reboot = \"destroy\"\non_crash = \"destroy\"\n",
-        dm_args(&["--virtio-blk", DISK, "--uart-log", uart])
+        if escape_test {
+            dm_args(&["--virtio-blk", DISK, "--uart-log", uart, "--escape-test"])
+        } else {
+            dm_args(&["--virtio-blk", DISK, "--uart-log", uart])
+        }
     );
     xl::guest_config_with(NAME, &firmware(), &dm_lines, &extra)
         .replace("memory = 32", "memory = 128")
@@ -47,7 +51,7 @@ fn boot(t: &mut Tap, n: u32) -> Option<(String, String)> {
     let dm = thin_dm_path();
     let uart = format!("/tmp/virtio-uart-{n}.log");
     let _ = std::fs::remove_file(&uart);
-    let g = match Guest::create_from(NAME, &config(&dm, &uart), true) {
+    let g = match Guest::create_from(NAME, &config(&dm, &uart, n == 1), true) {
         Ok(g) => g,
         Err(e) => {
             t.check(
@@ -119,6 +123,23 @@ pub fn run() -> i32 {
             console.contains(&format!("XDM-GUEST: boot {n} of this disk")),
             "",
         );
+        if n == 1 {
+            let refused = log
+                .lines()
+                .find_map(|l| l.split("escape attempts: ").nth(1))
+                .and_then(|r| {
+                    let mut w = r.split_whitespace();
+                    let a: u32 = w.next()?.parse().ok()?;
+                    let b: u32 = w.nth(1)?.parse().ok()?;
+                    Some((a, b))
+                });
+            t.check(
+                "boot 1: every escape attempt of the device model with a disk was refused, re-opening its disk included",
+                matches!(refused, Some((a, b)) if a == b && b > 0)
+                    && log.contains("re-open its disk by path"),
+                format_args!("{refused:?}"),
+            );
+        }
         if n == 2 {
             t.check(
                 "boot 2: the first boot's file was there, byte for byte",
