@@ -28,7 +28,7 @@ use std::process::ExitCode;
 use crate::cli::{self, Command, Options, Privcmd};
 use crate::devices::{DebugExit, PciCounter, Scratch, Uart16550};
 use crate::forwarder::{self, Forwarder};
-use crate::virtio::{BlockBackend, VirtioBlk, VirtioMmio};
+use crate::virtio::{BlockBackend, VirtioBlk, VirtioConsole, VirtioMmio, VirtioRng};
 use crate::{board, depriv, escape, testplatform, Device, Exit, Machine, Server};
 use dmop_abi::types::DomId;
 use xendevicemodel::{DeviceModel, EventChannel, PRIVCMD_PATH, PRIVCMD_RESTRICT_PATH};
@@ -220,18 +220,69 @@ fn machine(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<Machine, Fatal> {
         Box::new(Scratch::default()),
         Box::new(PciCounter::new(PCI_COUNTER_SLOT)),
     ];
-    for (n, d) in o.disks.iter().enumerate() {
-        let (base, irq) = board::virtio_mmio_slot(n).ok_or("too many disks")?;
+    // The virtio devices take the board's slots in order: disks, console, rng.
+    let mut slots = (0..).map(board::virtio_mmio_slot);
+    let mut slot = || {
+        slots
+            .next()
+            .flatten()
+            .ok_or("more virtio devices than the board has slots")
+    };
+    let mut cmdline = Vec::new();
+    for d in &o.disks {
+        let (base, irq) = slot()?;
         let disk = BlockBackend::open(&d.path, d.read_only)?;
         let dev = VirtioMmio::new(VirtioBlk::new(disk), base, irq);
         say(&format!(
-            "virtio-blk {} ({} MiB, {}) on virtio-mmio at {base:#x}, IRQ {irq}: the guest finds it with `{}`",
+            "virtio-blk {} ({} MiB, {}) on virtio-mmio at {base:#x}, IRQ {irq}",
             d.path.display(),
             dev.device().disk_len() >> 20,
-            if d.read_only { "read-only" } else { "read-write" },
-            dev.cmdline()
+            if d.read_only {
+                "read-only"
+            } else {
+                "read-write"
+            },
         ));
+        cmdline.push(dev.cmdline());
         devices.push(Box::new(dev));
+    }
+    if o.virtio_console {
+        let (base, irq) = slot()?;
+        let console = match &o.uart_log {
+            Some(p) => {
+                let f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .map_err(|e| Fatal(format!("--uart-log {}: {e}", p.display())))?;
+                let fd = f.as_raw_fd();
+                VirtioConsole::new(Box::new(f), Some(fd))
+            }
+            None => VirtioConsole::new(Box::new(std::io::stdout()), None),
+        };
+        let dev = VirtioMmio::new(console, base, irq);
+        say(&format!(
+            "virtio-console on virtio-mmio at {base:#x}, IRQ {irq}"
+        ));
+        cmdline.push(dev.cmdline());
+        devices.push(Box::new(dev));
+    }
+    if o.virtio_rng {
+        let (base, irq) = slot()?;
+        let source = std::fs::File::open("/dev/urandom")
+            .map_err(|e| Fatal(format!("virtio-rng: /dev/urandom: {e}")))?;
+        let dev = VirtioMmio::new(VirtioRng::new(source), base, irq);
+        say(&format!(
+            "virtio-rng (/dev/urandom) on virtio-mmio at {base:#x}, IRQ {irq}"
+        ));
+        cmdline.push(dev.cmdline());
+        devices.push(Box::new(dev));
+    }
+    if !cmdline.is_empty() {
+        say(&format!(
+            "the guest finds its virtio devices with the kernel command line `{}`",
+            cmdline.join(" ")
+        ));
     }
     devices.extend(extra);
     Ok(Machine::new(devices)?)

@@ -62,6 +62,10 @@ pub struct Options {
     pub verbose: bool,
     /// Disks served as virtio-blk devices.
     pub disks: Vec<Disk>,
+    /// Serve a virtio-console (its output to the log, as the UART's).
+    pub virtio_console: bool,
+    /// Serve a virtio-rng fed from `/dev/urandom`.
+    pub virtio_rng: bool,
     /// QEMU flags that were ignored.
     pub ignored: Vec<String>,
 }
@@ -133,6 +137,9 @@ options:
                          deprivileging) as a virtio-blk disk on virtio-mmio;
                          ro: the guest's writes fail. Up to 4; the log names
                          the guest command line that finds them
+  --virtio-console       a virtio-console; its output goes where the UART's does
+  --virtio-rng           a virtio-rng fed from /dev/urandom (opened before
+                         deprivileging)
   -v, --verbose          log refused requests
   -h, --help, --version
 Other single-dash options are QEMU's: they are ignored with a warning.";
@@ -181,6 +188,8 @@ pub fn parse(args: &[String], env_domid: Option<&str>) -> Result<Command, String
         poll_max_us: DEFAULT_POLL_MAX_US,
         verbose: false,
         disks: Vec::new(),
+        virtio_console: false,
+        virtio_rng: false,
         ignored: Vec::new(),
     };
     let mut it = args.iter().peekable();
@@ -213,6 +222,8 @@ pub fn parse(args: &[String], env_domid: Option<&str>) -> Result<Command, String
                 }
                 o.disks.push(disk(value())?);
             }
+            "--virtio-console" => o.virtio_console = true,
+            "--virtio-rng" => o.virtio_rng = true,
             f if f.starts_with("--") => return Err(format!("unknown option {f} (see --help)")),
             f if f.starts_with('-') && f.len() > 1 => {
                 // A QEMU flag, with its value if one follows.

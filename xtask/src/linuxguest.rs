@@ -28,16 +28,24 @@ const DISK_MIB: u32 = 24;
 /// The busybox applets the guest's `init` uses.
 const APPLETS: &[&str] = &[
     "sh", "mount", "echo", "cat", "grep", "cut", "mkdir", "sync", "dd", "md5sum", "rm", "sleep",
-    "uname", "printf", "ls", "poweroff",
+    "uname", "printf", "ls", "poweroff", "od", "wc", "head",
 ];
 
 /// The guest kernel's command line: its console, its root on the first
-/// virtio-mmio slot of xen-thin-dm's board.
+/// virtio-mmio slot of xen-thin-dm's board, the console and the rng on the
+/// next two (the order xen-thin-dm gives them: disks, console, rng).
 pub fn cmdline() -> String {
-    let (base, irq) = xen_thin_dm::board::virtio_mmio_slot(0).expect("slot 0 exists");
+    let slots: Vec<String> = (0..3)
+        .map(|n| {
+            let (base, irq) =
+                xen_thin_dm::board::virtio_mmio_slot(n).expect("the board has 4 slots");
+            format!("virtio_mmio.device=4K@{base:#x}:{irq}")
+        })
+        .collect();
     format!(
         "console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 root=/dev/vda rw rootfstype=ext4 \
-         init=/init panic=-1 virtio_mmio.device=4K@{base:#x}:{irq}"
+         init=/init panic=-1 {}",
+        slots.join(" ")
     )
 }
 

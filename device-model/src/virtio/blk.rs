@@ -343,23 +343,8 @@ impl VirtioDevice for VirtioBlk {
         let mut used = false;
         // Bounded: one pass over what the driver had made available.
         for _ in 0..u32::from(QUEUE_SIZE) {
-            let avail = queue
-                .avail_idx(mem, std::sync::atomic::Ordering::Acquire)
-                .map_err(|e| DeviceError(format!("available ring: {e}")))?;
-            let pending = avail - std::num::Wrapping(queue.next_avail());
-            if pending.0 == 0 {
+            let Some(chain) = super::next_chain(queue, mem)? else {
                 break;
-            }
-            if pending.0 > queue.size() {
-                return Err(DeviceError(format!(
-                    "available index {} is {} ahead of the device, beyond the queue size {}",
-                    avail.0,
-                    pending.0,
-                    queue.size()
-                )));
-            }
-            let Some(chain) = queue.pop_descriptor_chain(mem) else {
-                return Err(DeviceError("available ring entry unreadable".into()));
             };
             let head = chain.head_index();
             if head >= queue.size() {

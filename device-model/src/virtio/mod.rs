@@ -14,13 +14,48 @@
 //! other devices keep serving.
 
 mod blk;
+mod console;
 mod mmio;
+mod rng;
 
 pub use blk::{BlockBackend, VirtioBlk};
+pub use console::VirtioConsole;
 pub use mmio::VirtioMmio;
+pub use rng::VirtioRng;
 
-use virtio_queue::Queue;
+use virtio_queue::{DescriptorChain, Queue, QueueT};
 use vm_memory::GuestMemoryMmap;
+
+/// The next chain the driver made available, `None` when there is none;
+/// an error when the ring is broken: the available index more than a
+/// queue's worth ahead of the device, or a head beyond the queue (which
+/// virtio-queue refuses without saying why).
+pub(crate) fn next_chain<'m>(
+    queue: &mut Queue,
+    mem: &'m GuestMemoryMmap,
+) -> Result<Option<DescriptorChain<&'m GuestMemoryMmap>>, DeviceError> {
+    let avail = queue
+        .avail_idx(mem, std::sync::atomic::Ordering::Acquire)
+        .map_err(|e| DeviceError(format!("available ring: {e}")))?;
+    let pending = avail - std::num::Wrapping(queue.next_avail());
+    if pending.0 == 0 {
+        return Ok(None);
+    }
+    if pending.0 > queue.size() {
+        return Err(DeviceError(format!(
+            "available index {} is {} ahead of the device, beyond the queue size {}",
+            avail.0,
+            pending.0,
+            queue.size()
+        )));
+    }
+    match queue.pop_descriptor_chain(mem) {
+        Some(c) => Ok(Some(c)),
+        None => Err(DeviceError(
+            "an available ring entry names a descriptor beyond the queue".into(),
+        )),
+    }
+}
 
 /// A request the device could not make sense of: the driver broke the
 /// virtio rules, so the device asks to be reset.

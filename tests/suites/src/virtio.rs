@@ -37,9 +37,24 @@ fn config(dm: &str, uart: &str, escape_test: bool) -> String {
     let extra = format!(
         "{}on_poweroff = \"destroy\"\non_reboot = \"destroy\"\non_crash = \"destroy\"\n",
         if escape_test {
-            dm_args(&["--virtio-blk", DISK, "--uart-log", uart, "--escape-test"])
+            dm_args(&[
+                "--virtio-blk",
+                DISK,
+                "--virtio-console",
+                "--virtio-rng",
+                "--uart-log",
+                uart,
+                "--escape-test",
+            ])
         } else {
-            dm_args(&["--virtio-blk", DISK, "--uart-log", uart])
+            dm_args(&[
+                "--virtio-blk",
+                DISK,
+                "--virtio-console",
+                "--virtio-rng",
+                "--uart-log",
+                uart,
+            ])
         }
     );
     xl::guest_config_with(NAME, &firmware(), &dm_lines, &extra)
@@ -121,6 +136,16 @@ pub fn run() -> i32 {
         t.check(
             &format!("boot {n}: the guest counts this boot as number {n} of the disk"),
             console.contains(&format!("XDM-GUEST: boot {n} of this disk")),
+            "",
+        );
+        t.check(
+            &format!("boot {n}: the guest printed through its virtio console"),
+            console.contains("XDM-GUEST: hello through virtio-console"),
+            "",
+        );
+        t.check(
+            &format!("boot {n}: the guest read entropy from the virtio rng (/dev/hwrng)"),
+            console.contains("XDM-GUEST: read 256 bytes from /dev/hwrng"),
             "",
         );
         if n == 1 {
