@@ -44,7 +44,7 @@ pub fn cmdline() -> String {
         .collect();
     format!(
         "console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 root=/dev/vda rw rootfstype=ext4 \
-         init=/init panic=-1 {}",
+         init=/init panic=-1 nokaslr {}",
         slots.join(" ")
     )
 }

@@ -26,6 +26,8 @@ const VERSION: u32 = 2;
 const VENDOR: u32 = u32::from_le_bytes(*b"XTDM");
 /// The transport's register window.
 pub const WINDOW: u64 = 0x1000;
+/// Rounds of serving a queue per notify.
+const MAX_ROUNDS: u32 = 8;
 /// Device errors logged per device; later ones are only counted.
 const LOGGED_ERRORS: u32 = 8;
 
@@ -213,14 +215,30 @@ impl<D: VirtioDevice> VirtioMmio<D> {
             self.needs_reset("queue rings outside guest RAM or a bad size", ctx);
             return;
         }
-        match self.dev.process(index as usize, q, mem) {
-            Ok(false) => {}
-            Ok(true) => match q.needs_notification(mem) {
+        // Serve what is there; then publish where the device is
+        // (`avail_event`, with EVENT_IDX: a driver that never sees it moving
+        // stops notifying) and serve again if buffers came meanwhile. A
+        // bounded number of rounds: another vCPU adding buffers forever
+        // cannot hold this one.
+        let mut used = false;
+        for _ in 0..MAX_ROUNDS {
+            match self.dev.process(index as usize, q, mem) {
+                Ok(false) => break,
+                Ok(true) => used = true,
+                Err(e) => return self.needs_reset(&e.0, ctx),
+            }
+            match q.enable_notification(mem) {
+                Ok(true) => continue,
+                Ok(false) => break,
+                Err(e) => return self.needs_reset(&format!("used ring: {e}"), ctx),
+            }
+        }
+        if used {
+            match q.needs_notification(mem) {
                 Ok(true) => self.interrupt(VIRTIO_MMIO_INT_VRING, ctx),
                 Ok(false) => {}
                 Err(e) => self.needs_reset(&format!("used ring: {e}"), ctx),
-            },
-            Err(e) => self.needs_reset(&e.0, ctx),
+            }
         }
     }
 

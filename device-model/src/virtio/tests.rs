@@ -78,6 +78,11 @@ impl Bed {
 
     /// What Linux does: reset, negotiate VERSION_1, set up queue 0 of 8.
     fn set_up(&mut self) {
+        self.set_up_with(0);
+    }
+
+    /// The same, acking the low feature bits `low` too.
+    fn set_up_with(&mut self, low: u32) {
         assert_eq!(self.rd(VIRTIO_MMIO_MAGIC_VALUE), 0x7472_6976);
         assert_eq!(self.rd(VIRTIO_MMIO_VERSION), 2);
         assert_eq!(self.rd(VIRTIO_MMIO_DEVICE_ID), 2);
@@ -96,7 +101,7 @@ impl Bed {
         self.wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
         self.wr(VIRTIO_MMIO_DRIVER_FEATURES, 1);
         self.wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-        self.wr(VIRTIO_MMIO_DRIVER_FEATURES, 0);
+        self.wr(VIRTIO_MMIO_DRIVER_FEATURES, low);
         let s = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK;
         self.wr(VIRTIO_MMIO_STATUS, s);
         assert_ne!(self.rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_FEATURES_OK, 0);
@@ -436,4 +441,22 @@ fn a_request_of_too_many_descriptors_fails_with_its_status() {
     );
     assert_eq!(b.disk(), before);
     assert!(!b.needs_reset());
+}
+
+#[test]
+fn with_event_idx_the_device_says_where_it_is_so_the_driver_keeps_notifying() {
+    // A driver with VIRTIO_RING_F_EVENT_IDX kicks only when its new
+    // available index passes the device's avail_event (after the used
+    // ring's entries); a device that never writes it gets one kick only.
+    let mut b = Bed::new(false);
+    b.set_up_with(1 << virtio_bindings::virtio_ring::VIRTIO_RING_F_EVENT_IDX);
+    let avail_event = GuestAddress(USED + 4 + 8 * 8);
+    for n in 1..=3u16 {
+        assert_eq!(b.request(VIRTIO_BLK_T_IN, 0, 512).1, VIRTIO_BLK_S_OK as u8);
+        assert_eq!(
+            b.mem.read_obj::<u16>(avail_event).unwrap(),
+            n,
+            "after request {n}"
+        );
+    }
 }
