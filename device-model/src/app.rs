@@ -26,7 +26,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::ExitCode;
 
 use crate::cli::{self, Command, Options, Privcmd};
-use crate::devices::{DebugExit, PciCounter, Scratch, Uart16550};
+use crate::devices::{Capped, DebugExit, PciCounter, Scratch, Uart16550};
 use crate::forwarder::{self, Forwarder};
 use crate::virtio::{BlockBackend, VirtioBlk, VirtioConsole, VirtioMmio, VirtioRng};
 use crate::{board, depriv, escape, testplatform, Device, Exit, Machine, Server};
@@ -210,9 +210,9 @@ fn machine(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<Machine, Fatal> {
                 .open(p)
                 .map_err(|e| Fatal(format!("--uart-log {}: {e}", p.display())))?;
             let fd = f.as_raw_fd();
-            Uart16550::com1(Box::new(f)).holding_fd(fd)
+            Uart16550::com1(Box::new(Capped::new(f, o.max_file_size))).holding_fd(fd)
         }
-        None => Uart16550::com1(Box::new(std::io::stdout())),
+        None => Uart16550::com1(Box::new(Capped::new(std::io::stdout(), o.max_file_size))),
     };
     let mut devices: Vec<Box<dyn Device>> = vec![
         Box::new(uart),
@@ -256,9 +256,12 @@ fn machine(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<Machine, Fatal> {
                     .open(p)
                     .map_err(|e| Fatal(format!("--uart-log {}: {e}", p.display())))?;
                 let fd = f.as_raw_fd();
-                VirtioConsole::new(Box::new(f), Some(fd))
+                VirtioConsole::new(Box::new(Capped::new(f, o.max_file_size)), Some(fd))
             }
-            None => VirtioConsole::new(Box::new(std::io::stdout()), None),
+            None => VirtioConsole::new(
+                Box::new(Capped::new(std::io::stdout(), o.max_file_size)),
+                None,
+            ),
         };
         let dev = VirtioMmio::new(console, base, irq);
         say(&format!(
@@ -362,6 +365,12 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
         }
     }
     let machine = machine(o, extra)?;
+    let machine_disk_bytes = o
+        .disks
+        .iter()
+        .filter_map(|d| std::fs::metadata(&d.path).ok().map(|m| m.len()))
+        .max()
+        .unwrap_or(0);
     let signals = signal_fd()?;
     let (dm, ev) = if o.restrict_at_open {
         // The event channel node is root's: open it now and confine it at once.
@@ -410,7 +419,10 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
             uid: o.uid,
             gid: o.gid,
             as_root: started_as_root && !o.restrict_at_open,
-            max_file_size: o.max_file_size,
+            // RLIMIT_FSIZE bounds every file, the disks included: with a
+            // disk it is the largest disk's size (writes never go beyond
+            // it), and the guest's output is bounded by `Capped`.
+            max_file_size: o.max_file_size.max(machine_disk_bytes),
             profile: if o.disks.is_empty() {
                 depriv::Profile::DeviceModel
             } else {

@@ -114,7 +114,12 @@ pub struct VirtioBlk {
     disk: BlockBackend,
     /// Requests by outcome: ok, I/O error, unsupported, unanswerable.
     counts: [u64; 4],
+    /// Failed reads and writes of the disk (the first few are logged).
+    io_errors: u64,
 }
+
+/// Disk I/O failures logged; later ones are only counted.
+const LOGGED_IO_ERRORS: u64 = 8;
 
 impl VirtioBlk {
     /// A block device on `disk`.
@@ -122,6 +127,7 @@ impl VirtioBlk {
         Self {
             disk,
             counts: [0; 4],
+            io_errors: 0,
         }
     }
 
@@ -256,7 +262,7 @@ impl VirtioBlk {
     /// disk at `off`, straight between the file and guest memory. False on
     /// any failure: a buffer outside guest RAM, or an I/O error.
     fn transfer(
-        &self,
+        &mut self,
         mem: &GuestMemoryMmap,
         list: &[(u64, u32)],
         mut off: u64,
@@ -285,6 +291,18 @@ impl VirtioBlk {
                         }
                     };
                     if n <= 0 {
+                        let e = if n < 0 {
+                            std::io::Error::last_os_error().to_string()
+                        } else {
+                            "end of file".into()
+                        };
+                        self.io_errors += 1;
+                        if self.io_errors <= LOGGED_IO_ERRORS {
+                            crate::server::log(&format!(
+                                "virtio-blk: {} at byte {off} failed: {e}",
+                                if write { "write" } else { "read" }
+                            ));
+                        }
                         return false;
                     }
                     done += n as usize;

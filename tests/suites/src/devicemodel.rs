@@ -92,7 +92,14 @@ fn link(p: &str) -> String {
 /// Checks, from outside, that the process `pid` is the deprivileged device
 /// model of `domid` (running as `uid`, chrooted when `root` is given).
 pub fn check_confined(t: &mut Tap, pid: u32, uid: u32, root: Option<&str>) {
+    check_confined_fsize(t, pid, uid, root, 8 << 20);
+}
+
+/// [`check_confined`] of a device model whose `RLIMIT_FSIZE` is `fsize`
+/// (a device model with a disk has it at the disk's size).
+pub fn check_confined_fsize(t: &mut Tap, pid: u32, uid: u32, root: Option<&str>, fsize: u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let fsize_want = format!("{fsize} {fsize}");
     let u = uid.to_string();
     t.eq(
         "the device model runs as its own uid (real, effective, saved, fs)",
@@ -159,7 +166,7 @@ pub fn check_confined(t: &mut Tap, pid: u32, uid: u32, root: Option<&str>) {
         ("Max core file size", "0 0"),
         ("Max processes", "0 0"),
         ("Max locked memory", "0 0"),
-        ("Max file size", "8388608 8388608"),
+        ("Max file size", &fsize_want),
     ] {
         t.eq(
             &format!("... limit: {name}"),

@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use crate::devicemodel::{check_confined, dm_args, dm_log, dm_pid, thin_dm_path, wait_for};
+use crate::devicemodel::{check_confined_fsize, dm_args, dm_log, dm_pid, thin_dm_path, wait_for};
 use crate::tap::Tap;
 use crate::xl::{self, Guest};
 
@@ -62,7 +62,7 @@ fn config(dm: &str, uart: &str, escape_test: bool) -> String {
 }
 
 /// Boots the guest once; returns its console output and the DM's log.
-fn boot(t: &mut Tap, n: u32) -> Option<(String, String)> {
+fn boot(t: &mut Tap, n: u32, disk_size: u64) -> Option<(String, String)> {
     let dm = thin_dm_path();
     let uart = format!("/tmp/virtio-uart-{n}.log");
     let _ = std::fs::remove_file(&uart);
@@ -85,11 +85,12 @@ fn boot(t: &mut Tap, n: u32) -> Option<(String, String)> {
     );
     if let Some(pid) = dm_pid(g.domid) {
         if n == 1 {
-            check_confined(
+            check_confined_fsize(
                 t,
                 pid,
                 40000 + u32::from(g.domid.0),
                 Some("/run/xen-thin-dm/empty"),
+                (8 << 20u64).max(disk_size),
             );
         }
     }
@@ -120,7 +121,7 @@ pub fn run() -> i32 {
     }
     let size = std::fs::metadata(DISK).map(|m| m.len()).unwrap_or(0);
     for n in 1..=2 {
-        let Some((console, log)) = boot(&mut t, n) else {
+        let Some((console, log)) = boot(&mut t, n, size) else {
             break;
         };
         let pass = t.check(
