@@ -29,6 +29,7 @@ pub const XEN_HEADERS: &[&str] = &[
     "xen/hvm/hvm_op.h",
     "xen/hvm/dm_op.h",
     "xen/hvm/ioreq.h",
+    "xen/hvm/hvm_info_table.h",
     "xen/io/xs_wire.h",
 ];
 

@@ -61,8 +61,15 @@ fn config(dm: &str, uart: &str, escape_test: bool) -> String {
         .replace("memory = 32", "memory = 128")
 }
 
-/// Boots the guest once; returns its console output and the DM's log.
-fn boot(t: &mut Tap, n: u32, disk_size: u64) -> Option<(String, String)> {
+/// A fresh copy of the pristine disk at [`DISK`]; its size.
+pub fn fresh_disk() -> Result<u64, String> {
+    std::fs::copy(pristine_disk(), DISK).map_err(|e| format!("{}: {e}", pristine_disk()))
+}
+
+/// Boots the guest once (boot `n` of the disk; the first one with the
+/// confinement checks and the escape self-test); returns its console
+/// output and the DM's log.
+pub fn boot(t: &mut Tap, n: u32, disk_size: u64) -> Option<(String, String)> {
     let dm = thin_dm_path();
     let uart = format!("/tmp/virtio-uart-{n}.log");
     let _ = std::fs::remove_file(&uart);
@@ -115,11 +122,13 @@ fn boot(t: &mut Tap, n: u32, disk_size: u64) -> Option<(String, String)> {
 /// The suite.
 pub fn run() -> i32 {
     let mut t = Tap::new("virtio");
-    if let Err(e) = std::fs::copy(pristine_disk(), DISK) {
-        t.check("a fresh copy of the guest's root disk", false, e);
-        return t.finish();
-    }
-    let size = std::fs::metadata(DISK).map(|m| m.len()).unwrap_or(0);
+    let size = match fresh_disk() {
+        Ok(s) => s,
+        Err(e) => {
+            t.check("a fresh copy of the guest's root disk", false, e);
+            return t.finish();
+        }
+    };
     for n in 1..=2 {
         let Some((console, log)) = boot(&mut t, n, size) else {
             break;
