@@ -201,8 +201,11 @@ fn become_bound_uid(o: &Options, node: &str) -> Result<(), Fatal> {
     Ok(())
 }
 
-fn machine(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<Machine, Fatal> {
-    let uart = match &o.uart_log {
+/// Where the guest's console output goes: `--uart-log`, opened now (each
+/// console device its own descriptor, appending), or stdout; bounded by
+/// `--max-file-size`. Also the descriptor, to declare it.
+fn console_out(o: &Options) -> Result<(Box<dyn std::io::Write + Send>, Option<i32>), Fatal> {
+    match &o.uart_log {
         Some(p) => {
             let f = std::fs::OpenOptions::new()
                 .create(true)
@@ -210,9 +213,20 @@ fn machine(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<Machine, Fatal> {
                 .open(p)
                 .map_err(|e| Fatal(format!("--uart-log {}: {e}", p.display())))?;
             let fd = f.as_raw_fd();
-            Uart16550::com1(Box::new(Capped::new(f, o.max_file_size))).holding_fd(fd)
+            Ok((Box::new(Capped::new(f, o.max_file_size)), Some(fd)))
         }
-        None => Uart16550::com1(Box::new(Capped::new(std::io::stdout(), o.max_file_size))),
+        None => Ok((
+            Box::new(Capped::new(std::io::stdout(), o.max_file_size)),
+            None,
+        )),
+    }
+}
+
+fn machine(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<Machine, Fatal> {
+    let (out, fd) = console_out(o)?;
+    let uart = match fd {
+        Some(fd) => Uart16550::com1(out).holding_fd(fd),
+        None => Uart16550::com1(out),
     };
     let mut devices: Vec<Box<dyn Device>> = vec![
         Box::new(uart),
@@ -248,21 +262,8 @@ fn machine(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<Machine, Fatal> {
     }
     if o.virtio_console {
         let (base, irq) = slot()?;
-        let console = match &o.uart_log {
-            Some(p) => {
-                let f = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(p)
-                    .map_err(|e| Fatal(format!("--uart-log {}: {e}", p.display())))?;
-                let fd = f.as_raw_fd();
-                VirtioConsole::new(Box::new(Capped::new(f, o.max_file_size)), Some(fd))
-            }
-            None => VirtioConsole::new(
-                Box::new(Capped::new(std::io::stdout(), o.max_file_size)),
-                None,
-            ),
-        };
+        let (out, fd) = console_out(o)?;
+        let console = VirtioConsole::new(out, fd);
         let dev = VirtioMmio::new(console, base, irq);
         say(&format!(
             "virtio-console on virtio-mmio at {base:#x}, IRQ {irq}"

@@ -36,25 +36,19 @@ fn config(dm: &str, uart: &str, escape_test: bool) -> String {
     );
     let extra = format!(
         "{}on_poweroff = \"destroy\"\non_reboot = \"destroy\"\non_crash = \"destroy\"\n",
-        if escape_test {
-            dm_args(&[
+        {
+            let mut args = vec![
                 "--virtio-blk",
                 DISK,
                 "--virtio-console",
                 "--virtio-rng",
                 "--uart-log",
                 uart,
-                "--escape-test",
-            ])
-        } else {
-            dm_args(&[
-                "--virtio-blk",
-                DISK,
-                "--virtio-console",
-                "--virtio-rng",
-                "--uart-log",
-                uart,
-            ])
+            ];
+            if escape_test {
+                args.push("--escape-test");
+            }
+            dm_args(&args)
         }
     );
     xl::guest_config_with(NAME, &firmware(), &dm_lines, &extra)
