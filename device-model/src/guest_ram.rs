@@ -32,6 +32,9 @@ pub const MAX_GUEST_RAM: u64 = 64 << 30;
 
 const PAGE: u64 = 4096;
 const FOUR_GIB_PFN: u64 = 1 << 20;
+/// The highest low-RAM end an HVM guest has: the 4 GiB hole starts at
+/// 0xf0000000 at the latest.
+const LOW_RAM_MAX_PFN: u64 = 0xf0000;
 /// The VGA hole, in frames: never RAM in an HVM guest.
 const VGA_HOLE: Range<u64> = 0xa0..0xc0;
 /// Frames per mapping call: bounds the kernel's and this process's
@@ -79,7 +82,10 @@ pub fn ram_ranges(table: &[u8]) -> Result<Vec<Range<u64>>, String> {
     let low = u64::from(t.low_mem_pgend);
     let reserved = u64::from(t.reserved_mem_pgstart);
     let high = u64::from(t.high_mem_pgend);
-    if low > FOUR_GIB_PFN || (reserved != 0 && low > reserved) {
+    // Whatever the table says (a restored guest wrote its own RAM), low
+    // RAM ends below the 4 GiB hole, where Xen's special pages (legacy
+    // ioreq pages among them) live, and below the reserved start.
+    if low > LOW_RAM_MAX_PFN || reserved == 0 || low > reserved {
         return Err(format!(
             "HVM info table: low RAM end {low:#x} is beyond its reserved start {reserved:#x}"
         ));

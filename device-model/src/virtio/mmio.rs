@@ -127,7 +127,7 @@ impl<D: VirtioDevice> VirtioMmio<D> {
     /// The driver broke the rules: the device stops using its queues until
     /// it is reset, and says so.
     fn needs_reset(&mut self, why: &str, ctx: &mut Ctx<'_>) {
-        self.errors += 1;
+        self.errors = self.errors.saturating_add(1);
         if self.errors <= LOGGED_ERRORS {
             crate::server::log(&format!(
                 "{}: the driver broke the virtio rules ({why}): DEVICE_NEEDS_RESET",
