@@ -134,24 +134,8 @@ pub fn kernel(ctx: &Ctx, src: &Source) -> Result<Kernel> {
         || {
             let built = ctx.cached(&dir, &key, |_| {
                 let _ = std::fs::remove_file(&log);
-                let make = |targets: &[&str]| {
-                    cmd("make")
-                        .arg("-C")
-                        .arg(&src.dir)
-                        .arg(format!("O={}", build.display()))
-                        .args(&vars)
-                        .args(targets)
-                };
-                make(&["tinyconfig"]).run_logged(&log, "make tinyconfig")?;
-                cmd(src.dir.join("scripts/kconfig/merge_config.sh"))
-                    .args(["-m", "-O"])
-                    .arg(&build)
-                    .arg(build.join(".config"))
-                    .arg(&fragment)
-                    .dir(&src.dir)
-                    .run_logged(&log, "merging the config fragment")?;
-                make(&["olddefconfig"]).run_logged(&log, "make olddefconfig")?;
-                check_config(&build.join(".config"), &fragment)?;
+                let make = |targets: &[&str]| make_in(src, &build, &vars, targets);
+                configure(src, &build, &fragment, &vars, &log)?;
                 make(&["rustavailable"]).run_logged(&log, "make rustavailable")?;
                 make(&["-j", &jobs(), "bzImage", "modules"])
                     .run_logged(&log, "building the kernel")?;
@@ -172,6 +156,43 @@ pub fn kernel(ctx: &Ctx, src: &Source) -> Result<Kernel> {
     })
 }
 
+/// `make -C SRC O=BUILD VARS TARGETS`.
+pub fn make_in(
+    src: &Source,
+    build: &std::path::Path,
+    vars: &[String],
+    targets: &[&str],
+) -> crate::sh::Cmd {
+    cmd("make")
+        .arg("-C")
+        .arg(&src.dir)
+        .arg(format!("O={}", build.display()))
+        .args(vars)
+        .args(targets)
+}
+
+/// Configures a kernel build in `build`: `make tinyconfig`, the fragment
+/// merged on top, `olddefconfig`, and a check that every option the
+/// fragment sets survived.
+pub fn configure(
+    src: &Source,
+    build: &std::path::Path,
+    fragment: &std::path::Path,
+    vars: &[String],
+    log: &std::path::Path,
+) -> Result<()> {
+    make_in(src, build, vars, &["tinyconfig"]).run_logged(log, "make tinyconfig")?;
+    cmd(src.dir.join("scripts/kconfig/merge_config.sh"))
+        .args(["-m", "-O"])
+        .arg(build)
+        .arg(build.join(".config"))
+        .arg(fragment)
+        .dir(&src.dir)
+        .run_logged(log, "merging the config fragment")?;
+    make_in(src, build, vars, &["olddefconfig"]).run_logged(log, "make olddefconfig")?;
+    check_config(&build.join(".config"), fragment)
+}
+
 /// Parallel jobs for builds: the number of CPUs.
 pub fn jobs() -> String {
     std::thread::available_parallelism()
@@ -181,7 +202,7 @@ pub fn jobs() -> String {
 
 /// Fails unless every option the fragment sets survived `olddefconfig`
 /// (a missing dependency drops an option silently otherwise).
-pub fn check_config(config: &std::path::Path, fragment: &std::path::Path) -> Result<()> {
+fn check_config(config: &std::path::Path, fragment: &std::path::Path) -> Result<()> {
     let have = std::fs::read_to_string(config)?;
     let want = std::fs::read_to_string(fragment)?;
     let mut lost = Vec::new();

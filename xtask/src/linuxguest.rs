@@ -72,24 +72,8 @@ fn kernel(ctx: &Ctx, src: &Source) -> Result<PathBuf> {
         || {
             let built = ctx.cached(&dir, &key, |_| {
                 let _ = std::fs::remove_file(&log);
-                let make = |targets: &[&str]| {
-                    cmd("make")
-                        .arg("-C")
-                        .arg(&src.dir)
-                        .arg(format!("O={}", build.display()))
-                        .args(targets)
-                };
-                make(&["tinyconfig"]).run_logged(&log, "make tinyconfig")?;
-                cmd(src.dir.join("scripts/kconfig/merge_config.sh"))
-                    .args(["-m", "-O"])
-                    .arg(&build)
-                    .arg(build.join(".config"))
-                    .arg(&fragment)
-                    .dir(&src.dir)
-                    .run_logged(&log, "merging the config fragment")?;
-                make(&["olddefconfig"]).run_logged(&log, "make olddefconfig")?;
-                linux::check_config(&build.join(".config"), &fragment)?;
-                make(&["-j", &linux::jobs(), "bzImage"])
+                linux::configure(src, &build, &fragment, &[], &log)?;
+                linux::make_in(src, &build, &[], &["-j", &linux::jobs(), "bzImage"])
                     .run_logged(&log, "building the guest kernel")?;
                 Ok(())
             })?;

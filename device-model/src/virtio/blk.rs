@@ -14,7 +14,7 @@ use virtio_bindings::virtio_blk::{
     VIRTIO_BLK_T_GET_ID, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT,
 };
 use virtio_queue::desc::split::Descriptor;
-use virtio_queue::{Queue, QueueT};
+use virtio_queue::Queue;
 use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
 
 use super::{DeviceError, VirtioDevice};
@@ -91,21 +91,12 @@ impl BlockBackend {
     }
 }
 
-/// A file's size, or a block device's (`BLKGETSIZE64`).
+/// A file's size, or a block device's: where its end is (the offset is
+/// never used again: every transfer is `pread`/`pwrite` at an offset).
 fn size_of_file(f: &File) -> std::io::Result<u64> {
-    use std::os::unix::fs::FileTypeExt;
-    let meta = f.metadata()?;
-    if !meta.file_type().is_block_device() {
-        return Ok(meta.len());
-    }
-    let mut size = 0u64;
-    // BLKGETSIZE64 = _IOR(0x12, 114, size_t).
-    const BLKGETSIZE64: libc::c_ulong = 0x8008_1272;
-    // SAFETY: the ioctl writes one u64 into `size`, which outlives the call.
-    if unsafe { libc::ioctl(f.as_raw_fd(), BLKGETSIZE64, &mut size) } < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(size)
+    use std::io::Seek;
+    let mut f = f;
+    f.seek(std::io::SeekFrom::End(0))
 }
 
 /// virtio-blk: one request queue.
@@ -358,36 +349,15 @@ impl VirtioDevice for VirtioBlk {
         if index != 0 {
             return Err(DeviceError(format!("blk has no queue {index}")));
         }
-        let mut used = false;
-        // Bounded: one pass over what the driver had made available.
-        for _ in 0..u32::from(QUEUE_SIZE) {
-            let Some(chain) = super::next_chain(queue, mem)? else {
-                break;
-            };
-            let head = chain.head_index();
-            if head >= queue.size() {
-                return Err(DeviceError(format!(
-                    "descriptor head {head} beyond the queue"
-                )));
-            }
-            // The chain ends at the queue size (a loop) or at a bad
-            // descriptor; what it yielded is all the request there is.
-            // A chain (an indirect table's included) yields at most 65535
-            // descriptors; only the request's bound is kept, and the last
-            // one, where the status byte is.
-            let mut descs: Vec<Descriptor> = Vec::new();
-            let mut extra = None;
-            for d in chain {
-                if descs.len() < MAX_DESCRIPTORS {
-                    descs.push(d);
-                } else {
-                    extra = Some(d);
-                }
-            }
-            if let Some(last) = extra {
+        // A chain (an indirect table's included) yields at most 65535
+        // descriptors; only the request's bound is kept, and the last one,
+        // where the status byte is.
+        super::serve_chains(queue, mem, MAX_DESCRIPTORS, true, |descs, last| {
+            let mut descs = descs.to_vec();
+            if let Some(last) = last {
                 descs.push(last);
             }
-            let len = match self.request(mem, &descs, extra.is_some()) {
+            match self.request(mem, &descs, last.is_some()) {
                 Ok((status, written)) => {
                     self.counts[match u32::from(status) {
                         VIRTIO_BLK_S_OK => 0,
@@ -400,13 +370,8 @@ impl VirtioDevice for VirtioBlk {
                     self.counts[3] += 1;
                     0
                 }
-            };
-            queue
-                .add_used(mem, head, len)
-                .map_err(|e| DeviceError(format!("used ring: {e}")))?;
-            used = true;
-        }
-        Ok(used)
+            }
+        })
     }
 
     fn fds(&self) -> Vec<RawFd> {

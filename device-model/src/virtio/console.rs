@@ -6,8 +6,7 @@
 use std::io::Write;
 use std::os::fd::RawFd;
 
-use virtio_queue::desc::split::Descriptor;
-use virtio_queue::{Queue, QueueT};
+use virtio_queue::Queue;
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
 use super::{DeviceError, VirtioDevice};
@@ -85,33 +84,23 @@ impl VirtioDevice for VirtioConsole {
             TRANSMIT => {}
             _ => return Err(DeviceError(format!("console has no queue {index}"))),
         }
-        let mut used = false;
         let mut buf = vec![0u8; MAX_PER_BUFFER];
-        for _ in 0..QUEUE_SIZE {
-            let Some(chain) = super::next_chain(queue, mem)? else {
-                break;
-            };
-            let head = chain.head_index();
-            let descs: Vec<Descriptor> = chain.take(16).collect();
+        super::serve_chains(queue, mem, 16, false, |descs, _| {
             for d in descs.iter().filter(|d| !d.is_write_only()) {
                 let n = (d.len() as usize).min(MAX_PER_BUFFER);
                 if mem
                     .read_slice(&mut buf[..n], GuestAddress(d.addr().0))
                     .is_ok()
                 {
-                    // The log may be full (RLIMIT_FSIZE): output is dropped,
-                    // the guest is not stopped.
+                    // The log may be full: output is dropped, the guest
+                    // is not stopped.
                     let _ = self.out.write_all(&buf[..n]);
                     self.written += n as u64;
                 }
             }
             let _ = self.out.flush();
-            queue
-                .add_used(mem, head, 0)
-                .map_err(|e| DeviceError(format!("used ring: {e}")))?;
-            used = true;
-        }
-        Ok(used)
+            0
+        })
     }
 
     fn fds(&self) -> Vec<RawFd> {

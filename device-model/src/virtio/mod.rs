@@ -23,13 +23,52 @@ pub use console::VirtioConsole;
 pub use mmio::VirtioMmio;
 pub use rng::VirtioRng;
 
+use virtio_queue::desc::split::Descriptor;
 use virtio_queue::{DescriptorChain, Queue, QueueT};
 use vm_memory::GuestMemoryMmap;
 
+/// Serves the chains the driver made available, at most a queue's worth:
+/// `serve` gets each chain's first `keep` descriptors and, with
+/// `want_last`, the chain's last descriptor if there were more (the chain
+/// is then walked to its end, which virtio-queue bounds), and returns the
+/// used length. Returns whether any chain was used.
+pub(crate) fn serve_chains(
+    queue: &mut Queue,
+    mem: &GuestMemoryMmap,
+    keep: usize,
+    want_last: bool,
+    mut serve: impl FnMut(&[Descriptor], Option<Descriptor>) -> u32,
+) -> Result<bool, DeviceError> {
+    let mut used = false;
+    for _ in 0..queue.max_size() {
+        let Some(chain) = next_chain(queue, mem)? else {
+            break;
+        };
+        let head = chain.head_index();
+        let mut descs = Vec::new();
+        let mut last = None;
+        for d in chain {
+            if descs.len() < keep {
+                descs.push(d);
+            } else if want_last {
+                last = Some(d);
+            } else {
+                break;
+            }
+        }
+        let len = serve(&descs, last);
+        queue
+            .add_used(mem, head, len)
+            .map_err(|e| DeviceError(format!("used ring: {e}")))?;
+        used = true;
+    }
+    Ok(used)
+}
+
 /// The next chain the driver made available, `None` when there is none;
 /// an error when the ring is broken: the available index more than a
-/// queue's worth ahead of the device, or a head beyond the queue (which
-/// virtio-queue refuses without saying why).
+/// queue's worth ahead of the device, an entry virtio-queue cannot read, or
+/// a head beyond the queue (which virtio-queue hands out as it is).
 pub(crate) fn next_chain<'m>(
     queue: &mut Queue,
     mem: &'m GuestMemoryMmap,
@@ -50,10 +89,12 @@ pub(crate) fn next_chain<'m>(
         )));
     }
     match queue.pop_descriptor_chain(mem) {
-        Some(c) => Ok(Some(c)),
-        None => Err(DeviceError(
-            "an available ring entry names a descriptor beyond the queue".into(),
-        )),
+        Some(c) if c.head_index() < queue.size() => Ok(Some(c)),
+        Some(c) => Err(DeviceError(format!(
+            "descriptor head {} beyond the queue",
+            c.head_index()
+        ))),
+        None => Err(DeviceError("an available ring entry is unreadable".into())),
     }
 }
 

@@ -6,7 +6,7 @@ use std::io::Read;
 use std::os::fd::{AsRawFd, RawFd};
 
 use virtio_queue::desc::split::Descriptor;
-use virtio_queue::{Queue, QueueT};
+use virtio_queue::Queue;
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
 use super::{DeviceError, VirtioDevice};
@@ -93,20 +93,7 @@ impl VirtioDevice for VirtioRng {
         if index != 0 {
             return Err(DeviceError(format!("rng has no queue {index}")));
         }
-        let mut used = false;
-        for _ in 0..QUEUE_SIZE {
-            let Some(chain) = super::next_chain(queue, mem)? else {
-                break;
-            };
-            let head = chain.head_index();
-            let descs: Vec<Descriptor> = chain.take(16).collect();
-            let n = self.fill(mem, &descs);
-            queue
-                .add_used(mem, head, n)
-                .map_err(|e| DeviceError(format!("used ring: {e}")))?;
-            used = true;
-        }
-        Ok(used)
+        super::serve_chains(queue, mem, 16, false, |descs, _| self.fill(mem, descs))
     }
 
     fn fds(&self) -> Vec<RawFd> {
