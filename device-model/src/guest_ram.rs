@@ -59,6 +59,22 @@ const CHUNK: usize = 16384;
 /// assert_eq!(ram_ranges(&t)?, vec![0..0xa0, 0xc0..0x8000]);
 /// t[21] ^= 1;
 /// assert!(ram_ranges(&t).is_err(), "checksum");
+/// // Whatever a (restored) guest wrote there, Xen's special pages below
+/// // 4 GiB are never RAM: no reserved start, or low RAM into the hole, is refused.
+/// let set = |t: &mut [u8; 48], at: usize, v: u32| {
+///     t[at..at + 4].copy_from_slice(&v.to_le_bytes());
+///     t[12] = 0;
+///     let sum = t.iter().fold(0u8, |a, b| a.wrapping_add(*b));
+///     t[12] = 0u8.wrapping_sub(sum);
+/// };
+/// t[21] ^= 1;
+/// set(&mut t, 24, 0);
+/// assert!(ram_ranges(&t).is_err(), "no reserved start");
+/// set(&mut t, 24, 0xfeff0);
+/// set(&mut t, 20, 0xfeff0);
+/// assert!(ram_ranges(&t).is_err(), "low RAM over the special pages");
+/// set(&mut t, 20, 0x8000);
+/// assert_eq!(ram_ranges(&t)?, vec![0..0xa0, 0xc0..0x8000]);
 /// # Ok::<(), String>(())
 /// ```
 pub fn ram_ranges(table: &[u8]) -> Result<Vec<Range<u64>>, String> {
