@@ -26,7 +26,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::ExitCode;
 
 use crate::cli::{self, Command, Options, Privcmd};
-use crate::devices::{Capped, DebugExit, PciCounter, Scratch, Uart16550};
+use crate::devices::{Budget, Capped, DebugExit, PciCounter, Scratch, Uart16550};
 use crate::forwarder::{self, Forwarder};
 use crate::virtio::{BlockBackend, VirtioBlk, VirtioConsole, VirtioMmio, VirtioRng};
 use crate::{board, depriv, escape, testplatform, Device, Exit, Machine, Server};
@@ -203,8 +203,12 @@ fn become_bound_uid(o: &Options, node: &str) -> Result<(), Fatal> {
 
 /// Where the guest's console output goes: `--uart-log`, opened now (each
 /// console device its own descriptor, appending), or stdout; bounded by
-/// `--max-file-size`. Also the descriptor, to declare it.
-fn console_out(o: &Options) -> Result<(Box<dyn std::io::Write + Send>, Option<i32>), Fatal> {
+/// `--max-file-size`, one budget for all of them. Also the descriptor, to
+/// declare it.
+fn console_out(
+    o: &Options,
+    budget: &Budget,
+) -> Result<(Box<dyn std::io::Write + Send>, Option<i32>), Fatal> {
     match &o.uart_log {
         Some(p) => {
             let f = std::fs::OpenOptions::new()
@@ -213,17 +217,15 @@ fn console_out(o: &Options) -> Result<(Box<dyn std::io::Write + Send>, Option<i3
                 .open(p)
                 .map_err(|e| Fatal(format!("--uart-log {}: {e}", p.display())))?;
             let fd = f.as_raw_fd();
-            Ok((Box::new(Capped::new(f, o.max_file_size)), Some(fd)))
+            Ok((Box::new(Capped::sharing(f, budget)), Some(fd)))
         }
-        None => Ok((
-            Box::new(Capped::new(std::io::stdout(), o.max_file_size)),
-            None,
-        )),
+        None => Ok((Box::new(Capped::sharing(std::io::stdout(), budget)), None)),
     }
 }
 
 fn machine(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<Machine, Fatal> {
-    let (out, fd) = console_out(o)?;
+    let budget = Budget::new(o.max_file_size);
+    let (out, fd) = console_out(o, &budget)?;
     let uart = match fd {
         Some(fd) => Uart16550::com1(out).holding_fd(fd),
         None => Uart16550::com1(out),
@@ -262,7 +264,7 @@ fn machine(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<Machine, Fatal> {
     }
     if o.virtio_console {
         let (base, irq) = slot()?;
-        let (out, fd) = console_out(o)?;
+        let (out, fd) = console_out(o, &budget)?;
         let console = VirtioConsole::new(out, fd);
         let dev = VirtioMmio::new(console, base, irq);
         say(&format!(

@@ -156,6 +156,19 @@ pub trait Device: Send {
     fn fds(&self) -> Vec<std::os::fd::RawFd> {
         Vec::new()
     }
+
+    /// Whether the device left work for later: a device bounds what one
+    /// access may cost (a virtio queue another vCPU keeps filling), and
+    /// the server then calls [`serve_deferred`](Self::serve_deferred)
+    /// between requests, without sleeping, until this is false.
+    fn has_deferred(&self) -> bool {
+        false
+    }
+
+    /// Does a bounded part of the work left for later.
+    fn serve_deferred(&mut self, ctx: &mut Ctx<'_>) {
+        let _ = ctx;
+    }
 }
 
 const PCI_COMMAND: usize = 0x04;

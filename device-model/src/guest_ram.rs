@@ -132,12 +132,12 @@ pub fn ram_ranges(table: &[u8]) -> Result<Vec<Range<u64>>, String> {
     Ok(ranges)
 }
 
-/// The guest's RAM, mapped. The vm-memory regions point into the
-/// mappings, which live as long as this value.
+/// The guest's RAM, mapped. The vm-memory regions point into mappings
+/// that stay for the life of the process: a [`GuestMemoryMmap`] is `Clone`,
+/// and a clone (a device's, a queue worker's) must never outlive the
+/// memory it points into. A device model maps its guest's RAM once.
 pub struct GuestRam {
-    // Declared first: dropped before the mappings it points into.
     mem: GuestMemoryMmap,
-    _maps: Vec<ForeignMapping>,
     frames: u64,
     missing: u64,
 }
@@ -162,7 +162,6 @@ impl GuestRam {
         }
         drop(info);
         let ranges = ram_ranges(&page[HVM_INFO_OFFSET as usize..])?;
-        let mut maps = Vec::new();
         let mut regions = Vec::new();
         let (mut frames, mut missing) = (0, 0);
         for r in ranges {
@@ -188,8 +187,7 @@ impl GuestRam {
                     let len = (i - start) * PAGE as usize;
                     // SAFETY: pages [start, i) of `map` are mapped (their
                     // frames had no error), read-write and shared, and stay
-                    // so while `map` lives, which is as long as `mem` (see
-                    // the field order of GuestRam).
+                    // so for the life of the process: `map` is leaked below.
                     let region = unsafe {
                         MmapRegion::build_raw(
                             map.as_ptr().add(start * PAGE as usize),
@@ -204,7 +202,8 @@ impl GuestRam {
                     regions.push(region);
                     frames += (i - start) as u64;
                 }
-                maps.push(map);
+                // Never unmapped: see GuestRam.
+                std::mem::forget(map);
             }
         }
         if frames == 0 {
@@ -214,7 +213,6 @@ impl GuestRam {
             .map_err(|e| format!("guest RAM regions: {e}"))?;
         Ok(Self {
             mem,
-            _maps: maps,
             frames,
             missing,
         })

@@ -49,6 +49,8 @@ pub struct Machine {
     pci: HashMap<u8, usize>,
     actions: Vec<Action>,
     ram: Option<GuestRam>,
+    /// Devices that left work for later, in the order they did.
+    deferred: Vec<usize>,
 }
 
 impl std::fmt::Debug for Machine {
@@ -118,6 +120,7 @@ impl Machine {
             pci,
             actions: Vec::new(),
             ram: None,
+            deferred: Vec::new(),
         })
     }
 
@@ -168,13 +171,37 @@ impl Machine {
         let slot = self.devices[i].pci().map(|f| f.slot);
         let mem = self.ram.as_ref().map(GuestRam::memory);
         let mut ctx = Ctx::new(&mut self.actions, slot).with_memory(mem);
-        match write {
+        let v = match write {
             Some(v) => {
                 self.devices[i].write(a, v, &mut ctx);
                 0
             }
             None => self.devices[i].read(a, &mut ctx) & all_ones(a.size),
+        };
+        if self.devices[i].has_deferred() && !self.deferred.contains(&i) {
+            self.deferred.push(i);
         }
+        v
+    }
+
+    /// Whether a device left work for later ([`Device::has_deferred`]).
+    pub fn has_deferred(&self) -> bool {
+        !self.deferred.is_empty()
+    }
+
+    /// Gives each device that left work for later one bounded turn at it;
+    /// returns whether work is left still.
+    pub fn serve_deferred(&mut self) -> bool {
+        let mem = self.ram.as_ref().map(GuestRam::memory);
+        let devices = &mut self.devices;
+        let actions = &mut self.actions;
+        self.deferred.retain(|&i| {
+            let slot = devices[i].pci().map(|f| f.slot);
+            let mut ctx = Ctx::new(actions, slot).with_memory(mem);
+            devices[i].serve_deferred(&mut ctx);
+            devices[i].has_deferred()
+        });
+        !self.deferred.is_empty()
     }
 
     /// A port access: the value read (all ones where nothing answers).
@@ -728,6 +755,11 @@ impl Server {
             self.carry_out();
             n += 1;
         }
+        if self.machine.has_deferred() {
+            self.machine.serve_deferred();
+            self.carry_out();
+            n += 1;
+        }
         Ok(n)
     }
 
@@ -816,9 +848,21 @@ impl Server {
                     revents: 0,
                 },
             ];
+            // With work a device left for later, only look (a signal, new
+            // requests) and carry on with it; otherwise sleep.
+            let now = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            let timeout: *const libc::timespec = if self.machine.has_deferred() {
+                &now
+            } else {
+                std::ptr::null()
+            };
             let slept = Instant::now();
-            // SAFETY: two valid pollfds, no timeout, no signal mask change.
-            let r = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, std::ptr::null(), std::ptr::null()) };
+            // SAFETY: two valid pollfds, a timeout that is null or points to
+            // `now`, which outlives the call; no signal mask change.
+            let r = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, timeout, std::ptr::null()) };
             if r < 0 {
                 let e = std::io::Error::last_os_error();
                 if e.raw_os_error() == Some(libc::EINTR) {
@@ -826,7 +870,9 @@ impl Server {
                 }
                 return Err(Error(format!("ppoll: {e}")));
             }
-            window = adapt(window, slept.elapsed(), self.poll_max);
+            if timeout.is_null() {
+                window = adapt(window, slept.elapsed(), self.poll_max);
+            }
             if fds[1].revents != 0 {
                 let mut info = [0u8; 128];
                 // SAFETY: reads one signalfd_siginfo (128 bytes) into our buffer.

@@ -17,6 +17,8 @@ use crate::sys::{self, Mmap};
 #[derive(Debug)]
 pub struct ForeignMapping {
     map: Mmap,
+    /// Per page, whether its frame mapped; `None`: all did.
+    holes: Option<Vec<bool>>,
     _fd: Arc<Shared>,
 }
 
@@ -26,15 +28,21 @@ impl ForeignMapping {
         let shared = dm.shared("map guest memory")?;
         let pfns: Vec<XenPfn> = gfns.iter().map(|&g| g as XenPfn).collect();
         let map = map_foreign(&shared, domid, &pfns, "map guest memory")?;
-        Ok(Self { map, _fd: shared })
+        Ok(Self {
+            map,
+            holes: None,
+            _fd: shared,
+        })
     }
 
     /// Maps the guest frames `gfns` of `domid` contiguously, in order,
     /// keeping what maps: returns the mapping and one result per frame (0,
     /// or the negative errno Xen gave). Frames reported paged out
     /// (`ENOENT`) are asked for again for a while first. A failed frame's
-    /// page of the mapping is a hole: touching it faults, so a user keeps
-    /// only the frames that mapped (see [`as_ptr`](Self::as_ptr)).
+    /// page of the mapping is a hole: touching it through
+    /// [`as_ptr`](Self::as_ptr) faults, so a user keeps only the frames
+    /// that mapped; [`read`](Self::read) and [`write`](Self::write) refuse
+    /// a range that touches a hole.
     ///
     /// ```no_run
     /// # use xendevicemodel::{DeviceModel, ForeignMapping};
@@ -50,7 +58,18 @@ impl ForeignMapping {
         let shared = dm.shared("map guest memory")?;
         let pfns: Vec<XenPfn> = gfns.iter().map(|&g| g as XenPfn).collect();
         let (map, errs) = map_foreign_sparse(&shared, domid, &pfns, "map guest memory")?;
-        Ok((Self { map, _fd: shared }, errs))
+        let holes = errs
+            .iter()
+            .any(|&e| e != 0)
+            .then(|| errs.iter().map(|&e| e != 0).collect());
+        Ok((
+            Self {
+                map,
+                holes,
+                _fd: shared,
+            },
+            errs,
+        ))
     }
 
     /// The start of the mapping in this process. Pages whose frame mapped
@@ -70,32 +89,44 @@ impl ForeignMapping {
         self.map.len == 0
     }
 
-    /// Copies out `dst.len()` bytes from `offset`; `false` if out of range.
-    /// Volatile: the guest may change its memory at any time.
+    /// Whether `[offset, offset + len)` is within the mapping and touches
+    /// no page whose frame failed to map.
+    fn usable(&self, offset: usize, len: usize) -> bool {
+        let Some(end) = offset.checked_add(len).filter(|&e| e <= self.map.len) else {
+            return false;
+        };
+        match &self.holes {
+            None => true,
+            Some(_) if len == 0 => true,
+            Some(holes) => {
+                let page = sys::page_size();
+                !holes[offset / page..=(end - 1) / page].iter().any(|&h| h)
+            }
+        }
+    }
+
+    /// Copies out `dst.len()` bytes from `offset`; `false` if out of range
+    /// or over a page that did not map. Volatile: the guest may change its
+    /// memory at any time.
     pub fn read(&self, offset: usize, dst: &mut [u8]) -> bool {
-        if offset
-            .checked_add(dst.len())
-            .is_none_or(|e| e > self.map.len)
-        {
+        if !self.usable(offset, dst.len()) {
             return false;
         }
         for (i, d) in dst.iter_mut().enumerate() {
-            // SAFETY: offset + i < len: within the mapping.
+            // SAFETY: offset + i < len, on a page whose frame mapped.
             *d = unsafe { std::ptr::read_volatile(self.map.ptr.add(offset + i)) };
         }
         true
     }
 
-    /// Copies `src` in at `offset`; `false` if out of range.
+    /// Copies `src` in at `offset`; `false` if out of range or over a page
+    /// that did not map.
     pub fn write(&self, offset: usize, src: &[u8]) -> bool {
-        if offset
-            .checked_add(src.len())
-            .is_none_or(|e| e > self.map.len)
-        {
+        if !self.usable(offset, src.len()) {
             return false;
         }
         for (i, s) in src.iter().enumerate() {
-            // SAFETY: offset + i < len: within the mapping.
+            // SAFETY: offset + i < len, on a page whose frame mapped.
             unsafe { std::ptr::write_volatile(self.map.ptr.add(offset + i), *s) };
         }
         true

@@ -28,6 +28,8 @@ const QUEUE_SIZE: u16 = 256;
 const SEG_MAX: u32 = 126;
 /// Descriptors a request may have: its data segments, header and status.
 const MAX_DESCRIPTORS: usize = SEG_MAX as usize + 2;
+/// Descriptors walked at most to find an over-long request's status byte.
+const WALK: usize = 4 * MAX_DESCRIPTORS;
 /// The request header: type, reserved, sector.
 const HEADER: usize = 16;
 
@@ -351,13 +353,20 @@ impl VirtioDevice for VirtioBlk {
         }
         // A chain (an indirect table's included) yields at most 65535
         // descriptors; only the request's bound is kept, and the last one,
-        // where the status byte is.
-        super::serve_chains(queue, mem, MAX_DESCRIPTORS, true, |descs, last| {
+        // where the status byte is, if the chain ends within WALK. A longer
+        // one is used unanswered: finding its end would cost the device
+        // model a walk of up to 65535 descriptors per request.
+        super::serve_chains(queue, mem, MAX_DESCRIPTORS, WALK, |descs, tail| {
             let mut descs = descs.to_vec();
-            if let Some(last) = last {
-                descs.push(last);
-            }
-            match self.request(mem, &descs, last.is_some()) {
+            let answer = match tail {
+                super::Tail::None => self.request(mem, &descs, false),
+                super::Tail::Last(last) => {
+                    descs.push(last);
+                    self.request(mem, &descs, true)
+                }
+                super::Tail::Endless => Err(()),
+            };
+            match answer {
                 Ok((status, written)) => {
                     self.counts[match u32::from(status) {
                         VIRTIO_BLK_S_OK => 0,

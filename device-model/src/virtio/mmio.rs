@@ -47,12 +47,19 @@ pub struct VirtioMmio<D: VirtioDevice> {
     config_generation: u32,
     line: bool,
     errors: u32,
+    /// Queues (by bit) whose driver added buffers faster than one notify's
+    /// rounds served them: served again before the device model sleeps.
+    pending: u64,
 }
 
 impl<D: VirtioDevice> VirtioMmio<D> {
     /// `dev` with its registers at `base` (a page) and its interrupt on
     /// ISA IRQ `irq`.
     pub fn new(dev: D, base: u64, irq: u8) -> Self {
+        assert!(
+            dev.queue_max_sizes().len() <= 64,
+            "a device has at most 64 queues here"
+        );
         let queues = dev
             .queue_max_sizes()
             .iter()
@@ -74,6 +81,7 @@ impl<D: VirtioDevice> VirtioMmio<D> {
             config_generation: 0,
             line: false,
             errors: 0,
+            pending: 0,
         }
     }
 
@@ -150,6 +158,7 @@ impl<D: VirtioDevice> VirtioMmio<D> {
             q.reset();
         }
         self.interrupt_status = 0;
+        self.pending = 0;
         self.update_irq(ctx, false);
         self.dev.reset();
     }
@@ -196,6 +205,9 @@ impl<D: VirtioDevice> VirtioMmio<D> {
     }
 
     fn notify(&mut self, index: u32, ctx: &mut Ctx<'_>) {
+        if let Some(bit) = 1u64.checked_shl(index) {
+            self.pending &= !bit;
+        }
         let live = VIRTIO_CONFIG_S_DRIVER_OK | VIRTIO_CONFIG_S_NEEDS_RESET;
         if self.status & live != VIRTIO_CONFIG_S_DRIVER_OK {
             return;
@@ -219,19 +231,34 @@ impl<D: VirtioDevice> VirtioMmio<D> {
         // (`avail_event`, with EVENT_IDX: a driver that never sees it moving
         // stops notifying) and serve again if buffers came meanwhile. A
         // bounded number of rounds: another vCPU adding buffers forever
-        // cannot hold this one.
+        // cannot hold this one. Buffers still there after the last round
+        // are not forgotten (the driver, told the device is on them, will
+        // not notify again): the queue stays pending, and the device model
+        // serves it before it sleeps.
         let mut used = false;
+        let mut more = false;
         for _ in 0..MAX_ROUNDS {
             match self.dev.process(index as usize, q, mem) {
-                Ok(false) => break,
+                Ok(false) => {
+                    more = false;
+                    break;
+                }
                 Ok(true) => used = true,
                 Err(e) => return self.needs_reset(&e.0, ctx),
             }
             match q.enable_notification(mem) {
-                Ok(true) => continue,
-                Ok(false) => break,
+                Ok(true) => more = true,
+                Ok(false) => {
+                    more = false;
+                    break;
+                }
                 Err(e) => return self.needs_reset(&format!("used ring: {e}"), ctx),
             }
+        }
+        if more {
+            // `index` is a queue of the device: below its count, which
+            // `new` keeps under 64.
+            self.pending |= 1 << index;
         }
         if used {
             match q.needs_notification(mem) {
@@ -395,5 +422,18 @@ impl<D: VirtioDevice> Device for VirtioMmio<D> {
 
     fn fds(&self) -> Vec<std::os::fd::RawFd> {
         self.dev.fds()
+    }
+
+    fn has_deferred(&self) -> bool {
+        self.pending != 0
+    }
+
+    fn serve_deferred(&mut self, ctx: &mut Ctx<'_>) {
+        let pending = self.pending;
+        for index in 0..64 {
+            if pending & (1 << index) != 0 {
+                self.notify(index, ctx);
+            }
+        }
     }
 }

@@ -27,17 +27,29 @@ use virtio_queue::desc::split::Descriptor;
 use virtio_queue::{DescriptorChain, Queue, QueueT};
 use vm_memory::GuestMemoryMmap;
 
+/// What a chain holds beyond the descriptors a device keeps.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Tail {
+    /// Nothing: the chain ended within them.
+    None,
+    /// Its last descriptor: the chain ended within the walk's bound.
+    Last(Descriptor),
+    /// It goes on beyond the walk's bound (or the device did not look).
+    Endless,
+}
+
 /// Serves the chains the driver made available, at most a queue's worth:
-/// `serve` gets each chain's first `keep` descriptors and, with
-/// `want_last`, the chain's last descriptor if there were more (the chain
-/// is then walked to its end, which virtio-queue bounds), and returns the
-/// used length. Returns whether any chain was used.
+/// `serve` gets each chain's first `keep` descriptors and what follows them
+/// ([`Tail`]): the chain is walked up to `walk` descriptors in all to find
+/// its last one, never further (an indirect table may hold 65535, which a
+/// hostile driver would make the device walk for every request). `serve`
+/// returns the used length. Returns whether any chain was used.
 pub(crate) fn serve_chains(
     queue: &mut Queue,
     mem: &GuestMemoryMmap,
     keep: usize,
-    want_last: bool,
-    mut serve: impl FnMut(&[Descriptor], Option<Descriptor>) -> u32,
+    walk: usize,
+    mut serve: impl FnMut(&[Descriptor], Tail) -> u32,
 ) -> Result<bool, DeviceError> {
     let mut used = false;
     for _ in 0..queue.max_size() {
@@ -46,17 +58,18 @@ pub(crate) fn serve_chains(
         };
         let head = chain.head_index();
         let mut descs = Vec::new();
-        let mut last = None;
-        for d in chain {
-            if descs.len() < keep {
+        let mut tail = Tail::None;
+        for (n, d) in chain.enumerate() {
+            if n < keep {
                 descs.push(d);
-            } else if want_last {
-                last = Some(d);
+            } else if n < walk.max(keep) {
+                tail = Tail::Last(d);
             } else {
+                tail = Tail::Endless;
                 break;
             }
         }
-        let len = serve(&descs, last);
+        let len = serve(&descs, tail);
         queue
             .add_used(mem, head, len)
             .map_err(|e| DeviceError(format!("used ring: {e}")))?;

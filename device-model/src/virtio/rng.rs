@@ -93,7 +93,7 @@ impl VirtioDevice for VirtioRng {
         if index != 0 {
             return Err(DeviceError(format!("rng has no queue {index}")));
         }
-        super::serve_chains(queue, mem, 16, false, |descs, _| self.fill(mem, descs))
+        super::serve_chains(queue, mem, 16, 16, |descs, _| self.fill(mem, descs))
     }
 
     fn fds(&self) -> Vec<RawFd> {

@@ -460,3 +460,163 @@ fn with_event_idx_the_device_says_where_it_is_so_the_driver_keeps_notifying() {
         );
     }
 }
+
+/// A device whose driver, on another vCPU, makes one more buffer available
+/// each time the device serves its queue, `left` times.
+struct Flood {
+    left: u32,
+    served: u32,
+}
+
+impl super::VirtioDevice for Flood {
+    fn name(&self) -> &str {
+        "flood"
+    }
+    fn device_id(&self) -> u32 {
+        4
+    }
+    fn features(&self) -> u64 {
+        0
+    }
+    fn queue_max_sizes(&self) -> &[u16] {
+        &[8]
+    }
+    fn read_config(&self, _: u64, data: &mut [u8]) {
+        data.fill(0);
+    }
+    fn process(
+        &mut self,
+        _: usize,
+        queue: &mut virtio_queue::Queue,
+        mem: &GuestMemoryMmap,
+    ) -> Result<bool, super::DeviceError> {
+        let served = &mut self.served;
+        let used = super::serve_chains(queue, mem, 1, 1, |_, _| {
+            *served += 1;
+            0
+        })?;
+        if self.left > 0 {
+            self.left -= 1;
+            let idx: u16 = mem.read_obj(GuestAddress(AVAIL + 2)).unwrap();
+            mem.write_obj(0u16, GuestAddress(AVAIL + 4 + 2 * u64::from(idx % 8)))
+                .unwrap();
+            mem.write_obj(idx.wrapping_add(1), GuestAddress(AVAIL + 2))
+                .unwrap();
+        }
+        Ok(used)
+    }
+}
+
+#[test]
+fn buffers_a_driver_keeps_adding_are_served_later_not_forgotten() {
+    // One notify serves a bounded number of rounds (another vCPU adding
+    // buffers forever cannot hold the device model); what is left must be
+    // served before the device model sleeps, or a driver that was told the
+    // device is on it (EVENT_IDX) waits for good.
+    let mem = GuestMemoryMmap::<()>::from_ranges(&[(GuestAddress(0), RAM)]).unwrap();
+    let mut actions = Vec::new();
+    let mut dev = VirtioMmio::new(
+        Flood {
+            left: 100,
+            served: 0,
+        },
+        BASE,
+        IRQ,
+    );
+    let mut wr = |dev: &mut VirtioMmio<Flood>, reg: u32, v: u32| {
+        let mut ctx = Ctx::new(&mut actions, None).with_memory(Some(&mem));
+        let a = Access {
+            space: Space::Mmio,
+            addr: BASE + u64::from(reg),
+            size: 4,
+        };
+        dev.write(a, u64::from(v), &mut ctx);
+    };
+    let s = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
+    wr(&mut dev, VIRTIO_MMIO_STATUS, s);
+    wr(&mut dev, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+    wr(&mut dev, VIRTIO_MMIO_DRIVER_FEATURES, 1);
+    wr(
+        &mut dev,
+        VIRTIO_MMIO_STATUS,
+        s | VIRTIO_CONFIG_S_FEATURES_OK,
+    );
+    wr(&mut dev, VIRTIO_MMIO_QUEUE_NUM, 8);
+    wr(&mut dev, VIRTIO_MMIO_QUEUE_DESC_LOW, DESC as u32);
+    wr(&mut dev, VIRTIO_MMIO_QUEUE_AVAIL_LOW, AVAIL as u32);
+    wr(&mut dev, VIRTIO_MMIO_QUEUE_USED_LOW, USED as u32);
+    wr(&mut dev, VIRTIO_MMIO_QUEUE_READY, 1);
+    let s = s | VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
+    wr(&mut dev, VIRTIO_MMIO_STATUS, s);
+    // Descriptor 0: one byte for the device; offered once.
+    mem.write_obj(DATA, GuestAddress(DESC)).unwrap();
+    mem.write_obj(1u32, GuestAddress(DESC + 8)).unwrap();
+    mem.write_obj(WRITE, GuestAddress(DESC + 12)).unwrap();
+    mem.write_obj(0u16, GuestAddress(AVAIL + 4)).unwrap();
+    mem.write_obj(1u16, GuestAddress(AVAIL + 2)).unwrap();
+    wr(&mut dev, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+    let served = dev.device().served;
+    assert!(
+        (1..101).contains(&served),
+        "one notify is bounded: served {served}"
+    );
+    assert!(dev.has_deferred(), "the rest is left pending");
+    let mut turns = 0;
+    while dev.has_deferred() {
+        let mut ctx = Ctx::new(&mut actions, None).with_memory(Some(&mem));
+        dev.serve_deferred(&mut ctx);
+        turns += 1;
+        assert!(turns < 1000, "deferred work ends when the driver stops");
+    }
+    assert_eq!(dev.device().served, 101, "every buffer served");
+    let used: u16 = mem.read_obj(GuestAddress(USED + 2)).unwrap();
+    assert_eq!(used, 101);
+    assert!(
+        actions.contains(&Action::IsaIrq(IRQ, true)),
+        "the driver is interrupted"
+    );
+}
+
+#[test]
+fn a_chain_too_long_to_walk_is_used_unanswered() {
+    // An indirect table of 2000 descriptors: the device stops looking for
+    // the status byte after a bound, instead of walking every descriptor
+    // of every such request; the request is used with nothing written.
+    let mut b = Bed::new(false);
+    b.set_up();
+    let before = b.disk();
+    const TABLE: u64 = 0x20000;
+    let n = 2000u16;
+    for i in 0..n {
+        let at = TABLE + 16 * u64::from(i);
+        let (addr, flags) = match i {
+            0 => (HDR, NEXT),
+            i if i == n - 1 => (STATUS, WRITE),
+            _ => (DATA, NEXT),
+        };
+        b.mem.write_obj(addr, GuestAddress(at)).unwrap();
+        b.mem
+            .write_obj(if i == 0 { 16u32 } else { 1 }, GuestAddress(at + 8))
+            .unwrap();
+        b.mem.write_obj(flags, GuestAddress(at + 12)).unwrap();
+        b.mem.write_obj(i + 1, GuestAddress(at + 14)).unwrap();
+    }
+    b.mem
+        .write_obj(VIRTIO_BLK_T_OUT, GuestAddress(HDR))
+        .unwrap();
+    b.mem.write_obj(0u64, GuestAddress(HDR + 8)).unwrap();
+    b.mem.write_obj(0xeeu8, GuestAddress(STATUS)).unwrap();
+    const INDIRECT: u16 = 4;
+    b.desc(0, TABLE, 16 * u32::from(n), INDIRECT, 0);
+    assert_eq!(b.submit(0), Some(0), "used, nothing written");
+    assert_eq!(
+        b.mem.read_obj::<u8>(GuestAddress(STATUS)).unwrap(),
+        0xee,
+        "its end was never reached"
+    );
+    assert_eq!(b.disk(), before);
+    assert!(!b.needs_reset());
+    assert_eq!(b.dev.device().counts()[3], 1, "counted as unanswered");
+    // The device goes on serving.
+    assert_eq!(b.request(VIRTIO_BLK_T_IN, 0, 512).1, VIRTIO_BLK_S_OK as u8);
+}

@@ -287,6 +287,36 @@ fn rust_only(t: &mut Tap) {
             );
         }
     }
+    // A sparse mapping whose second frame is no RAM of the guest (256 GiB
+    // up): its page is a hole, and the safe accessors refuse it instead of
+    // faulting the caller (SIGBUS).
+    if let Some((_, addr, bytes)) = xl::guest_image() {
+        match ForeignMapping::map_sparse(&dm, d, &[addr >> 12, 0x400_0000]) {
+            Ok((m, errs)) => {
+                t.check(
+                    "map_sparse: the guest's page maps, the frame beyond its RAM does not",
+                    errs[0] == 0 && errs[1] != 0,
+                    format_args!("{errs:?}"),
+                );
+                let mut got = vec![0u8; bytes.len()];
+                let page = ForeignMapping::page_size();
+                t.check(
+                    "map_sparse: read of the mapped page works",
+                    m.read((addr & 0xfff) as usize, &mut got) && got == bytes,
+                    "",
+                );
+                let mut b = [0u8; 8];
+                t.check(
+                    "map_sparse: read and write over the hole are refused, not a fault",
+                    !m.read(page, &mut b) && !m.write(page + 8, &b) && !m.read(page - 4, &mut b),
+                    "",
+                );
+            }
+            Err(e) => {
+                t.check("map_sparse of the guest's page and a hole", false, e);
+            }
+        }
+    }
     t.eq(
         "restricted: mapping dom0's memory is EPERM",
         ForeignMapping::map(&dm, DomId(0), &[0x100])
