@@ -8,6 +8,7 @@
 mod bench;
 mod ctx;
 mod deps;
+mod fuzz;
 mod guest;
 mod host;
 mod image;
@@ -34,6 +35,7 @@ usage: cargo xtask <command>
   test          run every test: host tests and the in-VM suites
                 (--host: run the suites natively on a real Xen dom0 instead)
   bench         run the benchmarks (prints ratios against the reference)
+  fuzz [SECS]   fuzz each target for SECS seconds (default 20, as in test)
 
   vm [--suite NAME]... [--shell] [--timeout SECS] [--patched | --test-retired | --bench-image]
                 boot the test bed, run suites in dom0 (or give a dom0 shell)
@@ -72,6 +74,16 @@ fn main() -> ExitCode {
         "install-lib" => install::run(&ctx, rest),
         "dkms-tree" => module::dkms_tree(&ctx, rest),
         "bench" => no_args("bench", rest).and_then(|()| bench::run(&ctx)),
+        "fuzz" => match rest {
+            [] => fuzz::test(&ctx, None),
+            [s] => match s.parse() {
+                Ok(secs) => fuzz::test(&ctx, Some(secs)),
+                Err(_) => Err(ctx::Error(format!(
+                    "fuzz: `{s}` is not a number of seconds"
+                ))),
+            },
+            [_, a, ..] => Err(ctx::Error(format!("fuzz: unexpected argument `{a}`"))),
+        },
         "demo" => demo(&ctx, rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
@@ -245,6 +257,7 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
             .run()?;
         Ok("passed".into())
     })?;
+    fuzz::test(ctx, None)?;
     let bed = testbed::prepare_from(ctx, &src)?;
     let suites = [
         "xen-smoke",
