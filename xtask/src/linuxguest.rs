@@ -4,8 +4,8 @@
 //! on tinyconfig, gcc, no modules), the linuxboot firmware that boots it
 //! (`tests/guests/linuxboot.c`, the kernel linked in, the command line
 //! naming the board's virtio-mmio slot), and its root disk: an ext4 image
-//! made by `mkfs.ext4 -d` from Debian's static busybox and the test's
-//! `init`.
+//! made by `mkfs.ext4 -d` from Debian's static busybox, the test's `init`
+//! and the hostile guest program (`tests/linux-guest/hostile.c`).
 
 use std::path::{Path, PathBuf};
 
@@ -31,11 +31,23 @@ const APPLETS: &[&str] = &[
     "uname", "printf", "ls", "poweroff", "od", "wc", "head",
 ];
 
+/// The board's virtio-mmio slot of the hostile guest's disk: xen-thin-dm
+/// serves it (the suite's second `--virtio-blk`), but the kernel is not
+/// told about it, so only `bin/hostile` drives it.
+pub const HOSTILE_SLOT: usize = 1;
+/// Guest RAM the kernel command line reserves (`memmap=`) for the hostile
+/// program's rings and buffers, at a guest-physical address it knows.
+const HOSTILE_RAM: u64 = 0x600_0000;
+/// Its size.
+const HOSTILE_RAM_SIZE: &str = "1M";
+
 /// The guest kernel's command line: its console, its root on the first
 /// virtio-mmio slot of xen-thin-dm's board, the console and the rng on the
-/// next two (the order xen-thin-dm gives them: disks, console, rng).
+/// two after the hostile disk's (the order xen-thin-dm gives them: disks,
+/// console, rng), and the hostile program's reserved RAM.
 pub fn cmdline() -> String {
-    let slots: Vec<String> = (0..3)
+    let slots: Vec<String> = [0, HOSTILE_SLOT + 1, HOSTILE_SLOT + 2]
+        .into_iter()
         .map(|n| {
             let (base, irq) =
                 xen_thin_dm::board::virtio_mmio_slot(n).expect("the board has 4 slots");
@@ -44,9 +56,19 @@ pub fn cmdline() -> String {
         .collect();
     format!(
         "console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 root=/dev/vda rw rootfstype=ext4 \
-         init=/init panic=-1 nokaslr {}",
+         init=/init panic=-1 nokaslr memmap={HOSTILE_RAM_SIZE}${HOSTILE_RAM:#x} {}",
         slots.join(" ")
     )
+}
+
+/// The compiler's definitions for `tests/linux-guest/hostile.c`.
+fn hostile_defines() -> Vec<String> {
+    let (base, _) =
+        xen_thin_dm::board::virtio_mmio_slot(HOSTILE_SLOT).expect("the board has 4 slots");
+    vec![
+        format!("-DSLOT={base:#x}ull"),
+        format!("-DRAM={HOSTILE_RAM:#x}ull"),
+    ]
 }
 
 /// Builds (or takes from the cache) the kernel, the firmware and the disk.
@@ -147,9 +169,13 @@ fn firmware(ctx: &Ctx, bzimage: &Path) -> Result<PathBuf> {
 
 fn disk(ctx: &Ctx, dist: &Dist) -> Result<PathBuf> {
     let init = ctx.root.join("tests/linux-guest/init");
+    let hostile = ctx.root.join("tests/linux-guest/hostile.c");
     let busybox = dist.root.join("bin/busybox");
     let key = Key::new("guest-disk")
         .file(&init)?
+        .file(&hostile)?
+        .str(&hostile_defines().join(" "))
+        .str(&cmd("gcc").arg("--version").read()?)
         .file(&busybox)?
         .str(&APPLETS.join(" "))
         .str(&DISK_MIB.to_string())
@@ -170,6 +196,16 @@ fn disk(ctx: &Ctx, dist: &Dist) -> Result<PathBuf> {
                     std::os::unix::fs::symlink("busybox", root.join("bin").join(a))?;
                 }
                 std::fs::copy(&init, root.join("init"))?;
+                cmd("gcc")
+                    .args(["-static", "-O2", "-Wall", "-Wextra", "-Werror"])
+                    .args(hostile_defines())
+                    .arg("-o")
+                    .arg(root.join("bin/hostile"))
+                    .arg(&hostile)
+                    .run_logged(
+                        &ctx.log("guest-disk.log"),
+                        "compiling the hostile guest program",
+                    )?;
                 cmd("mkfs.ext4")
                     .args(["-q", "-F", "-L", "xdm-guest", "-E", "root_owner=0:0", "-d"])
                     .arg(&root)

@@ -7,6 +7,13 @@
 //! file, reads it back past the page cache, moves 4 MiB through the disk,
 //! and stops the guest through the debug-exit port with its verdict. A
 //! second boot of the same disk must find the first boot's file.
+//!
+//! The device model also serves a second disk the kernel is not told
+//! about: the guest's `bin/hostile` drives it directly with malformed
+//! queues and requests (`tests/linux-guest/hostile.c`). Every case must
+//! hold, the device model must stay up and keep serving the root disk, and
+//! that disk's file must be unchanged but for the one sector the program
+//! legitimately wrote.
 
 use std::time::Instant;
 
@@ -25,6 +32,37 @@ fn pristine_disk() -> String {
 }
 
 const DISK: &str = "/tmp/xdm-virtio-disk.img";
+/// The hostile program's disk: the second `--virtio-blk`, in the board slot
+/// the guest's command line leaves out.
+const HOSTILE_DISK: &str = "/tmp/xdm-virtio-hostile.img";
+/// Its size: 2048 sectors.
+const HOSTILE_SECTORS: u64 = 2048;
+/// The one sector the hostile program writes (with 0x5a bytes).
+const HOSTILE_WRITTEN: u64 = 5;
+
+/// The hostile disk's pristine content: each sector filled with its own byte.
+fn hostile_pristine() -> Vec<u8> {
+    (0..HOSTILE_SECTORS * 512)
+        .map(|i| ((i / 512) * 7 + 1) as u8)
+        .collect()
+}
+
+/// The sectors of the hostile disk that differ from what they must be.
+fn hostile_damage() -> Result<Vec<u64>, String> {
+    let now = std::fs::read(HOSTILE_DISK).map_err(|e| format!("{HOSTILE_DISK}: {e}"))?;
+    let mut want = hostile_pristine();
+    let w = (HOSTILE_WRITTEN * 512) as usize;
+    want[w..w + 512].fill(0x5a);
+    if now.len() != want.len() {
+        return Err(format!("{} bytes, not {}", now.len(), want.len()));
+    }
+    Ok((0..HOSTILE_SECTORS)
+        .filter(|s| {
+            let r = (*s * 512) as usize..(*s * 512 + 512) as usize;
+            now[r.clone()] != want[r]
+        })
+        .collect())
+}
 const NAME: &str = "virtio-guest";
 
 /// How long a boot may take (nested TCG: the kernel boots in tens of seconds).
@@ -40,6 +78,8 @@ fn config(dm: &str, uart: &str, escape_test: bool) -> String {
             let mut args = vec![
                 "--virtio-blk",
                 DISK,
+                "--virtio-blk",
+                HOSTILE_DISK,
                 "--virtio-console",
                 "--virtio-rng",
                 "--uart-log",
@@ -65,6 +105,10 @@ pub fn fresh_disk() -> Result<u64, String> {
 /// output and the DM's log.
 pub fn boot(t: &mut Tap, n: u32, disk_size: u64) -> Option<(String, String)> {
     let dm = thin_dm_path();
+    if let Err(e) = std::fs::write(HOSTILE_DISK, hostile_pristine()) {
+        t.check(&format!("boot {n}: the hostile program's disk"), false, e);
+        return None;
+    }
     let uart = format!("/tmp/virtio-uart-{n}.log");
     let _ = std::fs::remove_file(&uart);
     let g = match Guest::create_from(NAME, &config(&dm, &uart, n == 1), true) {
@@ -152,6 +196,7 @@ pub fn run() -> i32 {
             console.contains("XDM-GUEST: read 256 bytes from /dev/hwrng"),
             "",
         );
+        hostile_checks(&mut t, n, &console, &log);
         if n == 1 {
             let refused = log
                 .lines()
@@ -207,5 +252,52 @@ pub fn run() -> i32 {
         "",
     );
     let _ = std::fs::remove_file(DISK);
+    let _ = std::fs::remove_file(HOSTILE_DISK);
     t.finish()
+}
+
+/// What the hostile program's run must show, inside and outside the guest.
+fn hostile_checks(t: &mut Tap, n: u32, console: &str, log: &str) {
+    let lines: Vec<&str> = console
+        .lines()
+        .filter_map(|l| l.split("XDM-HOSTILE: ").nth(1))
+        .collect();
+    let cases: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.starts_with("ok ") || l.starts_with("not ok "))
+        .collect();
+    let failed: Vec<&&&str> = cases.iter().filter(|l| l.starts_with("not ok")).collect();
+    t.check(
+        &format!(
+            "boot {n}: the hostile guest's {} cases against the second disk all held (malformed chains, buffers outside RAM and in Xen's special pages, wrapping lengths and sectors, indices beyond the ring, missing queues, negotiation out of order)",
+            cases.len()
+        ),
+        cases.len() >= 19 && failed.is_empty(),
+        format_args!("{lines:#?}"),
+    );
+    t.check(
+        &format!("boot {n}: the hostile guest saw the disk's real size"),
+        lines
+            .iter()
+            .any(|l| l.contains(&format!("{HOSTILE_SECTORS} sectors"))),
+        "",
+    );
+    t.check(
+        &format!("boot {n}: after the hostile cases the device model still served the root disk"),
+        console.contains("XDM-GUEST: the root disk still works after the hostile cases"),
+        "",
+    );
+    t.check(
+        &format!("boot {n}: the device model logged the driver's rule breaks (NEEDS_RESET)"),
+        log.contains("the driver broke the virtio rules"),
+        "",
+    );
+    let damage = hostile_damage();
+    t.check(
+        &format!(
+            "boot {n}: the hostile disk is unchanged but for sector {HOSTILE_WRITTEN}, which the program wrote legitimately"
+        ),
+        damage.as_ref().is_ok_and(|d| d.is_empty()),
+        format_args!("sectors that differ: {damage:?}"),
+    );
 }
