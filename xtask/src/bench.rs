@@ -199,7 +199,49 @@ pub fn in_vm(ctx: &Ctx, suites: &[&str]) -> Result<Vec<(String, f64, f64)>> {
 pub fn run(ctx: &Ctx) -> Result<()> {
     deps::all(ctx)?;
     let mut results = library(ctx)?;
-    for (name, reference, ours) in in_vm(ctx, &["bench-privcmd", "bench-dm", "bench-eventfd"])? {
+    for (name, reference, ours) in in_vm(
+        ctx,
+        &["bench-privcmd", "bench-dm", "bench-eventfd", "bench-virtio"],
+    )? {
+        if let Some(what) = name.strip_prefix("virtio-") {
+            // The goals: throughput at least QEMU's, 4 KiB IOPS 1.2 times,
+            // CPU per request at most QEMU's.
+            let (label, unit, higher, goal) = match what {
+                "seq-read-MBps" => (
+                    "guest virtio-blk sequential read, 1 MiB O_DIRECT",
+                    "MB/s",
+                    true,
+                    1.0,
+                ),
+                "seq-write-MBps" => (
+                    "guest virtio-blk sequential write, 1 MiB O_DIRECT",
+                    "MB/s",
+                    true,
+                    1.0,
+                ),
+                "rand-read-4k-iops" => (
+                    "guest virtio-blk 4 KiB random reads, O_DIRECT",
+                    "IOPS",
+                    true,
+                    1.2,
+                ),
+                _ => (
+                    "device-model CPU time per 1000 guest requests",
+                    "ms, lower is better",
+                    false,
+                    1.0,
+                ),
+            };
+            results.push(Ratio {
+                what: format!("{label} (QEMU vs xen-thin-dm)"),
+                reference,
+                ours,
+                unit,
+                higher_is_better: higher,
+                goal,
+            });
+            continue;
+        }
         if let Some(variant) = name.strip_prefix("pio-round-trips") {
             let polling_off = variant == "-no-polling";
             results.push(Ratio {

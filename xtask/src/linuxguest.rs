@@ -18,6 +18,12 @@ use crate::xen::Dist;
 pub struct LinuxGuest {
     /// `linuxboot.elf`: HVM firmware with the kernel inside.
     pub firmware: PathBuf,
+    /// The same kernel with the benchmark's command line ([`bench_cmdline`]).
+    pub bench_firmware: PathBuf,
+    /// The kernel itself, for Debian's QEMU to boot (the benchmark's reference).
+    pub bzimage: PathBuf,
+    /// A file holding [`BENCH_CMDLINE`], the line QEMU boots it with.
+    pub bench_cmdline: PathBuf,
     /// `disk.img`: the pristine root disk (the suite copies it).
     pub disk: PathBuf,
 }
@@ -61,6 +67,25 @@ pub fn cmdline() -> String {
     )
 }
 
+/// The command line the benchmark boots xen-thin-dm's guest with: its root
+/// and the raw disk `blkbench` measures (`/dev/vdb`) on the first two slots,
+/// no console or rng (`bench-virtio` in the suites gives Debian's QEMU the
+/// same line, with the disks on virtio-pci).
+pub fn bench_cmdline() -> String {
+    let slots: Vec<String> = (0..2)
+        .map(|n| {
+            let (base, irq) =
+                xen_thin_dm::board::virtio_mmio_slot(n).expect("the board has 4 slots");
+            format!("virtio_mmio.device=4K@{base:#x}:{irq}")
+        })
+        .collect();
+    format!("{} {}", BENCH_CMDLINE, slots.join(" "))
+}
+
+/// What both device models' benchmark guests are told.
+pub const BENCH_CMDLINE: &str = "console=ttyS0,115200 root=/dev/vda rw rootfstype=ext4 \
+     init=/init panic=-1 nokaslr xdm.bench=vdb";
+
 /// The compiler's definitions for `tests/linux-guest/hostile.c`.
 fn hostile_defines() -> Vec<String> {
     let (base, _) =
@@ -74,9 +99,18 @@ fn hostile_defines() -> Vec<String> {
 /// Builds (or takes from the cache) the kernel, the firmware and the disk.
 pub fn build(ctx: &Ctx, src: &Source, dist: &Dist) -> Result<LinuxGuest> {
     let bzimage = kernel(ctx, src)?;
-    let firmware = firmware(ctx, &bzimage)?;
+    let bench_firmware = firmware(ctx, &bzimage, "linuxboot-bench", &bench_cmdline())?;
     let disk = disk(ctx, dist)?;
-    Ok(LinuxGuest { firmware, disk })
+    let bench_cmdline = ctx.cache.join("linuxboot-bench/cmdline");
+    std::fs::create_dir_all(ctx.cache.join("linuxboot-bench"))?;
+    std::fs::write(&bench_cmdline, BENCH_CMDLINE)?;
+    Ok(LinuxGuest {
+        bench_cmdline,
+        firmware: firmware(ctx, &bzimage, "linuxboot", &cmdline())?,
+        bench_firmware,
+        bzimage,
+        disk,
+    })
 }
 
 fn kernel(ctx: &Ctx, src: &Source) -> Result<PathBuf> {
@@ -109,22 +143,21 @@ fn kernel(ctx: &Ctx, src: &Source) -> Result<PathBuf> {
     Ok(build.join("arch/x86/boot/bzImage"))
 }
 
-fn firmware(ctx: &Ctx, bzimage: &Path) -> Result<PathBuf> {
+fn firmware(ctx: &Ctx, bzimage: &Path, name: &str, line: &str) -> Result<PathBuf> {
     let src = ctx.root.join("tests/guests");
-    let line = cmdline();
     let key = Key::new("linuxboot")
         .file(&src.join("linuxboot.c"))?
         .file(&src.join("linuxboot.S"))?
         .file(&src.join("start.S"))?
         .file(&src.join("guest.ld"))?
         .file(bzimage)?
-        .str(&line)
+        .str(line)
         .str(&cmd("gcc").arg("--version").read()?)
         .finish();
-    let dir = ctx.cache.join("linuxboot").join(&key);
+    let dir = ctx.cache.join(name).join(&key);
     let elf = dir.join("linuxboot.elf");
     ctx.step(
-        "guest: the linuxboot firmware (the guest kernel linked in)",
+        &format!("guest: the {name} firmware (the guest kernel linked in)"),
         || {
             let built = ctx.cached(&dir, &key, |_| {
                 cmd("gcc")
@@ -152,7 +185,7 @@ fn firmware(ctx: &Ctx, bzimage: &Path) -> Result<PathBuf> {
                     .args(["start.S", "linuxboot.c", "linuxboot.S"])
                     .dir(&src)
                     .run_logged(
-                        &ctx.log("linuxboot.log"),
+                        &ctx.log(&format!("{name}.log")),
                         "compiling the linuxboot firmware",
                     )?;
                 Ok(())
@@ -170,10 +203,12 @@ fn firmware(ctx: &Ctx, bzimage: &Path) -> Result<PathBuf> {
 fn disk(ctx: &Ctx, dist: &Dist) -> Result<PathBuf> {
     let init = ctx.root.join("tests/linux-guest/init");
     let hostile = ctx.root.join("tests/linux-guest/hostile.c");
+    let blkbench = ctx.root.join("tests/linux-guest/blkbench.c");
     let busybox = dist.root.join("bin/busybox");
     let key = Key::new("guest-disk")
         .file(&init)?
         .file(&hostile)?
+        .file(&blkbench)?
         .str(&hostile_defines().join(" "))
         .str(&cmd("gcc").arg("--version").read()?)
         .file(&busybox)?
@@ -205,6 +240,14 @@ fn disk(ctx: &Ctx, dist: &Dist) -> Result<PathBuf> {
                     .run_logged(
                         &ctx.log("guest-disk.log"),
                         "compiling the hostile guest program",
+                    )?;
+                cmd("gcc")
+                    .args(["-static", "-O2", "-Wall", "-Wextra", "-Werror", "-o"])
+                    .arg(root.join("bin/blkbench"))
+                    .arg(&blkbench)
+                    .run_logged(
+                        &ctx.log("guest-disk.log"),
+                        "compiling the benchmark program",
                     )?;
                 cmd("mkfs.ext4")
                     .args(["-q", "-F", "-L", "xdm-guest", "-E", "root_owner=0:0", "-d"])

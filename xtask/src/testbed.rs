@@ -92,7 +92,7 @@ pub fn prepare(ctx: &Ctx) -> Result<Bed> {
 
 /// Prepares everything for a boot, with the packages and source in place.
 pub fn prepare_from(ctx: &Ctx, src: &Source) -> Result<Bed> {
-    prepare_image(ctx, src, "test", |_| Ok(Vec::new()))
+    prepare_image(ctx, src, "test", |_, _| Ok(Vec::new()))
 }
 
 /// The benchmark bed: the test bed plus Debian's QEMU for Xen (the
@@ -100,7 +100,7 @@ pub fn prepare_from(ctx: &Ctx, src: &Source) -> Result<Bed> {
 pub fn prepare_bench(ctx: &Ctx) -> Result<Bed> {
     deps::all(ctx)?;
     let src = linux::source(ctx)?;
-    prepare_image(ctx, &src, "bench", |dist| {
+    prepare_image(ctx, &src, "bench", |dist, linux_guest| {
         let qemu = "usr/libexec/xen-qemu-system-i386";
         // libxl hands SeaBIOS to every qemu-xen guest's firmware, even one
         // that (like the benchmark guest) does not use it.
@@ -108,7 +108,26 @@ pub fn prepare_bench(ctx: &Ctx) -> Result<Bed> {
         let mut items = vec![
             Item::new(dist.root.join(qemu), &format!("/{qemu}")),
             Item::new(dist.root.join(bios), &format!("/{bios}")),
+            // The virtio benchmark's guest: its firmware for xen-thin-dm,
+            // its kernel for QEMU's direct boot, and the option ROMs QEMU
+            // boots a kernel with.
+            Item::new(
+                linux_guest.bench_firmware.clone(),
+                "/guests/linuxboot-bench.elf",
+            ),
+            Item::new(linux_guest.bzimage.clone(), "/guests/linux-guest.bzImage"),
+            Item::new(
+                linux_guest.bench_cmdline.clone(),
+                "/guests/linux-bench.cmdline",
+            ),
         ];
+        for rom in ["linuxboot.bin", "linuxboot_dma.bin"] {
+            let p = std::path::Path::new("/usr/share/qemu").join(rom);
+            if !p.exists() {
+                crate::bail!("{}: missing (package qemu-system-data)", p.display());
+            }
+            items.push(Item::new(p, &format!("/usr/share/qemu/{rom}")));
+        }
         // QEMU loads a keymap even with no display (testbed.md).
         let keymaps = std::path::Path::new("/usr/share/qemu/keymaps");
         for e in std::fs::read_dir(keymaps).map_err(|e| {
@@ -134,7 +153,7 @@ pub fn prepare_patched(ctx: &Ctx, src: &Source) -> Result<(Bed, crate::xenpatch:
     let dist = xen::dist(ctx)?;
     let patched = crate::xenpatch::build(ctx, &dist)?;
     let xenstored = patched.xenstored.clone();
-    let mut bed = prepare_image(ctx, src, "patched", move |_| {
+    let mut bed = prepare_image(ctx, src, "patched", move |_, _| {
         // Over Debian's: the image's init starts it from there.
         Ok(vec![Item::new(
             xenstored,
@@ -149,7 +168,7 @@ fn prepare_image(
     ctx: &Ctx,
     src: &Source,
     name: &str,
-    extra: impl FnOnce(&Dist) -> Result<Vec<Item>>,
+    extra: impl FnOnce(&Dist, &crate::linuxguest::LinuxGuest) -> Result<Vec<Item>>,
 ) -> Result<Bed> {
     let kernel = linux::kernel(ctx, src)?;
     let dist = xen::dist(ctx)?;
@@ -159,8 +178,14 @@ fn prepare_image(
     items.push(Item::new(guests.test, "/guests/testguest.elf"));
     items.push(Item::new(guests.bench, "/guests/benchguest.elf"));
     let linux_guest = crate::linuxguest::build(ctx, src, &dist)?;
-    items.push(Item::new(linux_guest.firmware, "/guests/linuxboot.elf"));
-    items.push(Item::new(linux_guest.disk, "/guests/linux-disk.img"));
+    items.push(Item::new(
+        linux_guest.firmware.clone(),
+        "/guests/linuxboot.elf",
+    ));
+    items.push(Item::new(
+        linux_guest.disk.clone(),
+        "/guests/linux-disk.img",
+    ));
     items.push(Item::new(modules.module, "/lib/xdm/privcmd_restrict.ko"));
     items.push(Item::new(
         modules.kunit,
@@ -174,7 +199,7 @@ fn prepare_image(
         ctx.root.join("tests/dom0/setup"),
         "/etc/xdm/setup",
     ));
-    items.extend(extra(&dist)?);
+    items.extend(extra(&dist, &linux_guest)?);
     let initrd = image::initramfs(ctx, &dist, name, &items)?;
     Ok(Bed {
         kernel,

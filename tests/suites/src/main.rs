@@ -7,6 +7,7 @@
 mod bench;
 mod bench_dm;
 mod bench_eventfd;
+mod bench_virtio;
 mod demo;
 mod devicemodel;
 mod dmcheck;
@@ -38,6 +39,7 @@ fn main() {
         Some("bench-privcmd") => bench::run(),
         Some("bench-dm") => bench_dm::run(),
         Some("bench-eventfd") => bench_eventfd::run(),
+        Some("bench-virtio") => bench_virtio::run(),
         Some("dmcheck-rs") => dmcheck::run(&args[1..]),
         Some("harness-fail") => {
             // A deliberately failing check: the harness must turn it into a failure.
