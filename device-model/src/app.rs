@@ -409,6 +409,20 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
         server.id().0,
         dom.0
     ));
+    if !server.machine_doorbells().is_empty() {
+        if !o.ioeventfd {
+            say("virtio notifies: through the ioreq loop (--no-ioeventfd)");
+        } else {
+            match server.attach_doorbells() {
+                Ok(n) => say(&format!(
+                    "virtio notifies: {n} ioeventfds on {node}: the kernel completes the guest's queue notify and the loop serves the queue"
+                )),
+                Err(e) => say(&format!(
+                    "virtio notifies: through the ioreq loop ({node} offers no ioeventfd here: {e})"
+                )),
+            }
+        }
+    }
 
     // 3. Deprivilege. The xenstore connection stays open across it, unused
     // until step 4: the guest is paused until then, so no request has
@@ -439,6 +453,7 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
             .into_iter()
             .flatten()
             .chain(server.device_fds())
+            .chain(server.doorbell_fds())
             .collect(),
         };
         let done = depriv::apply_with(&plan, &mut || {

@@ -66,6 +66,10 @@ pub struct Options {
     pub virtio_console: bool,
     /// Serve a virtio-rng fed from `/dev/urandom`.
     pub virtio_rng: bool,
+    /// Let the kernel answer the virtio queue notifies (ioeventfds) when
+    /// the privcmd node offers it (the default); `--no-ioeventfd` keeps
+    /// them in the ioreq loop.
+    pub ioeventfd: bool,
     /// QEMU flags that were ignored.
     pub ignored: Vec<String>,
 }
@@ -140,6 +144,8 @@ options:
   --virtio-console       a virtio-console; its output goes where the UART's does
   --virtio-rng           a virtio-rng fed from /dev/urandom (opened before
                          deprivileging)
+  --no-ioeventfd         keep virtio queue notifies in the ioreq loop even
+                         where the privcmd node offers ioeventfds
   -v, --verbose          log refused requests
   -h, --help, --version
 Other single-dash options are QEMU's: they are ignored with a warning.";
@@ -190,6 +196,7 @@ pub fn parse(args: &[String], env_domid: Option<&str>) -> Result<Command, String
         disks: Vec::new(),
         virtio_console: false,
         virtio_rng: false,
+        ioeventfd: true,
         ignored: Vec::new(),
     };
     let mut it = args.iter().peekable();
@@ -224,6 +231,7 @@ pub fn parse(args: &[String], env_domid: Option<&str>) -> Result<Command, String
             }
             "--virtio-console" => o.virtio_console = true,
             "--virtio-rng" => o.virtio_rng = true,
+            "--no-ioeventfd" => o.ioeventfd = false,
             f if f.starts_with("--") => return Err(format!("unknown option {f} (see --help)")),
             f if f.starts_with('-') && f.len() > 1 => {
                 // A QEMU flag, with its value if one follows.

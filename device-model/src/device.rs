@@ -157,6 +157,21 @@ pub trait Device: Send {
         Vec::new()
     }
 
+    /// Guest writes the device lets the kernel answer on its own, when the
+    /// privcmd node offers ioeventfds (a virtio queue notify): the write
+    /// completes at once and the device is told afterwards, through
+    /// [`doorbell`](Self::doorbell) with the rule's index in this list.
+    /// Where the node has none, the writes come as ordinary accesses.
+    fn doorbells(&self) -> Vec<xendevicemodel::IoeventfdMatch> {
+        Vec::new()
+    }
+
+    /// Doorbell `index` of [`doorbells`](Self::doorbells) rang (once or more
+    /// since the last call).
+    fn doorbell(&mut self, index: usize, ctx: &mut Ctx<'_>) {
+        let _ = (index, ctx);
+    }
+
     /// Whether the device left work for later: a device bounds what one
     /// access may cost (a virtio queue another vCPU keeps filling), and
     /// the server then calls [`serve_deferred`](Self::serve_deferred)

@@ -16,7 +16,10 @@ use std::time::{Duration, Instant};
 use dmop_abi::dmop::{BufioreqMode, IoRangeType, ShutdownReason};
 use dmop_abi::ioreq::{Ioreq, IoreqDir, IoreqType};
 use dmop_abi::types::{DomId, EvtchnPort, IoservId};
-use xendevicemodel::{BufferedRequest, DeviceModel, EventChannel, ForeignMapping, IoreqPages};
+use xendevicemodel::{
+    BufferedRequest, DeviceModel, EventChannel, ForeignMapping, Ioeventfd, IoeventfdMatch,
+    IoreqPages,
+};
 
 use crate::device::{all_ones, Access, Action, Ctx, Device, Space};
 use crate::guest_ram::GuestRam;
@@ -182,6 +185,34 @@ impl Machine {
             self.deferred.push(i);
         }
         v
+    }
+
+    /// Every device's doorbells ([`Device::doorbells`]): device, index, rule.
+    pub fn doorbells(&self) -> Vec<(usize, usize, IoeventfdMatch)> {
+        self.devices
+            .iter()
+            .enumerate()
+            .flat_map(|(d, dev)| {
+                dev.doorbells()
+                    .into_iter()
+                    .enumerate()
+                    .map(move |(i, m)| (d, i, m))
+            })
+            .collect()
+    }
+
+    /// Doorbell `index` of device `device` rang.
+    pub fn ring(&mut self, device: usize, index: usize) {
+        let Some(dev) = self.devices.get_mut(device) else {
+            return;
+        };
+        let slot = dev.pci().map(|f| f.slot);
+        let mem = self.ram.as_ref().map(GuestRam::memory);
+        let mut ctx = Ctx::new(&mut self.actions, slot).with_memory(mem);
+        dev.doorbell(index, &mut ctx);
+        if dev.has_deferred() && !self.deferred.contains(&device) {
+            self.deferred.push(device);
+        }
     }
 
     /// Whether a device left work for later ([`Device::has_deferred`]).
@@ -424,6 +455,8 @@ pub struct Server {
     attached: bool,
     poll_max: Duration,
     time_offset: i64,
+    /// Doorbells the kernel answers: the ioeventfd, device, index.
+    kicks: Vec<(Ioeventfd, usize, usize)>,
 }
 
 impl std::fmt::Debug for Server {
@@ -516,11 +549,92 @@ impl Server {
                 attached: true,
                 poll_max: Duration::ZERO,
                 time_offset: 0,
+                kicks: Vec::new(),
             })
         };
         attach().inspect_err(|_| {
             let _ = dm.destroy_ioreq_server(domid, id);
         })
+    }
+
+    /// Lets the kernel answer the devices' doorbells ([`Device::doorbells`])
+    /// through ioeventfds, so that a guest's queue notify completes at once
+    /// and the device hears of it from the loop. All or none: on an error
+    /// (`ENOTTY` from a node without `IOCTL_PRIVCMD_IOEVENTFD`) none is
+    /// kept and every doorbell stays an ordinary access. Returns how many
+    /// there are.
+    pub fn attach_doorbells(&mut self) -> Result<usize, xendevicemodel::Error> {
+        let mut kicks = Vec::new();
+        for (device, index, rule) in self.machine.doorbells() {
+            let fd = self.dm.ioeventfd(&self.pages, &self.vcpu_ports, rule)?;
+            kicks.push((fd, device, index));
+        }
+        self.kicks = kicks;
+        Ok(self.kicks.len())
+    }
+
+    /// The doorbells the machine's devices have ([`Machine::doorbells`]).
+    pub fn machine_doorbells(&self) -> Vec<(usize, usize, IoeventfdMatch)> {
+        self.machine.doorbells()
+    }
+
+    /// The ioeventfds' descriptors.
+    pub fn doorbell_fds(&self) -> Vec<std::os::fd::RawFd> {
+        use std::os::fd::AsFd;
+        self.kicks
+            .iter()
+            .map(|(fd, _, _)| fd.as_fd().as_raw_fd())
+            .collect()
+    }
+
+    /// Serves the doorbells that rang; how many did.
+    fn ring_doorbells(&mut self) -> usize {
+        let mut rang = 0;
+        for k in 0..self.kicks.len() {
+            let (fd, device, index) = &self.kicks[k];
+            if matches!(fd.take(), Ok(n) if n > 0) {
+                let (device, index) = (*device, *index);
+                self.machine.ring(device, index);
+                self.carry_out();
+                rang += 1;
+            }
+        }
+        rang
+    }
+
+    /// Serves the doorbells that rang, without waiting: one `ppoll` over
+    /// their descriptors, then a read of each that is readable.
+    fn poll_doorbells(&mut self) -> usize {
+        if self.kicks.is_empty() {
+            return 0;
+        }
+        let mut fds: Vec<libc::pollfd> = self
+            .doorbell_fds()
+            .into_iter()
+            .map(|fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        let now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `fds` is a valid array of its length; a zero timeout.
+        let r = unsafe {
+            libc::ppoll(
+                fds.as_mut_ptr(),
+                fds.len() as libc::nfds_t,
+                &now,
+                std::ptr::null(),
+            )
+        };
+        if r > 0 {
+            self.ring_doorbells()
+        } else {
+            0
+        }
     }
 
     /// The ioreq server's id.
@@ -801,6 +915,9 @@ impl Server {
                 }
                 std::hint::spin_loop();
             }
+            if self.poll_doorbells() > 0 {
+                return Ok(true);
+            }
             if start.elapsed() >= window {
                 return Ok(false);
             }
@@ -836,18 +953,16 @@ impl Server {
                     continue;
                 }
             }
-            let mut fds = [
-                libc::pollfd {
-                    fd: self.ev.as_raw_fd(),
+            // The event channels, the signals, then the doorbells.
+            let mut fds: Vec<libc::pollfd> = [self.ev.as_raw_fd(), signal_fd.as_raw_fd()]
+                .into_iter()
+                .chain(self.doorbell_fds())
+                .map(|fd| libc::pollfd {
+                    fd,
                     events: libc::POLLIN,
                     revents: 0,
-                },
-                libc::pollfd {
-                    fd: signal_fd.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-            ];
+                })
+                .collect();
             // With work a device left for later, only look (a signal, new
             // requests) and carry on with it; otherwise sleep.
             let now = libc::timespec {
@@ -860,9 +975,17 @@ impl Server {
                 std::ptr::null()
             };
             let slept = Instant::now();
-            // SAFETY: two valid pollfds, a timeout that is null or points to
-            // `now`, which outlives the call; no signal mask change.
-            let r = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, timeout, std::ptr::null()) };
+            // SAFETY: `fds` is a valid array of its length; the timeout is
+            // null or points to `now`, which outlives the call; no signal
+            // mask change.
+            let r = unsafe {
+                libc::ppoll(
+                    fds.as_mut_ptr(),
+                    fds.len() as libc::nfds_t,
+                    timeout,
+                    std::ptr::null(),
+                )
+            };
             if r < 0 {
                 let e = std::io::Error::last_os_error();
                 if e.raw_os_error() == Some(libc::EINTR) {
@@ -879,6 +1002,9 @@ impl Server {
                 unsafe { libc::read(signal_fd.as_raw_fd(), info.as_mut_ptr().cast(), info.len()) };
                 let signo = i32::from_ne_bytes(info[0..4].try_into().expect("4 bytes"));
                 return Ok(Exit::Signal(signo));
+            }
+            if fds[2..].iter().any(|f| f.revents != 0) {
+                self.ring_doorbells();
             }
             self.drain_events()?;
             self.service()?;

@@ -424,6 +424,21 @@ impl<D: VirtioDevice> Device for VirtioMmio<D> {
         self.dev.fds()
     }
 
+    fn doorbells(&self) -> Vec<xendevicemodel::IoeventfdMatch> {
+        (0..self.queues.len())
+            .map(|q| xendevicemodel::IoeventfdMatch::MmioQueueNotify {
+                base: self.base,
+                len: 4,
+                queue: q as u16,
+            })
+            .collect()
+    }
+
+    fn doorbell(&mut self, index: usize, ctx: &mut Ctx<'_>) {
+        // The same as the write the kernel answered: a notify of that queue.
+        self.notify(index as u32, ctx);
+    }
+
     fn has_deferred(&self) -> bool {
         self.pending != 0
     }

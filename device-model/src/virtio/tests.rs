@@ -620,3 +620,40 @@ fn a_chain_too_long_to_walk_is_used_unanswered() {
     // The device goes on serving.
     assert_eq!(b.request(VIRTIO_BLK_T_IN, 0, 512).1, VIRTIO_BLK_S_OK as u8);
 }
+
+#[test]
+fn a_doorbell_is_a_queue_notify_the_kernel_answered() {
+    // With an ioeventfd the guest's QueueNotify write never reaches the
+    // device as an access; the loop rings the doorbell instead.
+    let mut b = Bed::new(false);
+    b.set_up();
+    assert_eq!(
+        b.dev.doorbells(),
+        vec![xendevicemodel::IoeventfdMatch::MmioQueueNotify {
+            base: BASE,
+            len: 4,
+            queue: 0
+        }]
+    );
+    b.mem.write_obj(VIRTIO_BLK_T_IN, GuestAddress(HDR)).unwrap();
+    b.mem.write_obj(3u64, GuestAddress(HDR + 8)).unwrap();
+    b.mem.write_obj(0xeeu8, GuestAddress(STATUS)).unwrap();
+    b.desc(0, HDR, 16, NEXT, 1);
+    b.desc(1, DATA, 512, NEXT | WRITE, 2);
+    b.desc(2, STATUS, 1, WRITE, 0);
+    b.mem.write_obj(0u16, GuestAddress(AVAIL + 4)).unwrap();
+    b.mem.write_obj(1u16, GuestAddress(AVAIL + 2)).unwrap();
+    let mut ctx = Ctx::new(&mut b.actions, None).with_memory(Some(&b.mem));
+    b.dev.doorbell(0, &mut ctx);
+    assert_eq!(b.mem.read_obj::<u16>(GuestAddress(USED + 2)).unwrap(), 1);
+    assert_eq!(
+        b.mem.read_obj::<u8>(GuestAddress(STATUS)).unwrap(),
+        VIRTIO_BLK_S_OK as u8
+    );
+    assert_eq!(
+        b.mem.read_obj::<u8>(GuestAddress(DATA)).unwrap(),
+        3,
+        "sector 3's bytes"
+    );
+    assert!(b.actions.contains(&Action::IsaIrq(IRQ, true)));
+}
