@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/virtio_blk.h>
@@ -126,8 +127,33 @@ static int set_up(void)
 	return needs_reset() ? -1 : 0;
 }
 
-/* Makes chain `head` available and notifies queue 0; the device serves it
- * before the write returns (the access is the device model's to answer). */
+/* Waits (up to 2 s) for the device to answer a notify: the used index
+ * moves past `before`, or NEEDS_RESET. With an ioeventfd the kernel
+ * completes the notify write at once and the device model serves the queue
+ * afterwards, as a real driver expects. */
+static void settle(uint16_t before)
+{
+	struct timespec ms = { 0, 1000000 };
+	int i;
+
+	for (i = 0; i < 2000; i++) {
+		__sync_synchronize();
+		if (used_idx() != before || needs_reset())
+			return;
+		nanosleep(&ms, NULL);
+	}
+}
+
+/* Notifies queue `q` and waits for the device's answer. */
+static void notify(unsigned int q)
+{
+	uint16_t before = used_idx();
+
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, q);
+	settle(before);
+}
+
+/* Makes chain `head` available, notifies queue 0 and waits for the answer. */
 static void submit(uint16_t head)
 {
 	volatile uint16_t *ring = (volatile uint16_t *)(ram + AVAIL + 4);
@@ -137,7 +163,7 @@ static void submit(uint16_t head)
 	avail_idx++;
 	*(volatile uint16_t *)(ram + AVAIL + 2) = avail_idx;
 	__sync_synchronize();
-	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	notify(0);
 }
 
 static void header(uint32_t type, uint64_t sector)
@@ -322,7 +348,7 @@ int main(void)
 	set_up();
 	header(VIRTIO_BLK_T_IN, 0);
 	*(volatile uint16_t *)(ram + AVAIL + 2) = 1000;
-	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	notify(0);
 	result(needs_reset(), "an available index 1000 ahead of the device: NEEDS_RESET", "no NEEDS_RESET");
 
 	set_up();
@@ -331,7 +357,7 @@ int main(void)
 	result(needs_reset(), "a head index beyond the queue: NEEDS_RESET", "no NEEDS_RESET");
 
 	set_up();
-	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 5);
+	notify(5);
 	result(needs_reset(), "a notify of a queue that does not exist: NEEDS_RESET", "no NEEDS_RESET");
 
 	set_up();
@@ -350,7 +376,7 @@ int main(void)
 	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
 	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK |
 				       VIRTIO_CONFIG_S_DRIVER_OK);
-	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	notify(0);
 	result(needs_reset(), "a descriptor table outside guest RAM: NEEDS_RESET at the notify", "no NEEDS_RESET");
 
 	/* Feature negotiation out of order. */
