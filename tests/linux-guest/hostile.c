@@ -319,8 +319,11 @@ int main(void)
 	set_up();
 	before = used_idx();
 	request(VIRTIO_BLK_T_OUT, 0, RAM + DATA, 0xffffffff);
-	snprintf(detail, sizeof(detail), "status %#x", status_byte());
-	result(failed_ioerr(before), "a 4 GiB buffer (longer than the disk, running off guest RAM) fails", detail);
+	snprintf(detail, sizeof(detail), "used %u, status %#x", used_idx(), status_byte());
+	/* Header and buffer make a chain over 2^32 bytes, which virtio forbids:
+	 * it is cut there, and its request used unanswered. */
+	result(used_idx() == (uint16_t)(before + 1) && status_byte() != VIRTIO_BLK_S_OK,
+	       "a chain of over 4 GiB (a 4 GiB buffer, running off guest RAM) writes nothing", detail);
 
 	/* Sectors. */
 	set_up();
