@@ -77,7 +77,7 @@ fn config(name: &str, dm: Dm, console: &str) -> Result<String, String> {
     let thin = dm != Dm::Qemu;
     let end = "on_poweroff = \"destroy\"\non_reboot = \"destroy\"\non_crash = \"destroy\"\n";
     if thin {
-        let dm = format!(
+        let lines = format!(
             "device_model_version = \"qemu-xen-traditional\"\ndevice_model_override = \"{}\"\n",
             thin_dm_path()
         );
@@ -96,7 +96,7 @@ fn config(name: &str, dm: Dm, console: &str) -> Result<String, String> {
         return Ok(xl::guest_config_with(
             name,
             "/guests/linuxboot-bench.elf",
-            &dm,
+            &lines,
             &format!("{args}{end}"),
         )
         .replace("memory = 32", "memory = 128"));
