@@ -412,13 +412,19 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
     if !server.machine_doorbells().is_empty() {
         if !o.ioeventfd {
             say("virtio notifies: through the ioreq loop (--no-ioeventfd)");
+        } else if !dm.is_privcmd_restrict() {
+            // Linux's own IOCTL_PRIVCMD_IOEVENTFD oopses a PV dom0 and
+            // keeps what this process could not deassign once confined.
+            say(&format!(
+                "virtio notifies: through the ioreq loop ({node} is not privcmd-restrict, the only node whose ioeventfds this device model uses)"
+            ));
         } else {
             match server.attach_doorbells() {
                 Ok(n) => say(&format!(
                     "virtio notifies: {n} ioeventfds on {node}: the kernel completes the guest's queue notify and the loop serves the queue"
                 )),
                 Err(e) => say(&format!(
-                    "virtio notifies: through the ioreq loop ({node} offers no ioeventfd here: {e})"
+                    "virtio notifies: through the ioreq loop (ioeventfds refused: {e})"
                 )),
             }
         }

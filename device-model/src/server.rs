@@ -418,6 +418,10 @@ pub enum Exit {
     Signal(i32),
 }
 
+/// How long the loop may go without looking at its signals and doorbells
+/// while the guest keeps it busy.
+const LOOK_EVERY: Duration = Duration::from_millis(10);
+
 /// The first polling window, once sleeping proved too slow.
 const POLL_GROW_START: Duration = Duration::from_micros(4);
 
@@ -869,10 +873,11 @@ impl Server {
             self.carry_out();
             n += 1;
         }
+        // Work a device left for later gets a turn too, but is no request:
+        // it never keeps the loop from looking at its signals.
         if self.machine.has_deferred() {
             self.machine.serve_deferred();
             self.carry_out();
-            n += 1;
         }
         Ok(n)
     }
@@ -906,12 +911,16 @@ impl Server {
     }
 
     /// Serves requests as they come for at most `window`; whether any came.
+    /// Deferred work ends it: the loop then takes its non-blocking look.
     fn poll_for(&mut self, window: Duration) -> Result<bool, Error> {
         let start = Instant::now();
         loop {
             for _ in 0..64 {
                 if self.service()? > 0 {
                     return Ok(true);
+                }
+                if self.machine.has_deferred() {
+                    return Ok(false);
                 }
                 std::hint::spin_loop();
             }
@@ -936,17 +945,21 @@ impl Server {
         // Whether ports may be masked with their events unread: after
         // polling, and at the start (events may have come before `run`).
         let mut masked = true;
+        // When the loop last looked at its signals and doorbells: a guest
+        // that keeps it busy (requests back to back) must not hide them.
+        let mut looked = Instant::now();
         loop {
             if let Some(exit) = self.stop {
                 return Ok(exit);
             }
-            if !window.is_zero() {
+            let overdue = looked.elapsed() >= LOOK_EVERY;
+            if !window.is_zero() && !overdue {
                 masked = true;
                 if self.poll_for(window)? {
                     continue;
                 }
             }
-            if masked {
+            if masked && !overdue {
                 self.drain_events()?;
                 masked = false;
                 if self.service()? > 0 {
@@ -963,13 +976,15 @@ impl Server {
                     revents: 0,
                 })
                 .collect();
-            // With work a device left for later, only look (a signal, new
-            // requests) and carry on with it; otherwise sleep.
+            // With work a device left for later, after a busy stretch, or
+            // with the ports still masked, only look (a signal, a doorbell,
+            // new requests) and carry on; otherwise sleep.
             let now = libc::timespec {
                 tv_sec: 0,
                 tv_nsec: 0,
             };
-            let timeout: *const libc::timespec = if self.machine.has_deferred() {
+            let timeout: *const libc::timespec = if overdue || masked || self.machine.has_deferred()
+            {
                 &now
             } else {
                 std::ptr::null()
@@ -1003,10 +1018,12 @@ impl Server {
                 let signo = i32::from_ne_bytes(info[0..4].try_into().expect("4 bytes"));
                 return Ok(Exit::Signal(signo));
             }
+            looked = Instant::now();
             if fds[2..].iter().any(|f| f.revents != 0) {
                 self.ring_doorbells();
             }
             self.drain_events()?;
+            masked = false;
             self.service()?;
         }
     }

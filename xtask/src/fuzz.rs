@@ -113,6 +113,8 @@ fn fuzz_one(ctx: &Ctx, target: &str, seeds: &Path, out: &Path, secs: u64) -> Res
         .arg("-o")
         .arg(out)
         .args(["-V", &secs.to_string()])
+        // A hang is an input that runs for a second (one takes about 50 us).
+        .args(["-t", "1000"])
         .arg(bins(ctx).join(target))
         .env("AFL_NO_UI", "1")
         .env("AFL_SKIP_CPUFREQ", "1")
@@ -134,28 +136,29 @@ fn fuzz_one(ctx: &Ctx, target: &str, seeds: &Path, out: &Path, secs: u64) -> Res
             })
             .unwrap_or_else(|| "?".into())
     };
-    let mut crashes: Vec<PathBuf> = std::fs::read_dir(out.join("default/crashes"))
-        .map(|d| {
-            d.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.file_name().is_some_and(|n| n != "README.txt"))
-                .collect()
-        })
-        .unwrap_or_default();
-    crashes.sort();
-    if let Some(first) = crashes.first() {
-        // Replay the first outside AFL, to show what the target said.
-        let said = std::process::Command::new(bins(ctx).join(target))
-            .stdin(std::fs::File::open(first)?)
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+    // A crash or a hang (an input that ran past AFL's time limit: the
+    // device model must never hang on what a guest wrote) fails the step.
+    let saved = |dir: &str| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(out.join("default").join(dir))
+            .map(|d| {
+                d.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.file_name().is_some_and(|n| n != "README.txt"))
+                    .collect()
+            })
             .unwrap_or_default();
-        let said: Vec<&str> = said.lines().take(12).collect();
-        bail!(
-            "{target}: {} crashing input(s), the first {}; replayed:\n{}",
-            crashes.len(),
-            first.display(),
-            said.join("\n")
-        );
+        v.sort();
+        v
+    };
+    for (dir, what) in [("crashes", "crashing"), ("hangs", "hanging")] {
+        let found = saved(dir);
+        if let Some(first) = found.first() {
+            bail!(
+                "{target}: {} {what} input(s), the first {}; replayed:\n{}",
+                found.len(),
+                first.display(),
+                replay(&bins(ctx).join(target), first)
+            );
+        }
     }
     Ok(format!(
         "{} execs, {} corpus entries, coverage {}, no crash",
@@ -163,4 +166,35 @@ fn fuzz_one(ctx: &Ctx, target: &str, seeds: &Path, out: &Path, secs: u64) -> Res
         stat("corpus_count"),
         stat("bitmap_cvg")
     ))
+}
+
+/// Runs `bin` on `input` outside AFL for at most 10 s; what it printed on
+/// stderr (its panic), or that it did not finish.
+fn replay(bin: &Path, input: &Path) -> String {
+    let Ok(stdin) = std::fs::File::open(input) else {
+        return format!("{}: unreadable", input.display());
+    };
+    let child = std::process::Command::new(bin)
+        .stdin(stdin)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        return format!("{}: cannot run", bin.display());
+    };
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(10) {
+        if let Ok(Some(_)) = child.try_wait() {
+            let mut said = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                use std::io::Read;
+                let _ = e.read_to_string(&mut said);
+            }
+            return said.lines().take(12).collect::<Vec<_>>().join("\n");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    "still running after 10 s: a hang".into()
 }

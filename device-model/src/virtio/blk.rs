@@ -9,9 +9,9 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 
 use virtio_bindings::virtio_blk::{
-    VIRTIO_BLK_F_FLUSH, VIRTIO_BLK_F_RO, VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_ID_BYTES,
-    VIRTIO_BLK_S_IOERR, VIRTIO_BLK_S_OK, VIRTIO_BLK_S_UNSUPP, VIRTIO_BLK_T_FLUSH,
-    VIRTIO_BLK_T_GET_ID, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT,
+    VIRTIO_BLK_F_FLUSH, VIRTIO_BLK_F_RO, VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_F_SIZE_MAX,
+    VIRTIO_BLK_ID_BYTES, VIRTIO_BLK_S_IOERR, VIRTIO_BLK_S_OK, VIRTIO_BLK_S_UNSUPP,
+    VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_GET_ID, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT,
 };
 use virtio_queue::desc::split::Descriptor;
 use virtio_queue::Queue;
@@ -28,6 +28,12 @@ const QUEUE_SIZE: u16 = 256;
 const SEG_MAX: u32 = 126;
 /// Descriptors a request may have: its data segments, header and status.
 const MAX_DESCRIPTORS: usize = SEG_MAX as usize + 2;
+/// Bytes a turn of the queue asks to move at most (see `process`).
+const TURN_BYTES: u64 = 8 << 20;
+/// The largest data segment the device takes (`size_max`, offered with
+/// `VIRTIO_BLK_F_SIZE_MAX`): with `SEG_MAX` it bounds a request, which
+/// Linux then never exceeds, to 126 x 256 KiB.
+const SIZE_MAX: u32 = 256 << 10;
 /// Descriptors walked at most to find an over-long request's status byte.
 const WALK: usize = 4 * MAX_DESCRIPTORS;
 /// The request header: type, reserved, sector.
@@ -209,6 +215,10 @@ impl VirtioBlk {
                 .try_fold(0u64, |a, &(_, l)| a.checked_add(u64::from(l)))
         };
         let in_range = |bytes: u64| -> Option<u64> {
+            // More than the device said it takes (seg_max x size_max).
+            if bytes > u64::from(SEG_MAX) * u64::from(SIZE_MAX) {
+                return None;
+            }
             let off = sector.checked_mul(SECTOR)?;
             (off.checked_add(bytes)? <= self.disk.len).then_some(off)
         };
@@ -317,7 +327,8 @@ impl VirtioDevice for VirtioBlk {
     }
 
     fn features(&self) -> u64 {
-        let mut f = 1 << VIRTIO_BLK_F_FLUSH | 1 << VIRTIO_BLK_F_SEG_MAX;
+        let mut f =
+            1 << VIRTIO_BLK_F_FLUSH | 1 << VIRTIO_BLK_F_SEG_MAX | 1 << VIRTIO_BLK_F_SIZE_MAX;
         if self.disk.read_only {
             f |= 1 << VIRTIO_BLK_F_RO;
         }
@@ -329,9 +340,10 @@ impl VirtioDevice for VirtioBlk {
     }
 
     fn read_config(&self, offset: u64, data: &mut [u8]) {
-        // capacity (sectors), size_max (unused), seg_max.
+        // capacity (sectors), size_max, seg_max.
         let mut cfg = [0u8; 16];
         cfg[0..8].copy_from_slice(&(self.disk.len / SECTOR).to_le_bytes());
+        cfg[8..12].copy_from_slice(&SIZE_MAX.to_le_bytes());
         cfg[12..16].copy_from_slice(&SEG_MAX.to_le_bytes());
         for (i, b) in data.iter_mut().enumerate() {
             *b = usize::try_from(offset)
@@ -356,7 +368,19 @@ impl VirtioDevice for VirtioBlk {
         // where the status byte is, if the chain ends within WALK. A longer
         // one is used unanswered: finding its end would cost the device
         // model a walk of up to 65535 descriptors per request.
-        super::serve_chains(queue, mem, MAX_DESCRIPTORS, WALK, |descs, tail| {
+        // A turn moves about TURN_BYTES at most (the chain that crosses it
+        // is served whole): the rest waits for the next turn, so that one
+        // notify never holds the device model for long.
+        let asked = std::cell::Cell::new(0u64);
+        let serve = |descs: &[Descriptor], tail: super::Tail| {
+            asked.set(
+                asked.get()
+                    + descs.iter().map(|d| u64::from(d.len())).sum::<u64>()
+                    + match tail {
+                        super::Tail::Last(d) => u64::from(d.len()),
+                        _ => 0,
+                    },
+            );
             let mut descs = descs.to_vec();
             let answer = match tail {
                 super::Tail::None => self.request(mem, &descs, false),
@@ -380,6 +404,9 @@ impl VirtioDevice for VirtioBlk {
                     0
                 }
             }
+        };
+        super::serve_chains(queue, mem, MAX_DESCRIPTORS, WALK, serve, || {
+            asked.get() >= TURN_BYTES
         })
     }
 

@@ -85,7 +85,7 @@ impl VirtioDevice for VirtioConsole {
             _ => return Err(DeviceError(format!("console has no queue {index}"))),
         }
         let mut buf = vec![0u8; MAX_PER_BUFFER];
-        super::serve_chains(queue, mem, 16, 16, |descs, _| {
+        let transmit = |descs: &[virtio_queue::desc::split::Descriptor], _| {
             for d in descs.iter().filter(|d| !d.is_write_only()) {
                 let n = (d.len() as usize).min(MAX_PER_BUFFER);
                 if mem
@@ -100,7 +100,8 @@ impl VirtioDevice for VirtioConsole {
             }
             let _ = self.out.flush();
             0
-        })
+        };
+        super::serve_chains(queue, mem, 16, 16, transmit, || false)
     }
 
     fn fds(&self) -> Vec<RawFd> {

@@ -365,7 +365,9 @@ impl<D: VirtioDevice> VirtioMmio<D> {
             | VIRTIO_MMIO_QUEUE_USED_HIGH => {
                 self.needs_reset("queue changed while the device is live", ctx)
             }
-            VIRTIO_MMIO_QUEUE_NOTIFY => self.notify(v, ctx),
+            // The queue is the low 16 bits, as the kernel's ioeventfd rule
+            // takes it: both paths agree on which queue a value names.
+            VIRTIO_MMIO_QUEUE_NOTIFY => self.notify(v & 0xffff, ctx),
             VIRTIO_MMIO_INTERRUPT_ACK => {
                 self.interrupt_status &= !v;
                 self.update_irq(ctx, false);

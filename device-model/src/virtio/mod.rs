@@ -38,21 +38,30 @@ pub(crate) enum Tail {
     Endless,
 }
 
-/// Serves the chains the driver made available, at most a queue's worth:
-/// `serve` gets each chain's first `keep` descriptors and what follows them
-/// ([`Tail`]): the chain is walked up to `walk` descriptors in all to find
-/// its last one, never further (an indirect table may hold 65535, which a
-/// hostile driver would make the device walk for every request). `serve`
-/// returns the used length. Returns whether any chain was used.
+/// Serves the chains the driver made available, at most a queue's worth,
+/// and stops early once `enough` says so (a device's budget of work per
+/// turn: what is left stays available, and the transport comes back to
+/// it): `serve` gets each chain's first `keep` descriptors and what follows
+/// them ([`Tail`]): the chain is walked up to `walk` descriptors in all to
+/// find its last one, never further (an indirect table may hold 65535,
+/// which a hostile driver would make the device walk for every request).
+/// A chain virtio-queue cut short (a loop, a next index beyond the queue,
+/// over 4 GiB in all) ends on a descriptor that still says "next": it is
+/// [`Tail::Endless`] too, so no device takes a data buffer for its last.
+/// `serve` returns the used length. Returns whether any chain was used.
 pub(crate) fn serve_chains(
     queue: &mut Queue,
     mem: &GuestMemoryMmap,
     keep: usize,
     walk: usize,
     mut serve: impl FnMut(&[Descriptor], Tail) -> u32,
+    enough: impl Fn() -> bool,
 ) -> Result<bool, DeviceError> {
     let mut used = false;
     for _ in 0..queue.max_size() {
+        if enough() {
+            break;
+        }
         let Some(chain) = next_chain(queue, mem)? else {
             break;
         };
@@ -68,6 +77,14 @@ pub(crate) fn serve_chains(
                 tail = Tail::Endless;
                 break;
             }
+        }
+        let last = match tail {
+            Tail::Last(d) => Some(d),
+            Tail::None => descs.last().copied(),
+            Tail::Endless => None,
+        };
+        if last.is_some_and(|d| d.has_next()) {
+            tail = Tail::Endless;
         }
         let len = serve(&descs, tail);
         queue

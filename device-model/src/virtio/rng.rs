@@ -93,7 +93,14 @@ impl VirtioDevice for VirtioRng {
         if index != 0 {
             return Err(DeviceError(format!("rng has no queue {index}")));
         }
-        super::serve_chains(queue, mem, 16, 16, |descs, _| self.fill(mem, descs))
+        super::serve_chains(
+            queue,
+            mem,
+            16,
+            16,
+            |descs, _| self.fill(mem, descs),
+            || false,
+        )
     }
 
     fn fds(&self) -> Vec<RawFd> {

@@ -491,10 +491,17 @@ impl super::VirtioDevice for Flood {
         mem: &GuestMemoryMmap,
     ) -> Result<bool, super::DeviceError> {
         let served = &mut self.served;
-        let used = super::serve_chains(queue, mem, 1, 1, |_, _| {
-            *served += 1;
-            0
-        })?;
+        let used = super::serve_chains(
+            queue,
+            mem,
+            1,
+            1,
+            |_, _| {
+                *served += 1;
+                0
+            },
+            || false,
+        )?;
         if self.left > 0 {
             self.left -= 1;
             let idx: u16 = mem.read_obj(GuestAddress(AVAIL + 2)).unwrap();
@@ -656,4 +663,75 @@ fn a_doorbell_is_a_queue_notify_the_kernel_answered() {
         "sector 3's bytes"
     );
     assert!(b.actions.contains(&Action::IsaIrq(IRQ, true)));
+}
+
+#[test]
+fn a_chain_cut_short_is_not_answered_into_its_data_buffer() {
+    // Header, then a writable data buffer whose next index is beyond the
+    // queue: virtio-queue ends the chain there. Its last descriptor still
+    // says "next", so it is no status byte: the request is used
+    // unanswered and the data buffer is left alone (not "OK" in its last byte).
+    let mut b = Bed::new(false);
+    b.set_up();
+    b.mem.write_obj(VIRTIO_BLK_T_IN, GuestAddress(HDR)).unwrap();
+    b.mem.write_obj(0u64, GuestAddress(HDR + 8)).unwrap();
+    b.mem.write_slice(&[0xee; 512], GuestAddress(DATA)).unwrap();
+    b.desc(0, HDR, 16, NEXT, 1);
+    b.desc(1, DATA, 512, NEXT | WRITE, 200);
+    assert_eq!(b.submit(0), Some(0), "used, nothing written");
+    let mut data = [0u8; 512];
+    b.mem.read_slice(&mut data, GuestAddress(DATA)).unwrap();
+    assert_eq!(data, [0xee; 512], "the data buffer is untouched");
+    assert_eq!(b.request(VIRTIO_BLK_T_IN, 0, 512).1, VIRTIO_BLK_S_OK as u8);
+}
+
+#[test]
+fn one_turn_of_the_queue_moves_a_bounded_number_of_bytes() {
+    // Four requests asking for 512 MiB each (failed: more than the device
+    // takes): a turn stops once what it was asked to move passes its budget,
+    // and the rest stays available for the next turn.
+    use super::VirtioDevice;
+    use virtio_queue::{Queue, QueueT};
+    let mem = GuestMemoryMmap::<()>::from_ranges(&[(GuestAddress(0), RAM)]).unwrap();
+    let disk = BlockBackend::from_file(tempfile(), DISK, false, std::path::Path::new("d")).unwrap();
+    let mut blk = VirtioBlk::new(disk);
+    let mut q = Queue::new(16).unwrap();
+    q.set_size(16);
+    q.set_desc_table_address(Some(DESC as u32), Some(0));
+    q.set_avail_ring_address(Some(AVAIL as u32), Some(0));
+    q.set_used_ring_address(Some(USED as u32), Some(0));
+    q.set_ready(true);
+    mem.write_obj(VIRTIO_BLK_T_IN, GuestAddress(HDR)).unwrap();
+    for r in 0..4u16 {
+        let d = 3 * r;
+        for (i, (addr, len, flags)) in [
+            (HDR, 16u32, NEXT),
+            (DATA, 0x2000_0000, NEXT | WRITE),
+            (STATUS + u64::from(r), 1, WRITE),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let at = DESC + 16 * u64::from(d + i as u16);
+            mem.write_obj(addr, GuestAddress(at)).unwrap();
+            mem.write_obj(len, GuestAddress(at + 8)).unwrap();
+            mem.write_obj(flags, GuestAddress(at + 12)).unwrap();
+            mem.write_obj(d + i as u16 + 1, GuestAddress(at + 14))
+                .unwrap();
+        }
+        mem.write_obj(d, GuestAddress(AVAIL + 4 + 2 * u64::from(r)))
+            .unwrap();
+    }
+    mem.write_obj(4u16, GuestAddress(AVAIL + 2)).unwrap();
+    assert_eq!(blk.process(0, &mut q, &mem), Ok(true));
+    let used: u16 = mem.read_obj(GuestAddress(USED + 2)).unwrap();
+    assert_eq!(used, 1, "the first request spent the turn's budget");
+    assert_eq!(
+        mem.read_obj::<u8>(GuestAddress(STATUS)).unwrap(),
+        VIRTIO_BLK_S_IOERR as u8,
+        "over seg_max x size_max: failed"
+    );
+    assert_eq!(blk.process(0, &mut q, &mem), Ok(true));
+    let used: u16 = mem.read_obj(GuestAddress(USED + 2)).unwrap();
+    assert_eq!(used, 2, "the next turn takes the next");
 }
