@@ -230,12 +230,6 @@ pub fn run(ctx: &Ctx) -> Result<()> {
                     true,
                     1.2,
                 ),
-                "dom0-cpu-ms-per-1000-requests" => (
-                    "all of dom0's CPU time per 1000 guest requests",
-                    "ms, lower is better",
-                    false,
-                    0.0,
-                ),
                 _ => (
                     "device-model CPU time per 1000 guest requests",
                     "ms, lower is better",
