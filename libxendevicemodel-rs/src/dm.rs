@@ -750,13 +750,15 @@ impl DeviceModel {
         }
     }
 
-    /// Whether the descriptor is privcmd-restrict's: its device number is
-    /// the one sysfs gives the `privcmd-restrict` misc device. A device
-    /// model asks before it uses what only that node does safely: Linux's
-    /// own `IOCTL_PRIVCMD_IOEVENTFD` oopses a PV dom0 at the first assign
-    /// and keeps what a process could not deassign (the seccomp-confined
-    /// device model) until the guest is gone, so ioeventfds are for
-    /// privcmd-restrict only. False on a fallback handle, or without sysfs.
+    /// Whether the descriptor is privcmd-restrict's: a character device
+    /// whose sysfs directory (`/sys/dev/char/MAJOR:MINOR`) has the
+    /// `bindings` attribute only that node has, whatever name it was loaded
+    /// under. A device model asks before it uses what only that node does
+    /// safely: Linux's own `IOCTL_PRIVCMD_IOEVENTFD` oopses a PV dom0 at the
+    /// first assign and keeps what a process could not deassign (the
+    /// seccomp-confined device model) until the guest is gone, so
+    /// ioeventfds are for privcmd-restrict only. False on a fallback
+    /// handle, or without sysfs.
     ///
     /// ```no_run
     /// let dm = xendevicemodel::DeviceModel::open_path(xendevicemodel::PRIVCMD_RESTRICT_PATH)?;
@@ -767,13 +769,6 @@ impl DeviceModel {
         let Some(fd) = self.raw_fd() else {
             return false;
         };
-        let Ok(dev) = std::fs::read_to_string("/sys/class/misc/privcmd-restrict/dev") else {
-            return false;
-        };
-        let mut it = dev.trim().split(':').map(|n| n.parse::<u32>().ok());
-        let (Some(Some(major)), Some(Some(minor)), None) = (it.next(), it.next(), it.next()) else {
-            return false;
-        };
         let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
         // SAFETY: fstat of our descriptor into a buffer of its size.
         if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
@@ -782,7 +777,11 @@ impl DeviceModel {
         // SAFETY: fstat succeeded, so it filled the struct.
         let st = unsafe { st.assume_init() };
         st.st_mode & libc::S_IFMT == libc::S_IFCHR
-            && libc::major(st.st_rdev) == major
-            && libc::minor(st.st_rdev) == minor
+            && std::path::Path::new(&format!(
+                "/sys/dev/char/{}:{}/bindings",
+                libc::major(st.st_rdev),
+                libc::minor(st.st_rdev)
+            ))
+            .exists()
     }
 }

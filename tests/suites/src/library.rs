@@ -163,6 +163,19 @@ fn rust_only(t: &mut Tap) {
             return;
         }
     };
+    // Which node a handle is on: ioeventfds are used on privcmd-restrict only.
+    t.check(
+        "is_privcmd_restrict: false on Linux's privcmd",
+        !dm.is_privcmd_restrict(),
+        "",
+    );
+    if let Ok(r) = DeviceModel::open_path(xendevicemodel::PRIVCMD_RESTRICT_PATH) {
+        t.check(
+            "is_privcmd_restrict: true on privcmd-restrict",
+            r.is_privcmd_restrict(),
+            "",
+        );
+    }
     let r = restrict_all(d);
     t.check(
         "restrict_all confines the privcmd and evtchn handles",
