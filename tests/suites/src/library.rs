@@ -169,13 +169,12 @@ fn rust_only(t: &mut Tap) {
         !dm.is_privcmd_restrict(),
         "",
     );
-    if let Ok(r) = DeviceModel::open_path(xendevicemodel::PRIVCMD_RESTRICT_PATH) {
-        t.check(
-            "is_privcmd_restrict: true on privcmd-restrict",
-            r.is_privcmd_restrict(),
-            "",
-        );
-    }
+    let r = DeviceModel::open_path(xendevicemodel::PRIVCMD_RESTRICT_PATH);
+    t.check(
+        "is_privcmd_restrict: true on privcmd-restrict (loaded by the bed's setup)",
+        r.as_ref().is_ok_and(DeviceModel::is_privcmd_restrict),
+        format_args!("{:?}", r.as_ref().err()),
+    );
     let r = restrict_all(d);
     t.check(
         "restrict_all confines the privcmd and evtchn handles",
