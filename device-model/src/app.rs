@@ -223,7 +223,9 @@ fn console_out(
     }
 }
 
-fn machine(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<Machine, Fatal> {
+/// The machine, and its disks' descriptors and sizes (for the escape table).
+fn machine(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<(Machine, Vec<(i32, u64)>), Fatal> {
+    let mut disk_fds = Vec::new();
     let budget = Budget::new(o.max_file_size);
     let (out, fd) = console_out(o, &budget)?;
     let uart = match fd {
@@ -248,6 +250,7 @@ fn machine(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<Machine, Fatal> {
     for d in &o.disks {
         let (base, irq) = slot()?;
         let disk = BlockBackend::open(&d.path, d.read_only)?;
+        disk_fds.push((disk.as_raw_fd(), disk.len()));
         let dev = VirtioMmio::new(VirtioBlk::new(disk), base, irq);
         say(&format!(
             "virtio-blk {} ({} MiB, {}) on virtio-mmio at {base:#x}, IRQ {irq}",
@@ -291,7 +294,7 @@ fn machine(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<Machine, Fatal> {
         ));
     }
     devices.extend(extra);
-    Ok(Machine::new(devices)?)
+    Ok((Machine::new(devices)?, disk_fds))
 }
 
 fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
@@ -367,13 +370,10 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
             }
         }
     }
-    let machine = machine(o, extra)?;
-    let machine_disk_bytes = o
-        .disks
-        .iter()
-        .filter_map(|d| std::fs::metadata(&d.path).ok().map(|m| m.len()))
-        .max()
-        .unwrap_or(0);
+    let (machine, disk_fds) = machine(o, extra)?;
+    // The largest disk (its usable size, block devices included) and its
+    // descriptor: with disks, no file may be written past its end.
+    let largest_disk = disk_fds.iter().copied().max_by_key(|&(_, len)| len);
     let signals = signal_fd()?;
     let (dm, ev) = if o.restrict_at_open {
         // The event channel node is root's: open it now and confine it at once.
@@ -443,9 +443,9 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
             gid: o.gid,
             as_root: started_as_root && !o.restrict_at_open,
             // RLIMIT_FSIZE bounds every file, the disks included: with a
-            // disk it is the largest disk's size (writes never go beyond
-            // it), and the guest's output is bounded by `Capped`.
-            max_file_size: o.max_file_size.max(machine_disk_bytes),
+            // disk it is the largest disk's size (no write goes beyond its
+            // end), and the guest's output is bounded by `Capped`.
+            max_file_size: largest_disk.map_or(o.max_file_size, |(_, len)| len),
             profile: if o.disks.is_empty() {
                 depriv::Profile::DeviceModel
             } else {
@@ -464,8 +464,15 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
         };
         let done = depriv::apply_with(&plan, &mut || {
             if o.escape_test {
-                before_seccomp =
-                    escape::attempts(&dm, &ev, other, other_pid, kept.as_mut(), &disks);
+                before_seccomp = escape::attempts(
+                    &dm,
+                    &ev,
+                    other,
+                    other_pid,
+                    kept.as_mut(),
+                    &disks,
+                    largest_disk,
+                );
             }
         });
         match done {
@@ -503,7 +510,15 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
     }
 
     if o.escape_test {
-        let after = escape::attempts(&dm, &ev, other, other_pid, kept.as_mut(), &disks);
+        let after = escape::attempts(
+            &dm,
+            &ev,
+            other,
+            other_pid,
+            kept.as_mut(),
+            &disks,
+            largest_disk,
+        );
         if !escape::report(other, &before_seccomp, &after) {
             let _ = server.detach();
             return Err(Fatal("an escape attempt succeeded: stopping".into()));

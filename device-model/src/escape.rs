@@ -70,7 +70,9 @@ fn xs_errno(e: xenstore_client::Error) -> i32 {
 /// Tries every escape; `other` is another guest's domain and `other_pid`
 /// its device model's process, if known; `kept` the xenstore forwarder the
 /// device model kept, if any; `disks` the paths of the disks it serves
-/// (opened before deprivileging: re-opening one, or a sibling, must fail).
+/// (opened before deprivileging: re-opening one, or a sibling, must fail);
+/// `largest_disk` the largest one's descriptor and size (writing past its
+/// end must fail).
 pub fn attempts(
     dm: &DeviceModel,
     ev: &EventChannel,
@@ -78,6 +80,7 @@ pub fn attempts(
     other_pid: Option<u32>,
     kept: Option<&mut Forwarder>,
     disks: &[std::path::PathBuf],
+    largest_disk: Option<(i32, u64)>,
 ) -> Vec<Attempt> {
     let mut v = Vec::new();
     let mut t = |what: String, result: Result<String, i32>| v.push(Attempt { what, result });
@@ -181,6 +184,17 @@ pub fn attempts(
                 open(&sib, libc::O_WRONLY | libc::O_CREAT),
             );
         }
+    }
+    if let Some((fd, len)) = largest_disk {
+        // One byte at the disk's end, through the descriptor it serves
+        // the guest with: RLIMIT_FSIZE is that size.
+        let at = libc::off_t::try_from(len).unwrap_or(libc::off_t::MAX);
+        // SAFETY: a one-byte write from a static buffer to our descriptor.
+        let r = unsafe { libc::pwrite(fd, b"x".as_ptr().cast(), 1, at) };
+        t(
+            format!("write past the end of its disk (byte {len})"),
+            c(r as libc::c_long),
+        );
     }
     t(
         "write a file outside the chroot (/tmp)".into(),

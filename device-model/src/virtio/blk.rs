@@ -99,6 +99,12 @@ impl BlockBackend {
     }
 }
 
+impl AsRawFd for BlockBackend {
+    fn as_raw_fd(&self) -> RawFd {
+        self.file.as_raw_fd()
+    }
+}
+
 /// A file's size, or a block device's: where its end is (the offset is
 /// never used again: every transfer is `pread`/`pwrite` at an offset).
 fn size_of_file(f: &File) -> std::io::Result<u64> {

@@ -143,7 +143,8 @@ pub fn boot(t: &mut Tap, n: u32, disk_size: u64) -> Option<(String, String)> {
                 pid,
                 40000 + u32::from(g.domid.0),
                 Some("/run/xen-thin-dm/empty"),
-                (8 << 20u64).max(disk_size),
+                // With disks: the largest one's size, no more.
+                disk_size,
             );
         }
     }
@@ -216,9 +217,10 @@ pub fn run() -> i32 {
                     Some((a, b))
                 });
             t.check(
-                "boot 1: every escape attempt of the device model with a disk was refused, re-opening its disk included",
+                "boot 1: every escape attempt of the device model with a disk was refused, re-opening its disk and writing past its end included",
                 matches!(refused, Some((a, b)) if a == b && b > 0)
-                    && log.contains("re-open its disk by path"),
+                    && log.contains("re-open its disk by path")
+                    && log.contains("write past the end of its disk"),
                 format_args!("{refused:?}"),
             );
         }
