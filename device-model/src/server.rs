@@ -418,6 +418,23 @@ pub enum Exit {
     Signal(i32),
 }
 
+/// A `ppoll` timeout that does not wait.
+static NO_WAIT: libc::timespec = libc::timespec {
+    tv_sec: 0,
+    tv_nsec: 0,
+};
+
+/// `pollfd`s waiting for input on `fds`.
+fn pollfds(fds: impl IntoIterator<Item = std::os::fd::RawFd>) -> Vec<libc::pollfd> {
+    fds.into_iter()
+        .map(|fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect()
+}
+
 /// How long the loop may go without looking at its signals and doorbells
 /// while the guest keeps it busy.
 const LOOK_EVERY: Duration = Duration::from_millis(10);
@@ -612,25 +629,13 @@ impl Server {
         if self.kicks.is_empty() {
             return 0;
         }
-        let mut fds: Vec<libc::pollfd> = self
-            .doorbell_fds()
-            .into_iter()
-            .map(|fd| libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            })
-            .collect();
-        let now = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
+        let mut fds = pollfds(self.doorbell_fds());
         // SAFETY: `fds` is a valid array of its length; a zero timeout.
         let r = unsafe {
             libc::ppoll(
                 fds.as_mut_ptr(),
                 fds.len() as libc::nfds_t,
-                &now,
+                &NO_WAIT,
                 std::ptr::null(),
             )
         };
@@ -967,32 +972,23 @@ impl Server {
                 }
             }
             // The event channels, the signals, then the doorbells.
-            let mut fds: Vec<libc::pollfd> = [self.ev.as_raw_fd(), signal_fd.as_raw_fd()]
-                .into_iter()
-                .chain(self.doorbell_fds())
-                .map(|fd| libc::pollfd {
-                    fd,
-                    events: libc::POLLIN,
-                    revents: 0,
-                })
-                .collect();
+            let mut fds = pollfds(
+                [self.ev.as_raw_fd(), signal_fd.as_raw_fd()]
+                    .into_iter()
+                    .chain(self.doorbell_fds()),
+            );
             // With work a device left for later, after a busy stretch, or
             // with the ports still masked, only look (a signal, a doorbell,
             // new requests) and carry on; otherwise sleep.
-            let now = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
             let timeout: *const libc::timespec = if overdue || masked || self.machine.has_deferred()
             {
-                &now
+                &NO_WAIT
             } else {
                 std::ptr::null()
             };
             let slept = Instant::now();
             // SAFETY: `fds` is a valid array of its length; the timeout is
-            // null or points to `now`, which outlives the call; no signal
-            // mask change.
+            // null or points to a static; no signal mask change.
             let r = unsafe {
                 libc::ppoll(
                     fds.as_mut_ptr(),
