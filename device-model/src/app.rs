@@ -223,8 +223,11 @@ fn console_out(
     }
 }
 
-/// The machine, and its disks' descriptors and sizes (for the escape table).
-fn machine(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<(Machine, Vec<(i32, u64)>), Fatal> {
+/// The machine, and its disks as the seccomp filter bounds them.
+fn machine(
+    o: &Options,
+    extra: Vec<Box<dyn Device>>,
+) -> Result<(Machine, Vec<depriv::DiskBound>), Fatal> {
     let mut disk_fds = Vec::new();
     let budget = Budget::new(o.max_file_size);
     let (out, fd) = console_out(o, &budget)?;
@@ -250,7 +253,11 @@ fn machine(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<(Machine, Vec<(i3
     for d in &o.disks {
         let (base, irq) = slot()?;
         let disk = BlockBackend::open(&d.path, d.read_only)?;
-        disk_fds.push((disk.as_raw_fd(), disk.len()));
+        disk_fds.push(depriv::DiskBound {
+            fd: disk.as_raw_fd(),
+            len: disk.len(),
+            writable: !disk.read_only(),
+        });
         let dev = VirtioMmio::new(VirtioBlk::new(disk), base, irq);
         say(&format!(
             "virtio-blk {} ({} MiB, {}) on virtio-mmio at {base:#x}, IRQ {irq}",
@@ -373,7 +380,7 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
     let (machine, disk_fds) = machine(o, extra)?;
     // The largest disk (its usable size, block devices included) and its
     // descriptor: with disks, no file may be written past its end.
-    let largest_disk = disk_fds.iter().copied().max_by_key(|&(_, len)| len);
+    let largest_disk = disk_fds.iter().max_by_key(|d| d.len).map(|d| (d.fd, d.len));
     let signals = signal_fd()?;
     let (dm, ev) = if o.restrict_at_open {
         // The event channel node is root's: open it now and confine it at once.
@@ -461,6 +468,7 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
             .chain(server.device_fds())
             .chain(server.doorbell_fds())
             .collect(),
+            disks: disk_fds.clone(),
         };
         let done = depriv::apply_with(&plan, &mut || {
             if o.escape_test {

@@ -40,6 +40,48 @@ pub struct Plan {
     /// privcmd and evtchn ones (a signalfd, a log, a socket...): any other
     /// open descriptor fails the deprivileging.
     pub known_fds: Vec<i32>,
+    /// The disks ([`Profile::DeviceModelWithDisk`]): the seccomp filter
+    /// lets the process write each only within its size.
+    pub disks: Vec<DiskBound>,
+}
+
+/// A disk the device model serves, as its seccomp filter bounds it: no
+/// `pwrite64` on `fd` reaches past `len` (whatever `RLIMIT_FSIZE` allows,
+/// which is one limit for every file), no plain `write` reaches it at all,
+/// and a read-only disk gets no `pwrite64`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DiskBound {
+    /// Its descriptor.
+    pub fd: i32,
+    /// Its usable size in bytes.
+    pub len: u64,
+    /// Whether the guest may write it.
+    pub writable: bool,
+}
+
+/// The largest write to a disk the filter lets through at once, anywhere
+/// up to `len - WRITE_CHUNK`; nearer its end writes go a sector (512
+/// bytes), then a byte, at a time. [`disk_write_limit`] says how much the
+/// filter admits at an offset.
+pub const WRITE_CHUNK: u64 = 1 << 20;
+
+/// The most one `pwrite64` at byte `off` of a disk of `len` bytes may
+/// write under the filter: [`WRITE_CHUNK`], 512 or 1, as long as the
+/// write ends within the disk; 0 at or past its end.
+///
+/// ```
+/// use xen_thin_dm::depriv::disk_write_limit;
+/// let mib = 1 << 20;
+/// assert_eq!(disk_write_limit(0, 4 * mib), mib);
+/// assert_eq!(disk_write_limit(3 * mib + 512, 4 * mib), 512);
+/// assert_eq!(disk_write_limit(4 * mib - 100, 4 * mib), 1);
+/// assert_eq!(disk_write_limit(4 * mib, 4 * mib), 0);
+/// ```
+pub fn disk_write_limit(off: u64, len: u64) -> u64 {
+    [WRITE_CHUNK, 512, 1]
+        .into_iter()
+        .find(|&n| len.checked_sub(n).is_some_and(|last| off <= last))
+        .unwrap_or(0)
 }
 
 /// Which process is deprivileged: the seccomp allow-list differs.
@@ -247,15 +289,33 @@ pub fn apply_with(plan: &Plan, before_seccomp: &mut dyn FnMut()) -> Result<Vec<S
         Ok("set".into())
     })?;
     before_seccomp();
-    step(STEPS[8], &mut || match plan.profile {
-        Profile::DeviceModel => seccomp(&[COMMON_SYSCALLS, DEVICE_MODEL_SYSCALLS], ALLOWED_IOCTLS),
+    step(STEPS[8], &mut || {
+        let (prog, said) = seccomp_program(plan.profile, &plan.disks)?;
+        seccompiler::apply_filter(&prog).map_err(|e| e.to_string())?;
+        Ok(said)
+    })?;
+    Ok(done)
+}
+
+/// The seccomp filter of `profile` (with `disks` for a device model with
+/// disks), and what it allows, in words.
+pub fn seccomp_program(
+    profile: Profile,
+    disks: &[DiskBound],
+) -> Result<(seccompiler::BpfProgram, String), String> {
+    match profile {
+        Profile::DeviceModel => seccomp(
+            &[COMMON_SYSCALLS, DEVICE_MODEL_SYSCALLS],
+            ALLOWED_IOCTLS,
+            &[],
+        ),
         Profile::DeviceModelWithDisk => seccomp(
             &[COMMON_SYSCALLS, DEVICE_MODEL_SYSCALLS, DISK_SYSCALLS],
             ALLOWED_IOCTLS,
+            disks,
         ),
-        Profile::XenstoreForwarder => seccomp(&[COMMON_SYSCALLS], &[]),
-    })?;
-    Ok(done)
+        Profile::XenstoreForwarder => seccomp(&[COMMON_SYSCALLS], &[], &[]),
+    }
 }
 
 /// The directory the device model is chrooted to.
@@ -476,8 +536,19 @@ pub const DISK_SYSCALLS: &[(&str, i64)] = &[
     ("fdatasync", libc::SYS_fdatasync),
 ];
 
-fn seccomp(lists: &[&[(&str, i64)]], ioctls: &[(&str, u32)]) -> Result<String, String> {
+/// A condition on argument `arg` of a system call.
+fn cond(arg: u8, len: SeccompCmpArgLen, op: SeccompCmpOp, value: u64) -> SeccompCondition {
+    SeccompCondition::new(arg, len, op, value).expect("argument 0 to 5")
+}
+
+fn seccomp(
+    lists: &[&[(&str, i64)]],
+    ioctls: &[(&str, u32)],
+    disks: &[DiskBound],
+) -> Result<(seccompiler::BpfProgram, String), String> {
+    use SeccompCmpArgLen::{Dword, Qword};
     let syscalls: Vec<(&str, i64)> = lists.iter().flat_map(|l| l.iter().copied()).collect();
+    // An empty rule list admits every call of that number.
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
         syscalls.iter().map(|(_, n)| (*n, Vec::new())).collect();
     if !ioctls.is_empty() {
@@ -486,6 +557,55 @@ fn seccomp(lists: &[&[(&str, i64)]], ioctls: &[(&str, u32)]) -> Result<String, S
             ioctls.iter().map(|(_, c)| rule_cmd(*c)).collect(),
         );
     }
+    let fd = |d: &DiskBound| u64::from(d.fd as u32);
+    if rules.contains_key(&libc::SYS_pwrite64) {
+        // Each write ends within its disk: at most n bytes at an offset of
+        // at most len - n, for n of WRITE_CHUNK, a sector, a byte.
+        let bounded: Vec<SeccompRule> = disks
+            .iter()
+            .filter(|d| d.writable)
+            .flat_map(|d| {
+                [WRITE_CHUNK, 512, 1].into_iter().filter_map(move |n| {
+                    let last = d.len.checked_sub(n)?;
+                    SeccompRule::new(vec![
+                        cond(0, Dword, SeccompCmpOp::Eq, fd(d)),
+                        cond(2, Qword, SeccompCmpOp::Le, n),
+                        cond(3, Qword, SeccompCmpOp::Le, last),
+                    ])
+                    .ok()
+                })
+            })
+            .collect();
+        if bounded.is_empty() {
+            rules.remove(&libc::SYS_pwrite64);
+        } else {
+            rules.insert(libc::SYS_pwrite64, bounded);
+        }
+        // Reads only of the disks. (An empty list would admit any call:
+        // without disks, no pread64 at all.)
+        let reads: Vec<SeccompRule> = disks
+            .iter()
+            .filter_map(|d| SeccompRule::new(vec![cond(0, Dword, SeccompCmpOp::Eq, fd(d))]).ok())
+            .collect();
+        if reads.is_empty() {
+            rules.remove(&libc::SYS_pread64);
+        } else {
+            rules.insert(libc::SYS_pread64, reads);
+        }
+    }
+    if !disks.is_empty() {
+        // A plain write (the log, the console) never to a disk: its offset
+        // is the file's, which no filter sees.
+        let not_disks: Vec<SeccompCondition> = disks
+            .iter()
+            .map(|d| cond(0, Dword, SeccompCmpOp::Ne, fd(d)))
+            .collect();
+        rules.insert(
+            libc::SYS_write,
+            vec![SeccompRule::new(not_disks).map_err(|e| e.to_string())?],
+        );
+    }
+    let admitted = rules.len();
     let filter = SeccompFilter::new(
         rules,
         SeccompAction::Errno(libc::EPERM as u32),
@@ -496,10 +616,19 @@ fn seccomp(lists: &[&[(&str, i64)]], ioctls: &[(&str, u32)]) -> Result<String, S
     let prog: seccompiler::BpfProgram = filter
         .try_into()
         .map_err(|e: seccompiler::BackendError| e.to_string())?;
-    seccompiler::apply_filter(&prog).map_err(|e| e.to_string())?;
-    Ok(format!(
-        "{} system calls and {} ioctls allowed, everything else EPERM",
-        syscalls.len() + usize::from(!ioctls.is_empty()),
-        ioctls.len()
+    Ok((
+        prog,
+        format!(
+            "{admitted} system calls and {} ioctls allowed{}, everything else EPERM",
+            ioctls.len(),
+            if disks.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; the {} disk(s) written only within their size, never by a plain write",
+                    disks.len()
+                )
+            }
+        ),
     ))
 }

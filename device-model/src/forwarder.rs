@@ -80,6 +80,7 @@ fn child(mut upstream: Xenstore, mut client: UnixStream, domid: DomId, uid: u32,
         max_file_size: 1 << 20,
         profile: Profile::XenstoreForwarder,
         known_fds: keep.to_vec(),
+        disks: Vec::new(),
     };
     // The uid change clears the parent-death signal: set it after, then
     // make sure the device model did not die in between.
