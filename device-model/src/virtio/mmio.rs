@@ -6,15 +6,10 @@
 
 use std::ops::RangeInclusive;
 
-use virtio_bindings::virtio_config::{
-    VIRTIO_CONFIG_S_ACKNOWLEDGE, VIRTIO_CONFIG_S_DRIVER, VIRTIO_CONFIG_S_DRIVER_OK,
-    VIRTIO_CONFIG_S_FAILED, VIRTIO_CONFIG_S_FEATURES_OK, VIRTIO_CONFIG_S_NEEDS_RESET,
-    VIRTIO_F_VERSION_1,
-};
 use virtio_bindings::virtio_mmio::*;
-use virtio_bindings::virtio_ring::{VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC};
-use virtio_queue::{Queue, QueueT};
+use virtio_queue::QueueT;
 
+use super::core::{Core, QueueReg};
 use super::VirtioDevice;
 use crate::device::{all_ones, Access, Ctx, Device};
 
@@ -26,62 +21,27 @@ const VERSION: u32 = 2;
 const VENDOR: u32 = u32::from_le_bytes(*b"XTDM");
 /// The transport's register window.
 pub const WINDOW: u64 = 0x1000;
-/// Rounds of serving a queue per notify.
-const MAX_ROUNDS: u32 = 8;
-/// Device errors logged per device; later ones are only counted.
-const LOGGED_ERRORS: u32 = 8;
 
 /// A virtio device on the virtio-mmio transport.
 pub struct VirtioMmio<D: VirtioDevice> {
-    dev: D,
+    core: Core<D>,
     base: u64,
     irq: u8,
-    name: String,
-    status: u32,
-    device_features_sel: u32,
-    driver_features_sel: u32,
-    driver_features: u64,
-    queue_sel: u32,
-    queues: Vec<Queue>,
     interrupt_status: u32,
-    config_generation: u32,
     line: bool,
-    errors: u32,
-    /// Queues (by bit) whose driver added buffers faster than one notify's
-    /// rounds served them: served again before the device model sleeps.
-    pending: u64,
 }
 
 impl<D: VirtioDevice> VirtioMmio<D> {
     /// `dev` with its registers at `base` (a page) and its interrupt on
     /// ISA IRQ `irq`.
     pub fn new(dev: D, base: u64, irq: u8) -> Self {
-        assert!(
-            dev.queue_max_sizes().len() <= 64,
-            "a device has at most 64 queues here"
-        );
-        let queues = dev
-            .queue_max_sizes()
-            .iter()
-            .map(|&n| Queue::new(n).expect("a device's queue size is a power of two"))
-            .collect();
         let name = format!("virtio-mmio {}", dev.name());
         Self {
-            dev,
+            core: Core::new(dev, name),
             base,
             irq,
-            name,
-            status: 0,
-            device_features_sel: 0,
-            driver_features_sel: 0,
-            driver_features: 0,
-            queue_sel: 0,
-            queues,
             interrupt_status: 0,
-            config_generation: 0,
             line: false,
-            errors: 0,
-            pending: 0,
         }
     }
 
@@ -93,23 +53,12 @@ impl<D: VirtioDevice> VirtioMmio<D> {
 
     /// The device behind the transport.
     pub fn device(&self) -> &D {
-        &self.dev
+        &self.core.dev
     }
 
     /// Device errors seen (each set `DEVICE_NEEDS_RESET`).
     pub fn errors(&self) -> u32 {
-        self.errors
-    }
-
-    fn offered(&self) -> u64 {
-        self.dev.features()
-            | 1 << VIRTIO_F_VERSION_1
-            | 1 << VIRTIO_RING_F_INDIRECT_DESC
-            | 1 << VIRTIO_RING_F_EVENT_IDX
-    }
-
-    fn queue(&mut self) -> Option<&mut Queue> {
-        self.queues.get_mut(self.queue_sel as usize)
+        self.core.errors
     }
 
     /// The interrupt line follows `interrupt_status`. A new cause while the
@@ -127,260 +76,95 @@ impl<D: VirtioDevice> VirtioMmio<D> {
         self.line = want;
     }
 
-    fn interrupt(&mut self, cause: u32, ctx: &mut Ctx<'_>) {
-        self.interrupt_status |= cause;
-        self.update_irq(ctx, true);
-    }
-
-    /// The driver broke the rules: the device stops using its queues until
-    /// it is reset, and says so.
-    fn needs_reset(&mut self, why: &str, ctx: &mut Ctx<'_>) {
-        self.errors = self.errors.saturating_add(1);
-        if self.errors <= LOGGED_ERRORS {
-            crate::server::log(&format!(
-                "{}: the driver broke the virtio rules ({why}): DEVICE_NEEDS_RESET",
-                self.name
-            ));
+    /// Delivers the interrupt causes the core raised.
+    fn interrupt(&mut self, causes: u32, ctx: &mut Ctx<'_>) {
+        if causes != 0 {
+            self.interrupt_status |= causes;
+            self.update_irq(ctx, true);
         }
-        if self.status & VIRTIO_CONFIG_S_NEEDS_RESET == 0 {
-            self.status |= VIRTIO_CONFIG_S_NEEDS_RESET;
-            self.interrupt(VIRTIO_MMIO_INT_CONFIG, ctx);
-        }
-    }
-
-    fn reset(&mut self, ctx: &mut Ctx<'_>) {
-        self.status = 0;
-        self.driver_features = 0;
-        self.device_features_sel = 0;
-        self.driver_features_sel = 0;
-        self.queue_sel = 0;
-        for q in &mut self.queues {
-            q.reset();
-        }
-        self.interrupt_status = 0;
-        self.pending = 0;
-        self.update_irq(ctx, false);
-        self.dev.reset();
-    }
-
-    fn set_status(&mut self, v: u32, ctx: &mut Ctx<'_>) {
-        if v == 0 {
-            self.reset(ctx);
-            return;
-        }
-        let old = self.status;
-        // The driver only adds bits (a reset is the only way back);
-        // NEEDS_RESET is the device's.
-        let kept = old & !VIRTIO_CONFIG_S_NEEDS_RESET;
-        if v & kept != kept {
-            self.needs_reset("status bits cleared without a reset", ctx);
-            return;
-        }
-        let added = v & !old;
-        let mut status = old | (added & !VIRTIO_CONFIG_S_NEEDS_RESET);
-        if added & VIRTIO_CONFIG_S_FEATURES_OK != 0 {
-            let offered = self.offered();
-            let ok = old & VIRTIO_CONFIG_S_DRIVER != 0
-                && self.driver_features & !offered == 0
-                && self.driver_features & (1 << VIRTIO_F_VERSION_1) != 0;
-            if !ok {
-                // The driver reads FEATURES_OK back and gives up.
-                status &= !VIRTIO_CONFIG_S_FEATURES_OK;
-            }
-        }
-        if added & VIRTIO_CONFIG_S_DRIVER_OK != 0 {
-            if status & VIRTIO_CONFIG_S_FEATURES_OK == 0 {
-                self.status = status & !VIRTIO_CONFIG_S_DRIVER_OK;
-                self.needs_reset("DRIVER_OK before FEATURES_OK", ctx);
-                return;
-            }
-            let event_idx = self.driver_features & (1 << VIRTIO_RING_F_EVENT_IDX) != 0;
-            for q in &mut self.queues {
-                q.set_event_idx(event_idx);
-            }
-            self.dev.activate(self.driver_features);
-        }
-        let _ = (VIRTIO_CONFIG_S_ACKNOWLEDGE, VIRTIO_CONFIG_S_FAILED);
-        self.status = status;
     }
 
     fn notify(&mut self, index: u32, ctx: &mut Ctx<'_>) {
-        if let Some(bit) = 1u64.checked_shl(index) {
-            self.pending &= !bit;
-        }
-        let live = VIRTIO_CONFIG_S_DRIVER_OK | VIRTIO_CONFIG_S_NEEDS_RESET;
-        if self.status & live != VIRTIO_CONFIG_S_DRIVER_OK {
-            return;
-        }
-        let Some(mem) = ctx.memory() else {
-            self.needs_reset("no guest memory is mapped", ctx);
-            return;
-        };
-        let Some(q) = self.queues.get_mut(index as usize) else {
-            self.needs_reset("notify of a queue that does not exist", ctx);
-            return;
-        };
-        if !q.ready() {
-            return;
-        }
-        if !q.is_valid(mem) {
-            self.needs_reset("queue rings outside guest RAM or a bad size", ctx);
-            return;
-        }
-        // Serve what is there; then publish where the device is
-        // (`avail_event`, with EVENT_IDX: a driver that never sees it moving
-        // stops notifying) and serve again if buffers came meanwhile. A
-        // bounded number of rounds: another vCPU adding buffers forever
-        // cannot hold this one. Buffers still there after the last round
-        // are not forgotten (the driver, told the device is on them, will
-        // not notify again): the queue stays pending, and the device model
-        // serves it before it sleeps.
-        let mut used = false;
-        let mut more = false;
-        for _ in 0..MAX_ROUNDS {
-            match self.dev.process(index as usize, q, mem) {
-                Ok(false) => {
-                    more = false;
-                    break;
-                }
-                Ok(true) => used = true,
-                Err(e) => return self.needs_reset(&e.0, ctx),
-            }
-            match q.enable_notification(mem) {
-                Ok(true) => more = true,
-                Ok(false) => {
-                    more = false;
-                    break;
-                }
-                Err(e) => return self.needs_reset(&format!("used ring: {e}"), ctx),
-            }
-        }
-        if more {
-            // `index` is a queue of the device: below its count, which
-            // `new` keeps under 64.
-            self.pending |= 1 << index;
-        }
-        if used {
-            match q.needs_notification(mem) {
-                Ok(true) => self.interrupt(VIRTIO_MMIO_INT_VRING, ctx),
-                Ok(false) => {}
-                Err(e) => self.needs_reset(&format!("used ring: {e}"), ctx),
-            }
-        }
+        let causes = self.core.notify(index, ctx.memory());
+        self.interrupt(causes, ctx);
     }
 
     fn read_reg(&mut self, reg: u32) -> u32 {
+        let c = &mut self.core;
         match reg {
             VIRTIO_MMIO_MAGIC_VALUE => MAGIC,
             VIRTIO_MMIO_VERSION => VERSION,
-            VIRTIO_MMIO_DEVICE_ID => self.dev.device_id(),
+            VIRTIO_MMIO_DEVICE_ID => c.dev.device_id(),
             VIRTIO_MMIO_VENDOR_ID => VENDOR,
-            VIRTIO_MMIO_DEVICE_FEATURES => match self.device_features_sel {
-                0 => self.offered() as u32,
-                1 => (self.offered() >> 32) as u32,
-                _ => 0,
-            },
-            VIRTIO_MMIO_QUEUE_NUM_MAX => self.queue().map_or(0, |q| u32::from(q.max_size())),
-            VIRTIO_MMIO_QUEUE_READY => self.queue().map_or(0, |q| u32::from(q.ready())),
+            VIRTIO_MMIO_DEVICE_FEATURES => c.device_features(),
+            VIRTIO_MMIO_QUEUE_NUM_MAX => c.queue().map_or(0, |q| u32::from(q.max_size())),
+            VIRTIO_MMIO_QUEUE_READY => c.queue().map_or(0, |q| u32::from(q.ready())),
             VIRTIO_MMIO_INTERRUPT_STATUS => self.interrupt_status,
-            VIRTIO_MMIO_STATUS => self.status,
-            VIRTIO_MMIO_CONFIG_GENERATION => self.config_generation,
+            VIRTIO_MMIO_STATUS => c.status,
+            VIRTIO_MMIO_CONFIG_GENERATION => c.config_generation,
             _ => 0,
         }
     }
 
     fn write_reg(&mut self, reg: u32, v: u32, ctx: &mut Ctx<'_>) {
-        // Queue registers may change only while the driver sets the device
-        // up (before DRIVER_OK) and the queue is not live.
-        let setting_up = self.status & VIRTIO_CONFIG_S_DRIVER_OK == 0;
-        match reg {
-            VIRTIO_MMIO_DEVICE_FEATURES_SEL => self.device_features_sel = v,
-            VIRTIO_MMIO_DRIVER_FEATURES_SEL => self.driver_features_sel = v,
-            VIRTIO_MMIO_DRIVER_FEATURES => {
-                let negotiating = self.status & VIRTIO_CONFIG_S_DRIVER != 0
-                    && self.status & VIRTIO_CONFIG_S_FEATURES_OK == 0;
-                if !negotiating {
-                    self.needs_reset("features written outside negotiation", ctx);
-                    return;
+        let qreg = match reg {
+            VIRTIO_MMIO_QUEUE_NUM => Some(QueueReg::Size),
+            VIRTIO_MMIO_QUEUE_READY => Some(QueueReg::Ready),
+            VIRTIO_MMIO_QUEUE_DESC_LOW => Some(QueueReg::DescLow),
+            VIRTIO_MMIO_QUEUE_DESC_HIGH => Some(QueueReg::DescHigh),
+            VIRTIO_MMIO_QUEUE_AVAIL_LOW => Some(QueueReg::AvailLow),
+            VIRTIO_MMIO_QUEUE_AVAIL_HIGH => Some(QueueReg::AvailHigh),
+            VIRTIO_MMIO_QUEUE_USED_LOW => Some(QueueReg::UsedLow),
+            VIRTIO_MMIO_QUEUE_USED_HIGH => Some(QueueReg::UsedHigh),
+            _ => None,
+        };
+        let causes = if let Some(r) = qreg {
+            self.core.write_queue(r, v)
+        } else {
+            match reg {
+                VIRTIO_MMIO_DEVICE_FEATURES_SEL => {
+                    self.core.device_features_sel = v;
+                    0
                 }
-                match self.driver_features_sel {
-                    0 => {
-                        self.driver_features = (self.driver_features & !0xffff_ffff) | u64::from(v)
+                VIRTIO_MMIO_DRIVER_FEATURES_SEL => {
+                    self.core.driver_features_sel = v;
+                    0
+                }
+                VIRTIO_MMIO_DRIVER_FEATURES => self.core.write_driver_features(v),
+                VIRTIO_MMIO_QUEUE_SEL => {
+                    self.core.queue_sel = v;
+                    0
+                }
+                // The queue is the low 16 bits, as the kernel's ioeventfd
+                // rule takes it: both paths agree on which queue a value
+                // names.
+                VIRTIO_MMIO_QUEUE_NOTIFY => {
+                    self.notify(v & 0xffff, ctx);
+                    0
+                }
+                VIRTIO_MMIO_INTERRUPT_ACK => {
+                    self.interrupt_status &= !v;
+                    self.update_irq(ctx, false);
+                    0
+                }
+                VIRTIO_MMIO_STATUS => {
+                    let causes = self.core.set_status(v);
+                    if v == 0 {
+                        self.interrupt_status = 0;
+                        self.update_irq(ctx, false);
                     }
-                    1 => {
-                        self.driver_features =
-                            (self.driver_features & 0xffff_ffff) | (u64::from(v) << 32)
-                    }
-                    _ => {}
+                    causes
                 }
+                _ => 0,
             }
-            VIRTIO_MMIO_QUEUE_SEL => self.queue_sel = v,
-            VIRTIO_MMIO_QUEUE_NUM if setting_up => {
-                if let Some(q) = self.queue() {
-                    q.set_size(v as u16);
-                }
-            }
-            VIRTIO_MMIO_QUEUE_READY if setting_up => {
-                if let Some(q) = self.queue() {
-                    q.set_ready(v == 1);
-                }
-            }
-            VIRTIO_MMIO_QUEUE_DESC_LOW if setting_up => {
-                if let Some(q) = self.queue() {
-                    q.set_desc_table_address(Some(v), None);
-                }
-            }
-            VIRTIO_MMIO_QUEUE_DESC_HIGH if setting_up => {
-                if let Some(q) = self.queue() {
-                    q.set_desc_table_address(None, Some(v));
-                }
-            }
-            VIRTIO_MMIO_QUEUE_AVAIL_LOW if setting_up => {
-                if let Some(q) = self.queue() {
-                    q.set_avail_ring_address(Some(v), None);
-                }
-            }
-            VIRTIO_MMIO_QUEUE_AVAIL_HIGH if setting_up => {
-                if let Some(q) = self.queue() {
-                    q.set_avail_ring_address(None, Some(v));
-                }
-            }
-            VIRTIO_MMIO_QUEUE_USED_LOW if setting_up => {
-                if let Some(q) = self.queue() {
-                    q.set_used_ring_address(Some(v), None);
-                }
-            }
-            VIRTIO_MMIO_QUEUE_USED_HIGH if setting_up => {
-                if let Some(q) = self.queue() {
-                    q.set_used_ring_address(None, Some(v));
-                }
-            }
-            VIRTIO_MMIO_QUEUE_NUM
-            | VIRTIO_MMIO_QUEUE_READY
-            | VIRTIO_MMIO_QUEUE_DESC_LOW
-            | VIRTIO_MMIO_QUEUE_DESC_HIGH
-            | VIRTIO_MMIO_QUEUE_AVAIL_LOW
-            | VIRTIO_MMIO_QUEUE_AVAIL_HIGH
-            | VIRTIO_MMIO_QUEUE_USED_LOW
-            | VIRTIO_MMIO_QUEUE_USED_HIGH => {
-                self.needs_reset("queue changed while the device is live", ctx)
-            }
-            // The queue is the low 16 bits, as the kernel's ioeventfd rule
-            // takes it: both paths agree on which queue a value names.
-            VIRTIO_MMIO_QUEUE_NOTIFY => self.notify(v & 0xffff, ctx),
-            VIRTIO_MMIO_INTERRUPT_ACK => {
-                self.interrupt_status &= !v;
-                self.update_irq(ctx, false);
-            }
-            VIRTIO_MMIO_STATUS => self.set_status(v, ctx),
-            _ => {}
-        }
+        };
+        self.interrupt(causes, ctx);
     }
 }
 
 impl<D: VirtioDevice> Device for VirtioMmio<D> {
     fn name(&self) -> &str {
-        &self.name
+        &self.core.name
     }
 
     fn mmio(&self) -> Vec<RangeInclusive<u64>> {
@@ -396,7 +180,8 @@ impl<D: VirtioDevice> Device for VirtioMmio<D> {
         if off >= u64::from(VIRTIO_MMIO_CONFIG) {
             let mut b = [0u8; 8];
             let n = usize::from(a.size.min(8));
-            self.dev
+            self.core
+                .dev
                 .read_config(off - u64::from(VIRTIO_MMIO_CONFIG), &mut b[..n]);
             return u64::from_le_bytes(b);
         }
@@ -410,7 +195,7 @@ impl<D: VirtioDevice> Device for VirtioMmio<D> {
         let off = a.addr.wrapping_sub(self.base);
         if off >= u64::from(VIRTIO_MMIO_CONFIG) {
             let n = usize::from(a.size.min(8));
-            self.dev.write_config(
+            self.core.dev.write_config(
                 off - u64::from(VIRTIO_MMIO_CONFIG),
                 &value.to_le_bytes()[..n],
             );
@@ -423,11 +208,11 @@ impl<D: VirtioDevice> Device for VirtioMmio<D> {
     }
 
     fn fds(&self) -> Vec<std::os::fd::RawFd> {
-        self.dev.fds()
+        self.core.dev.fds()
     }
 
     fn doorbells(&self) -> Vec<xendevicemodel::IoeventfdMatch> {
-        (0..self.queues.len())
+        (0..self.core.queues.len())
             .map(|q| xendevicemodel::IoeventfdMatch::MmioQueueNotify {
                 base: self.base,
                 len: 4,
@@ -442,15 +227,11 @@ impl<D: VirtioDevice> Device for VirtioMmio<D> {
     }
 
     fn has_deferred(&self) -> bool {
-        self.pending != 0
+        self.core.pending != 0
     }
 
     fn serve_deferred(&mut self, ctx: &mut Ctx<'_>) {
-        let pending = self.pending;
-        for index in 0..64 {
-            if pending & (1 << index) != 0 {
-                self.notify(index, ctx);
-            }
-        }
+        let causes = self.core.serve_pending(ctx.memory());
+        self.interrupt(causes, ctx);
     }
 }

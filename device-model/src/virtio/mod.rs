@@ -15,6 +15,7 @@
 
 mod blk;
 mod console;
+mod core;
 mod mmio;
 mod rng;
 
