@@ -195,14 +195,25 @@ const PCI_INTERRUPT_PIN: usize = 0x3d;
 /// decode, bus master, INTx disable.
 const PCI_COMMAND_WRITABLE: u16 = 0x0407;
 
+const PCI_STATUS: usize = 0x06;
+const PCI_STATUS_CAP_LIST: u8 = 1 << 4;
+const PCI_SUBSYSTEM_VENDOR: usize = 0x2c;
+const PCI_CAPABILITY_LIST: usize = 0x34;
+/// Where the first capability goes (after the type 0 header).
+const PCI_CAP_START: usize = 0x40;
+
 /// A PCI function's configuration header (type 0) on bus 0, with up to six
-/// 32-bit memory BARs that size themselves the standard way.
+/// 32-bit memory BARs that size themselves the standard way, and a list of
+/// read-only capabilities.
 #[derive(Clone, Debug)]
 pub struct PciFunction {
     /// Its slot (device number) on bus 0.
     pub slot: u8,
     cfg: [u8; 256],
     bar_sizes: [u32; 6],
+    /// Where the next capability goes; the last one's `next` byte.
+    cap_end: usize,
+    cap_last_next: Option<usize>,
 }
 
 impl PciFunction {
@@ -217,7 +228,65 @@ impl PciFunction {
             slot: slot & 0x1f,
             cfg,
             bar_sizes: [0; 6],
+            cap_end: PCI_CAP_START,
+            cap_last_next: None,
         }
+    }
+
+    /// With revision `rev` and subsystem ids `vendor`, `id`.
+    pub fn with_ids(mut self, rev: u8, vendor: u16, id: u16) -> Self {
+        self.cfg[0x08] = rev;
+        self.cfg[PCI_SUBSYSTEM_VENDOR..PCI_SUBSYSTEM_VENDOR + 2]
+            .copy_from_slice(&vendor.to_le_bytes());
+        self.cfg[PCI_SUBSYSTEM_VENDOR + 2..PCI_SUBSYSTEM_VENDOR + 4]
+            .copy_from_slice(&id.to_le_bytes());
+        self
+    }
+
+    /// With its interrupt line register preset to `irq` (what firmware
+    /// would have written: the ISA IRQ its INTx is routed to).
+    pub fn with_interrupt_line(mut self, irq: u8) -> Self {
+        self.cfg[PCI_INTERRUPT_LINE] = irq;
+        self
+    }
+
+    /// Appends capability `id` with `body` (the bytes after its id and
+    /// next pointer) to the list; returns its offset in config space.
+    /// Panics if config space is full (the device's own layout, fixed at
+    /// build time).
+    ///
+    /// ```
+    /// use xen_thin_dm::PciFunction;
+    /// let mut f = PciFunction::new(4, 0x1af4, 0x1042, 0x018000);
+    /// let a = f.add_capability(0x09, &[16, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    /// let b = f.add_capability(0x09, &[16, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    /// assert_eq!((a, b), (0x40, 0x50));
+    /// assert_eq!(f.read(0x34, 1), 0x40, "the list's head");
+    /// assert_eq!(f.read(0x41, 1), 0x50, "the first points at the second");
+    /// assert_eq!(f.read(0x51, 1), 0, "the last ends it");
+    /// assert_eq!(f.read(0x06, 2) & 0x10, 0x10, "the status says there is a list");
+    /// ```
+    pub fn add_capability(&mut self, id: u8, body: &[u8]) -> u8 {
+        let at = self.cap_end;
+        let end = at + 2 + body.len();
+        assert!(
+            end <= self.cfg.len(),
+            "PCI capabilities beyond config space"
+        );
+        self.cfg[at] = id;
+        self.cfg[at + 1] = 0;
+        self.cfg[at + 2..end].copy_from_slice(body);
+        match self.cap_last_next {
+            Some(next) => self.cfg[next] = at as u8,
+            None => {
+                self.cfg[PCI_CAPABILITY_LIST] = at as u8;
+                self.cfg[PCI_STATUS] |= PCI_STATUS_CAP_LIST;
+            }
+        }
+        self.cap_last_next = Some(at + 1);
+        // Capabilities start on a dword.
+        self.cap_end = end.next_multiple_of(4);
+        at as u8
     }
 
     /// Adds a 32-bit memory BAR of `size` bytes (a power of two, at least 16).

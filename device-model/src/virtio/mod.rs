@@ -17,11 +17,13 @@ mod blk;
 mod console;
 mod core;
 mod mmio;
+pub mod pci;
 mod rng;
 
 pub use blk::{BlockBackend, VirtioBlk};
 pub use console::VirtioConsole;
 pub use mmio::VirtioMmio;
+pub use pci::VirtioPci;
 pub use rng::VirtioRng;
 
 use virtio_queue::desc::split::Descriptor;
