@@ -26,9 +26,11 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::ExitCode;
 
 use crate::cli::{self, Command, Options, Privcmd};
-use crate::devices::{Budget, Capped, DebugExit, PciCounter, Scratch, Uart16550};
+use crate::devices::{Budget, Capped, DebugExit, HostBridge, PciCounter, Scratch, Uart16550};
 use crate::forwarder::{self, Forwarder};
-use crate::virtio::{BlockBackend, VirtioBlk, VirtioConsole, VirtioMmio, VirtioRng};
+use crate::virtio::{
+    BlockBackend, VirtioBlk, VirtioConsole, VirtioDevice, VirtioMmio, VirtioPci, VirtioRng,
+};
 use crate::{board, depriv, escape, testplatform, Device, Exit, Machine, Server};
 use dmop_abi::types::DomId;
 use xendevicemodel::{DeviceModel, EventChannel, PRIVCMD_PATH, PRIVCMD_RESTRICT_PATH};
@@ -223,11 +225,8 @@ fn console_out(
     }
 }
 
-/// The machine, and its disks as the seccomp filter bounds them.
-fn machine(
-    o: &Options,
-    extra: Vec<Box<dyn Device>>,
-) -> Result<(Machine, Vec<depriv::DiskBound>), Fatal> {
+/// The machine, its disks and PCI links.
+fn machine(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<Built, Fatal> {
     let mut disk_fds = Vec::new();
     let budget = Budget::new(o.max_file_size);
     let (out, fd) = console_out(o, &budget)?;
@@ -235,73 +234,109 @@ fn machine(
         Some(fd) => Uart16550::com1(out).holding_fd(fd),
         None => Uart16550::com1(out),
     };
-    let mut devices: Vec<Box<dyn Device>> = vec![
+    let devices: Vec<Box<dyn Device>> = vec![
         Box::new(uart),
         Box::new(DebugExit::new(testplatform::DEBUG_EXIT_PORT)),
         Box::new(Scratch::default()),
         Box::new(PciCounter::new(PCI_COUNTER_SLOT)),
     ];
     // The virtio devices take the board's slots in order: disks, console, rng.
-    let mut slots = (0..).map(board::virtio_mmio_slot);
-    let mut slot = || {
-        slots
-            .next()
-            .flatten()
-            .ok_or("more virtio devices than the board has slots")
+    let mut place = Placer {
+        pci: o.virtio_pci,
+        n: 0,
+        devices,
+        cmdline: Vec::new(),
+        links: Vec::new(),
     };
-    let mut cmdline = Vec::new();
     for d in &o.disks {
-        let (base, irq) = slot()?;
         let disk = BlockBackend::open(&d.path, d.read_only)?;
         disk_fds.push(depriv::DiskBound {
             fd: disk.as_raw_fd(),
             len: disk.len(),
             writable: !disk.read_only(),
         });
-        let dev = VirtioMmio::new(VirtioBlk::new(disk), base, irq);
-        say(&format!(
-            "virtio-blk {} ({} MiB, {}) on virtio-mmio at {base:#x}, IRQ {irq}",
+        let what = format!(
+            "virtio-blk {} ({} MiB, {})",
             d.path.display(),
-            dev.device().disk_len() >> 20,
+            disk.len() >> 20,
             if d.read_only {
                 "read-only"
             } else {
                 "read-write"
             },
-        ));
-        cmdline.push(dev.cmdline());
-        devices.push(Box::new(dev));
+        );
+        place.place(VirtioBlk::new(disk), &what)?;
     }
     if o.virtio_console {
-        let (base, irq) = slot()?;
         let (out, fd) = console_out(o, &budget)?;
-        let console = VirtioConsole::new(out, fd);
-        let dev = VirtioMmio::new(console, base, irq);
-        say(&format!(
-            "virtio-console on virtio-mmio at {base:#x}, IRQ {irq}"
-        ));
-        cmdline.push(dev.cmdline());
-        devices.push(Box::new(dev));
+        place.place(VirtioConsole::new(out, fd), "virtio-console")?;
     }
     if o.virtio_rng {
-        let (base, irq) = slot()?;
         let source = std::fs::File::open("/dev/urandom")
             .map_err(|e| Fatal(format!("virtio-rng: /dev/urandom: {e}")))?;
-        let dev = VirtioMmio::new(VirtioRng::new(source), base, irq);
-        say(&format!(
-            "virtio-rng (/dev/urandom) on virtio-mmio at {base:#x}, IRQ {irq}"
-        ));
-        cmdline.push(dev.cmdline());
-        devices.push(Box::new(dev));
+        place.place(VirtioRng::new(source), "virtio-rng (/dev/urandom)")?;
     }
-    if !cmdline.is_empty() {
+    if !place.cmdline.is_empty() {
         say(&format!(
             "the guest finds its virtio devices with the kernel command line `{}`",
-            cmdline.join(" ")
+            place.cmdline.join(" ")
         ));
     }
+    let mut devices = place.devices;
+    if place.pci && place.n > 0 {
+        devices.push(Box::new(HostBridge::new(board::HOST_BRIDGE_SLOT)));
+    }
     devices.extend(extra);
-    Ok((Machine::new(devices)?, disk_fds))
+    Ok(Built {
+        machine: Machine::new(devices)?,
+        disks: disk_fds,
+        links: place.links,
+    })
+}
+
+/// What [`machine`] built.
+struct Built {
+    machine: Machine,
+    /// The disks, as the seccomp filter bounds them.
+    disks: Vec<depriv::DiskBound>,
+    /// PCI INTx links to route, and the ISA IRQ of each.
+    links: Vec<(u8, u8)>,
+}
+
+/// Puts virtio devices on the board's next slot, of one transport.
+struct Placer {
+    pci: bool,
+    n: usize,
+    devices: Vec<Box<dyn Device>>,
+    /// virtio-mmio: what the guest's command line needs.
+    cmdline: Vec<String>,
+    /// virtio-pci: the INTx links used, with their IRQs.
+    links: Vec<(u8, u8)>,
+}
+
+impl Placer {
+    fn place<D: VirtioDevice + 'static>(&mut self, dev: D, what: &str) -> Result<(), Fatal> {
+        let n = self.n;
+        self.n += 1;
+        let full = || Fatal("more virtio devices than the board has slots".into());
+        if self.pci {
+            let (slot, link, irq) = board::virtio_pci_slot(n).ok_or_else(full)?;
+            say(&format!(
+                "{what} on virtio-pci at 00:{slot:02x}.0, INTA on PCI link {link}, ISA IRQ {irq}"
+            ));
+            if !self.links.contains(&(link, irq)) {
+                self.links.push((link, irq));
+            }
+            self.devices.push(Box::new(VirtioPci::new(dev, slot, irq)));
+        } else {
+            let (base, irq) = board::virtio_mmio_slot(n).ok_or_else(full)?;
+            let t = VirtioMmio::new(dev, base, irq);
+            say(&format!("{what} on virtio-mmio at {base:#x}, IRQ {irq}"));
+            self.cmdline.push(t.cmdline());
+            self.devices.push(Box::new(t));
+        }
+        Ok(())
+    }
 }
 
 fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
@@ -377,7 +412,11 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
             }
         }
     }
-    let (machine, disk_fds) = machine(o, extra)?;
+    let Built {
+        machine,
+        disks: disk_fds,
+        links,
+    } = machine(o, extra)?;
     // The largest disk (its usable size, block devices included) and its
     // descriptor: with disks, no file may be written past its end.
     let largest_disk = disk_fds.iter().max_by_key(|d| d.len).map(|d| (d.fd, d.len));
@@ -416,6 +455,15 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
         server.id().0,
         dom.0
     ));
+    // virtio-pci without firmware that routes the PCI links (hvmloader
+    // does): route the ones its INTA lines use.
+    for (link, irq) in links {
+        if let Err(e) = dm.set_pci_link_route(dom, link, irq) {
+            let _ = server.detach();
+            return Err(Fatal(format!("routing PCI link {link} to IRQ {irq}: {e}")));
+        }
+        say(&format!("PCI link {link} routed to ISA IRQ {irq}"));
+    }
     if !server.machine_doorbells().is_empty() {
         if !o.ioeventfd {
             say("virtio notifies: through the ioreq loop (--no-ioeventfd)");

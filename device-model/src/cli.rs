@@ -66,6 +66,9 @@ pub struct Options {
     pub virtio_console: bool,
     /// Serve a virtio-rng fed from `/dev/urandom`.
     pub virtio_rng: bool,
+    /// Put the virtio devices on PCI (`--virtio-transport pci`), not on
+    /// virtio-mmio.
+    pub virtio_pci: bool,
     /// Let the kernel answer the virtio queue notifies (ioeventfds) when
     /// the privcmd node offers it (the default); `--no-ioeventfd` keeps
     /// them in the ioreq loop.
@@ -144,6 +147,10 @@ options:
   --virtio-console       a virtio-console; its output goes where the UART's does
   --virtio-rng           a virtio-rng fed from /dev/urandom (opened before
                          deprivileging)
+  --virtio-transport mmio|pci
+                         where the virtio devices sit: virtio-mmio slots the
+                         guest's command line names (the default), or PCI
+                         functions on bus 0 with a host bridge
   --no-ioeventfd         keep virtio queue notifies in the ioreq loop even
                          where the privcmd node offers ioeventfds
   -v, --verbose          log refused requests
@@ -197,6 +204,7 @@ pub fn parse(args: &[String], env_domid: Option<&str>) -> Result<Command, String
         virtio_console: false,
         virtio_rng: false,
         ioeventfd: true,
+        virtio_pci: false,
         ignored: Vec::new(),
     };
     let mut it = args.iter().peekable();
@@ -232,6 +240,14 @@ pub fn parse(args: &[String], env_domid: Option<&str>) -> Result<Command, String
             "--virtio-console" => o.virtio_console = true,
             "--virtio-rng" => o.virtio_rng = true,
             "--no-ioeventfd" => o.ioeventfd = false,
+            "--virtio-transport" => {
+                o.virtio_pci = match value().as_deref() {
+                    Some("mmio") => false,
+                    Some("pci") => true,
+                    Some(v) => return Err(format!("--virtio-transport {v}: mmio or pci")),
+                    None => return Err("--virtio-transport needs mmio or pci".into()),
+                }
+            }
             f if f.starts_with("--") => return Err(format!("unknown option {f} (see --help)")),
             f if f.starts_with('-') && f.len() > 1 => {
                 // A QEMU flag, with its value if one follows.
@@ -351,6 +367,16 @@ mod tests {
                 "needs deprivileging",
             ),
             (&["-d", "1", "--privcmd"], None, "needs a path"),
+            (
+                &["-d", "1", "--virtio-transport", "isa"],
+                None,
+                "--virtio-transport isa: mmio or pci",
+            ),
+            (
+                &["-d", "1", "--virtio-transport"],
+                None,
+                "needs mmio or pci",
+            ),
         ] {
             let e = run(args, env).unwrap_err();
             assert!(e.contains(want) && !e.contains('\n'), "{args:?}: {e}");

@@ -243,6 +243,12 @@ impl PciFunction {
         self
     }
 
+    /// With interrupt pin `pin` (1 = INTA, the default; 0: none).
+    pub fn with_interrupt_pin(mut self, pin: u8) -> Self {
+        self.cfg[PCI_INTERRUPT_PIN] = pin;
+        self
+    }
+
     /// With its interrupt line register preset to `irq` (what firmware
     /// would have written: the ISA IRQ its INTx is routed to).
     pub fn with_interrupt_line(mut self, irq: u8) -> Self {

@@ -9,7 +9,9 @@
  * so their guest-physical addresses are known.
  *
  * Output: one "XDM-HOSTILE: ok N - what" or "not ok" line per case, then a
- * summary; the exit status is the number of cases that did not hold.
+ * summary; the exit status is the number of cases that did not hold, 200
+ * when the slot holds no virtio-blk (the devices are on PCI), 100 when
+ * /dev/mem cannot be used.
  *
  * SLOT (the device's registers) and RAM (the reserved region) come from
  * the build (xtask/src/linuxguest.rs); the disk's size from the device.
@@ -245,9 +247,10 @@ int main(void)
 		return 100;
 	}
 	if (rd(VIRTIO_MMIO_MAGIC_VALUE) != 0x74726976 || rd(VIRTIO_MMIO_DEVICE_ID) != 2) {
+		/* The device model put its devices elsewhere (on PCI): 200 says so. */
 		printf("XDM-HOSTILE: no virtio-blk at %#llx (magic %#x, id %u)\n", (unsigned long long)SLOT,
 		       rd(VIRTIO_MMIO_MAGIC_VALUE), rd(VIRTIO_MMIO_DEVICE_ID));
-		return 100;
+		return 200;
 	}
 	/* The capacity, in sectors: the first 8 bytes of configuration space. */
 	sectors = rd(VIRTIO_MMIO_CONFIG) | (uint64_t)rd(VIRTIO_MMIO_CONFIG + 4) << 32;

@@ -2,11 +2,13 @@
 //! The devices of xen-thin-dm.
 
 mod debug_exit;
+mod host_bridge;
 mod pci_counter;
 mod scratch;
 mod uart;
 
 pub use debug_exit::DebugExit;
+pub use host_bridge::HostBridge;
 pub use pci_counter::PciCounter;
 pub use scratch::Scratch;
 pub use uart::Uart16550;

@@ -72,7 +72,9 @@ const NAME: &str = "virtio-guest";
 /// How long a boot may take (nested TCG: the kernel boots in tens of seconds).
 const BOOT_SECS: u64 = 300;
 
-fn config(dm: &str, uart: &str, escape_test: bool) -> String {
+/// The xl configuration of boot `n`: 1 with the escape self-test, 2 on
+/// Linux's privcmd, 3 with the devices on virtio-pci.
+fn config(dm: &str, uart: &str, n: u32) -> String {
     let dm_lines = format!(
         "device_model_version = \"qemu-xen-traditional\"\ndevice_model_override = \"{dm}\"\n"
     );
@@ -89,12 +91,12 @@ fn config(dm: &str, uart: &str, escape_test: bool) -> String {
                 "--uart-log",
                 uart,
             ];
-            if escape_test {
-                args.push("--escape-test");
-            } else {
+            match n {
+                1 => args.push("--escape-test"),
                 // The second boot on Linux's own privcmd, which offers no
                 // ioeventfd here: the queue notifies take the ioreq loop.
-                args.extend(["--privcmd", "/dev/xen/privcmd"]);
+                2 => args.extend(["--privcmd", "/dev/xen/privcmd"]),
+                _ => args.extend(["--virtio-transport", "pci"]),
             }
             dm_args(&args)
         }
@@ -119,7 +121,7 @@ pub fn boot(t: &mut Tap, n: u32, disk_size: u64) -> Option<(String, String)> {
     }
     let uart = format!("/tmp/virtio-uart-{n}.log");
     let _ = std::fs::remove_file(&uart);
-    let g = match Guest::create_from(NAME, &config(&dm, &uart, n == 1), true) {
+    let g = match Guest::create_from(NAME, &config(&dm, &uart, n), true) {
         Ok(g) => g,
         Err(e) => {
             t.check(
@@ -269,6 +271,7 @@ pub fn run() -> i32 {
             break;
         }
     }
+    pci_boot(&mut t, size);
     t.check(
         "the disk image kept its size",
         std::fs::metadata(DISK).map(|m| m.len()).unwrap_or(0) == size,
@@ -323,4 +326,45 @@ fn hostile_checks(t: &mut Tap, n: u32, console: &str, log: &str) {
         damage.as_ref().is_ok_and(|d| d.is_empty()),
         format_args!("sectors that differ: {damage:?}"),
     );
+}
+
+/// Boot 3: the same guest and disk with the devices on virtio-pci behind a
+/// host bridge, found by Linux's own PCI scan and virtio-pci driver.
+fn pci_boot(t: &mut Tap, size: u64) {
+    let Some((console, log)) = boot(t, 3, size) else {
+        return;
+    };
+    let pass = t.check(
+        "boot 3 (virtio-pci): Linux mounted its root from the virtio-pci disk and its checks passed",
+        console.contains("XDM-GUEST: PASS") && console.contains("XDM-GUEST: boot 3 of this disk"),
+        "no PASS on the guest's console",
+    );
+    t.check(
+        "boot 3 (virtio-pci): the disk, console and rng sat on PCI functions, INTA routed to an ISA IRQ",
+        log.contains("on virtio-pci at 00:04.0")
+            && log.contains("virtio-console on virtio-pci")
+            && log.contains("virtio-rng (/dev/urandom) on virtio-pci")
+            && log.contains("PCI link 0 routed to ISA IRQ 5"),
+        "",
+    );
+    t.check(
+        "boot 3 (virtio-pci): the console and the rng worked",
+        console.contains("XDM-GUEST: hello through virtio-console")
+            && console.contains("XDM-GUEST: read 256 bytes from /dev/hwrng"),
+        "",
+    );
+    if !pass {
+        t.note(
+            console
+                .lines()
+                .rev()
+                .take(60)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+        t.note(&log);
+    }
 }

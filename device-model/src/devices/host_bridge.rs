@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: MIT
+//! A PCI host bridge at 00:00.0, with Intel 440FX's ids as the HVM
+//! machines of Xen and QEMU have it. Nothing but its configuration header:
+//! an operating system that finds PCI through the configuration mechanism
+//! looks for a host bridge on bus 0 before it believes config space works
+//! (Linux's `pci_sanity_check`), so a machine whose devices sit on PCI
+//! has one.
+//!
+//! It also answers the configuration address register (ports 0xcf8-0xcfb):
+//! Xen notes what the guest writes there to route the data port's accesses
+//! (0xcfc) to the server that claimed the function, but leaves the port
+//! itself to the device model, and Linux reads it back before it trusts
+//! the mechanism (`pci_check_type1`).
+
+use std::ops::RangeInclusive;
+
+use crate::device::{Access, Ctx, Device, PciFunction};
+
+/// The configuration address register's ports.
+const CONFIG_ADDRESS: RangeInclusive<u64> = 0xcf8..=0xcfb;
+
+/// Intel's PCI vendor id.
+const INTEL: u16 = 0x8086;
+/// 82441FX (440FX) PCI and memory controller.
+const I440FX: u16 = 0x1237;
+/// Class: bridge, host bridge.
+const CLASS_HOST_BRIDGE: u32 = 0x06_0000;
+
+/// The host bridge.
+pub struct HostBridge {
+    func: PciFunction,
+    /// The configuration address register.
+    address: u32,
+}
+
+impl HostBridge {
+    /// The host bridge in `slot` (0 on every PC).
+    pub fn new(slot: u8) -> Self {
+        Self {
+            func: PciFunction::new(slot, INTEL, I440FX, CLASS_HOST_BRIDGE).with_interrupt_pin(0),
+            address: 0,
+        }
+    }
+}
+
+impl Device for HostBridge {
+    fn name(&self) -> &str {
+        "pci host bridge"
+    }
+
+    fn pci(&mut self) -> Option<&mut PciFunction> {
+        Some(&mut self.func)
+    }
+
+    fn ports(&self) -> Vec<RangeInclusive<u64>> {
+        vec![CONFIG_ADDRESS]
+    }
+
+    fn read(&mut self, a: Access, _: &mut Ctx<'_>) -> u64 {
+        let shift = 8 * (a.addr - CONFIG_ADDRESS.start());
+        u64::from(self.address) >> shift
+    }
+
+    fn write(&mut self, a: Access, value: u64, _: &mut Ctx<'_>) {
+        // Byte lanes of one 32-bit register.
+        let shift = 8 * (a.addr - CONFIG_ADDRESS.start());
+        let size = u32::from(a.size.min(4));
+        let mask = if size >= 4 {
+            u32::MAX
+        } else {
+            (1u32 << (8 * size)) - 1
+        };
+        let Some(mask) = mask.checked_shl(shift as u32) else {
+            return;
+        };
+        self.address = (self.address & !mask) | (((value as u32) << shift) & mask);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::Space;
+
+    #[test]
+    fn the_configuration_address_register_reads_back() {
+        let mut b = HostBridge::new(0);
+        let mut actions = Vec::new();
+        let mut ctx = Ctx::new(&mut actions, None);
+        let at = |addr, size| Access {
+            space: Space::Port,
+            addr,
+            size,
+        };
+        b.write(at(0xcfb, 1), 0x01, &mut ctx);
+        b.write(at(0xcf8, 4), 0x8000_0000, &mut ctx);
+        assert_eq!(b.read(at(0xcf8, 4), &mut ctx), 0x8000_0000);
+        b.write(at(0xcfa, 1), 0x12, &mut ctx);
+        assert_eq!(b.read(at(0xcf8, 4), &mut ctx), 0x8012_0000);
+        assert_eq!(b.read(at(0xcfb, 1), &mut ctx) & 0xff, 0x80);
+        assert_eq!(b.pci().unwrap().read(0x0a, 2), 0x0600, "a host bridge");
+    }
+}
