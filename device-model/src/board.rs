@@ -34,7 +34,7 @@ pub fn virtio_mmio_slot(n: usize) -> Option<(u64, u8)> {
 /// The host bridge's PCI slot (00:00.0), present when devices sit on PCI.
 pub const HOST_BRIDGE_SLOT: u8 = 0;
 /// The PCI slots of virtio-pci devices, on bus 0 (slot 3 is the test
-/// platform's PCI counter).
+/// platform's PCI counter, left out with virtio-pci: slot 7 shares its link).
 pub const VIRTIO_PCI_SLOTS: [u8; 4] = [4, 5, 6, 7];
 /// The ISA IRQ each PCI INTx link is routed to (`set_pci_link_route`), as
 /// hvmloader routes them (5, 10, 11) and 15 for the fourth: Xen sends a

@@ -60,26 +60,32 @@ pub struct DiskBound {
 }
 
 /// The largest write to a disk the filter lets through at once, anywhere
-/// up to `len - WRITE_CHUNK`; nearer its end writes go a sector (512
-/// bytes), then a byte, at a time. [`disk_write_limit`] says how much the
-/// filter admits at an offset.
+/// up to `len - WRITE_CHUNK`. The filter admits each power of two up to it
+/// (a write of at most 2^k bytes at an offset of at most `len - 2^k`), so
+/// any write within the disk goes in at most 21 pieces.
+/// [`disk_write_limit`] says how much the filter admits at an offset.
 pub const WRITE_CHUNK: u64 = 1 << 20;
 
+/// The write sizes the filter admits: the powers of two up to [`WRITE_CHUNK`].
+fn write_sizes() -> impl Iterator<Item = u64> {
+    (0..=WRITE_CHUNK.trailing_zeros()).rev().map(|k| 1u64 << k)
+}
+
 /// The most one `pwrite64` at byte `off` of a disk of `len` bytes may
-/// write under the filter: [`WRITE_CHUNK`], 512 or 1, as long as the
-/// write ends within the disk; 0 at or past its end.
+/// write under the filter: the largest power of two up to [`WRITE_CHUNK`]
+/// that ends within the disk; 0 at or past its end.
 ///
 /// ```
 /// use xen_thin_dm::depriv::disk_write_limit;
 /// let mib = 1 << 20;
 /// assert_eq!(disk_write_limit(0, 4 * mib), mib);
-/// assert_eq!(disk_write_limit(3 * mib + 512, 4 * mib), 512);
-/// assert_eq!(disk_write_limit(4 * mib - 100, 4 * mib), 1);
+/// assert_eq!(disk_write_limit(3 * mib + 512, 4 * mib), 512 << 10);
+/// assert_eq!(disk_write_limit(4 * mib - 100, 4 * mib), 64);
+/// assert_eq!(disk_write_limit(4 * mib - 1, 4 * mib), 1);
 /// assert_eq!(disk_write_limit(4 * mib, 4 * mib), 0);
 /// ```
 pub fn disk_write_limit(off: u64, len: u64) -> u64 {
-    [WRITE_CHUNK, 512, 1]
-        .into_iter()
+    write_sizes()
         .find(|&n| len.checked_sub(n).is_some_and(|last| off <= last))
         .unwrap_or(0)
 }
@@ -560,12 +566,12 @@ fn seccomp(
     let fd = |d: &DiskBound| u64::from(d.fd as u32);
     if rules.contains_key(&libc::SYS_pwrite64) {
         // Each write ends within its disk: at most n bytes at an offset of
-        // at most len - n, for n of WRITE_CHUNK, a sector, a byte.
+        // at most len - n, for n each power of two up to WRITE_CHUNK.
         let bounded: Vec<SeccompRule> = disks
             .iter()
             .filter(|d| d.writable)
             .flat_map(|d| {
-                [WRITE_CHUNK, 512, 1].into_iter().filter_map(move |n| {
+                write_sizes().filter_map(move |n| {
                     let last = d.len.checked_sub(n)?;
                     SeccompRule::new(vec![
                         cond(0, Dword, SeccompCmpOp::Eq, fd(d)),

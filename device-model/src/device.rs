@@ -197,6 +197,9 @@ const PCI_COMMAND_WRITABLE: u16 = 0x0407;
 
 const PCI_STATUS: usize = 0x06;
 const PCI_STATUS_CAP_LIST: u8 = 1 << 4;
+const PCI_STATUS_INTERRUPT: u8 = 1 << 3;
+const PCI_COMMAND_MASTER: u16 = 1 << 2;
+const PCI_COMMAND_INTX_DISABLE: u16 = 1 << 10;
 const PCI_SUBSYSTEM_VENDOR: usize = 0x2c;
 const PCI_CAPABILITY_LIST: usize = 0x34;
 /// Where the first capability goes (after the type 0 header).
@@ -353,6 +356,32 @@ impl PciFunction {
         let base = u32::from_le_bytes(self.cfg[at..at + 4].try_into().ok()?);
         (size != 0 && command & PCI_COMMAND_MEMORY != 0 && base != 0)
             .then(|| u64::from(base)..=u64::from(base) + u64::from(size) - 1)
+    }
+
+    /// The command register.
+    pub fn command(&self) -> u16 {
+        u16::from_le_bytes([self.cfg[PCI_COMMAND], self.cfg[PCI_COMMAND + 1]])
+    }
+
+    /// Whether the guest let the function master the bus (DMA: a virtio
+    /// device reaching guest RAM).
+    pub fn bus_master(&self) -> bool {
+        self.command() & PCI_COMMAND_MASTER != 0
+    }
+
+    /// Whether the guest disabled the function's INTx.
+    pub fn intx_disabled(&self) -> bool {
+        self.command() & PCI_COMMAND_INTX_DISABLE != 0
+    }
+
+    /// Sets the status register's Interrupt Status bit (the function's
+    /// INTx is asserted, whether or not it is disabled).
+    pub fn set_interrupt_status(&mut self, on: bool) {
+        if on {
+            self.cfg[PCI_STATUS] |= PCI_STATUS_INTERRUPT;
+        } else {
+            self.cfg[PCI_STATUS] &= !PCI_STATUS_INTERRUPT;
+        }
     }
 
     /// Memory BARs the function has.

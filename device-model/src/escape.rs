@@ -71,8 +71,8 @@ fn xs_errno(e: xenstore_client::Error) -> i32 {
 /// its device model's process, if known; `kept` the xenstore forwarder the
 /// device model kept, if any; `disks` the paths of the disks it serves
 /// (opened before deprivileging: re-opening one, or a sibling, must fail);
-/// `largest_disk` the largest one's descriptor and size (writing past its
-/// end must fail).
+/// `largest_disk` the largest one's descriptor and an offset past both its
+/// end and `RLIMIT_FSIZE` (writing there must fail).
 pub fn attempts(
     dm: &DeviceModel,
     ev: &EventChannel,
@@ -186,8 +186,10 @@ pub fn attempts(
         }
     }
     if let Some((fd, len)) = largest_disk {
-        // One byte at the disk's end, through the descriptor it serves
-        // the guest with: RLIMIT_FSIZE is that size.
+        // One byte past the disk's end and past RLIMIT_FSIZE (`len` is the
+        // larger), through the descriptor it serves the guest with: refused
+        // by the limit (or the block device's end) before the seccomp
+        // filter, by the filter's bounds after; nothing is written either way.
         let at = libc::off_t::try_from(len).unwrap_or(libc::off_t::MAX);
         // SAFETY: a one-byte write from a static buffer to our descriptor.
         let r = unsafe { libc::pwrite(fd, b"x".as_ptr().cast(), 1, at) };

@@ -52,7 +52,8 @@ fn a_disk_is_written_only_within_its_size() {
     let mut pipe = [0i32; 2];
     // SAFETY: a pipe into an array of two.
     assert_eq!(unsafe { libc::pipe(pipe.as_mut_ptr()) }, 0);
-    let chunk = vec![0x5au8; WRITE_CHUNK as usize];
+    // Room for the longest write tried (one byte over WRITE_CHUNK).
+    let chunk = vec![0x5au8; WRITE_CHUNK as usize + 4096];
     let (s, b, r) = (small.as_raw_fd(), big.as_raw_fd(), ro.as_raw_fd());
     let at = |n: u64| n as libc::off_t;
 
@@ -73,7 +74,8 @@ fn a_disk_is_written_only_within_its_size() {
             exit(100);
         }
         let p = chunk.as_ptr().cast::<libc::c_void>();
-        let checks: [(bool, i32); 12] =
+        let high = |fd: i32| (1i64 << 32) | i64::from(fd);
+        let checks: [(bool, i32); 18] =
         // SAFETY: every call writes or reads at most `chunk`'s length from
         // or into `chunk`, on descriptors this process holds.
         unsafe {
@@ -112,6 +114,18 @@ fn a_disk_is_written_only_within_its_size() {
                     )),
                     12,
                 ),
+                // A negative offset is a huge one to the filter.
+                (denied(libc::pwrite(s, p, 1, -1)), 13),
+                // Longer than the disk, from its start.
+                (denied(libc::pwrite(s, p, small_len as usize + 1, 0)), 14),
+                (denied(libc::pwrite(b, p, WRITE_CHUNK as usize + 1, 0)), 15),
+                // The kernel takes the fd's low 32 bits, and so does the filter.
+                (
+                    denied(libc::syscall(libc::SYS_pwrite64, high(s), p, 1, small_len) as isize),
+                    16,
+                ),
+                (denied(libc::write(b, p, 1)), 17),
+                (denied(libc::write(r, p, 1)), 18),
             ]
         };
         for (held, code) in checks {

@@ -97,6 +97,12 @@ impl BlockBackend {
     pub fn read_only(&self) -> bool {
         self.read_only
     }
+
+    /// Whether it is a regular file (`RLIMIT_FSIZE` applies to it; it does
+    /// not to a block device).
+    pub fn is_regular_file(&self) -> bool {
+        self.file.metadata().is_ok_and(|m| m.is_file())
+    }
 }
 
 impl AsRawFd for BlockBackend {

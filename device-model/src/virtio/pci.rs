@@ -12,6 +12,11 @@
 //!
 //! Interrupts are INTx (pin A, through `set_pci_intx_level`): no MSI-X
 //! capability, so drivers read `VIRTIO_MSI_NO_VECTOR` and use the line.
+//! The command register's INTx Disable holds the line low and its Bus
+//! Master Enable gates the queues (no guest RAM touched without it); the
+//! status register's Interrupt Status mirrors the ISR. There is no
+//! `VIRTIO_PCI_CAP_PCI_CFG` capability (the config-space window onto the
+//! BAR, which the spec asks for and Linux does not use): not yet done.
 //! The numbers are the spec's; virtio-bindings 0.2 has no virtio_pci, and
 //! `tests/virtio_pci_abi.rs` checks them against Linux's
 //! `<linux/virtio_pci.h>` with a compiler.
@@ -163,13 +168,19 @@ impl<D: VirtioDevice> VirtioPci<D> {
         self.core.errors
     }
 
-    /// The INTA line follows the ISR; a new cause while it is up is a
-    /// fresh edge (down, then up), for an edge-triggered PIC.
+    /// The INTA line follows the ISR (held low while the guest disabled
+    /// INTx; the status register's Interrupt Status says it anyway); a new
+    /// cause while it is up is a fresh edge (down, then up), for an
+    /// edge-triggered PIC.
     fn interrupt(&mut self, causes: u32, ctx: &mut Ctx<'_>) {
         if causes == 0 {
             return;
         }
         self.isr |= causes;
+        self.func.set_interrupt_status(true);
+        if self.func.intx_disabled() {
+            return;
+        }
         if self.line {
             ctx.set_intx(false);
         }
@@ -179,13 +190,19 @@ impl<D: VirtioDevice> VirtioPci<D> {
 
     /// Drops the line (the ISR was read, or the device reset).
     fn lower(&mut self, ctx: &mut Ctx<'_>) {
+        self.func.set_interrupt_status(false);
         if self.line {
             ctx.set_intx(false);
             self.line = false;
         }
     }
 
+    /// A notify of queue `index`: served only while the guest lets the
+    /// function master the bus (it reaches guest RAM).
     fn notify(&mut self, index: u32, ctx: &mut Ctx<'_>) {
+        if !self.func.bus_master() {
+            return;
+        }
         let causes = self.core.notify(index, ctx.memory());
         self.interrupt(causes, ctx);
     }
@@ -310,12 +327,15 @@ impl<D: VirtioDevice> Device for VirtioPci<D> {
         if (common..common + u64::from(COMMON_LEN)).contains(&off) {
             return self.read_common(off - common, a.size);
         }
-        if (isr..isr + 4).contains(&off) {
+        if off == isr {
             // Reading the ISR clears it and drops the line.
-            let v = if off == isr { self.isr } else { 0 };
+            let v = self.isr;
             self.isr = 0;
             self.lower(ctx);
             return u64::from(v);
+        }
+        if (isr..isr + 4).contains(&off) {
+            return 0;
         }
         if (device..device + 0x1000).contains(&off) {
             let mut b = [0u8; 8];
@@ -362,6 +382,10 @@ impl<D: VirtioDevice> Device for VirtioPci<D> {
     }
 
     fn serve_deferred(&mut self, ctx: &mut Ctx<'_>) {
+        if !self.func.bus_master() {
+            self.core.pending = 0;
+            return;
+        }
         let causes = self.core.serve_pending(ctx.memory());
         self.interrupt(causes, ctx);
     }

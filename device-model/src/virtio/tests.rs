@@ -778,6 +778,9 @@ fn virtio_pci_is_driven_as_linux_drives_it() {
         at = f.read(at + 1, 1) as u16;
     }
     assert_eq!(types, vec![(1, 0), (2, 0x3000), (3, 0x1000), (4, 0x2000)]);
+    // Memory decoding and bus mastering on, as Linux's pci_enable_device
+    // and pci_set_master do.
+    dev.pci().unwrap().write(0x04, 2, 0x6);
     // Negotiation and queue 0.
     let s = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
     io(
@@ -870,6 +873,16 @@ fn virtio_pci_is_driven_as_linux_drives_it() {
         0,
         "read to clear"
     );
+    // Without bus mastering the queue is left alone.
+    dev.pci().unwrap().write(0x04, 2, 0x2);
+    mem.write_obj(2u16, GuestAddress(AVAIL + 2)).unwrap();
+    io(&mut dev, &mut actions, 0x3000, 2, Some(0));
+    assert_eq!(
+        mem.read_obj::<u16>(GuestAddress(USED + 2)).unwrap(),
+        1,
+        "not served"
+    );
+    dev.pci().unwrap().write(0x04, 2, 0x6);
     // Rule breaks: a live queue changed, a missing queue notified.
     io(&mut dev, &mut actions, common::Q_SIZE, 2, Some(4));
     assert_ne!(

@@ -353,6 +353,24 @@ fn pci_boot(t: &mut Tap, size: u64) {
             && console.contains("XDM-GUEST: read 256 bytes from /dev/hwrng"),
         "",
     );
+    t.check(
+        "boot 3 (virtio-pci): the device model saw the guest stop with code 0",
+        log.contains("the guest asked to stop with code 0"),
+        "",
+    );
+    t.check(
+        "boot 3 (virtio-pci): the hostile program found no virtio-mmio disk and said so",
+        console.contains("no hostile disk in the board's virtio-mmio slot: skipped"),
+        "",
+    );
+    // Nothing wrote it: against "pristine but sector 5 written", only
+    // sector 5 (still pristine) differs.
+    let damage = hostile_damage();
+    t.check(
+        "boot 3 (virtio-pci): the second disk (vdb to Linux, untouched) is unchanged",
+        damage.as_ref().is_ok_and(|d| d == &[HOSTILE_WRITTEN]),
+        format_args!("sectors that differ from 'pristine but sector 5': {damage:?}"),
+    );
     if !pass {
         t.note(
             console
