@@ -253,17 +253,7 @@ pub fn run() -> i32 {
         );
         if !pass || n == 2 {
             t.note("--- the guest's console");
-            t.note(
-                console
-                    .lines()
-                    .rev()
-                    .take(60)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            );
+            t.note(tail(&console, 60));
             t.note("--- the device model's log");
             t.note(&log);
         }
@@ -372,17 +362,13 @@ fn pci_boot(t: &mut Tap, size: u64) {
         format_args!("sectors that differ from 'pristine but sector 5': {damage:?}"),
     );
     if !pass {
-        t.note(
-            console
-                .lines()
-                .rev()
-                .take(60)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect::<Vec<_>>()
-                .join("\n"),
-        );
+        t.note(tail(&console, 60));
         t.note(&log);
     }
+}
+
+/// The last `n` lines of `text`.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
