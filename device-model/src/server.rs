@@ -170,21 +170,32 @@ impl Machine {
         self.ram = Some(ram);
     }
 
-    fn call(&mut self, i: usize, a: Access, write: Option<u64>) -> u64 {
-        let slot = self.devices[i].pci().map(|f| f.slot);
+    /// Runs `f` on device `i` with its context, then notes whether it
+    /// left work for later.
+    fn with_device<R>(
+        &mut self,
+        i: usize,
+        f: impl FnOnce(&mut dyn Device, &mut Ctx<'_>) -> R,
+    ) -> R {
+        let dev = &mut self.devices[i];
+        let slot = dev.pci().map(|f| f.slot);
         let mem = self.ram.as_ref().map(GuestRam::memory);
         let mut ctx = Ctx::new(&mut self.actions, slot).with_memory(mem);
-        let v = match write {
-            Some(v) => {
-                self.devices[i].write(a, v, &mut ctx);
-                0
-            }
-            None => self.devices[i].read(a, &mut ctx) & all_ones(a.size),
-        };
-        if self.devices[i].has_deferred() && !self.deferred.contains(&i) {
+        let r = f(dev.as_mut(), &mut ctx);
+        if dev.has_deferred() && !self.deferred.contains(&i) {
             self.deferred.push(i);
         }
-        v
+        r
+    }
+
+    fn call(&mut self, i: usize, a: Access, write: Option<u64>) -> u64 {
+        self.with_device(i, |dev, ctx| match write {
+            Some(v) => {
+                dev.write(a, v, ctx);
+                0
+            }
+            None => dev.read(a, ctx) & all_ones(a.size),
+        })
     }
 
     /// Every device's doorbells ([`Device::doorbells`]): device, index, rule.
@@ -203,15 +214,8 @@ impl Machine {
 
     /// Doorbell `index` of device `device` rang.
     pub fn ring(&mut self, device: usize, index: usize) {
-        let Some(dev) = self.devices.get_mut(device) else {
-            return;
-        };
-        let slot = dev.pci().map(|f| f.slot);
-        let mem = self.ram.as_ref().map(GuestRam::memory);
-        let mut ctx = Ctx::new(&mut self.actions, slot).with_memory(mem);
-        dev.doorbell(index, &mut ctx);
-        if dev.has_deferred() && !self.deferred.contains(&device) {
-            self.deferred.push(device);
+        if device < self.devices.len() {
+            self.with_device(device, |dev, ctx| dev.doorbell(index, ctx));
         }
     }
 

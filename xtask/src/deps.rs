@@ -128,35 +128,44 @@ fn not_root() -> bool {
     unsafe { libc::geteuid() != 0 }
 }
 
+/// Where a tool installed by `cargo install` goes: its own root in the
+/// cache (`tools/NAME-VERSION`), so that versions never mix.
+pub fn tool_root(ctx: &Ctx, name: &str, version: &str) -> PathBuf {
+    ctx.cache.join(format!("tools/{name}-{version}"))
+}
+
+/// Installs crate `krate` at `version` (`--locked`) into the cache root
+/// of tool `name`, once: whether it installed it now (false: `bin` was
+/// there).
+pub fn cargo_install(ctx: &Ctx, krate: &str, name: &str, version: &str, bin: &str) -> Result<bool> {
+    let root = tool_root(ctx, name, version);
+    if root.join("bin").join(bin).exists() {
+        return Ok(false);
+    }
+    cmd("cargo")
+        .args(["install", krate, "--version", version, "--locked", "--root"])
+        .arg(&root)
+        .run_logged(
+            &ctx.log(&format!("{krate}.log")),
+            &format!("cargo install {krate}"),
+        )?;
+    Ok(true)
+}
+
 /// Where bindgen-cli lives once installed.
 pub fn bindgen(ctx: &Ctx) -> PathBuf {
-    ctx.cache
-        .join(format!("tools/bindgen-{BINDGEN_VERSION}/bin/bindgen"))
+    tool_root(ctx, "bindgen", BINDGEN_VERSION).join("bin/bindgen")
 }
 
 /// Installs bindgen-cli into the cache, once.
 pub fn install_bindgen(ctx: &Ctx) -> Result<String> {
-    let bin = bindgen(ctx);
-    if bin.exists() {
-        return Ok(format!("bindgen {BINDGEN_VERSION} present"));
-    }
-    let root = bin
-        .parent()
-        .and_then(|p| p.parent())
-        .expect("bin/bindgen")
-        .to_path_buf();
-    cmd("cargo")
-        .args([
-            "install",
-            "bindgen-cli",
-            "--version",
-            BINDGEN_VERSION,
-            "--locked",
-            "--root",
-        ])
-        .arg(&root)
-        .run_logged(&ctx.log("bindgen.log"), "cargo install bindgen-cli")?;
-    Ok(format!("built bindgen {BINDGEN_VERSION}"))
+    Ok(
+        if cargo_install(ctx, "bindgen-cli", "bindgen", BINDGEN_VERSION, "bindgen")? {
+            format!("built bindgen {BINDGEN_VERSION}")
+        } else {
+            format!("bindgen {BINDGEN_VERSION} present")
+        },
+    )
 }
 
 /// Everything: packages and bindgen.

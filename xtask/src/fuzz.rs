@@ -19,8 +19,7 @@ pub const TARGETS: &[&str] = &["blk_requests", "mmio_transport"];
 const DEFAULT_SECS: u64 = 20;
 
 fn tools(ctx: &Ctx) -> PathBuf {
-    ctx.cache
-        .join(format!("tools/cargo-afl-{CARGO_AFL_VERSION}"))
+    crate::deps::tool_root(ctx, "cargo-afl", CARGO_AFL_VERSION)
 }
 
 /// The PATH with the cache's cargo-afl first.
@@ -40,23 +39,17 @@ fn cargo_afl(ctx: &Ctx) -> crate::sh::Cmd {
 
 /// Installs cargo-afl (and with it AFL++, built for this toolchain).
 fn install(ctx: &Ctx) -> Result<String> {
-    let bin = tools(ctx).join("bin/cargo-afl");
-    let log = ctx.log("cargo-afl.log");
-    let mut note = format!("cargo-afl {CARGO_AFL_VERSION} present");
-    if !bin.exists() {
-        cmd("cargo")
-            .args([
-                "install",
-                "cargo-afl",
-                "--version",
-                CARGO_AFL_VERSION,
-                "--locked",
-                "--root",
-            ])
-            .arg(tools(ctx))
-            .run_logged(&log, "cargo install cargo-afl")?;
-        note = format!("installed cargo-afl {CARGO_AFL_VERSION}");
-    }
+    let note = if crate::deps::cargo_install(
+        ctx,
+        "cargo-afl",
+        "cargo-afl",
+        CARGO_AFL_VERSION,
+        "cargo-afl",
+    )? {
+        format!("installed cargo-afl {CARGO_AFL_VERSION}")
+    } else {
+        format!("cargo-afl {CARGO_AFL_VERSION} present")
+    };
     // AFL++ for this toolchain: built by the install, or by this for a
     // toolchain that changed since; "already built" is the usual answer.
     let out = std::process::Command::new("cargo")

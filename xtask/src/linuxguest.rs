@@ -52,19 +52,24 @@ const HOSTILE_RAM_SIZE: &str = "1M";
 /// two after the hostile disk's (the order xen-thin-dm gives them: disks,
 /// console, rng), and the hostile program's reserved RAM.
 pub fn cmdline() -> String {
-    let slots: Vec<String> = [0, HOSTILE_SLOT + 1, HOSTILE_SLOT + 2]
+    format!(
+        "console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 root=/dev/vda rw rootfstype=ext4 \
+         init=/init panic=-1 nokaslr memmap={HOSTILE_RAM_SIZE}${HOSTILE_RAM:#x} {}",
+        mmio_slots([0, HOSTILE_SLOT + 1, HOSTILE_SLOT + 2])
+    )
+}
+
+/// The kernel arguments naming the board's virtio-mmio slots `slots`.
+fn mmio_slots(slots: impl IntoIterator<Item = usize>) -> String {
+    slots
         .into_iter()
         .map(|n| {
             let (base, irq) =
                 xen_thin_dm::board::virtio_mmio_slot(n).expect("the board has 4 slots");
-            format!("virtio_mmio.device=4K@{base:#x}:{irq}")
+            xen_thin_dm::virtio::mmio_kernel_arg(base, irq)
         })
-        .collect();
-    format!(
-        "console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 root=/dev/vda rw rootfstype=ext4 \
-         init=/init panic=-1 nokaslr memmap={HOSTILE_RAM_SIZE}${HOSTILE_RAM:#x} {}",
-        slots.join(" ")
-    )
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The command line the benchmark boots xen-thin-dm's guest with: its root
@@ -72,14 +77,7 @@ pub fn cmdline() -> String {
 /// no console or rng (`bench-virtio` in the suites gives Debian's QEMU the
 /// same line, with the disks on virtio-pci).
 pub fn bench_cmdline() -> String {
-    let slots: Vec<String> = (0..2)
-        .map(|n| {
-            let (base, irq) =
-                xen_thin_dm::board::virtio_mmio_slot(n).expect("the board has 4 slots");
-            format!("virtio_mmio.device=4K@{base:#x}:{irq}")
-        })
-        .collect();
-    format!("{} {}", BENCH_CMDLINE, slots.join(" "))
+    format!("{BENCH_CMDLINE} {}", mmio_slots(0..2))
 }
 
 /// What both device models' benchmark guests are told.
@@ -231,24 +229,19 @@ fn disk(ctx: &Ctx, dist: &Dist) -> Result<PathBuf> {
                     std::os::unix::fs::symlink("busybox", root.join("bin").join(a))?;
                 }
                 std::fs::copy(&init, root.join("init"))?;
-                cmd("gcc")
-                    .args(["-static", "-O2", "-Wall", "-Wextra", "-Werror"])
-                    .args(hostile_defines())
-                    .arg("-o")
-                    .arg(root.join("bin/hostile"))
-                    .arg(&hostile)
-                    .run_logged(
-                        &ctx.log("guest-disk.log"),
-                        "compiling the hostile guest program",
-                    )?;
-                cmd("gcc")
-                    .args(["-static", "-O2", "-Wall", "-Wextra", "-Werror", "-o"])
-                    .arg(root.join("bin/blkbench"))
-                    .arg(&blkbench)
-                    .run_logged(
-                        &ctx.log("guest-disk.log"),
-                        "compiling the benchmark program",
-                    )?;
+                // The guest's own programs: static, warnings are errors.
+                for (src, defines, bin) in [
+                    (&hostile, hostile_defines(), "bin/hostile"),
+                    (&blkbench, Vec::new(), "bin/blkbench"),
+                ] {
+                    cmd("gcc")
+                        .args(["-static", "-O2", "-Wall", "-Wextra", "-Werror"])
+                        .args(defines)
+                        .arg("-o")
+                        .arg(root.join(bin))
+                        .arg(src)
+                        .run_logged(&ctx.log("guest-disk.log"), "compiling the guest's programs")?;
+                }
                 cmd("mkfs.ext4")
                     .args(["-q", "-F", "-L", "xdm-guest", "-E", "root_owner=0:0", "-d"])
                     .arg(&root)

@@ -22,6 +22,16 @@ const VENDOR: u32 = u32::from_le_bytes(*b"XTDM");
 /// The transport's register window.
 pub const WINDOW: u64 = 0x1000;
 
+/// The Linux command-line argument that makes a virtio-mmio device at
+/// `base` on ISA IRQ `irq` known to the kernel.
+///
+/// ```
+/// assert_eq!(xen_thin_dm::virtio::mmio_kernel_arg(0xfe00_0000, 6), "virtio_mmio.device=4K@0xfe000000:6");
+/// ```
+pub fn kernel_arg(base: u64, irq: u8) -> String {
+    format!("virtio_mmio.device=4K@{base:#x}:{irq}")
+}
+
 /// A virtio device on the virtio-mmio transport.
 pub struct VirtioMmio<D: VirtioDevice> {
     core: Core<D>,
@@ -45,10 +55,9 @@ impl<D: VirtioDevice> VirtioMmio<D> {
         }
     }
 
-    /// What Linux's command line needs to find it:
-    /// `virtio_mmio.device=4K@0x...:IRQ`.
+    /// What Linux's command line needs to find it ([`kernel_arg`]).
     pub fn cmdline(&self) -> String {
-        format!("virtio_mmio.device=4K@{:#x}:{}", self.base, self.irq)
+        kernel_arg(self.base, self.irq)
     }
 
     /// The device behind the transport.
