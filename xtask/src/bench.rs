@@ -162,7 +162,7 @@ pub fn library(ctx: &Ctx) -> Result<Vec<Ratio>> {
 /// Boots the test bed once with the in-VM benchmark suites and reads their
 /// `BENCH name reference ours` lines.
 pub fn in_vm(ctx: &Ctx, suites: &[&str]) -> Result<Vec<(String, f64, f64)>> {
-    let bed = crate::testbed::prepare_bench(ctx)?;
+    let bed = crate::testbed::prepare_bench(ctx, crate::xen::Release::Xen417)?;
     let mut out = Vec::new();
     ctx.step(
         &format!("bench: in the test bed ({})", suites.join(", ")),

@@ -138,8 +138,14 @@ fn assemble(ctx: &Ctx, dist: &Dist, root: &Path, init: &Path, items: &[Item]) ->
     symlink("bin", root.join("sbin"))?;
     symlink("../run", root.join("var/run"))?;
     let x = &dist.root;
-    put(root, &x.join("bin/busybox"), "/bin/busybox")?;
-    let applets = cmd(x.join("bin/busybox")).arg("--list").read()?;
+    // bookworm's package has /bin/busybox, trixie's (merged /usr) /usr/bin.
+    let busybox = ["bin/busybox", "usr/bin/busybox"]
+        .map(|b| x.join(b))
+        .into_iter()
+        .find(|b| b.exists())
+        .ok_or_else(|| crate::ctx::Error("busybox-static unpacked no busybox".into()))?;
+    put(root, &busybox, "/bin/busybox")?;
+    let applets = cmd(&busybox).arg("--list").read()?;
     for a in applets.lines().filter(|a| !a.is_empty() && *a != "busybox") {
         let p = root.join("bin").join(a);
         if !p.exists() {
@@ -147,8 +153,9 @@ fn assemble(ctx: &Ctx, dist: &Dist, root: &Path, init: &Path, items: &[Item]) ->
         }
     }
     let mut dynamic = Vec::new();
+    let libexec = dist.libexec();
     for b in XEN_BINS {
-        let dst = format!("/usr/lib/xen-4.17/bin/{b}");
+        let dst = format!("{libexec}/bin/{b}");
         put(root, &x.join(dst.trim_start_matches('/')), &dst)?;
         dynamic.push(x.join(dst.trim_start_matches('/')));
     }
@@ -157,18 +164,14 @@ fn assemble(ctx: &Ctx, dist: &Dist, root: &Path, init: &Path, items: &[Item]) ->
     for l in XENSTORE_LINKS {
         symlink("xenstore", root.join(format!("usr/bin/xenstore-{l}")))?;
     }
-    put(
-        root,
-        &x.join("usr/lib/xen-4.17/boot/hvmloader"),
-        "/usr/lib/xen-4.17/boot/hvmloader",
-    )?;
+    let hvmloader = format!("{libexec}/boot/hvmloader");
+    put(root, &x.join(hvmloader.trim_start_matches('/')), &hvmloader)?;
     put(root, &x.join("etc/xen/xl.conf"), "/etc/xen/xl.conf")?;
-    // xl's pthread_cancel loads libgcc_s at run time: ldd cannot see it.
-    put(
-        root,
-        Path::new("/lib/x86_64-linux-gnu/libgcc_s.so.1"),
-        "/usr/lib/x86_64-linux-gnu/libgcc_s.so.1",
-    )?;
+    let search = library_dirs(dist);
+    // xl's pthread_cancel loads libgcc_s at run time: no NEEDED names it.
+    let gcc_s = find_library(&search, "libgcc_s.so.1")
+        .ok_or_else(|| crate::ctx::Error("libgcc_s.so.1 not found for the dom0 image".into()))?;
+    put(root, &gcc_s, "/usr/lib/x86_64-linux-gnu/libgcc_s.so.1")?;
     put(root, init, "/init")?;
     for it in items {
         put(root, &it.src, &it.dst)?;
@@ -176,7 +179,7 @@ fn assemble(ctx: &Ctx, dist: &Dist, root: &Path, init: &Path, items: &[Item]) ->
             dynamic.push(it.src.clone());
         }
     }
-    copy_libraries(x, root, &dynamic)?;
+    copy_libraries(&search, root, &dynamic)?;
     // Executables stay executable.
     for f in walk_files(root)? {
         let meta = std::fs::symlink_metadata(&f)?;
@@ -225,51 +228,86 @@ fn walk_files(d: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Copies every shared library the binaries need, found by `ldd` with the
-/// unpacked Xen libraries first in the search path.
-fn copy_libraries(x: &Path, root: &Path, bins: &[PathBuf]) -> Result<()> {
-    let xen_libs = x.join("usr/lib/x86_64-linux-gnu");
-    let mut libs = BTreeSet::new();
+/// Where the image's shared libraries are looked for, in order: the
+/// unpacked packages first; the host's own only for the host's release
+/// (another release's dom0 must not mix in the host's C library).
+fn library_dirs(dist: &Dist) -> Vec<PathBuf> {
+    let mut dirs = vec![
+        dist.root.join("usr/lib/x86_64-linux-gnu"),
+        dist.root.join("lib/x86_64-linux-gnu"),
+    ];
+    if dist.release.is_host() {
+        dirs.push(PathBuf::from("/lib/x86_64-linux-gnu"));
+        dirs.push(PathBuf::from("/usr/lib/x86_64-linux-gnu"));
+    }
+    dirs
+}
+
+fn find_library(dirs: &[PathBuf], name: &str) -> Option<PathBuf> {
+    dirs.iter().map(|d| d.join(name)).find(|p| p.exists())
+}
+
+/// The `DT_NEEDED` names of an ELF file (from `readelf -d`: the binaries
+/// may belong to another Debian release, so the host's `ldd` cannot load
+/// them).
+fn needed(elf: &Path) -> Result<Vec<String>> {
+    let out = cmd("readelf")
+        .args(["-d", "-W"])
+        .arg(elf)
+        .read()
+        .ctx(format!("readelf -d {}", elf.display()))?;
+    Ok(out
+        .lines()
+        .filter(|l| l.contains("(NEEDED)"))
+        .filter_map(|l| {
+            let a = l.find('[')?;
+            let b = l.rfind(']')?;
+            Some(l[a + 1..b].to_string())
+        })
+        .collect())
+}
+
+/// Copies every shared library the binaries need (their `DT_NEEDED`
+/// closure, found in `dirs`) and the dynamic loader to Debian's paths.
+fn copy_libraries(dirs: &[PathBuf], root: &Path, bins: &[PathBuf]) -> Result<()> {
+    let mut seen = BTreeSet::new();
+    let mut queue: Vec<(PathBuf, String)> = bins
+        .iter()
+        .map(|b| (b.clone(), b.display().to_string()))
+        .collect();
     let mut missing = Vec::new();
-    for b in bins {
-        let out = cmd("ldd")
-            .arg(b)
-            .env("LD_LIBRARY_PATH", &xen_libs)
-            .read()
-            .ctx(format!("ldd {}", b.display()))?;
-        for line in out.lines() {
-            let line = line.trim();
-            if line.contains("not found") {
-                missing.push(format!("{}: {line}", b.display()));
-            } else if let Some((_, rest)) = line.split_once("=> ") {
-                if let Some(path) = rest
-                    .split_whitespace()
-                    .next()
-                    .filter(|p| p.starts_with('/'))
-                {
-                    libs.insert(PathBuf::from(path));
+    let loader = "ld-linux-x86-64.so.2";
+    seen.insert(loader.to_string());
+    while let Some((elf, who)) = queue.pop() {
+        for n in needed(&elf)? {
+            if !seen.insert(n.clone()) {
+                continue;
+            }
+            match find_library(dirs, &n) {
+                Some(p) => {
+                    put(root, &p, &format!("/usr/lib/x86_64-linux-gnu/{n}"))?;
+                    queue.push((p, n));
                 }
-            } else if let Some(path) = line
-                .split_whitespace()
-                .next()
-                .filter(|p| p.starts_with('/'))
-            {
-                libs.insert(PathBuf::from(path));
+                None => missing.push(format!("{n} (needed by {who})")),
             }
         }
     }
     if !missing.is_empty() {
         crate::bail!(
-            "libraries missing for the dom0 image:\n{}",
+            "libraries missing for the dom0 image (searched {}):\n{}",
+            dirs.iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
             missing.join("\n")
         );
     }
-    for l in libs {
-        let dst = match l.strip_prefix(x) {
-            Ok(rel) => format!("/{}", rel.display()),
-            Err(_) => l.display().to_string(),
-        };
-        put(root, &l, &dst)?;
-    }
+    let ld = find_library(dirs, loader)
+        .ok_or_else(|| crate::ctx::Error(format!("{loader} not found for the dom0 image")))?;
+    put(root, &ld, &format!("/usr/lib/x86_64-linux-gnu/{loader}"))?;
+    symlink(
+        format!("../lib/x86_64-linux-gnu/{loader}"),
+        root.join("usr/lib64").join(loader),
+    )?;
     Ok(())
 }

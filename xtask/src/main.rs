@@ -31,14 +31,18 @@ use sh::cmd;
 const USAGE: &str = "\
 usage: cargo xtask <command>
 
-  demo          boot Xen with the deprivileged device model and show it working
-  test          run every test: host tests and the in-VM suites
+  demo [--xen 4.17|4.20]
+                boot Xen with the deprivileged device model and show it working
+                (default: the newest release, then the patched 4.17)
+  test          run every test: host tests and the in-VM suites, on every release
                 (--host: run the suites natively on a real Xen dom0 instead)
   bench         run the benchmarks (prints ratios against the reference)
   fuzz [SECS]   fuzz each target for SECS seconds (default 20, as in test)
 
-  vm [--suite NAME]... [--shell] [--timeout SECS] [--patched | --test-retired | --bench-image]
-                boot the test bed, run suites in dom0 (or give a dom0 shell)
+  vm [--xen 4.17|4.20] [--suite NAME]... [--shell] [--timeout SECS]
+     [--patched | --test-retired | --bench-image]
+                boot the test bed, run suites in dom0 (or give a dom0 shell);
+                Xen 4.17 (Debian 12) unless --xen says otherwise
   install-lib [--prefix DIR] [--destdir DIR] [--includedir DIR]
                 install the drop-in libxendevicemodel.so.1 and its pkg-config file
   dkms-tree DIR write privcmd-restrict's source tree for DKMS
@@ -154,9 +158,11 @@ fn vm_cmd(ctx: &Ctx, rest: &[String]) -> Result<()> {
     let mut bench_image = false;
     let mut patched = false;
     let mut test_retired = false;
+    let mut release = xen::Release::Xen417;
     let mut it = rest.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
+            "--xen" => release = xen::Release::parse(it.next().ok_or_else(|| ctx::Error("vm: --xen needs a release (4.17 or 4.20)".into()))?)?,
             "--suite" => suites.push(it.next().ok_or_else(|| ctx::Error("vm: --suite needs a name".into()))?.clone()),
             "--shell" => shell = true,
             "--bench-image" => bench_image = true,
@@ -169,8 +175,11 @@ fn vm_cmd(ctx: &Ctx, rest: &[String]) -> Result<()> {
                 let v = it.next().ok_or_else(|| ctx::Error("vm: --timeout needs seconds".into()))?;
                 timeout = v.parse().map_err(|_| ctx::Error(format!("vm: --timeout {v}: not a number of seconds")))?;
             }
-            other => bail!("vm: unexpected argument `{other}` (--suite NAME, --shell, --timeout SECS, --bench-image, --patched, --test-retired)"),
+            other => bail!("vm: unexpected argument `{other}` (--xen 4.17|4.20, --suite NAME, --shell, --timeout SECS, --bench-image, --patched, --test-retired)"),
         }
+    }
+    if release != xen::Release::Xen417 && (patched || bench_image) {
+        bail!("vm: --patched, --test-retired and --bench-image run on Xen 4.17 only so far");
     }
     if suites.is_empty() && !shell {
         bail!("vm: name a suite (--suite xen-smoke) or ask for --shell");
@@ -184,9 +193,9 @@ fn vm_cmd(ctx: &Ctx, rest: &[String]) -> Result<()> {
         }
         bed
     } else if bench_image {
-        testbed::prepare_bench(ctx)?
+        testbed::prepare_bench(ctx, release)?
     } else {
-        testbed::prepare(ctx)?
+        testbed::prepare(ctx, release)?
     };
     let names: Vec<&str> = suites.iter().map(String::as_str).collect();
     if shell {
@@ -196,7 +205,8 @@ fn vm_cmd(ctx: &Ctx, rest: &[String]) -> Result<()> {
         vm::run(ctx, &cfg)?;
         return Ok(());
     }
-    testbed::run_suites(ctx, &bed, "vm", &names, Duration::from_secs(timeout))
+    let label = format!("vm ({})", bed.release.label());
+    testbed::run_suites(ctx, &bed, &label, &names, Duration::from_secs(timeout))
 }
 
 /// `cargo xtask test [--host]`.
@@ -258,16 +268,14 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
         Ok("passed".into())
     })?;
     fuzz::test(ctx, None)?;
-    let bed = testbed::prepare_from(ctx, &src)?;
-    let suites = [
-        "xen-smoke",
-        "library",
-        "privcmd",
-        "devicemodel",
-        "virtio",
-        "demo-testbed",
-    ];
-    testbed::run_suites(ctx, &bed, "vm", &suites, Duration::from_secs(900))?;
+    let bed = testbed::prepare_from(ctx, &src, xen::Release::Xen417)?;
+    testbed::run_suites(
+        ctx,
+        &bed,
+        &format!("vm ({})", bed.release.label()),
+        TEST_SUITES,
+        Duration::from_secs(900),
+    )?;
     testbed::self_test(ctx, &bed)?;
     // xen-patches: the series on Debian's Xen source, built, guarded, booted.
     let (mut patched_bed, patched) = testbed::prepare_patched(ctx, &src)?;
@@ -282,7 +290,7 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
     testbed::run_suites(
         ctx,
         &patched_bed,
-        "vm (patched Xen)",
+        "vm (Xen 4.17 patched)",
         &suites,
         Duration::from_secs(900),
     )?;
@@ -290,22 +298,48 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
     testbed::run_suites(
         ctx,
         &patched_bed,
-        "vm (test-only Xen, DMOP 20 retired)",
+        "vm (Xen 4.17, test-only, DMOP 20 retired)",
         &["xen-guard-retired"],
         Duration::from_secs(300),
-    )
+    )?;
+    // The same binaries and module on every other release.
+    for release in xen::Release::ALL.into_iter().skip(1) {
+        let bed = testbed::prepare_from(ctx, &src, release)?;
+        testbed::run_suites(
+            ctx,
+            &bed,
+            &format!("vm ({})", release.label()),
+            TEST_SUITES,
+            Duration::from_secs(900),
+        )?;
+    }
+    Ok(())
 }
+
+/// The suites `test` runs on each release's unpatched bed.
+const TEST_SUITES: &[&str] = &[
+    "xen-smoke",
+    "library",
+    "privcmd",
+    "devicemodel",
+    "virtio",
+    "demo-testbed",
+];
 
 /// `cargo xtask demo`.
 fn demo(ctx: &Ctx, rest: &[String]) -> Result<()> {
-    no_args("demo", rest)?;
+    let release = match rest {
+        [] => xen::Release::NEWEST,
+        [x, v] if x == "--xen" => xen::Release::parse(v)?,
+        [a, ..] => bail!("demo: unexpected argument `{a}` (only --xen 4.17|4.20)"),
+    };
     deps::all(ctx)?;
     let src = linux::source(ctx)?;
-    let bed = testbed::prepare_from(ctx, &src)?;
+    let bed = testbed::prepare_from(ctx, &src, release)?;
     demo_boot(
         ctx,
         &bed,
-        "demo: boot Debian's Xen, dom0 and a guest",
+        &format!("demo: boot Debian's {}, dom0 and a guest", release.label()),
         "demo-testbed",
         "vm-demo.log",
     )?;
@@ -315,7 +349,7 @@ fn demo(ctx: &Ctx, rest: &[String]) -> Result<()> {
     demo_boot(
         ctx,
         &bed,
-        "demo: boot the patched Xen and xenstored, dom0 and a guest",
+        "demo: boot the patched Xen 4.17 and xenstored, dom0 and a guest",
         "demo-patched",
         "vm-demo-patched.log",
     )

@@ -10,7 +10,7 @@ use crate::image::{self, Item};
 use crate::linux::{self, Kernel, Source};
 use crate::sh::cmd;
 use crate::vm::{self, VmConfig, VmRun};
-use crate::xen::{self, Dist};
+use crate::xen::{self, Dist, Release};
 use crate::{deps, guest};
 
 /// A prepared test bed.
@@ -21,6 +21,8 @@ pub struct Bed {
     pub initrd: PathBuf,
     /// The hypervisor it boots: Debian's, or the patched build.
     pub xen: PathBuf,
+    /// The Xen release of its hypervisor and dom0 userspace.
+    pub release: Release,
 }
 
 /// C programs of `tests/dom0/c` built for dom0, against Xen's headers and Debian's libraries.
@@ -83,24 +85,25 @@ pub fn dom0_programs(ctx: &Ctx) -> Result<Vec<Item>> {
     Ok(items)
 }
 
-/// Prepares everything for a boot.
-pub fn prepare(ctx: &Ctx) -> Result<Bed> {
+/// Prepares everything for a boot on `release`.
+pub fn prepare(ctx: &Ctx, release: Release) -> Result<Bed> {
     deps::all(ctx)?;
     let src = linux::source(ctx)?;
-    prepare_from(ctx, &src)
+    prepare_from(ctx, &src, release)
 }
 
-/// Prepares everything for a boot, with the packages and source in place.
-pub fn prepare_from(ctx: &Ctx, src: &Source) -> Result<Bed> {
-    prepare_image(ctx, src, "test", |_, _| Ok(Vec::new()))
+/// Prepares everything for a boot on `release`, with the packages and
+/// source in place.
+pub fn prepare_from(ctx: &Ctx, src: &Source, release: Release) -> Result<Bed> {
+    prepare_image(ctx, src, release, "test", |_, _| Ok(Vec::new()))
 }
 
 /// The benchmark bed: the test bed plus Debian's QEMU for Xen (the
 /// reference device model), which only the benchmarks need.
-pub fn prepare_bench(ctx: &Ctx) -> Result<Bed> {
+pub fn prepare_bench(ctx: &Ctx, release: Release) -> Result<Bed> {
     deps::all(ctx)?;
     let src = linux::source(ctx)?;
-    prepare_image(ctx, &src, "bench", |dist, linux_guest| {
+    prepare_image(ctx, &src, release, "bench", |dist, linux_guest| {
         let qemu = "usr/libexec/xen-qemu-system-i386";
         // libxl hands SeaBIOS to every qemu-xen guest's firmware, even one
         // that (like the benchmark guest) does not use it.
@@ -150,14 +153,15 @@ pub fn prepare_bench(ctx: &Ctx) -> Result<Bed> {
 /// The patched bed: the hypervisor and xenstored of `xen-patches/`, and
 /// the patched build itself (for the guard's other tests).
 pub fn prepare_patched(ctx: &Ctx, src: &Source) -> Result<(Bed, crate::xenpatch::Patched)> {
-    let dist = xen::dist(ctx)?;
+    let release = Release::Xen417;
+    let dist = xen::dist(ctx, release)?;
     let patched = crate::xenpatch::build(ctx, &dist)?;
     let xenstored = patched.xenstored.clone();
-    let mut bed = prepare_image(ctx, src, "patched", move |_, _| {
+    let mut bed = prepare_image(ctx, src, release, "patched", move |dist, _| {
         // Over Debian's: the image's init starts it from there.
         Ok(vec![Item::new(
             xenstored,
-            "/usr/lib/xen-4.17/bin/xenstored",
+            &format!("{}/bin/xenstored", dist.libexec()),
         )])
     })?;
     bed.xen = patched.xen.clone();
@@ -167,17 +171,25 @@ pub fn prepare_patched(ctx: &Ctx, src: &Source) -> Result<(Bed, crate::xenpatch:
 fn prepare_image(
     ctx: &Ctx,
     src: &Source,
+    release: Release,
     name: &str,
     extra: impl FnOnce(&Dist, &crate::linuxguest::LinuxGuest) -> Result<Vec<Item>>,
 ) -> Result<Bed> {
     let kernel = linux::kernel(ctx, src)?;
-    let dist = xen::dist(ctx)?;
+    // The guests are built once, from the host release's packages, and
+    // booted on every release.
+    let base = xen::dist(ctx, Release::Xen417)?;
+    let other = match release {
+        Release::Xen417 => None,
+        r => Some(xen::dist(ctx, r)?),
+    };
+    let dist = other.as_ref().unwrap_or(&base);
     let guests = guest::build(ctx)?;
     let modules = crate::module::build(ctx, &kernel, &kernel.key)?;
     let mut items = dom0_programs(ctx)?;
     items.push(Item::new(guests.test, "/guests/testguest.elf"));
     items.push(Item::new(guests.bench, "/guests/benchguest.elf"));
-    let linux_guest = crate::linuxguest::build(ctx, src, &dist)?;
+    let linux_guest = crate::linuxguest::build(ctx, src, &base)?;
     items.push(Item::new(
         linux_guest.firmware.clone(),
         "/guests/linuxboot.elf",
@@ -199,12 +211,14 @@ fn prepare_image(
         ctx.root.join("tests/dom0/setup"),
         "/etc/xdm/setup",
     ));
-    items.extend(extra(&dist, &linux_guest)?);
-    let initrd = image::initramfs(ctx, &dist, name, &items)?;
+    items.extend(extra(dist, &linux_guest)?);
+    let name = format!("{name}-{}", release.version());
+    let initrd = image::initramfs(ctx, dist, &name, &items)?;
     Ok(Bed {
         kernel,
         initrd,
         xen: dist.xen.clone(),
+        release,
     })
 }
 
@@ -239,9 +253,13 @@ pub fn run_suites(
         let expected: Vec<String> = suites.iter().map(|s| s.to_string()).collect();
         vm::verdict(&run, &expected)?;
         Ok(format!(
-            "{} suite(s) passed in {:.0}s",
+            "{} suite(s) passed in {:.0}s{}",
             suites.len(),
-            run.took.as_secs_f64()
+            run.took.as_secs_f64(),
+            run.info
+                .iter()
+                .map(|i| format!("; {i}"))
+                .collect::<String>()
         ))
     })
 }

@@ -125,6 +125,9 @@ pub struct VmRun {
     pub took: Duration,
     /// QEMU's process id (gone by the time the run is returned).
     pub qemu_pid: u32,
+    /// What dom0's init said about the bed (`XDM-INFO:` lines): the Xen
+    /// release it booted and the hashes of the project's binaries.
+    pub info: Vec<String>,
 }
 
 /// What a serial line says about the run.
@@ -352,6 +355,7 @@ pub fn run(ctx: &Ctx, cfg: &VmConfig) -> Result<VmRun> {
             log,
             took: start.elapsed(),
             qemu_pid,
+            info: Vec::new(),
         });
     }
     let mut c = qemu_command(cfg);
@@ -384,6 +388,7 @@ pub fn run(ctx: &Ctx, cfg: &VmConfig) -> Result<VmRun> {
     drop(tx);
     let mut suites = Vec::new();
     let mut warnings = Vec::new();
+    let mut info = Vec::new();
     let deadline = start + cfg.timeout;
     let outcome = loop {
         let now = Instant::now();
@@ -396,6 +401,9 @@ pub fn run(ctx: &Ctx, cfg: &VmConfig) -> Result<VmRun> {
                 let _ = writeln!(file, "[{t:8.2}] {line}");
                 if (cfg.echo)(&line) {
                     println!("    [vm {t:6.1}s] {line}");
+                }
+                if let Some(i) = line.strip_prefix("XDM-INFO: ") {
+                    info.push(i.trim().to_string());
                 }
                 let ev = classify(&line);
                 fold(&mut suites, &ev, &line);
@@ -435,6 +443,7 @@ pub fn run(ctx: &Ctx, cfg: &VmConfig) -> Result<VmRun> {
         log,
         took: start.elapsed(),
         qemu_pid,
+        info,
     })
 }
 

@@ -1,37 +1,134 @@
 // SPDX-License-Identifier: MIT
-//! Debian's Xen 4.17 and the dom0 userspace packages, downloaded with
-//! `apt-get download` and unpacked with `dpkg -x` into the cache: nothing
-//! of Xen is ever installed on the host.
+//! Debian's Xen and the dom0 userspace packages of each release the bed
+//! runs, downloaded with `apt-get download` and unpacked with `dpkg -x`
+//! into the cache: nothing of Xen is ever installed on the host.
+//!
+//! Xen 4.17 is Debian 12's, the machine's own release: its packages come
+//! through the machine's apt state and dom0 takes its C library from the
+//! host. Xen 4.20 is Debian 13's: its packages come through a private apt
+//! state (a `deb` entry for trixie on the archive the machine's sources
+//! name, lists and cache under the cache; nothing is added to the
+//! machine's sources), and dom0 takes every library, the C library
+//! included, from trixie's packages.
 
 use std::path::PathBuf;
 
 use crate::ctx::{Context, Ctx, Key, Result};
 use crate::sh::cmd;
 
-/// The packages unpacked for the test bed.
-pub const PACKAGES: &[&str] = &[
-    "xen-hypervisor-4.17-amd64",
-    "xen-utils-4.17",
-    "xen-utils-common",
-    "xenstore-utils",
-    "libxenmisc4.17",
-    "libxencall1",
-    "libxendevicemodel1",
-    "libxenevtchn1",
-    "libxenforeignmemory1",
-    "libxengnttab1",
-    "libxenhypfs1",
-    "libxenstore4",
-    "libxentoolcore1",
-    "libxentoollog1",
-    "libyajl2",
-    "busybox-static",
-    "qemu-system-xen",
-    "seabios",
-];
+/// A Xen release the bed boots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Release {
+    /// Xen 4.17, Debian 12 (bookworm).
+    Xen417,
+    /// Xen 4.20, Debian 13 (trixie).
+    Xen420,
+}
+
+impl Release {
+    /// Every release, oldest first.
+    pub const ALL: [Release; 2] = [Release::Xen417, Release::Xen420];
+    /// The one `demo` shows by default (the newer).
+    pub const NEWEST: Release = Release::Xen420;
+
+    /// `4.17`.
+    pub fn version(self) -> &'static str {
+        match self {
+            Release::Xen417 => "4.17",
+            Release::Xen420 => "4.20",
+        }
+    }
+
+    /// The Debian suite it comes from.
+    pub fn suite(self) -> &'static str {
+        match self {
+            Release::Xen417 => "bookworm",
+            Release::Xen420 => "trixie",
+        }
+    }
+
+    /// `Xen 4.20 (Debian 13)`: how steps name it.
+    pub fn label(self) -> String {
+        let debian = match self {
+            Release::Xen417 => 12,
+            Release::Xen420 => 13,
+        };
+        format!("Xen {} (Debian {debian})", self.version())
+    }
+
+    /// True if it is the machine's own Debian release: its packages come
+    /// through the machine's apt, and its dom0 may take the host's C library.
+    pub fn is_host(self) -> bool {
+        self == Release::Xen417
+    }
+
+    /// Parses `--xen`'s argument.
+    pub fn parse(s: &str) -> Result<Release> {
+        Release::ALL
+            .into_iter()
+            .find(|r| r.version() == s)
+            .ok_or_else(|| {
+                crate::ctx::Error(format!(
+                    "--xen {s}: unknown release (one of: {})",
+                    Release::ALL.map(|r| r.version()).join(", ")
+                ))
+            })
+    }
+
+    /// The packages unpacked for the bed.
+    pub fn packages(self) -> Vec<String> {
+        let v = self.version();
+        let mut p: Vec<String> = [
+            format!("xen-hypervisor-{v}-amd64"),
+            format!("xen-utils-{v}"),
+            format!("libxenmisc{v}"),
+        ]
+        .into();
+        p.extend(
+            [
+                "xen-utils-common",
+                "xenstore-utils",
+                "libxencall1",
+                "libxendevicemodel1",
+                "libxenevtchn1",
+                "libxenforeignmemory1",
+                "libxengnttab1",
+                "libxenhypfs1",
+                "libxenstore4",
+                "libxentoolcore1",
+                "libxentoollog1",
+                "libyajl2",
+                "busybox-static",
+                "qemu-system-xen",
+                "seabios",
+            ]
+            .map(String::from),
+        );
+        if !self.is_host() {
+            // The C library and what libxenlight needs besides Xen's own:
+            // dom0 runs this release's userspace, not the host's.
+            p.extend(
+                [
+                    "libc6",
+                    "libgcc-s1",
+                    "libuuid1",
+                    "zlib1g",
+                    "liblzma5",
+                    "libzstd1",
+                    // Xen's public headers, for the ABI checker
+                    "libxen-dev",
+                ]
+                .map(String::from),
+            );
+        }
+        p
+    }
+}
 
 /// The unpacked distribution.
 pub struct Dist {
+    /// Which release it is.
+    pub release: Release,
     /// Root of the unpacked packages (`usr/lib/xen-4.17/bin/xl`, ...).
     pub root: PathBuf,
     /// The hypervisor, uncompressed (QEMU's `-kernel` takes a multiboot ELF).
@@ -40,9 +137,18 @@ pub struct Dist {
     pub versions: Vec<String>,
 }
 
-/// The candidate versions of packages, from apt's lists.
-pub fn candidates(pkgs: &[&str]) -> Result<Vec<String>> {
-    let out = cmd("apt-cache").arg("policy").args(pkgs).read()?;
+impl Dist {
+    /// `/usr/lib/xen-4.17`: where the release keeps its tools, as an
+    /// absolute path in dom0 (and, without the `/`, under [`Dist::root`]).
+    pub fn libexec(&self) -> String {
+        format!("/usr/lib/xen-{}", self.release.version())
+    }
+}
+
+/// The candidate versions of packages, from apt's lists (`apt` adds
+/// options, such as a private state).
+pub fn candidates(apt: &[String], pkgs: &[String]) -> Result<Vec<String>> {
+    let out = cmd("apt-cache").args(apt).arg("policy").args(pkgs).read()?;
     let mut v = Vec::new();
     let mut cur: Option<String> = None;
     for line in out.lines() {
@@ -66,21 +172,73 @@ pub fn candidates(pkgs: &[&str]) -> Result<Vec<String>> {
     Ok(v)
 }
 
-/// Downloads and unpacks [`PACKAGES`] (once per set of versions).
-pub fn dist(ctx: &Ctx) -> Result<Dist> {
-    let versions = candidates(PACKAGES)?;
-    let key = Key::new("xen-dist").str(&versions.join(" ")).finish();
-    let dir = ctx.cache.join("xen-dist").join(&key);
-    let root = dir.join("root");
-    let xen = dir.join("xen");
-    let log = ctx.log("xen-dist.log");
+/// How long a private suite's package lists are trusted before the next
+/// run refreshes them (the machine's own lists are the `deps` step's).
+const LISTS_FRESH: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// apt options that reach `release`'s packages: none for the machine's own
+/// release; a private state, its lists refreshed once a day, otherwise.
+/// Fails with one line naming what it could not fetch.
+fn apt_for(ctx: &Ctx, release: Release) -> Result<Vec<String>> {
+    if release.is_host() {
+        return Ok(Vec::new());
+    }
+    let suite = release.suite();
+    let name = format!("apt-{suite}");
+    let apt = crate::xenpatch::private_apt(ctx, &name, "deb [arch=amd64]", suite)?;
+    let lists = ctx.cache.join(&name).join("lists");
+    let fresh = std::fs::read_dir(&lists)
+        .ok()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with("_Packages"))
+        .filter_map(|e| e.metadata().ok()?.modified().ok())
+        .any(|t| t.elapsed().map(|a| a < LISTS_FRESH).unwrap_or(false));
+    let hv = format!("xen-hypervisor-{}-amd64", release.version());
+    if !fresh {
+        let log = ctx.log(&format!("{name}.log"));
+        let (uri, _) = crate::xenpatch::machine_archive()?;
+        cmd("apt-get")
+            .args(&apt)
+            .args(["update", "-q"])
+            .run_logged(&log, "apt-get update (private state)")
+            .map_err(|_| {
+                crate::ctx::Error(format!(
+                    "cannot fetch Debian {suite}'s package lists from {uri} (apt-get update in a private state; log: {})",
+                    log.display()
+                ))
+            })?;
+    }
+    if candidates(&apt, std::slice::from_ref(&hv)).is_err() {
+        let (uri, _) = crate::xenpatch::machine_archive()?;
+        crate::bail!("the archive {uri} serves no {hv} in {suite} main: cannot set up the {} bed", release.label());
+    }
+    Ok(apt)
+}
+
+/// Downloads and unpacks `release`'s packages (once per set of versions).
+pub fn dist(ctx: &Ctx, release: Release) -> Result<Dist> {
+    let v = release.version();
+    let mut out = None;
     ctx.step(
-        "xen: download and unpack Debian's Xen 4.17 and dom0 packages",
+        &format!(
+            "xen {v}: download and unpack {}'s Xen and dom0 packages",
+            release.label()
+        ),
         || {
+            let apt = apt_for(ctx, release)?;
+            let versions = candidates(&apt, &release.packages())?;
+            let key = Key::new("xen-dist").str(&versions.join(" ")).finish();
+            let dir = ctx.cache.join("xen-dist").join(&key);
+            let root = dir.join("root");
+            let xen = dir.join("xen");
+            let log = ctx.log(&format!("xen-dist-{v}.log"));
             let built = ctx.cached(&dir, &key, |d| {
                 let debs = d.join("debs");
                 std::fs::create_dir_all(&debs)?;
                 cmd("apt-get")
+                    .args(&apt)
                     .args(["-o", crate::deps::APT_RETRIES, "download"])
                     .args(&versions)
                     .dir(&debs)
@@ -93,7 +251,7 @@ pub fn dist(ctx: &Ctx) -> Result<Dist> {
                         .arg(&root)
                         .run_logged(&log, "dpkg -x")?;
                 }
-                let gz = root.join("boot/xen-4.17-amd64.gz");
+                let gz = root.join(format!("boot/xen-{v}-amd64.gz"));
                 let data = cmd("zcat")
                     .arg(&gz)
                     .read_bytes()
@@ -102,20 +260,22 @@ pub fn dist(ctx: &Ctx) -> Result<Dist> {
                 std::fs::remove_dir_all(&debs)?;
                 Ok(())
             })?;
-            let ver = versions
+            let hv = versions
                 .iter()
-                .find(|v| v.starts_with("xen-hypervisor"))
+                .find(|p| p.starts_with("xen-hypervisor"))
                 .cloned()
                 .unwrap_or_default();
+            out = Some(Dist {
+                release,
+                root,
+                xen,
+                versions,
+            });
             Ok(format!(
-                "{} ({ver})",
+                "{} ({hv})",
                 if built { "unpacked" } else { "cached" }
             ))
         },
     )?;
-    Ok(Dist {
-        root,
-        xen,
-        versions,
-    })
+    Ok(out.expect("set by the step"))
 }

@@ -50,7 +50,7 @@ const ARM64_CONFIG: &str = "CONFIG_EXPERT=y\nCONFIG_IOREQ_SERVER=y\n";
 /// The archive (its URI and Signed-By, if any) that the machine's own apt
 /// sources use for [`SRC_SUITE`]'s [`SRC_COMPONENT`] packages, from
 /// `/etc/apt/sources.list` and the deb822 files of `sources.list.d`.
-fn machine_archive() -> Result<(String, Option<String>)> {
+pub fn machine_archive() -> Result<(String, Option<String>)> {
     let mut found = None;
     let mut files = vec![PathBuf::from("/etc/apt/sources.list")];
     if let Ok(rd) = std::fs::read_dir("/etc/apt/sources.list.d") {
@@ -107,11 +107,12 @@ fn machine_archive() -> Result<(String, Option<String>)> {
     })
 }
 
-/// apt options for a private state (a deb-src entry for the machine's own
-/// archive, lists and cache of its own under the cache): nothing is added
-/// to the machine's apt sources.
-fn private_apt(ctx: &Ctx) -> Result<Vec<String>> {
-    let root = ctx.cache.join("apt-src");
+/// apt options for a private state named `name` under the cache: one
+/// `kind` entry (`deb-src`, or `deb [arch=amd64]`) for `suite` main on the
+/// machine's own archive, and lists and a cache of its own: nothing is
+/// added to the machine's apt sources.
+pub fn private_apt(ctx: &Ctx, name: &str, kind: &str, suite: &str) -> Result<Vec<String>> {
+    let root = ctx.cache.join(name);
     for d in [
         "lists/partial",
         "cache/archives/partial",
@@ -119,13 +120,20 @@ fn private_apt(ctx: &Ctx) -> Result<Vec<String>> {
     ] {
         std::fs::create_dir_all(root.join(d))?;
     }
+    if !root.join("status").exists() {
+        std::fs::write(root.join("status"), "")?;
+    }
     let (uri, signed_by) = machine_archive()?;
     let signed = signed_by
         .filter(|s| !s.contains('\n') && !s.is_empty())
         .unwrap_or_else(|| "/usr/share/keyrings/debian-archive-keyring.gpg".into());
+    let (kind, opts) = match kind.split_once(" [") {
+        Some((k, o)) => (k, format!("{} ", o.trim_end_matches(']'))),
+        None => (kind, String::new()),
+    };
     std::fs::write(
         root.join("etc/sources.list"),
-        format!("deb-src [signed-by={signed}] {uri} {SRC_SUITE} {SRC_COMPONENT}\n"),
+        format!("{kind} [{opts}signed-by={signed}] {uri} {suite} {SRC_COMPONENT}\n"),
     )?;
     let p = |s: &str| root.join(s).display().to_string();
     Ok(vec![
@@ -137,6 +145,9 @@ fn private_apt(ctx: &Ctx) -> Result<Vec<String>> {
         format!("Dir::State::Lists={}", p("lists")),
         "-o".into(),
         format!("Dir::Cache={}", p("cache")),
+        // No package is installed from it: the host's dpkg state is not its.
+        "-o".into(),
+        format!("Dir::State::status={}", p("status")),
         "-o".into(),
         crate::deps::APT_RETRIES.into(),
     ])
@@ -154,7 +165,7 @@ fn fetch(ctx: &Ctx) -> Result<PathBuf> {
         }
         std::fs::create_dir_all(&dir)?;
         let want = format!("xen={SOURCE_VERSION}");
-        let apt = private_apt(ctx)?;
+        let apt = private_apt(ctx, "apt-src", "deb-src", SRC_SUITE)?;
         let known = || {
             cmd("apt-cache")
                 .args(&apt)
