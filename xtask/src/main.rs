@@ -205,7 +205,11 @@ fn vm_cmd(ctx: &Ctx, rest: &[String]) -> Result<()> {
         vm::run(ctx, &cfg)?;
         return Ok(());
     }
-    let label = format!("vm ({})", bed.release.label());
+    let label = match (test_retired, patched) {
+        (true, _) => "vm (Xen 4.17, test-only, DMOP 20 retired)".to_string(),
+        (_, true) => "vm (Xen 4.17 patched)".to_string(),
+        _ => format!("vm ({})", bed.release.label()),
+    };
     testbed::run_suites(ctx, &bed, &label, &names, Duration::from_secs(timeout))
 }
 

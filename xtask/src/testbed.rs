@@ -246,7 +246,7 @@ pub fn run_suites(
     suites: &[&str],
     timeout: Duration,
 ) -> Result<()> {
-    let log = format!("vm-{}.log", suites.join("+"));
+    let log = format!("vm-{}-{}.log", bed.release.version(), suites.join("+"));
     ctx.step(&format!("{label}: {}", suites.join(", ")), || {
         let run = vm::run(ctx, &config(bed, suites, timeout, &log))?;
         vm::print_summary(&run);

@@ -125,6 +125,30 @@ pub fn hypercall_xen_version(fd: &OwnedFd) -> IoctlResult {
     unsafe { ioctl_ptr(fd, privcmd::IOCTL_PRIVCMD_HYPERCALL, (&raw mut h).cast()) }
 }
 
+/// `IOCTL_PRIVCMD_HYPERCALL` of `dm_op(dom, nr_bufs, bufs)`: the
+/// hypercall itself, with no driver's checks in between, to see what Xen
+/// answers (an unrestricted fd on the C driver only).
+///
+/// # Safety
+///
+/// `bufs` must point to `nr_bufs` buffer descriptors (or be null with
+/// `nr_bufs` = 0) whose buffers Xen may read and write.
+pub unsafe fn hypercall_dm_op(
+    fd: &OwnedFd,
+    dom: DomId,
+    nr_bufs: u32,
+    bufs: *mut dmop_abi::dmop::DmOpBuf,
+) -> IoctlResult {
+    // __HYPERVISOR_dm_op in xen/include/public/xen.h.
+    const HYPERVISOR_DM_OP: u64 = 41;
+    let mut h = PrivcmdHypercall {
+        op: HYPERVISOR_DM_OP,
+        arg: [u64::from(dom.0), u64::from(nr_bufs), bufs as u64, 0, 0],
+    };
+    // SAFETY: the caller guarantees the descriptors and their buffers.
+    unsafe { ioctl_ptr(fd, privcmd::IOCTL_PRIVCMD_HYPERCALL, (&raw mut h).cast()) }
+}
+
 /// `IOCTL_EVTCHN_RESTRICT_DOMID`.
 pub fn evtchn_restrict(fd: &OwnedFd, dom: DomId) -> IoctlResult {
     let mut r = EvtchnRestrictDomid { domid: dom };

@@ -2,7 +2,9 @@
 //! `xen-smoke`: the test bed works, and the C privcmd and evtchn drivers
 //! behave as the project's restriction semantics assume.
 
-use dmop_abi::types::DomId;
+use dmop_abi::dmop::{DmOpBuf, DmopCode, ModifiedMemory, NrVcpus, XenDmOp};
+use dmop_abi::types::{DomId, GuestHandle};
+use zerocopy::IntoBytes;
 
 use crate::raw::{self, Errno};
 use crate::tap::Tap;
@@ -74,6 +76,7 @@ pub fn run() -> i32 {
     t.note(format!("guest domid {}", a.0));
 
     privcmd_checks(&mut t, a);
+    xen_answers(&mut t, a);
     evtchn_checks(&mut t, a);
 
     drop(guest);
@@ -226,4 +229,154 @@ fn evtchn_checks(t: &mut Tap, a: DomId) {
         raw::evtchn_bind_unbound(&fd, a),
         Err(Errno(libc::EACCES)),
     );
+}
+
+/// The Xen version dom0 booted (`4.17.7`, `4.20.5-pre`), from
+/// `XDM_XEN_VERSION` (init sets it from `xl info`).
+pub fn xen_version() -> String {
+    std::env::var("XDM_XEN_VERSION").unwrap_or_default()
+}
+
+/// Which of the two observed behaviours of Xen's dm_op entry a version
+/// has: `Some(false)` before the stricter buffer checks (4.17.5, the source
+/// xen-patches is built from), `Some(true)` with them (Debian's 4.17.7 and
+/// 4.20), `None` for a version not yet observed on the bed.
+fn strict_buffers(version: &str) -> Option<bool> {
+    let mut n = version
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|x| x.parse::<u32>().ok());
+    match (n.next()??, n.next()??, n.next().flatten()) {
+        (4, 17, Some(p)) if p <= 5 => Some(false),
+        (4, 17, Some(p)) if p >= 7 => Some(true),
+        (4, 20, _) => Some(true),
+        _ => None,
+    }
+}
+
+/// What Xen itself answers to malformed dm_op hypercalls, made raw through
+/// an unrestricted fd of the C driver (no driver checks in between), with
+/// the answer expected of each behaviour. The differences are listed in
+/// docs/abi-policy.md; a version with no expectation fails, so a new one
+/// is looked at before it is trusted.
+fn xen_answers(t: &mut Tap, a: DomId) {
+    let Ok(fd) = raw::open("/dev/xen/privcmd") else {
+        t.check("open /dev/xen/privcmd for raw hypercalls", false, "");
+        return;
+    };
+    let version = xen_version();
+    let strict = strict_buffers(&version);
+    t.note(format!(
+        "Xen {version}'s own answers to malformed dm_ops ({})",
+        match strict {
+            Some(true) => "the stricter buffer checks",
+            Some(false) => "before the stricter buffer checks",
+            None => "a version not yet observed",
+        }
+    ));
+    let buf = |b: &mut [u8]| DmOpBuf {
+        h: GuestHandle::from_addr(b.as_mut_ptr() as usize),
+        size: b.len() as _,
+    };
+    // Each case: its name, Xen's answer, and the answers expected before
+    // and with the stricter checks.
+    type Answer = Result<i32, Errno>;
+    let mut cases: Vec<(&str, Answer, [Answer; 2])> = Vec::new();
+    let einval = Err(Errno(libc::EINVAL));
+    let efault = Err(Errno(libc::EFAULT));
+
+    let mut op = XenDmOp::with_payload(DmopCode::NR_VCPUS, &NrVcpus::ZEROED);
+    let mut bufs = [buf(op.as_mut_bytes())];
+    // SAFETY: one descriptor of a live buffer.
+    let got = unsafe { raw::hypercall_dm_op(&fd, a, 1, bufs.as_mut_ptr()) };
+    cases.push(("nr_vcpus, well formed (the reference)", got, [Ok(0), Ok(0)]));
+
+    // SAFETY: no descriptors.
+    let got = unsafe { raw::hypercall_dm_op(&fd, a, 0, std::ptr::null_mut()) };
+    // Before: Xen reads buffer 0's descriptor, which nobody wrote.
+    let enodata = Err(Errno(libc::ENODATA));
+    cases.push(("no buffers at all (nr_bufs = 0)", got, [efault, enodata]));
+
+    let mut op = XenDmOp::with_payload(DmopCode::NR_VCPUS, &NrVcpus::ZEROED);
+    let mut spare = [0u8; 64];
+    let mut spare2 = [0u8; 64];
+    let mut bufs = [
+        buf(op.as_mut_bytes()),
+        buf(&mut spare),
+        buf(&mut spare2),
+    ];
+    // SAFETY: three descriptors of live buffers.
+    let got = unsafe { raw::hypercall_dm_op(&fd, a, 3, bufs.as_mut_ptr()) };
+    let e2big = Err(Errno(libc::E2BIG));
+    cases.push(("three buffers (Xen takes two at most)", got, [e2big, e2big]));
+
+    let mut op = XenDmOp::with_payload(DmopCode::NR_VCPUS, &NrVcpus::ZEROED);
+    let mut bufs = [buf(&mut op.as_mut_bytes()[..4])];
+    // SAFETY: one descriptor of a live buffer.
+    let got = unsafe { raw::hypercall_dm_op(&fd, a, 1, bufs.as_mut_ptr()) };
+    cases.push(("buffer 0 shorter than the op header", got, [efault, efault]));
+
+    let mut op = XenDmOp::new(DmopCode(0x7fff));
+    let mut bufs = [buf(op.as_mut_bytes())];
+    // SAFETY: one descriptor of a live buffer.
+    let got = unsafe { raw::hypercall_dm_op(&fd, a, 1, bufs.as_mut_ptr()) };
+    let nosup = Err(Errno(libc::EOPNOTSUPP));
+    cases.push(("an op number never assigned (0x7fff)", got, [nosup, nosup]));
+
+    let mm = ModifiedMemory {
+        nr_extents: 1,
+        ..ModifiedMemory::ZEROED
+    };
+    let mut op = XenDmOp::with_payload(DmopCode::MODIFIED_MEMORY, &mm);
+    let mut bufs = [buf(op.as_mut_bytes())];
+    // SAFETY: one descriptor of a live buffer.
+    let got = unsafe { raw::hypercall_dm_op(&fd, a, 1, bufs.as_mut_ptr()) };
+    // Before: a guest not in log-dirty mode answers 0 before the extents
+    // are looked at.
+    cases.push((
+        "modified_memory of one extent with no extent buffer (nr_bufs = 1)",
+        got,
+        [Ok(0), einval],
+    ));
+
+    let mm = ModifiedMemory {
+        nr_extents: 4,
+        ..ModifiedMemory::ZEROED
+    };
+    let mut op = XenDmOp::with_payload(DmopCode::MODIFIED_MEMORY, &mm);
+    let mut one = [0u8; 16];
+    let mut bufs = [buf(op.as_mut_bytes()), buf(&mut one)];
+    // SAFETY: two descriptors of live buffers.
+    let got = unsafe { raw::hypercall_dm_op(&fd, a, 2, bufs.as_mut_ptr()) };
+    cases.push((
+        "modified_memory of four extents with a buffer of one (guest not log-dirty)",
+        got,
+        [Ok(0), Ok(0)],
+    ));
+
+    for (name, got, want) in cases {
+        let name = format!("Xen {version}: {name}");
+        match strict {
+            Some(s) => t.eq(&name, got, want[usize::from(s)]),
+            None => t.check(
+                &name,
+                false,
+                format_args!("no expected answer for this version yet; Xen answered {got:?}"),
+            ),
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strict_buffers;
+
+    #[test]
+    fn versions_map_to_the_behaviour_observed() {
+        assert_eq!(strict_buffers("4.17.5"), Some(false));
+        assert_eq!(strict_buffers("4.17.7"), Some(true));
+        assert_eq!(strict_buffers("4.20.5-pre"), Some(true));
+        assert_eq!(strict_buffers("4.17.6"), None);
+        assert_eq!(strict_buffers("4.19.1"), None);
+        assert_eq!(strict_buffers(""), None);
+    }
 }
