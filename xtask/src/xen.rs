@@ -212,7 +212,10 @@ fn apt_for(ctx: &Ctx, release: Release) -> Result<Vec<String>> {
     }
     if candidates(&apt, std::slice::from_ref(&hv)).is_err() {
         let (uri, _) = crate::xenpatch::machine_archive()?;
-        crate::bail!("the archive {uri} serves no {hv} in {suite} main: cannot set up the {} bed", release.label());
+        crate::bail!(
+            "the archive {uri} serves no {hv} in {suite} main: cannot set up the {} bed",
+            release.label()
+        );
     }
     Ok(apt)
 }

@@ -299,11 +299,7 @@ fn xen_answers(t: &mut Tap, a: DomId) {
     let mut op = XenDmOp::with_payload(DmopCode::NR_VCPUS, &NrVcpus::ZEROED);
     let mut spare = [0u8; 64];
     let mut spare2 = [0u8; 64];
-    let mut bufs = [
-        buf(op.as_mut_bytes()),
-        buf(&mut spare),
-        buf(&mut spare2),
-    ];
+    let mut bufs = [buf(op.as_mut_bytes()), buf(&mut spare), buf(&mut spare2)];
     // SAFETY: three descriptors of live buffers.
     let got = unsafe { raw::hypercall_dm_op(&fd, a, 3, bufs.as_mut_ptr()) };
     let e2big = Err(Errno(libc::E2BIG));
