@@ -620,6 +620,7 @@ mod tests {
             log: dir.clone(),
             took: Duration::ZERO,
             qemu_pid: 0,
+            info: vec![],
         };
         let e = verdict(&run, &["s".into()]).unwrap_err().0;
         assert!(
@@ -633,6 +634,7 @@ mod tests {
             log: dir,
             took: Duration::from_secs(9),
             qemu_pid: 0,
+            info: vec![],
         };
         let e = verdict(&run, &[]).unwrap_err().0;
         assert!(
