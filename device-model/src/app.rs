@@ -28,6 +28,7 @@ use std::process::ExitCode;
 use crate::cli::{self, Command, Options, Privcmd};
 use crate::devices::{Budget, Capped, DebugExit, HostBridge, PciCounter, Scratch, Uart16550};
 use crate::forwarder::{self, Forwarder};
+use crate::logger;
 use crate::virtio::{
     BlockBackend, VirtioBlk, VirtioConsole, VirtioDevice, VirtioMmio, VirtioPci, VirtioRng,
 };
@@ -203,34 +204,41 @@ fn become_bound_uid(o: &Options, node: &str) -> Result<(), Fatal> {
     Ok(())
 }
 
-/// Where the guest's console output goes: `--uart-log`, opened now (each
-/// console device its own descriptor, appending), or stdout; bounded by
-/// `--max-file-size`, one budget for all of them. Also the descriptor, to
-/// declare it.
+/// Where the guest's console output goes: the logger's pipe for
+/// `--uart-log` (`logged`), or `--uart-log` opened now when there is no
+/// logger (each console device its own descriptor, appending), or stdout;
+/// bounded by `--max-file-size`, one budget for all of them. Also the
+/// descriptor, to declare it.
 fn console_out(
     o: &Options,
     budget: &Budget,
+    logged: Option<&std::fs::File>,
 ) -> Result<(Box<dyn std::io::Write + Send>, Option<i32>), Fatal> {
-    match &o.uart_log {
-        Some(p) => {
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .map_err(|e| Fatal(format!("--uart-log {}: {e}", p.display())))?;
-            let fd = f.as_raw_fd();
-            Ok((Box::new(Capped::sharing(f, budget)), Some(fd)))
-        }
-        None => Ok((Box::new(Capped::sharing(std::io::stdout(), budget)), None)),
-    }
+    let f = match (logged, &o.uart_log) {
+        (Some(pipe), _) => pipe
+            .try_clone()
+            .map_err(|e| Fatal(format!("the logger's pipe: {e}")))?,
+        (None, Some(p)) => std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .map_err(|e| Fatal(format!("--uart-log {}: {e}", p.display())))?,
+        (None, None) => return Ok((Box::new(Capped::sharing(std::io::stdout(), budget)), None)),
+    };
+    let fd = f.as_raw_fd();
+    Ok((Box::new(Capped::sharing(f, budget)), Some(fd)))
 }
 
 /// The machine, its disks and PCI links.
-fn machine(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<Built, Fatal> {
+fn machine(
+    o: &Options,
+    extra: Vec<Box<dyn Device>>,
+    logged: Option<&std::fs::File>,
+) -> Result<Built, Fatal> {
     let mut disk_fds = Vec::new();
     let mut file_disks_max = 0;
     let budget = Budget::new(o.max_file_size);
-    let (out, fd) = console_out(o, &budget)?;
+    let (out, fd) = console_out(o, &budget, logged)?;
     let uart = match fd {
         Some(fd) => Uart16550::com1(out).holding_fd(fd),
         None => Uart16550::com1(out),
@@ -278,7 +286,7 @@ fn machine(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<Built, Fatal> {
         place.place(VirtioBlk::new(disk), &what)?;
     }
     if o.virtio_console {
-        let (out, fd) = console_out(o, &budget)?;
+        let (out, fd) = console_out(o, &budget, logged)?;
         place.place(VirtioConsole::new(out, fd), "virtio-console")?;
     }
     if o.virtio_rng {
@@ -374,6 +382,33 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
     // SAFETY: geteuid cannot fail.
     let started_as_root = unsafe { libc::geteuid() } == 0;
 
+    // 0. The log files leave the device model: a logger process holds
+    // them, bounded by --max-file-size whatever the disks need.
+    let mut logger = if o.depriv {
+        let l = logger::spawn(
+            o.uart_log.as_deref(),
+            o.max_file_size,
+            dom,
+            o.uid,
+            o.gid,
+            // Forked while root (if started so): it drops to the device
+            // model's uid at once, restrict-at-open or not.
+            started_as_root,
+        )
+        .map_err(|e| Fatal(format!("logger: {e}")))?;
+        if let Some(l) = &l {
+            say(&format!(
+                "logs: held by a logger process (pid {}), limited to {} bytes: {}",
+                l.pid,
+                o.max_file_size,
+                l.took.join("; ")
+            ));
+        }
+        l
+    } else {
+        None
+    };
+
     // 1. What the loop needs. xenstore first, while still root.
     let mut xs = match Xenstore::open() {
         Ok(x) => Some(x),
@@ -430,7 +465,11 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
         disks: disk_fds,
         file_disks_max,
         links,
-    } = machine(o, extra)?;
+    } = machine(o, extra, logger.as_ref().and_then(|l| l.uart.as_ref()))?;
+    // Each console holds its own copy of the logger's pipe now.
+    if let Some(l) = logger.as_mut() {
+        l.uart = None;
+    }
     // The largest disk (its usable size, block devices included) and its
     // descriptor: with disks, no file may be written past its end.
     // RLIMIT_FSIZE: --max-file-size, raised to the largest disk that is a
@@ -551,6 +590,7 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
                     kept.as_mut(),
                     &disks,
                     largest_disk,
+                    o.max_file_size,
                 );
             }
         });
@@ -597,6 +637,7 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
             kept.as_mut(),
             &disks,
             largest_disk,
+            o.max_file_size,
         );
         if !escape::report(other, &before_seccomp, &after) {
             let _ = server.detach();

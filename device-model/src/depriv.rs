@@ -101,6 +101,8 @@ pub enum Profile {
     DeviceModelWithDisk,
     /// The xenstore forwarder ([`COMMON_SYSCALLS`] only, no ioctl).
     XenstoreForwarder,
+    /// The logger ([`COMMON_SYSCALLS`] and [`LOGGER_SYSCALLS`], no ioctl).
+    Logger,
 }
 
 /// A step that could not be applied.
@@ -321,6 +323,7 @@ pub fn seccomp_program(
             disks,
         ),
         Profile::XenstoreForwarder => seccomp(&[COMMON_SYSCALLS], &[], &[]),
+        Profile::Logger => seccomp(&[COMMON_SYSCALLS, LOGGER_SYSCALLS], &[], &[]),
     }
 }
 
@@ -532,6 +535,9 @@ pub const DEVICE_MODEL_SYSCALLS: &[(&str, i64)] = &[
     ("clock_gettime", libc::SYS_clock_gettime),
     ("sched_yield", libc::SYS_sched_yield),
 ];
+
+/// What the logger adds: waiting on its pipes.
+pub const LOGGER_SYSCALLS: &[(&str, i64)] = &[("ppoll", libc::SYS_ppoll)];
 
 /// What virtio-blk adds: reading and writing the disk image it opened
 /// before deprivileging, at an offset, and flushing it. No call that names

@@ -72,7 +72,10 @@ fn xs_errno(e: xenstore_client::Error) -> i32 {
 /// device model kept, if any; `disks` the paths of the disks it serves
 /// (opened before deprivileging: re-opening one, or a sibling, must fail);
 /// `largest_disk` the largest one's descriptor and an offset past both its
-/// end and `RLIMIT_FSIZE` (writing there must fail).
+/// end and `RLIMIT_FSIZE` (writing there must fail); `log_limit` the
+/// `--max-file-size` its log is bounded by (writing its log there must
+/// fail: the log file is the logger's, not its own).
+#[allow(clippy::too_many_arguments)]
 pub fn attempts(
     dm: &DeviceModel,
     ev: &EventChannel,
@@ -81,6 +84,7 @@ pub fn attempts(
     kept: Option<&mut Forwarder>,
     disks: &[std::path::PathBuf],
     largest_disk: Option<(i32, u64)>,
+    log_limit: u64,
 ) -> Vec<Attempt> {
     let mut v = Vec::new();
     let mut t = |what: String, result: Result<String, i32>| v.push(Attempt { what, result });
@@ -198,6 +202,18 @@ pub fn attempts(
             c(r as libc::c_long),
         );
     }
+    // Its log, one byte past --max-file-size, through stdout. With a file
+    // disk larger than that limit, RLIMIT_FSIZE is the disk's size: were
+    // stdout the log file itself, this would grow it. It is a pipe to the
+    // logger (no offset: ESPIPE), and pwrite64 is for the disks only once
+    // the filter is on.
+    let at = libc::off_t::try_from(log_limit).unwrap_or(libc::off_t::MAX);
+    // SAFETY: a one-byte write from a static buffer to our stdout.
+    let r = unsafe { libc::pwrite(1, b"x".as_ptr().cast(), 1, at) };
+    t(
+        format!("write its log past --max-file-size (byte {log_limit})"),
+        c(r as libc::c_long),
+    );
     t(
         "write a file outside the chroot (/tmp)".into(),
         open(c"/tmp/xen-thin-dm-escaped", libc::O_WRONLY | libc::O_CREAT),

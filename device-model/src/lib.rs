@@ -56,6 +56,7 @@ pub mod devices;
 pub mod escape;
 pub mod forwarder;
 pub mod guest_ram;
+pub mod logger;
 mod server;
 pub mod virtio;
 

@@ -288,6 +288,18 @@ pub fn check(manifest: &Manifest, opts: &CheckOptions) -> Result<Report, CheckEr
             // has it from <sys/ioctl.h>.
             let mut includes = vec!["linux/ioctl.h"];
             includes.extend_from_slice(KERNEL_HEADERS);
+            // An ioctl of these headers that no freeze recorded is not
+            // compared: say so, so that it is a decision, not an oversight.
+            let macros = dump_macros(&opts.cc, tmp.path(), &includes, &flags)?;
+            for name in macros
+                .keys()
+                .filter(|n| n.starts_with("IOCTL_PRIVCMD_") || n.starts_with("IOCTL_EVTCHN_"))
+                .filter(|n| !view.ioctls.iter().any(|i| &i.name == *n))
+            {
+                report.notes.push(format!(
+                    "{name}: in the uapi headers, not frozen (not compared)"
+                ));
+            }
             let unit = build_unit(view, is_kernel_header, &includes, flags);
             let values = compile_unit(&opts.cc, tmp.path(), "kernel", &unit)?;
             compare(manifest, view, &unit, &values, &mut report);

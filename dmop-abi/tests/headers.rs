@@ -104,6 +104,30 @@ fn linux_uapi_headers_match_on_every_architecture() {
 }
 
 #[test]
+#[ignore = "needs clang, libxen-dev and exported Linux headers: cargo xtask test runs it"]
+fn an_ioctl_no_freeze_recorded_is_named() {
+    // Linux 6.12's evtchn.h has IOCTL_EVTCHN_BIND_STATIC, which the
+    // project neither uses nor freezes.
+    let k = linux_headers(Arch::X86_64);
+    let inc = xen_include();
+    let o = run(&[
+        "--xen-include",
+        inc.to_str().unwrap(),
+        "--kernel-include",
+        k.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("note: IOCTL_EVTCHN_BIND_STATIC:") && l.contains("not frozen")),
+        "{out}"
+    );
+    // A frozen one is compared, not noted.
+    assert!(!out.contains("note: IOCTL_PRIVCMD_DM_OP:"), "{out}");
+}
+
+#[test]
 #[ignore = "needs clang and libxen-dev: cargo xtask test runs it"]
 fn a_widened_field_is_named_with_its_op() {
     let d = xen_copy(&[(

@@ -95,6 +95,8 @@ pub fn errno_name(e: i32) -> &'static str {
         libc::EROFS => "EROFS",
         libc::EMFILE => "EMFILE",
         libc::EFBIG => "EFBIG",
+        libc::ESPIPE => "ESPIPE",
+        libc::EPIPE => "EPIPE",
         libc::EAFNOSUPPORT => "EAFNOSUPPORT",
         libc::EPROTONOSUPPORT => "EPROTONOSUPPORT",
         libc::ECONNREFUSED => "ECONNREFUSED",

@@ -174,14 +174,9 @@ pub fn check_confined_fsize(t: &mut Tap, pid: u32, uid: u32, root: Option<&str>,
             want.to_string(),
         );
     }
-    let fds: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| link(&e.path().display().to_string()))
-                .collect()
-        })
-        .unwrap_or_default();
+    let fds = fd_links(pid);
     let sockets = fds.iter().filter(|f| f.starts_with("socket:")).count();
+    check_logger(t, pid, &u);
     match forwarder_of(pid) {
         None => {
             t.check(
@@ -226,15 +221,98 @@ pub fn check_confined_fsize(t: &mut Tap, pid: u32, uid: u32, root: Option<&str>,
     }
 }
 
-/// The device model's xenstore forwarder (its child), if it has one.
-pub fn forwarder_of(pid: u32) -> Option<u32> {
+/// The device model's children (its logger, its xenstore forwarder).
+fn children_of(pid: u32) -> Vec<u32> {
     std::fs::read_dir("/proc")
-        .ok()?
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .find(|p| {
-            let st = std::fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
-            status_field(&st, "PPid") == pid.to_string()
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+                .filter(|p| {
+                    let st =
+                        std::fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
+                    status_field(&st, "PPid") == pid.to_string()
+                })
+                .collect()
         })
+        .unwrap_or_default()
+}
+
+/// What a process's descriptors point at.
+fn fd_links(pid: u32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| link(&e.path().display().to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The device model's xenstore forwarder (the child holding sockets), if
+/// it has one.
+pub fn forwarder_of(pid: u32) -> Option<u32> {
+    children_of(pid)
+        .into_iter()
+        .find(|&c| fd_links(c).iter().any(|l| l.starts_with("socket:")))
+}
+
+/// The device model's logger (the child holding no socket), if it has one.
+pub fn logger_of(pid: u32) -> Option<u32> {
+    children_of(pid)
+        .into_iter()
+        .find(|&c| !fd_links(c).iter().any(|l| l.starts_with("socket:")))
+}
+
+/// The logger of a device model started by xl: its log file is the
+/// logger's, which is confined too and bounded by `--max-file-size`
+/// (8 MiB) whatever the device model's own limit is.
+fn check_logger(t: &mut Tap, pid: u32, uid: &str) {
+    let out = link(&format!("/proc/{pid}/fd/1"));
+    t.check(
+        "its stdout is a pipe to its logger, not the log file",
+        out.starts_with("pipe:"),
+        format_args!("fd 1 -> {out}"),
+    );
+    let Some(lg) = logger_of(pid) else {
+        t.check("... a logger process holds the log", false, "no such child");
+        return;
+    };
+    let st = std::fs::read_to_string(format!("/proc/{lg}/status")).unwrap_or_default();
+    t.eq(
+        "the logger runs as the device model's uid",
+        status_field(&st, "Uid"),
+        [uid; 4].join(" "),
+    );
+    t.eq(
+        "... with no capabilities",
+        status_field(&st, "CapEff"),
+        "0000000000000000".to_string(),
+    );
+    t.eq(
+        "... a seccomp filter",
+        status_field(&st, "Seccomp"),
+        "2".to_string(),
+    );
+    t.eq(
+        "... no new privileges",
+        status_field(&st, "NoNewPrivs"),
+        "1".to_string(),
+    );
+    let limits = std::fs::read_to_string(format!("/proc/{lg}/limits")).unwrap_or_default();
+    let want = format!("{} {}", 8u64 << 20, 8u64 << 20);
+    t.eq(
+        "... limit: Max file size is --max-file-size, not the disks'",
+        limit(&limits, "Max file size"),
+        want,
+    );
+    let fds = fd_links(lg);
+    t.check(
+        "... holds the log file and no Xen node or socket",
+        fds.iter().any(|l| l.starts_with("/var/log/xen/"))
+            && !fds
+                .iter()
+                .any(|l| l.starts_with("socket:") || l.starts_with("/dev/xen")),
+        format_args!("descriptors: {fds:?}"),
+    );
 }
 
 /// Whether this bed's xenstored has XS_ONE_TIME_RESTRICT (xen-patches),
@@ -417,6 +495,8 @@ fn escape_checks(t: &mut Tap, log: &str) {
         ("MMAPBATCH_V2 of another guest's memory", "EPERM"),
         ("re-open /dev/xen/privcmd ", "ENOENT"),
         ("write a file outside the chroot", "ENOENT"),
+        // Its stdout is a pipe to the logger: no offset to write at.
+        ("write its log past --max-file-size", "ESPIPE"),
     ] {
         // Column 2: before seccomp, the other layers stop it on their own.
         let line = log

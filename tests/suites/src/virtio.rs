@@ -225,6 +225,22 @@ pub fn run() -> i32 {
                     && log.contains("write past the end of its disk"),
                 format_args!("{refused:?}"),
             );
+            // Its disk (24 MiB) raises RLIMIT_FSIZE above --max-file-size
+            // (8 MiB): were its stdout the log file, this write would grow
+            // the log. It is a pipe to the logger.
+            let row = log
+                .lines()
+                .find(|l| {
+                    l.trim_start()
+                        .starts_with("write its log past --max-file-size")
+                })
+                .unwrap_or_default();
+            t.check(
+                "boot 1: writing its log past --max-file-size is refused (ESPIPE: a pipe to its logger), before seccomp and after",
+                row.split("refused ").nth(1).is_some_and(|c| c.starts_with("ESPIPE"))
+                    && row.matches("refused").count() == 2,
+                row,
+            );
         }
         if n == 2 {
             t.check(
