@@ -161,17 +161,25 @@ pub fn library(ctx: &Ctx) -> Result<Vec<Ratio>> {
 
 /// Boots the test bed once with the in-VM benchmark suites and reads their
 /// `BENCH name reference ours` lines.
-pub fn in_vm(ctx: &Ctx, suites: &[&str]) -> Result<Vec<(String, f64, f64)>> {
-    let bed = crate::testbed::prepare_bench(ctx, crate::xen::Release::Xen417)?;
+pub fn in_vm(
+    ctx: &Ctx,
+    release: crate::xen::Release,
+    suites: &[&str],
+) -> Result<Vec<(String, f64, f64)>> {
+    let bed = crate::testbed::prepare_bench(ctx, release)?;
     let mut out = Vec::new();
     ctx.step(
-        &format!("bench: in the test bed ({})", suites.join(", ")),
+        &format!(
+            "bench: in the test bed, {} ({})",
+            release.label(),
+            suites.join(", ")
+        ),
         || {
             let cfg = crate::testbed::config(
                 &bed,
                 suites,
                 std::time::Duration::from_secs(900),
-                "vm-bench.log",
+                &format!("vm-bench-{}.log", release.version()),
             );
             let run = crate::vm::run(ctx, &cfg)?;
             crate::vm::verdict(&run, &cfg.suites)?;
@@ -195,12 +203,15 @@ pub fn in_vm(ctx: &Ctx, suites: &[&str]) -> Result<Vec<(String, f64, f64)>> {
     Ok(out)
 }
 
-/// `cargo xtask bench`.
-pub fn run(ctx: &Ctx) -> Result<()> {
+/// `cargo xtask bench [--xen 4.17|4.20]`: the library's figures on the
+/// host, the in-VM ones on `release`'s bed (Debian's QEMU of that release
+/// as the reference).
+pub fn run(ctx: &Ctx, release: crate::xen::Release) -> Result<()> {
     deps::all(ctx)?;
     let mut results = library(ctx)?;
     for (name, reference, ours) in in_vm(
         ctx,
+        release,
         &["bench-privcmd", "bench-dm", "bench-eventfd", "bench-virtio"],
     )? {
         if let Some(what) = name.strip_prefix("virtio-") {

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 //! Run context: where things live, the cache, steps and their timings.
 
-use std::cell::RefCell;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -57,7 +57,7 @@ pub struct Ctx {
     pub root: PathBuf,
     /// The one cache directory (`target/testbed`, or `$XDM_CACHE`).
     pub cache: PathBuf,
-    steps: RefCell<Vec<StepRecord>>,
+    steps: Mutex<Vec<StepRecord>>,
     started: Instant,
 }
 
@@ -75,7 +75,7 @@ impl Ctx {
         Ok(Self {
             root,
             cache,
-            steps: RefCell::new(Vec::new()),
+            steps: Mutex::new(Vec::new()),
             started: Instant::now(),
         })
     }
@@ -99,18 +99,21 @@ impl Ctx {
         if let Ok(n) = &r {
             println!("    {name}: {n} ({:.1}s)", took.as_secs_f64());
         }
-        self.steps.borrow_mut().push(StepRecord {
-            name: name.to_string(),
-            took,
-            note,
-        });
+        self.steps
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(StepRecord {
+                name: name.to_string(),
+                took,
+                note,
+            });
         r.map(|_| ())
             .map_err(|e| Error(format!("step `{name}` failed: {e}")))
     }
 
     /// Prints the time spent per step.
     pub fn summary(&self) {
-        let steps = self.steps.borrow();
+        let steps = self.steps.lock().unwrap_or_else(|e| e.into_inner());
         if steps.is_empty() {
             return;
         }
@@ -284,7 +287,7 @@ mod tests {
         let ctx = Ctx {
             root: top.clone(),
             cache: top.clone(),
-            steps: RefCell::new(Vec::new()),
+            steps: Mutex::new(Vec::new()),
             started: Instant::now(),
         };
         let k = |s: &str| Key::new("t").str(s).finish();

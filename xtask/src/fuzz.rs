@@ -86,12 +86,20 @@ pub fn test(ctx: &Ctx, secs: Option<u64>) -> Result<()> {
     let secs = secs
         .or_else(|| std::env::var("XDM_FUZZ_SECS").ok()?.parse().ok())
         .unwrap_or(DEFAULT_SECS);
-    for target in TARGETS {
-        ctx.step(&format!("fuzz: {target} for {secs} s"), || {
-            fuzz_one(ctx, target, &seeds.join(target), &work.join(target), secs)
-        })?;
-    }
-    Ok(())
+    // One target per core, side by side.
+    let (seeds, work) = (&seeds, &work);
+    crate::testbed::side_by_side(
+        TARGETS
+            .iter()
+            .map(|target| {
+                Box::new(move || {
+                    ctx.step(&format!("fuzz: {target} for {secs} s"), || {
+                        fuzz_one(ctx, target, &seeds.join(target), &work.join(target), secs)
+                    })
+                }) as Box<dyn FnOnce() -> Result<()> + Send>
+            })
+            .collect(),
+    )
 }
 
 /// Fuzzes `target` from `seeds` for `secs` seconds into `out`.

@@ -41,6 +41,8 @@ pub struct VmConfig {
     pub log_name: String,
     /// Which serial lines to show live.
     pub echo: fn(&str) -> bool,
+    /// Names the run on each line shown live (two may run at once).
+    pub tag: String,
 }
 
 /// Shows suite output and the init's markers.
@@ -400,7 +402,7 @@ pub fn run(ctx: &Ctx, cfg: &VmConfig) -> Result<VmRun> {
                 let t = start.elapsed().as_secs_f64();
                 let _ = writeln!(file, "[{t:8.2}] {line}");
                 if (cfg.echo)(&line) {
-                    println!("    [vm {t:6.1}s] {line}");
+                    println!("    [vm {} {t:6.1}s] {line}", cfg.tag);
                 }
                 if let Some(i) = line.strip_prefix("XDM-INFO: ") {
                     info.push(i.trim().to_string());

@@ -172,6 +172,37 @@ pub fn candidates(apt: &[String], pkgs: &[String]) -> Result<Vec<String>> {
     Ok(v)
 }
 
+/// The real packages `pkg` needs to run (its Depends and Pre-Depends,
+/// recursively), as apt's lists resolve them; virtual names are left out
+/// (apt lists the packages that provide them).
+pub fn closure(apt: &[String], pkg: &str) -> Result<Vec<String>> {
+    let out = cmd("apt-cache")
+        .args(apt)
+        .args([
+            "depends",
+            "--recurse",
+            "--no-recommends",
+            "--no-suggests",
+            "--no-conflicts",
+            "--no-breaks",
+            "--no-replaces",
+            "--no-enhances",
+        ])
+        .arg(pkg)
+        .read()?;
+    let mut v: Vec<String> = out
+        .lines()
+        .filter(|l| !l.starts_with(' ') && !l.starts_with('<') && !l.trim().is_empty())
+        .map(|l| l.trim().to_string())
+        .collect();
+    v.sort();
+    v.dedup();
+    if !v.iter().any(|p| p == pkg) {
+        crate::bail!("apt-cache depends named no {pkg}: {}", out.trim());
+    }
+    Ok(v)
+}
+
 /// How long a private suite's package lists are trusted before the next
 /// run refreshes them (the machine's own lists are the `deps` step's).
 const LISTS_FRESH: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
@@ -231,9 +262,19 @@ pub fn dist(ctx: &Ctx, release: Release) -> Result<Dist> {
         ),
         || {
             let apt = apt_for(ctx, release)?;
-            let versions = candidates(&apt, &release.packages())?;
+            let mut pkgs = release.packages();
+            if !release.is_host() {
+                // The benchmark's reference, Debian's QEMU, runs on this
+                // release's libraries too: what it needs, as apt resolves it.
+                pkgs.extend(closure(&apt, "qemu-system-xen")?);
+                pkgs.sort();
+                pkgs.dedup();
+            }
+            let versions = candidates(&apt, &pkgs)?;
             let key = Key::new("xen-dist").str(&versions.join(" ")).finish();
-            let dir = ctx.cache.join("xen-dist").join(&key);
+            // One directory per release: a newer set of one release's
+            // packages replaces only that release's older set.
+            let dir = ctx.cache.join("xen-dist").join(v).join(&key);
             let root = dir.join("root");
             let xen = dir.join("xen");
             let log = ctx.log(&format!("xen-dist-{v}.log"));
