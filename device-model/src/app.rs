@@ -99,13 +99,20 @@ pub fn main_with(extra: impl FnOnce(&Options) -> Vec<Box<dyn Device>>) -> ExitCo
             return ExitCode::from(2);
         }
     };
-    match run(&opts, extra(&opts)) {
+    let mut logger = None;
+    let code = match run(&opts, extra(&opts), &mut logger) {
         Ok(code) => code,
         Err(Fatal(e)) => {
-            eprintln!("xen-thin-dm: error: {e}");
+            // Not eprintln!: a logger killed from outside makes this EPIPE,
+            // and the exit status must stay the device model's own.
+            let _ = writeln!(std::io::stderr(), "xen-thin-dm: error: {e}");
             ExitCode::FAILURE
         }
+    };
+    if let Some(l) = logger {
+        l.finish();
     }
+    code
 }
 
 fn privcmd_path(o: &Options) -> String {
@@ -360,7 +367,11 @@ impl Placer {
     }
 }
 
-fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
+fn run(
+    o: &Options,
+    extra: Vec<Box<dyn Device>>,
+    logger: &mut Option<logger::Logger>,
+) -> Result<ExitCode, Fatal> {
     let dom = o.domid;
     say(&format!(
         "device model for domain {} (pid {})",
@@ -384,7 +395,20 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
 
     // 0. The log files leave the device model: a logger process holds
     // them, bounded by --max-file-size whatever the disks need.
-    let mut logger = if o.depriv {
+    // Its stdin is /dev/null: it never reads it, and no file (one opened
+    // for writing included) is reachable through it.
+    if o.depriv {
+        let null = std::fs::File::open("/dev/null")
+            .map_err(|e| Fatal(format!("/dev/null: {e}")))?;
+        // SAFETY: dup2 onto the process's own stdin number.
+        if unsafe { libc::dup2(null.as_raw_fd(), 0) } < 0 {
+            return Err(Fatal(format!(
+                "dup2 of /dev/null onto stdin: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
+    }
+    *logger = if o.depriv {
         let l = logger::spawn(
             o.uart_log.as_deref(),
             o.max_file_size,
@@ -572,6 +596,7 @@ fn run(o: &Options, extra: Vec<Box<dyn Device>>) -> Result<ExitCode, Fatal> {
                 Some(signals.as_raw_fd()),
                 kept.as_ref().map(|f| f.client.as_raw_fd()),
                 xs.as_ref().map(Xenstore::as_raw_fd),
+                logger.as_ref().map(logger::Logger::done_fd),
             ]
             .into_iter()
             .flatten()

@@ -35,6 +35,58 @@ pub struct Logger {
     pub uart: Option<File>,
     /// What it took over, in words (for the log).
     pub took: Vec<String>,
+    /// The read end of a pipe whose write end only the logger holds: it
+    /// reads as closed once the logger has exited ([`Logger::finish`]).
+    done: File,
+}
+
+/// How long [`Logger::finish`] waits for the logger to write out the last
+/// lines and exit.
+const FINISH_WAIT_MS: i64 = 2000;
+
+impl Logger {
+    /// The device model's one descriptor of the logger's besides its pipes
+    /// (the read end of the pipe [`Logger::finish`] waits on), for the
+    /// list of descriptors it knows of.
+    pub fn done_fd(&self) -> RawFd {
+        self.done.as_raw_fd()
+    }
+
+    /// Ends the device model's side: flushes stdout, closes descriptors 1
+    /// and 2 (the pipes; Rust's standard streams take a closed descriptor
+    /// as a sink) and the console's pipe, and waits, up to two seconds,
+    /// until the logger has written everything and exited, so that a
+    /// reader of the log who saw the device model go sees its last lines.
+    /// The logger also waits for the xenstore forwarder, which shares
+    /// stderr and ends when the device model's end of its socket closes.
+    pub fn finish(self) {
+        let _ = std::io::stdout().flush();
+        drop(self.uart);
+        for fd in [1, 2] {
+            // SAFETY: closes the device model's stdio numbers, which nothing
+            // of it uses from here on (a write gets EBADF, a sink for std).
+            unsafe { libc::close(fd) };
+        }
+        let mut p = libc::pollfd {
+            fd: self.done.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let wait = libc::timespec {
+            tv_sec: FINISH_WAIT_MS / 1000,
+            tv_nsec: (FINISH_WAIT_MS % 1000) * 1_000_000,
+        };
+        // SAFETY: one live pollfd and a live timeout for the call; no
+        // signal mask. The result is not needed: hang-up or timeout, the
+        // device model exits next.
+        unsafe { libc::ppoll(&mut p, 1, &wait, std::ptr::null()) };
+    }
+}
+
+/// The number of threads of this process: forking is sound only with one
+/// (the child runs Rust code that allocates).
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count())
 }
 
 /// One log file and who writes to it.
@@ -120,6 +172,14 @@ pub fn spawn(
     if targets.is_empty() {
         return Ok(None);
     }
+    match threads() {
+        1 => {}
+        n => {
+            return Err(format!(
+                "the device model has {n} threads where it must have one to fork its logger"
+            ))
+        }
+    }
     let mut pipes = Vec::new();
     for _ in &targets {
         let mut fds = [0; 2];
@@ -156,12 +216,22 @@ pub fn spawn(
         // SAFETY: both were just made and are owned by nobody else.
         unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) }
     };
-    // SAFETY: the process is single-threaded here; the child only runs
-    // `child` and exits.
+    let (done_r, done_w) = {
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 writes two descriptors into `fds`.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Err(format!("pipe2: {}", std::io::Error::last_os_error()));
+        }
+        // SAFETY: both were just made and are owned by nobody else.
+        unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) }
+    };
+    // SAFETY: the process has one thread (checked above); the child only
+    // runs `child`, catching any panic, and leaves with _exit.
     match unsafe { libc::fork() } {
         -1 => Err(format!("fork: {}", std::io::Error::last_os_error())),
         0 => {
             drop(ready_r);
+            drop(done_r);
             let mut ends = Vec::new();
             let mut files = Vec::new();
             for ((r, w), t) in pipes.into_iter().zip(targets) {
@@ -169,21 +239,27 @@ pub fn spawn(
                 ends.push(File::from(r));
                 files.push(t.file);
             }
-            let code = child(
-                ready_w,
-                ends,
-                files,
-                max_file_size,
-                domid,
-                uid,
-                gid,
-                as_root,
-            );
+            // A panic must not unwind into the device model's frames.
+            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                child(
+                    ready_w,
+                    done_w,
+                    ends,
+                    files,
+                    max_file_size,
+                    domid,
+                    uid,
+                    gid,
+                    as_root,
+                )
+            }))
+            .unwrap_or(1);
             // SAFETY: leaving the child without running the parent's exit handlers.
             unsafe { libc::_exit(code) }
         }
         pid => {
             drop(ready_w);
+            drop(done_w);
             let mut said = String::new();
             let _ = (&ready_r).take(4096).read_to_string(&mut said);
             if said != "ok" {
@@ -213,7 +289,12 @@ pub fn spawn(
                     uart = Some(File::from(w));
                 }
             }
-            Ok(Some(Logger { pid, uart, took }))
+            Ok(Some(Logger {
+                pid,
+                uart,
+                took,
+                done: done_r,
+            }))
         }
     }
 }
@@ -221,7 +302,8 @@ pub fn spawn(
 #[allow(clippy::too_many_arguments)]
 fn child(
     mut ready: File,
-    mut ends: Vec<File>,
+    done: File,
+    ends: Vec<File>,
     mut files: Vec<File>,
     max_file_size: u64,
     domid: DomId,
@@ -229,12 +311,35 @@ fn child(
     gid: u32,
     as_root: bool,
 ) -> i32 {
-    // Nothing but stdio, the readiness pipe, the pipes' read ends and the
-    // files.
+    // It ends when the device model's pipes close, not on the signals a
+    // terminal or a service manager sends the whole group: the device
+    // model's last lines, written as it stops, still reach the log.
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: sets a signal's disposition to ignore; no handler runs.
+        unsafe { libc::signal(sig, libc::SIG_IGN) };
+    }
+    // Its stdio is /dev/null: it holds its logs, its pipes, nothing else.
+    match std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+        Ok(null) => {
+            for fd in 0..3 {
+                // SAFETY: dup2 onto this process's own stdio numbers.
+                if unsafe { libc::dup2(null.as_raw_fd(), fd) } < 0 {
+                    let _ = ready.write_all(b"dup2 of /dev/null onto its stdio failed");
+                    return 1;
+                }
+            }
+        }
+        Err(e) => {
+            let _ = ready.write_all(format!("/dev/null: {e}").as_bytes());
+            return 1;
+        }
+    }
+    // Nothing but stdio, the readiness and done pipes, the pipes' read
+    // ends and the files.
     let mut keep: Vec<RawFd> = ends
         .iter()
         .chain(files.iter())
-        .chain(std::iter::once(&ready))
+        .chain([&ready, &done])
         .map(AsRawFd::as_raw_fd)
         .collect();
     keep.sort_unstable();
@@ -266,23 +371,27 @@ fn child(
         return 1;
     }
     drop(ready);
-    copy_until_closed(&mut ends, &mut files);
+    copy_until_closed(ends, &mut files);
+    // `done` closes as the process exits: the device model's
+    // [`Logger::finish`] sees it.
+    drop(done);
     0
 }
 
-/// Copies each pipe to its file until every pipe is closed; a file that
-/// refuses a write (its size limit) gets nothing more, and its pipe is
-/// still drained so the writer never blocks on it.
-fn copy_until_closed(ends: &mut [File], files: &mut [File]) {
-    let mut open: Vec<bool> = vec![true; ends.len()];
+/// Copies each pipe to its file until every pipe is closed. A file past
+/// its size limit (EFBIG) gets nothing more, and its pipe is still drained
+/// so the writer never blocks on it; another write error loses that chunk
+/// only. A pipe that cannot be read is closed, so its writer gets EPIPE
+/// rather than blocking once it is full.
+fn copy_until_closed(ends: Vec<File>, files: &mut [File]) {
+    let mut ends: Vec<Option<File>> = ends.into_iter().map(Some).collect();
     let mut writable: Vec<bool> = vec![true; files.len()];
     let mut buf = vec![0u8; 64 * 1024];
-    while open.iter().any(|&o| o) {
+    while ends.iter().any(Option::is_some) {
         let mut pfds: Vec<libc::pollfd> = ends
             .iter()
-            .zip(&open)
-            .map(|(e, &o)| libc::pollfd {
-                fd: if o { e.as_raw_fd() } else { -1 },
+            .map(|e| libc::pollfd {
+                fd: e.as_ref().map_or(-1, AsRawFd::as_raw_fd),
                 events: libc::POLLIN,
                 revents: 0,
             })
@@ -307,15 +416,20 @@ fn copy_until_closed(ends: &mut [File], files: &mut [File]) {
             if p.fd < 0 || p.revents == 0 {
                 continue;
             }
-            match ends[i].read(&mut buf) {
-                Ok(0) => open[i] = false,
+            let Some(end) = ends[i].as_mut() else {
+                continue;
+            };
+            match end.read(&mut buf) {
+                Ok(0) => ends[i] = None,
                 Ok(k) => {
-                    if writable[i] && files[i].write_all(&buf[..k]).is_err() {
-                        writable[i] = false;
+                    if writable[i] {
+                        if let Err(e) = files[i].write_all(&buf[..k]) {
+                            writable[i] = e.raw_os_error() != Some(libc::EFBIG);
+                        }
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => open[i] = false,
+                Err(_) => ends[i] = None,
             }
         }
     }
@@ -353,7 +467,7 @@ mod tests {
         w1.write_all(b"three\n").unwrap();
         drop(w1);
         drop(w2);
-        copy_until_closed(&mut [r1, r2], &mut [f1, f2]);
+        copy_until_closed(vec![r1, r2], &mut [f1, f2]);
         assert_eq!(
             std::fs::read_to_string(dir.join("a")).unwrap(),
             "one\nthree\n"
@@ -374,7 +488,7 @@ mod tests {
                 w.write_all(&[b'x'; 16 * 1024]).unwrap();
             }
         });
-        copy_until_closed(&mut [r], &mut [f]);
+        copy_until_closed(vec![r], &mut [f]);
         writer.join().unwrap();
         assert_eq!(std::fs::metadata(dir.join("ro")).unwrap().len(), 0);
     }

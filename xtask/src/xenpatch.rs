@@ -49,8 +49,13 @@ const ARM64_CONFIG: &str = "CONFIG_EXPERT=y\nCONFIG_IOREQ_SERVER=y\n";
 
 /// The archive (its URI and Signed-By, if any) that the machine's own apt
 /// sources use for [`SRC_SUITE`]'s [`SRC_COMPONENT`] packages, from
-/// `/etc/apt/sources.list` and the deb822 files of `sources.list.d`.
+/// `/etc/apt/sources.list` and the deb822 files of `sources.list.d`;
+/// `$XDM_DEBIAN_ARCHIVE`, if set, names another (a mirror; its keys are
+/// the Debian archive keyring's).
 pub fn machine_archive() -> Result<(String, Option<String>)> {
+    if let Some(uri) = std::env::var_os("XDM_DEBIAN_ARCHIVE").filter(|u| !u.is_empty()) {
+        return Ok((uri.to_string_lossy().into_owned(), None));
+    }
     let mut found = None;
     let mut files = vec![PathBuf::from("/etc/apt/sources.list")];
     if let Ok(rd) = std::fs::read_dir("/etc/apt/sources.list.d") {

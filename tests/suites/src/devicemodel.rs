@@ -272,6 +272,20 @@ fn check_logger(t: &mut Tap, pid: u32, uid: &str) {
         out.starts_with("pipe:"),
         format_args!("fd 1 -> {out}"),
     );
+    let err = link(&format!("/proc/{pid}/fd/2"));
+    t.check(
+        "... and its stderr",
+        err.starts_with("pipe:"),
+        format_args!("fd 2 -> {err}"),
+    );
+    let own = fd_links(pid);
+    t.check(
+        "... and it holds no log file (xl's, --uart-log's)",
+        !own
+            .iter()
+            .any(|l| l.starts_with("/var/log/") || l.ends_with(".log")),
+        format_args!("descriptors: {own:?}"),
+    );
     let Some(lg) = logger_of(pid) else {
         t.check("... a logger process holds the log", false, "no such child");
         return;
@@ -304,6 +318,26 @@ fn check_logger(t: &mut Tap, pid: u32, uid: &str) {
         limit(&limits, "Max file size"),
         want,
     );
+    let (root, dm_root) = (
+        link(&format!("/proc/{lg}/root")),
+        link(&format!("/proc/{pid}/root")),
+    );
+    t.check(
+        "... chrooted where the device model is",
+        root == dm_root && root != "/",
+        format_args!("the logger's root is {root}, the device model's {dm_root}"),
+    );
+    for ns in ["mnt", "ipc", "net"] {
+        let (theirs, ours) = (
+            link(&format!("/proc/{lg}/ns/{ns}")),
+            link(&format!("/proc/self/ns/{ns}")),
+        );
+        t.check(
+            &format!("... in its own {ns} namespace"),
+            theirs != ours && theirs.starts_with(ns),
+            format_args!("{theirs} vs dom0's {ours}"),
+        );
+    }
     let fds = fd_links(lg);
     t.check(
         "... holds the log file and no Xen node or socket",
@@ -602,6 +636,26 @@ fn on_sigterm(t: &mut Tap, dm: &str) {
         t.check("libxl recorded the device model's pid", false, "");
         return;
     };
+    // A Ctrl-C or a service manager signals the whole group: the logger
+    // must outlive them, or the device model's last lines are lost.
+    let lg = logger_of(pid);
+    match lg {
+        Some(lg) => {
+            for sig in [libc::SIGHUP, libc::SIGINT, libc::SIGTERM] {
+                // SAFETY: a signal to the logger's pid.
+                unsafe { libc::kill(lg as i32, sig) };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            t.check(
+                "its logger ignores SIGHUP, SIGINT and SIGTERM (it ends with the device model's pipes)",
+                alive(lg),
+                format_args!("logger pid {lg} is gone"),
+            );
+        }
+        None => {
+            t.check("the device model has a logger", false, "no such child");
+        }
+    }
     // SAFETY: a signal to the device model's pid.
     unsafe { libc::kill(pid as i32, libc::SIGTERM) };
     let exited = wait_for(20, || (!alive(pid)).then_some(()));
@@ -610,6 +664,13 @@ fn on_sigterm(t: &mut Tap, dm: &str) {
         exited.is_some(),
         format_args!("pid {pid} still there"),
     );
+    if let Some(lg) = lg {
+        t.check(
+            "... after its logger wrote the rest and exited (it waits for it)",
+            !alive(lg),
+            format_args!("logger pid {lg} still runs"),
+        );
+    }
     let log = dm_log("dm-term");
     t.check(
         "... which says so",
@@ -617,7 +678,7 @@ fn on_sigterm(t: &mut Tap, dm: &str) {
         &log,
     );
     t.check(
-        "... and destroys its ioreq server first",
+        "... and destroys its ioreq server first (its last lines reach the log through the logger)",
         log.contains("ioreq server destroyed"),
         &log,
     );
