@@ -398,8 +398,8 @@ fn run(
     // Its stdin is /dev/null: it never reads it, and no file (one opened
     // for writing included) is reachable through it.
     if o.depriv {
-        let null = std::fs::File::open("/dev/null")
-            .map_err(|e| Fatal(format!("/dev/null: {e}")))?;
+        let null =
+            std::fs::File::open("/dev/null").map_err(|e| Fatal(format!("/dev/null: {e}")))?;
         // SAFETY: dup2 onto the process's own stdin number.
         if unsafe { libc::dup2(null.as_raw_fd(), 0) } < 0 {
             return Err(Fatal(format!(

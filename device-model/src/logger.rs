@@ -319,7 +319,11 @@ fn child(
         unsafe { libc::signal(sig, libc::SIG_IGN) };
     }
     // Its stdio is /dev/null: it holds its logs, its pipes, nothing else.
-    match std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+    match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
         Ok(null) => {
             for fd in 0..3 {
                 // SAFETY: dup2 onto this process's own stdio numbers.

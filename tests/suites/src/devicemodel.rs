@@ -281,8 +281,7 @@ fn check_logger(t: &mut Tap, pid: u32, uid: &str) {
     let own = fd_links(pid);
     t.check(
         "... and it holds no log file (xl's, --uart-log's)",
-        !own
-            .iter()
+        !own.iter()
             .any(|l| l.starts_with("/var/log/") || l.ends_with(".log")),
         format_args!("descriptors: {own:?}"),
     );
