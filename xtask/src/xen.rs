@@ -241,6 +241,32 @@ fn apt_for(ctx: &Ctx, release: Release) -> Result<Vec<String>> {
                 ))
             })?;
     }
+    // apt-get update says "W: Failed to fetch" and exits 0 on a list it
+    // could not get: no Packages list at all is a failed fetch.
+    let have_lists = std::fs::read_dir(&lists)
+        .ok()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .any(|e| e.file_name().to_string_lossy().ends_with("_Packages"));
+    if !have_lists {
+        let (uri, _) = crate::xenpatch::machine_archive()?;
+        let log = ctx.log(&format!("{name}.log"));
+        let why = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("W: Failed to fetch ")
+                    .or(l.strip_prefix("E: "))
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| "no package list arrived".into());
+        crate::bail!(
+            "cannot fetch Debian {suite}'s package lists from {uri}: {} (log: {})",
+            why.split_whitespace().collect::<Vec<_>>().join(" "),
+            log.display()
+        );
+    }
     if candidates(&apt, std::slice::from_ref(&hv)).is_err() {
         let (uri, _) = crate::xenpatch::machine_archive()?;
         crate::bail!(
