@@ -644,3 +644,21 @@ fn seccomp(
         ),
     ))
 }
+
+/// Closes every descriptor from 3 up except `keep` (sorted here): a forked
+/// helper holds what it was given and nothing of its parent's. The plan's
+/// `known_fds` check (`no_unknown_fds`) still fails closed should a
+/// kernel lack `close_range`.
+pub fn close_all_but(keep: &mut [std::os::fd::RawFd]) {
+    keep.sort_unstable();
+    let mut from = 3u32;
+    for k in keep.iter().filter_map(|&k| u32::try_from(k).ok()) {
+        if from < k {
+            // SAFETY: closes a range of descriptors this process does not use.
+            unsafe { libc::syscall(libc::SYS_close_range, from, k - 1, 0u32) };
+        }
+        from = from.max(k + 1);
+    }
+    // SAFETY: as above, up to the last possible descriptor.
+    unsafe { libc::syscall(libc::SYS_close_range, from, u32::MAX, 0u32) };
+}

@@ -61,17 +61,7 @@ fn child(mut upstream: Xenstore, mut client: UnixStream, domid: DomId, uid: u32,
     };
     // Nothing but stdio and the two sockets.
     let mut keep = [upstream.as_raw_fd(), client.as_raw_fd()];
-    keep.sort_unstable();
-    let mut from = 3;
-    for k in keep.iter().map(|&k| k as u32) {
-        if from < k {
-            // SAFETY: closes a range of descriptors this process does not use.
-            unsafe { libc::syscall(libc::SYS_close_range, from, k - 1, 0u32) };
-        }
-        from = k + 1;
-    }
-    // SAFETY: as above, up to the last possible descriptor.
-    unsafe { libc::syscall(libc::SYS_close_range, from, u32::MAX, 0u32) };
+    depriv::close_all_but(&mut keep);
     let plan = Plan {
         domid,
         uid,

@@ -218,17 +218,33 @@ fn apt_for(ctx: &Ctx, release: Release) -> Result<Vec<String>> {
     let name = format!("apt-{suite}");
     let apt = crate::xenpatch::private_apt(ctx, &name, "deb [arch=amd64]", suite)?;
     let lists = ctx.cache.join(&name).join("lists");
-    let fresh = std::fs::read_dir(&lists)
-        .ok()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().ends_with("_Packages"))
-        .filter_map(|e| e.metadata().ok()?.modified().ok())
-        .any(|t| t.elapsed().map(|a| a < LISTS_FRESH).unwrap_or(false));
+    // A Packages list, stored as apt is configured to (`_Packages`,
+    // `_Packages.lz4`, ...).
+    let have_lists = || {
+        std::fs::read_dir(&lists)
+            .ok()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .any(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                n.ends_with("_Packages") || n.contains("_Packages.")
+            })
+    };
+    // apt keeps the archive's dates on its lists: their age is told by a
+    // stamp written after each update that brought lists.
+    let stamp = ctx.cache.join(&name).join("updated");
+    let fresh = have_lists()
+        && std::fs::metadata(&stamp)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|a| a < LISTS_FRESH);
     let hv = format!("xen-hypervisor-{}-amd64", release.version());
     if !fresh {
         let log = ctx.log(&format!("{name}.log"));
+        // This update's words only (its failures are read below).
+        let _ = std::fs::remove_file(&log);
         let (uri, _) = crate::xenpatch::machine_archive()?;
         cmd("apt-get")
             .args(&apt)
@@ -240,16 +256,14 @@ fn apt_for(ctx: &Ctx, release: Release) -> Result<Vec<String>> {
                     log.display()
                 ))
             })?;
+        let said = std::fs::read_to_string(&log).unwrap_or_default();
+        if have_lists() && !said.contains("Failed to fetch") {
+            std::fs::write(&stamp, "")?;
+        }
     }
     // apt-get update says "W: Failed to fetch" and exits 0 on a list it
     // could not get: no Packages list at all is a failed fetch.
-    let have_lists = std::fs::read_dir(&lists)
-        .ok()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok())
-        .any(|e| e.file_name().to_string_lossy().ends_with("_Packages"));
-    if !have_lists {
+    if !have_lists() {
         let (uri, _) = crate::xenpatch::machine_archive()?;
         let log = ctx.log(&format!("{name}.log"));
         let why = std::fs::read_to_string(&log)

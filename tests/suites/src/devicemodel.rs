@@ -150,17 +150,7 @@ pub fn check_confined_fsize(t: &mut Tap, pid: u32, uid: u32, root: Option<&str>,
             format_args!("root is {r}"),
         );
     }
-    for ns in ["mnt", "ipc", "net"] {
-        let (theirs, ours) = (
-            link(&format!("/proc/{pid}/ns/{ns}")),
-            link(&format!("/proc/self/ns/{ns}")),
-        );
-        t.check(
-            &format!("... in its own {ns} namespace"),
-            theirs != ours && theirs.starts_with(ns),
-            format_args!("{theirs} vs dom0's {ours}"),
-        );
-    }
+    check_namespaces(t, pid);
     let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap_or_default();
     for (name, want) in [
         ("Max core file size", "0 0"),
@@ -191,33 +181,47 @@ pub fn check_confined_fsize(t: &mut Tap, pid: u32, uid: u32, root: Option<&str>,
                 sockets == 1,
                 format_args!("descriptors: {fds:?}"),
             );
-            let st = std::fs::read_to_string(format!("/proc/{fwd}/status")).unwrap_or_default();
-            t.eq(
-                "the forwarder runs as the device model's uid",
-                status_field(&st, "Uid"),
-                [u.as_str(); 4].join(" "),
-            );
-            t.eq(
-                "... with no capabilities",
-                status_field(&st, "CapEff"),
-                "0000000000000000".to_string(),
-            );
-            t.eq(
-                "... a seccomp filter",
-                status_field(&st, "Seccomp"),
-                "2".to_string(),
-            );
-            t.eq(
-                "... no new privileges",
-                status_field(&st, "NoNewPrivs"),
-                "1".to_string(),
-            );
+            check_helper(t, "forwarder", fwd, &u);
             t.eq(
                 "... chrooted",
                 link(&format!("/proc/{fwd}/root")),
                 "/run/xen-thin-dm/empty".to_string(),
             );
         }
+    }
+}
+
+/// A helper process of the device model's (its logger, its xenstore
+/// forwarder): the device model's uid, no capabilities, a seccomp filter,
+/// no new privileges.
+fn check_helper(t: &mut Tap, what: &str, pid: u32, uid: &str) {
+    let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    t.eq(
+        &format!("the {what} runs as the device model's uid"),
+        status_field(&st, "Uid"),
+        [uid; 4].join(" "),
+    );
+    for (name, field, want) in [
+        ("... with no capabilities", "CapEff", "0000000000000000"),
+        ("... a seccomp filter", "Seccomp", "2"),
+        ("... no new privileges", "NoNewPrivs", "1"),
+    ] {
+        t.eq(name, status_field(&st, field), want.to_string());
+    }
+}
+
+/// `pid` has mount, IPC and network namespaces of its own, not dom0's.
+fn check_namespaces(t: &mut Tap, pid: u32) {
+    for ns in ["mnt", "ipc", "net"] {
+        let (theirs, ours) = (
+            link(&format!("/proc/{pid}/ns/{ns}")),
+            link(&format!("/proc/self/ns/{ns}")),
+        );
+        t.check(
+            &format!("... in its own {ns} namespace"),
+            theirs != ours && theirs.starts_with(ns),
+            format_args!("{theirs} vs dom0's {ours}"),
+        );
     }
 }
 
@@ -289,27 +293,7 @@ fn check_logger(t: &mut Tap, pid: u32, uid: &str) {
         t.check("... a logger process holds the log", false, "no such child");
         return;
     };
-    let st = std::fs::read_to_string(format!("/proc/{lg}/status")).unwrap_or_default();
-    t.eq(
-        "the logger runs as the device model's uid",
-        status_field(&st, "Uid"),
-        [uid; 4].join(" "),
-    );
-    t.eq(
-        "... with no capabilities",
-        status_field(&st, "CapEff"),
-        "0000000000000000".to_string(),
-    );
-    t.eq(
-        "... a seccomp filter",
-        status_field(&st, "Seccomp"),
-        "2".to_string(),
-    );
-    t.eq(
-        "... no new privileges",
-        status_field(&st, "NoNewPrivs"),
-        "1".to_string(),
-    );
+    check_helper(t, "logger", lg, uid);
     let limits = std::fs::read_to_string(format!("/proc/{lg}/limits")).unwrap_or_default();
     let want = format!("{} {}", 8u64 << 20, 8u64 << 20);
     t.eq(
@@ -326,17 +310,7 @@ fn check_logger(t: &mut Tap, pid: u32, uid: &str) {
         root == dm_root && root != "/",
         format_args!("the logger's root is {root}, the device model's {dm_root}"),
     );
-    for ns in ["mnt", "ipc", "net"] {
-        let (theirs, ours) = (
-            link(&format!("/proc/{lg}/ns/{ns}")),
-            link(&format!("/proc/self/ns/{ns}")),
-        );
-        t.check(
-            &format!("... in its own {ns} namespace"),
-            theirs != ours && theirs.starts_with(ns),
-            format_args!("{theirs} vs dom0's {ours}"),
-        );
-    }
+    check_namespaces(t, lg);
     let fds = fd_links(lg);
     t.check(
         "... holds the log file and no Xen node or socket",
