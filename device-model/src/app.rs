@@ -47,15 +47,20 @@ fn say(msg: &str) {
 }
 
 /// Closes every descriptor but stdin, stdout and stderr: nothing inherited
-/// from the launcher survives into the device model.
+/// from the launcher survives into the device model. Any of the three that
+/// is closed becomes `/dev/null`, so no file opened later (`--uart-log`)
+/// takes a stdio number and is mistaken for, or replaced as, stdio.
 fn close_inherited() {
-    // SAFETY: close_range(3, ~0, 0) has no memory arguments; this process
-    // holds nothing of its own yet.
-    let r = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
-    if r < 0 {
-        for fd in 3..65536 {
-            // SAFETY: as above, one descriptor at a time.
-            unsafe { libc::close(fd) };
+    depriv::close_all_but(&mut []);
+    loop {
+        // SAFETY: opens /dev/null from a NUL-terminated literal.
+        let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+        if !(0..=2).contains(&fd) {
+            if fd > 2 {
+                // SAFETY: closes the descriptor just opened.
+                unsafe { libc::close(fd) };
+            }
+            break;
         }
     }
 }
@@ -71,7 +76,9 @@ impl<E: std::fmt::Display> From<E> for Fatal {
 
 /// The whole program: parses the command line (`std::env::args`,
 /// `XEN_DOMAIN_ID`), serves the guest with the standard devices plus those
-/// `extra` returns, and gives the exit status.
+/// `extra` returns, and gives the exit status. Call it last: when a logger
+/// took the logs, descriptors 1 and 2 are closed on return (see
+/// [`crate::logger::Logger::finish`]).
 ///
 /// ```no_run
 /// use std::process::ExitCode;
@@ -400,7 +407,8 @@ fn run(
     if o.depriv {
         let null =
             std::fs::File::open("/dev/null").map_err(|e| Fatal(format!("/dev/null: {e}")))?;
-        // SAFETY: dup2 onto the process's own stdin number.
+        // SAFETY: dup2 onto the process's own stdin number (0, 1 and 2 are
+        // open since `close_inherited`, so `null` is not 0 itself).
         if unsafe { libc::dup2(null.as_raw_fd(), 0) } < 0 {
             return Err(Fatal(format!(
                 "dup2 of /dev/null onto stdin: {}",

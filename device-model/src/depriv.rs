@@ -660,5 +660,26 @@ pub fn close_all_but(keep: &mut [std::os::fd::RawFd]) {
         from = from.max(k + 1);
     }
     // SAFETY: as above, up to the last possible descriptor.
-    unsafe { libc::syscall(libc::SYS_close_range, from, u32::MAX, 0u32) };
+    let r = unsafe { libc::syscall(libc::SYS_close_range, from, u32::MAX, 0u32) };
+    if r < 0 {
+        // A kernel before 5.9: one at a time, keeping `keep`.
+        for fd in 3..65536 {
+            if !keep.contains(&fd) {
+                // SAFETY: closes one descriptor this process does not use.
+                unsafe { libc::close(fd) };
+            }
+        }
+    }
+}
+
+/// Ignores SIGINT, SIGTERM and SIGHUP in a helper process (the logger,
+/// the xenstore forwarder): a Ctrl-C or a service manager signals the
+/// whole group, and a helper must end with the device model's descriptors,
+/// not before the device model has said its last lines or written its
+/// last xenstore nodes.
+pub fn ignore_group_signals() {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: sets a signal's disposition to ignore; no handler runs.
+        unsafe { libc::signal(sig, libc::SIG_IGN) };
+    }
 }

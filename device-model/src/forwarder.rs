@@ -55,6 +55,7 @@ pub fn spawn(upstream: Xenstore, domid: DomId, uid: u32, gid: u32) -> Result<For
 }
 
 fn child(mut upstream: Xenstore, mut client: UnixStream, domid: DomId, uid: u32, gid: u32) -> i32 {
+    depriv::ignore_group_signals();
     let say = |m: &str| {
         use std::io::Write;
         let _ = writeln!(std::io::stderr(), "xen-thin-dm: xenstore forwarder: {m}");

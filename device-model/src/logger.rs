@@ -52,9 +52,14 @@ impl Logger {
         self.done.as_raw_fd()
     }
 
-    /// Ends the device model's side: flushes stdout, closes descriptors 1
-    /// and 2 (the pipes; Rust's standard streams take a closed descriptor
-    /// as a sink) and the console's pipe, and waits, up to two seconds,
+    /// Ends the device model's side, as the last thing before its exit:
+    /// flushes stdout, closes descriptors 1 and 2 (whatever they are: the
+    /// logger's pipes, or what the device model was started with when only
+    /// `--uart-log` was a file; Rust's standard streams take a closed
+    /// descriptor as a sink, but a file opened afterwards would take those
+    /// numbers, so a program embedding [`crate::app::main_with`] must not
+    /// open files after it returns) and the console's pipe, and waits, up
+    /// to two seconds,
     /// until the logger has written everything and exited, so that a
     /// reader of the log who saw the device model go sees its last lines.
     /// The logger also waits for the xenstore forwarder, which shares
@@ -85,8 +90,10 @@ impl Logger {
 
 /// The number of threads of this process: forking is sound only with one
 /// (the child runs Rust code that allocates).
-fn threads() -> usize {
-    std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count())
+fn threads() -> Result<usize, String> {
+    std::fs::read_dir("/proc/self/task")
+        .map(|d| d.count())
+        .map_err(|e| format!("/proc/self/task: {e} (the logger is forked only from a process seen to have one thread)"))
 }
 
 /// One log file and who writes to it.
@@ -172,7 +179,7 @@ pub fn spawn(
     if targets.is_empty() {
         return Ok(None);
     }
-    match threads() {
+    match threads()? {
         1 => {}
         n => {
             return Err(format!(
@@ -314,10 +321,7 @@ fn child(
     // It ends when the device model's pipes close, not on the signals a
     // terminal or a service manager sends the whole group: the device
     // model's last lines, written as it stops, still reach the log.
-    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-        // SAFETY: sets a signal's disposition to ignore; no handler runs.
-        unsafe { libc::signal(sig, libc::SIG_IGN) };
-    }
+    depriv::ignore_group_signals();
     // Its stdio is /dev/null: it holds its logs, its pipes, nothing else.
     match std::fs::OpenOptions::new()
         .read(true)
@@ -366,9 +370,9 @@ fn child(
     }
     drop(ready);
     copy_until_closed(ends, &mut files);
-    // `done` closes as the process exits: the device model's
-    // [`Logger::finish`] sees it.
-    drop(done);
+    // `done` is left open: it closes as the process exits (`_exit`), and
+    // the device model's [`Logger::finish`] sees that.
+    std::mem::forget(done);
     0
 }
 

@@ -639,7 +639,7 @@ fn on_sigterm(t: &mut Tap, dm: &str) {
     );
     if let Some(lg) = lg {
         t.check(
-            "... after its logger wrote the rest and exited (it waits for it)",
+            "... and its logger is gone with it",
             !alive(lg),
             format_args!("logger pid {lg} still runs"),
         );
