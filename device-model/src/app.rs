@@ -711,3 +711,41 @@ fn run(
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Started with stdin and stderr closed, the next file it opens
+    /// (`--uart-log`) must not take their numbers.
+    #[test]
+    fn closed_stdio_numbers_become_dev_null() {
+        // SAFETY: the child makes only system calls (no allocation, no
+        // lock) and leaves with _exit.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+        if pid == 0 {
+            // SAFETY: closes this child's own stdin and stderr.
+            unsafe {
+                libc::close(0);
+                libc::close(2);
+            }
+            close_inherited();
+            // SAFETY: opens /dev/null from a NUL-terminated literal; F_GETFD
+            // has no memory arguments.
+            let ok = unsafe {
+                let f = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
+                f > 2 && libc::fcntl(0, libc::F_GETFD) >= 0 && libc::fcntl(2, libc::F_GETFD) >= 0
+            };
+            // SAFETY: leaves the child without the test harness's handlers.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        // SAFETY: reaps our own child; `status` lives for the call.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "a file opened after close_inherited took a stdio number (status {status:#x})"
+        );
+    }
+}
