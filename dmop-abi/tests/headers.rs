@@ -80,20 +80,25 @@ fn xen_headers_match_on_every_architecture() {
     }
 }
 
+/// The checker on Xen's headers and Linux's uapi for `arch`.
+fn check_with_kernel(arch: Arch) -> std::process::Output {
+    let k = linux_headers(arch);
+    let inc = xen_include();
+    run(&[
+        "--xen-include",
+        inc.to_str().unwrap(),
+        "--kernel-include",
+        k.to_str().unwrap(),
+        "--target",
+        arch.clang_target(),
+    ])
+}
+
 #[test]
 #[ignore = "needs clang, libxen-dev and exported Linux headers: cargo xtask test runs it"]
 fn linux_uapi_headers_match_on_every_architecture() {
     for arch in Arch::ALL {
-        let k = linux_headers(arch);
-        let inc = xen_include();
-        let o = run(&[
-            "--xen-include",
-            inc.to_str().unwrap(),
-            "--kernel-include",
-            k.to_str().unwrap(),
-            "--target",
-            arch.clang_target(),
-        ]);
+        let o = check_with_kernel(arch);
         assert_eq!(o.status.code(), Some(0), "{arch}:\n{}", text(&o));
         assert!(
             !text(&o).contains("skipped"),
@@ -108,14 +113,7 @@ fn linux_uapi_headers_match_on_every_architecture() {
 fn an_ioctl_no_freeze_recorded_is_named() {
     // Linux 6.12's evtchn.h has IOCTL_EVTCHN_BIND_STATIC, which the
     // project neither uses nor freezes.
-    let k = linux_headers(Arch::X86_64);
-    let inc = xen_include();
-    let o = run(&[
-        "--xen-include",
-        inc.to_str().unwrap(),
-        "--kernel-include",
-        k.to_str().unwrap(),
-    ]);
+    let o = check_with_kernel(Arch::X86_64);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let out = text(&o);
     assert!(
