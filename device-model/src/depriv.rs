@@ -646,9 +646,10 @@ fn seccomp(
 }
 
 /// Closes every descriptor from 3 up except `keep` (sorted here): a forked
-/// helper holds what it was given and nothing of its parent's. The plan's
-/// `known_fds` check (`no_unknown_fds`) still fails closed should a
-/// kernel lack `close_range`.
+/// helper holds what it was given and nothing of its parent's. Without
+/// `close_range` (Linux before 5.9) it closes them one at a time; the
+/// plan's `known_fds` check (`no_unknown_fds`) fails closed on anything
+/// left.
 pub fn close_all_but(keep: &mut [std::os::fd::RawFd]) {
     keep.sort_unstable();
     let mut from = 3u32;

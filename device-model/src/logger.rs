@@ -19,7 +19,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::path::Path;
 
 use dmop_abi::types::DomId;
@@ -94,6 +94,18 @@ fn threads() -> Result<usize, String> {
     std::fs::read_dir("/proc/self/task")
         .map(|d| d.count())
         .map_err(|e| format!("/proc/self/task: {e} (the logger is forked only from a process seen to have one thread)"))
+}
+
+/// A pipe (read end, write end), close-on-exec. (`std::io::pipe` needs
+/// Rust 1.87; the workspace's MSRV is 1.83.)
+fn pipe() -> Result<(File, File), String> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into `fds`.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(format!("pipe2: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: both were just made and are owned by nobody else.
+    Ok(unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) })
 }
 
 /// One log file and who writes to it.
@@ -187,16 +199,10 @@ pub fn spawn(
             ))
         }
     }
-    let mut pipes = Vec::new();
-    for _ in &targets {
-        let mut fds = [0; 2];
-        // SAFETY: pipe2 writes two descriptors into `fds`.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-            return Err(format!("pipe2: {}", std::io::Error::last_os_error()));
-        }
-        // SAFETY: both were just made and are owned by nobody else.
-        pipes.push(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) });
-    }
+    let pipes = targets
+        .iter()
+        .map(|_| pipe())
+        .collect::<Result<Vec<_>, _>>()?;
     let targets: Vec<Target> = targets.into_iter().map(|(_, t)| t).collect();
     let took = targets
         .iter()
@@ -214,24 +220,8 @@ pub fn spawn(
         .collect();
     // The logger says "ok" on this pipe once it is confined, or why not;
     // the device model's descriptors change only after an "ok".
-    let (ready_r, ready_w) = {
-        let mut fds = [0; 2];
-        // SAFETY: pipe2 writes two descriptors into `fds`.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-            return Err(format!("pipe2: {}", std::io::Error::last_os_error()));
-        }
-        // SAFETY: both were just made and are owned by nobody else.
-        unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) }
-    };
-    let (done_r, done_w) = {
-        let mut fds = [0; 2];
-        // SAFETY: pipe2 writes two descriptors into `fds`.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-            return Err(format!("pipe2: {}", std::io::Error::last_os_error()));
-        }
-        // SAFETY: both were just made and are owned by nobody else.
-        unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) }
-    };
+    let (ready_r, ready_w) = pipe()?;
+    let (done_r, done_w) = pipe()?;
     // SAFETY: the process has one thread (checked above); the child only
     // runs `child`, catching any panic, and leaves with _exit.
     match unsafe { libc::fork() } {
@@ -243,7 +233,7 @@ pub fn spawn(
             let mut files = Vec::new();
             for ((r, w), t) in pipes.into_iter().zip(targets) {
                 drop(w);
-                ends.push(File::from(r));
+                ends.push(r);
                 files.push(t.file);
             }
             // A panic must not unwind into the device model's frames.
@@ -293,7 +283,7 @@ pub fn spawn(
                     }
                 }
                 if t.uart {
-                    uart = Some(File::from(w));
+                    uart = Some(w);
                 }
             }
             Ok(Some(Logger {
@@ -445,19 +435,11 @@ mod tests {
         d
     }
 
-    fn pipe() -> (File, File) {
-        let mut fds = [0; 2];
-        // SAFETY: pipe2 writes two descriptors into `fds`.
-        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-        // SAFETY: both were just made and are owned here.
-        unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) }
-    }
-
     #[test]
     fn copies_each_pipe_to_its_file_until_all_close() {
         let dir = scratch("copies");
-        let (r1, mut w1) = pipe();
-        let (r2, mut w2) = pipe();
+        let (r1, mut w1) = pipe().unwrap();
+        let (r2, mut w2) = pipe().unwrap();
         let f1 = File::create(dir.join("a")).unwrap();
         let f2 = File::create(dir.join("b")).unwrap();
         w1.write_all(b"one\n").unwrap();
@@ -476,7 +458,7 @@ mod tests {
     #[test]
     fn a_file_that_refuses_writes_is_dropped_and_its_pipe_drained() {
         let dir = scratch("refuses");
-        let (r, mut w) = pipe();
+        let (r, mut w) = pipe().unwrap();
         // Read-only: every write fails, as one past RLIMIT_FSIZE does.
         std::fs::write(dir.join("ro"), b"").unwrap();
         let f = File::open(dir.join("ro")).unwrap();

@@ -88,7 +88,7 @@ pub fn test(ctx: &Ctx, secs: Option<u64>) -> Result<()> {
         .unwrap_or(DEFAULT_SECS);
     // One target per core, side by side.
     let (seeds, work) = (&seeds, &work);
-    crate::testbed::side_by_side(
+    crate::ctx::side_by_side(
         TARGETS
             .iter()
             .map(|target| {

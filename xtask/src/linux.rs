@@ -82,7 +82,6 @@ pub fn uapi_headers(ctx: &Ctx, src: &Source) -> Result<PathBuf> {
 }
 
 /// The built dom0 kernel.
-#[derive(Clone)]
 pub struct Kernel {
     /// The key of the build (its inputs' hash).
     pub key: String,

@@ -14,7 +14,6 @@ use crate::xen::{self, Dist, Release};
 use crate::{deps, guest};
 
 /// A prepared test bed.
-#[derive(Clone)]
 pub struct Bed {
     /// The dom0 kernel.
     pub kernel: Kernel,
@@ -24,8 +23,8 @@ pub struct Bed {
     pub xen: PathBuf,
     /// The Xen release of its hypervisor and dom0 userspace.
     pub release: Release,
-    /// A short name for live output ("4.20", "4.17-patched"): beds run
-    /// side by side, and each echoed line says which it came from.
+    /// A short name for live output ("4.20", "4.17-patched"): each
+    /// echoed line says which bed it came from.
     pub tag: String,
 }
 
@@ -277,30 +276,6 @@ pub fn run_suites(
                 .collect::<String>()
         ))
     })
-}
-
-/// Runs `lanes` side by side, each a sequence of steps; every lane runs
-/// to its end and the errors of all are returned. For work that keeps one
-/// core busy (a fuzzer). Not for the bed's machines: two TCG machines at
-/// once on this 2-core machine each ran 2.8 times slower (measured), worse
-/// than running them in turn.
-pub fn side_by_side<'a>(lanes: Vec<Box<dyn FnOnce() -> Result<()> + Send + 'a>>) -> Result<()> {
-    let errors: Vec<String> = std::thread::scope(|s| {
-        let handles: Vec<_> = lanes.into_iter().map(|lane| s.spawn(lane)).collect();
-        handles
-            .into_iter()
-            .filter_map(|h| match h.join() {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => Some(e.0),
-                Err(_) => Some("a lane of steps panicked".into()),
-            })
-            .collect()
-    });
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(crate::ctx::Error(errors.join("\n")))
-    }
 }
 
 /// The harness tests itself: a deliberately failing in-VM check must fail

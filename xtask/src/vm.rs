@@ -41,7 +41,7 @@ pub struct VmConfig {
     pub log_name: String,
     /// Which serial lines to show live.
     pub echo: fn(&str) -> bool,
-    /// Names the run on each line shown live (two may run at once).
+    /// Names the run on each line shown live (which bed, or `harness`).
     pub tag: String,
 }
 

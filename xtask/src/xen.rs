@@ -217,6 +217,8 @@ fn apt_for(ctx: &Ctx, release: Release) -> Result<Vec<String>> {
     let suite = release.suite();
     let name = format!("apt-{suite}");
     let apt = crate::xenpatch::private_apt(ctx, &name, "deb [arch=amd64]", suite)?;
+    let (uri, _) = crate::xenpatch::machine_archive()?;
+    let log = ctx.log(&format!("{name}.log"));
     let lists = ctx.cache.join(&name).join("lists");
     // A Packages list, stored as apt is configured to (`_Packages`,
     // `_Packages.lz4`, ...).
@@ -242,10 +244,8 @@ fn apt_for(ctx: &Ctx, release: Release) -> Result<Vec<String>> {
             .is_some_and(|a| a < LISTS_FRESH);
     let hv = format!("xen-hypervisor-{}-amd64", release.version());
     if !fresh {
-        let log = ctx.log(&format!("{name}.log"));
         // This update's words only (its failures are read below).
         let _ = std::fs::remove_file(&log);
-        let (uri, _) = crate::xenpatch::machine_archive()?;
         cmd("apt-get")
             .args(&apt)
             .args(["update", "-q"])
@@ -264,8 +264,6 @@ fn apt_for(ctx: &Ctx, release: Release) -> Result<Vec<String>> {
     // apt-get update says "W: Failed to fetch" and exits 0 on a list it
     // could not get: no Packages list at all is a failed fetch.
     if !have_lists() {
-        let (uri, _) = crate::xenpatch::machine_archive()?;
-        let log = ctx.log(&format!("{name}.log"));
         let why = std::fs::read_to_string(&log)
             .unwrap_or_default()
             .lines()
@@ -282,7 +280,6 @@ fn apt_for(ctx: &Ctx, release: Release) -> Result<Vec<String>> {
         );
     }
     if candidates(&apt, std::slice::from_ref(&hv)).is_err() {
-        let (uri, _) = crate::xenpatch::machine_archive()?;
         crate::bail!(
             "the archive {uri} serves no {hv} in {suite} main: cannot set up the {} bed",
             release.label()
