@@ -94,7 +94,7 @@ void prm_deregister(void)
 const char *prm_devname(void) { return devname; }
 
 /* The running domain and the caller. */
-bool prm_xen_pv_initial_domain(void) { return xen_initial_domain() && xen_pv_domain(); }
+bool prm_xen_initial_domain(void) { return xen_initial_domain(); }
 bool prm_capable_sys_admin(void) { return capable(CAP_SYS_ADMIN); }
 /*
  * Identities as the kernel holds them: the opener's fsuid is its kuid_t
@@ -610,6 +610,7 @@ static irqreturn_t prm_ioreq_interrupt(int irq, void *dev_id)
 	return IRQ_HANDLED;
 }
 
+#ifdef CONFIG_XEN_PV
 static int prm_read_mfn(pte_t *pte, unsigned long addr, void *data)
 {
 	pte_t v = ptep_get(pte);
@@ -732,6 +733,20 @@ free_page:
 	kr->stand_in = NULL;
 	return rc;
 }
+
+#else
+/*
+ * An auto-translated dom0 (Arm, x86 PVH) maps no machine frame into a
+ * kernel page table: reaching the ioreq page needs a foreign mapping of
+ * its own (Linux's xlate path), which this module does not make yet.
+ * IOCTL_PRIVCMD_IOEVENTFD answers EOPNOTSUPP there, as the mapping
+ * ioctls do.
+ */
+static long prm_ioreq_map(struct prm_ioreq *kr)
+{
+	return -EOPNOTSUPP;
+}
+#endif /* CONFIG_XEN_PV */
 
 /* Whether our port is an interdomain channel to remote port of dom. */
 static bool prm_port_is(evtchn_port_t port, u16 dom, evtchn_port_t remote)

@@ -25,7 +25,7 @@ unsigned int prm_param_buf_max_size(void);
 int prm_register(void);
 void prm_deregister(void);
 const char *prm_devname(void);
-bool prm_xen_pv_initial_domain(void);
+bool prm_xen_initial_domain(void);
 bool prm_capable_sys_admin(void);
 u32 prm_current_fsuid(void);
 bool prm_current_in_initial_userns(void);

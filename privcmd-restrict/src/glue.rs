@@ -17,7 +17,7 @@ extern "C" {
     fn prm_register() -> c_int;
     fn prm_deregister();
     fn prm_devname() -> *const c_char;
-    fn prm_xen_pv_initial_domain() -> bool;
+    fn prm_xen_initial_domain() -> bool;
     fn prm_capable_sys_admin() -> bool;
     fn prm_current_fsuid() -> u32;
     fn prm_current_in_initial_userns() -> bool;
@@ -108,10 +108,11 @@ pub(crate) fn devname() -> &'static CStr {
     unsafe { CStr::from_ptr(prm_devname()) }
 }
 
-/// Whether this kernel runs as Xen's PV dom0.
-pub(crate) fn xen_pv_initial_domain() -> bool {
+/// Whether this kernel runs as Xen's dom0 (PV, or auto-translated: Arm's,
+/// where the mapping ioctls answer EOPNOTSUPP).
+pub(crate) fn xen_initial_domain() -> bool {
     // SAFETY: reads boot-time state.
-    unsafe { prm_xen_pv_initial_domain() }
+    unsafe { prm_xen_initial_domain() }
 }
 
 /// `capable(CAP_SYS_ADMIN)` of the calling task.

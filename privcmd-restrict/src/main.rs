@@ -143,8 +143,8 @@ struct PrivcmdRestrict {
 
 impl kernel::Module for PrivcmdRestrict {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        if !glue::xen_pv_initial_domain() {
-            pr_err!("needs a Xen PV dom0\n");
+        if !glue::xen_initial_domain() {
+            pr_err!("needs a Xen dom0\n");
             return Err(code::ENODEV);
         }
         let bindings = KBox::pin_init(

@@ -47,7 +47,15 @@ pub const APT_PACKAGES: &[(&str, &str)] = &[
     ("patch", "applying xen-patches to Xen's source"),
     (
         "gcc-aarch64-linux-gnu",
-        "xen-patches: the arm64 hypervisor build (the guard in Arm's dispatcher)",
+        "the arm64 hypervisors; the linker of dom0's arm64 programs",
+    ),
+    (
+        "libc6-dev-arm64-cross",
+        "the C library dom0's arm64 programs link against",
+    ),
+    (
+        "qemu-system-arm",
+        "the emulator the arm64 bed boots Xen in (qemu-system-aarch64)",
     ),
     ("python3", "the hypervisor build's scripts"),
     (

@@ -21,7 +21,7 @@ pub fn test(ctx: &Ctx) -> Result<()> {
         );
     }
     let guests = guest::build(ctx)?;
-    testbed::dom0_programs(ctx)?;
+    testbed::host_programs(ctx)?;
     let bin = ctx.root.join("target/release");
     let path = format!(
         "{}:{}",

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use crate::arch::Arch;
 use crate::ctx::{Context, Ctx, Key, Result};
 use crate::sh::cmd;
 use crate::xen::Dist;
@@ -34,9 +35,9 @@ const XEN_BINS: &[&str] = &[
     "xenstored",
     "xen-init-dom0",
     "xenconsoled",
-    // the privcmd suite reads a guest's virtual PIC to see irqfds fire
-    "xen-hvmctx",
 ];
+/// x86 only: the privcmd suite reads a guest's virtual PIC to see irqfds fire.
+const XEN_BINS_X86: &[&str] = &["xen-hvmctx"];
 const XENSTORE_LINKS: &[&str] = &[
     "read", "write", "ls", "list", "rm", "exists", "watch", "chmod",
 ];
@@ -124,7 +125,7 @@ fn assemble(ctx: &Ctx, dist: &Dist, root: &Path, init: &Path, items: &[Item]) ->
             "run",
             "root",
             "etc/xen",
-            "usr/lib/x86_64-linux-gnu",
+            &format!("usr/lib/{}", dist.arch.tuple()),
             "usr/lib64",
             "usr/bin",
             "usr/sbin",
@@ -145,16 +146,27 @@ fn assemble(ctx: &Ctx, dist: &Dist, root: &Path, init: &Path, items: &[Item]) ->
         .find(|b| b.exists())
         .ok_or_else(|| crate::ctx::Error("busybox-static unpacked no busybox".into()))?;
     put(root, &busybox, "/bin/busybox")?;
-    let applets = cmd(&busybox).arg("--list").read()?;
-    for a in applets.lines().filter(|a| !a.is_empty() && *a != "busybox") {
-        let p = root.join("bin").join(a);
-        if !p.exists() {
-            symlink("busybox", p)?;
+    if dist.arch.is_host() {
+        let applets = cmd(&busybox).arg("--list").read()?;
+        for a in applets.lines().filter(|a| !a.is_empty() && *a != "busybox") {
+            let p = root.join("bin").join(a);
+            if !p.exists() {
+                symlink("busybox", p)?;
+            }
         }
+    } else {
+        // Another architecture's busybox cannot list its applets here:
+        // init links them (`busybox --install -s`) before anything else.
+        symlink("busybox", root.join("bin/sh"))?;
     }
     let mut dynamic = Vec::new();
     let libexec = dist.libexec();
-    for b in XEN_BINS {
+    let x86: &[&str] = if dist.arch == Arch::X86_64 {
+        XEN_BINS_X86
+    } else {
+        &[]
+    };
+    for b in XEN_BINS.iter().chain(x86) {
         let dst = format!("{libexec}/bin/{b}");
         put(root, &x.join(dst.trim_start_matches('/')), &dst)?;
         dynamic.push(x.join(dst.trim_start_matches('/')));
@@ -164,14 +176,18 @@ fn assemble(ctx: &Ctx, dist: &Dist, root: &Path, init: &Path, items: &[Item]) ->
     for l in XENSTORE_LINKS {
         symlink("xenstore", root.join(format!("usr/bin/xenstore-{l}")))?;
     }
-    let hvmloader = format!("{libexec}/boot/hvmloader");
-    put(root, &x.join(hvmloader.trim_start_matches('/')), &hvmloader)?;
+    if dist.arch.is_host() {
+        // x86's HVM firmware loader (Arm guests boot their kernel directly).
+        let hvmloader = format!("{libexec}/boot/hvmloader");
+        put(root, &x.join(hvmloader.trim_start_matches('/')), &hvmloader)?;
+    }
     put(root, &x.join("etc/xen/xl.conf"), "/etc/xen/xl.conf")?;
     let search = library_dirs(dist);
     // xl's pthread_cancel loads libgcc_s at run time: no NEEDED names it.
     let gcc_s = find_library(&search, "libgcc_s.so.1")
         .ok_or_else(|| crate::ctx::Error("libgcc_s.so.1 not found for the dom0 image".into()))?;
-    put(root, &gcc_s, "/usr/lib/x86_64-linux-gnu/libgcc_s.so.1")?;
+    let libdir = format!("/usr/lib/{}", dist.arch.tuple());
+    put(root, &gcc_s, &format!("{libdir}/libgcc_s.so.1"))?;
     put(root, init, "/init")?;
     for it in items {
         put(root, &it.src, &it.dst)?;
@@ -179,7 +195,7 @@ fn assemble(ctx: &Ctx, dist: &Dist, root: &Path, init: &Path, items: &[Item]) ->
             dynamic.push(it.src.clone());
         }
     }
-    copy_libraries(&search, root, &dynamic)?;
+    copy_libraries(dist.arch, &search, root, &dynamic)?;
     // Executables stay executable.
     for f in walk_files(root)? {
         let meta = std::fs::symlink_metadata(&f)?;
@@ -232,13 +248,14 @@ fn walk_files(d: &Path) -> Result<Vec<PathBuf>> {
 /// unpacked packages first; the host's own only for the host's release
 /// (another release's dom0 must not mix in the host's C library).
 fn library_dirs(dist: &Dist) -> Vec<PathBuf> {
+    let t = dist.arch.tuple();
     let mut dirs = vec![
-        dist.root.join("usr/lib/x86_64-linux-gnu"),
-        dist.root.join("lib/x86_64-linux-gnu"),
+        dist.root.join(format!("usr/lib/{t}")),
+        dist.root.join(format!("lib/{t}")),
     ];
-    if dist.release.is_host() {
-        dirs.push(PathBuf::from("/lib/x86_64-linux-gnu"));
-        dirs.push(PathBuf::from("/usr/lib/x86_64-linux-gnu"));
+    if dist.is_host() {
+        dirs.push(PathBuf::from(format!("/lib/{t}")));
+        dirs.push(PathBuf::from(format!("/usr/lib/{t}")));
     }
     dirs
 }
@@ -269,14 +286,15 @@ fn needed(elf: &Path) -> Result<Vec<String>> {
 
 /// Copies every shared library the binaries need (their `DT_NEEDED`
 /// closure, found in `dirs`) and the dynamic loader to Debian's paths.
-fn copy_libraries(dirs: &[PathBuf], root: &Path, bins: &[PathBuf]) -> Result<()> {
+fn copy_libraries(arch: Arch, dirs: &[PathBuf], root: &Path, bins: &[PathBuf]) -> Result<()> {
+    let libdir = format!("/usr/lib/{}", arch.tuple());
     let mut seen = BTreeSet::new();
     let mut queue: Vec<(PathBuf, String)> = bins
         .iter()
         .map(|b| (b.clone(), b.display().to_string()))
         .collect();
     let mut missing = Vec::new();
-    let loader = "ld-linux-x86-64.so.2";
+    let loader = arch.loader();
     seen.insert(loader.to_string());
     while let Some((elf, who)) = queue.pop() {
         for n in needed(&elf)? {
@@ -285,7 +303,7 @@ fn copy_libraries(dirs: &[PathBuf], root: &Path, bins: &[PathBuf]) -> Result<()>
             }
             match find_library(dirs, &n) {
                 Some(p) => {
-                    put(root, &p, &format!("/usr/lib/x86_64-linux-gnu/{n}"))?;
+                    put(root, &p, &format!("{libdir}/{n}"))?;
                     queue.push((p, n));
                 }
                 None => missing.push(format!("{n} (needed by {who})")),
@@ -304,10 +322,9 @@ fn copy_libraries(dirs: &[PathBuf], root: &Path, bins: &[PathBuf]) -> Result<()>
     }
     let ld = find_library(dirs, loader)
         .ok_or_else(|| crate::ctx::Error(format!("{loader} not found for the dom0 image")))?;
-    put(root, &ld, &format!("/usr/lib/x86_64-linux-gnu/{loader}"))?;
-    symlink(
-        format!("../lib/x86_64-linux-gnu/{loader}"),
-        root.join("usr/lib64").join(loader),
-    )?;
+    put(root, &ld, &format!("{libdir}/{loader}"))?;
+    // The ELF interpreter path, a link to the multiarch copy.
+    let (link, target) = arch.loader_link();
+    symlink(target, root.join(link.trim_start_matches('/')))?;
     Ok(())
 }

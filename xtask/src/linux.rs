@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use crate::arch::Arch;
 use crate::ctx::{Ctx, Key, Result};
 use crate::deps;
 use crate::sh::cmd;
@@ -85,18 +86,20 @@ pub fn uapi_headers(ctx: &Ctx, src: &Source) -> Result<PathBuf> {
 pub struct Kernel {
     /// The key of the build (its inputs' hash).
     pub key: String,
-    /// `arch/x86/boot/bzImage`.
-    pub bzimage: PathBuf,
+    /// The image the bootloader takes: `arch/x86/boot/bzImage`,
+    /// `arch/arm64/boot/Image`.
+    pub image: PathBuf,
     /// The `O=` build tree, configured and built: modules build against it.
     pub build: PathBuf,
     /// `make` variables every kernel and module build uses (LLVM=1, the Rust toolchain).
     pub make_vars: Vec<String>,
 }
 
-/// The Rust toolchain variables the kernel needs: Debian's rustc 1.96 and
-/// its library source (the rustup toolchains ship no rust-src), and our
-/// bindgen-cli.
-pub fn make_vars(ctx: &Ctx) -> Result<Vec<String>> {
+/// The variables every build for `arch` needs: `ARCH=`, `LLVM=1` (clang
+/// cross-compiles to any architecture with no cross toolchain), Debian's
+/// rustc 1.96 and its library source (the rustup toolchains ship no
+/// rust-src), and our bindgen-cli.
+pub fn make_vars(ctx: &Ctx, arch: Arch) -> Result<Vec<String>> {
     let v = cmd("/usr/bin/rustc").arg("--version").read()?;
     let ver = v.split_whitespace().nth(1).unwrap_or_default().to_string();
     let lib = format!("/usr/src/rustc-{ver}/library");
@@ -104,6 +107,7 @@ pub fn make_vars(ctx: &Ctx) -> Result<Vec<String>> {
         crate::bail!("{lib} missing: rust-web-src must match rustc-web {ver}");
     }
     Ok(vec![
+        format!("ARCH={}", arch.kernel_arch()),
         "LLVM=1".into(),
         "RUSTC=/usr/bin/rustc".into(),
         "HOSTRUSTC=/usr/bin/rustc".into(),
@@ -113,31 +117,49 @@ pub fn make_vars(ctx: &Ctx) -> Result<Vec<String>> {
     ])
 }
 
-/// Configures (tinyconfig + `tests/dom0/kernel.config`) and builds the dom0
-/// kernel, cached by the source version, the fragment and the toolchain.
-pub fn kernel(ctx: &Ctx, src: &Source) -> Result<Kernel> {
-    let fragment = ctx.root.join("tests/dom0/kernel.config");
-    let vars = make_vars(ctx)?;
+/// Configures (tinyconfig + `tests/dom0/kernel.config` +
+/// `tests/dom0/kernel-<arch>.config`) and builds the dom0 kernel for
+/// `arch`, cached by the source version, the fragments and the toolchain.
+pub fn kernel(ctx: &Ctx, src: &Source, arch: Arch) -> Result<Kernel> {
+    let fragments = [
+        ctx.root.join("tests/dom0/kernel.config"),
+        ctx.root.join(format!("tests/dom0/kernel-{}.config", arch.name())),
+    ];
+    let vars = make_vars(ctx, arch)?;
     let rustc = cmd("/usr/bin/rustc").arg("-vV").read()?;
     let key = Key::new("kernel")
         .str(&src.version)
-        .file(&fragment)?
+        .file(&fragments[0])?
+        .file(&fragments[1])?
         .str(&rustc)
         .str(deps::BINDGEN_VERSION)
         .str(&vars.join(" "))
         .finish();
-    let dir = ctx.cache.join("kernel").join(&key);
+    // Each architecture's builds apart: one never evicts the other's.
+    let dir = if arch.is_host() {
+        ctx.cache.join("kernel").join(&key)
+    } else {
+        ctx.cache.join(format!("kernel-{}", arch.name())).join(&key)
+    };
     let build = dir.join("build");
-    let log = ctx.log("kernel.log");
+    let log = ctx.log(&if arch.is_host() {
+        "kernel.log".to_string()
+    } else {
+        format!("kernel-{}.log", arch.name())
+    });
+    let image = arch.kernel_image().rsplit('/').next().unwrap_or_default();
     ctx.step(
-        "kernel: Linux 6.12 dom0 with Rust (tinyconfig + fragment)",
+        &format!(
+            "kernel: Linux 6.12 dom0 with Rust for {} (tinyconfig + fragments)",
+            arch.name()
+        ),
         || {
             let built = ctx.cached(&dir, &key, |_| {
                 let _ = std::fs::remove_file(&log);
                 let make = |targets: &[&str]| make_in(src, &build, &vars, targets);
-                configure(src, &build, &fragment, &vars, &log)?;
+                configure(src, &build, &fragments, &vars, &log)?;
                 make(&["rustavailable"]).run_logged(&log, "make rustavailable")?;
-                make(&["-j", &jobs(), "bzImage", "modules"])
+                make(&["-j", &jobs(), image, "modules"])
                     .run_logged(&log, "building the kernel")?;
                 Ok(())
             })?;
@@ -150,7 +172,7 @@ pub fn kernel(ctx: &Ctx, src: &Source) -> Result<Kernel> {
     )?;
     Ok(Kernel {
         key: key.clone(),
-        bzimage: build.join("arch/x86/boot/bzImage"),
+        image: build.join(arch.kernel_image()),
         build,
         make_vars: vars,
     })
@@ -171,13 +193,13 @@ pub fn make_in(
         .args(targets)
 }
 
-/// Configures a kernel build in `build`: `make tinyconfig`, the fragment
-/// merged on top, `olddefconfig`, and a check that every option the
-/// fragment sets survived.
+/// Configures a kernel build in `build`: `make tinyconfig`, the fragments
+/// merged on top in order, `olddefconfig`, and a check that every option
+/// the fragments set survived.
 pub fn configure(
     src: &Source,
     build: &std::path::Path,
-    fragment: &std::path::Path,
+    fragments: &[PathBuf],
     vars: &[String],
     log: &std::path::Path,
 ) -> Result<()> {
@@ -186,11 +208,14 @@ pub fn configure(
         .args(["-m", "-O"])
         .arg(build)
         .arg(build.join(".config"))
-        .arg(fragment)
+        .args(fragments)
         .dir(&src.dir)
-        .run_logged(log, "merging the config fragment")?;
+        .run_logged(log, "merging the config fragments")?;
     make_in(src, build, vars, &["olddefconfig"]).run_logged(log, "make olddefconfig")?;
-    check_config(&build.join(".config"), fragment)
+    for f in fragments {
+        check_config(&build.join(".config"), f)?;
+    }
+    Ok(())
 }
 
 /// Parallel jobs for builds: the number of CPUs.
@@ -222,7 +247,11 @@ fn check_config(config: &std::path::Path, fragment: &std::path::Path) -> Result<
         }
     }
     if !lost.is_empty() {
-        crate::bail!("kernel options of tests/dom0/kernel.config lost by olddefconfig (a dependency is missing): {}", lost.join(", "));
+        crate::bail!(
+            "kernel options of {} lost by olddefconfig (a dependency is missing): {}",
+            fragment.display(),
+            lost.join(", ")
+        );
     }
     Ok(())
 }

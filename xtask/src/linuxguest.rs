@@ -126,7 +126,7 @@ fn kernel(ctx: &Ctx, src: &Source) -> Result<PathBuf> {
         || {
             let built = ctx.cached(&dir, &key, |_| {
                 let _ = std::fs::remove_file(&log);
-                linux::configure(src, &build, &fragment, &[], &log)?;
+                linux::configure(src, &build, std::slice::from_ref(&fragment), &[], &log)?;
                 linux::make_in(src, &build, &[], &["-j", &linux::jobs(), "bzImage"])
                     .run_logged(&log, "building the guest kernel")?;
                 Ok(())

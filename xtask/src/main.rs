@@ -5,7 +5,9 @@
 //! `cargo xtask test`; each installs and builds what it needs, caching
 //! under `target/testbed` (or `$XDM_CACHE`), and prints the time per step.
 
+mod arch;
 mod bench;
+mod cross;
 mod ctx;
 mod deps;
 mod fuzz;
@@ -41,10 +43,11 @@ usage: cargo xtask <command>
                 Debian's QEMU of that release; default 4.17)
   fuzz [SECS]   fuzz each target for SECS seconds (default 20, as in test)
 
-  vm [--xen 4.17|4.20] [--suite NAME]... [--shell] [--timeout SECS]
-     [--patched | --test-retired | --bench-image]
+  vm [--xen 4.17|4.20] [--arch x86_64|arm64] [--suite NAME]... [--shell]
+     [--timeout SECS] [--patched | --test-retired | --bench-image]
                 boot the test bed, run suites in dom0 (or give a dom0 shell);
-                Xen 4.17 (Debian 12) unless --xen says otherwise
+                Xen 4.17 (Debian 12) on x86_64 unless --xen or --arch say
+                otherwise (arm64: Xen 4.17 only)
   install-lib [--prefix DIR] [--destdir DIR] [--includedir DIR]
                 install the drop-in libxendevicemodel.so.1 and its pkg-config file
   dkms-tree DIR write privcmd-restrict's source tree for DKMS
@@ -72,7 +75,7 @@ fn main() -> ExitCode {
         "kernel" => (|| {
             deps::all(&ctx)?;
             let src = linux::source(&ctx)?;
-            linux::kernel(&ctx, &src).map(|k| println!("{}", k.bzimage.display()))
+            linux::kernel(&ctx, &src, arch::Arch::X86_64).map(|k| println!("{}", k.image.display()))
         })(),
         "abi-freeze" => abi_freeze(&ctx, rest),
         "test" => test(&ctx, rest),
@@ -163,9 +166,11 @@ fn vm_cmd(ctx: &Ctx, rest: &[String]) -> Result<()> {
     let mut patched = false;
     let mut test_retired = false;
     let mut release = xen::Release::Xen417;
+    let mut arch = arch::Arch::X86_64;
     let mut it = rest.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
+            "--arch" => arch = arch::Arch::parse(it.next().ok_or_else(|| ctx::Error("vm: --arch needs an architecture (x86_64 or arm64)".into()))?)?,
             "--xen" => release = xen::Release::parse(it.next().ok_or_else(|| ctx::Error("vm: --xen needs a release (4.17 or 4.20)".into()))?)?,
             "--suite" => suites.push(it.next().ok_or_else(|| ctx::Error("vm: --suite needs a name".into()))?.clone()),
             "--shell" => shell = true,
@@ -179,7 +184,7 @@ fn vm_cmd(ctx: &Ctx, rest: &[String]) -> Result<()> {
                 let v = it.next().ok_or_else(|| ctx::Error("vm: --timeout needs seconds".into()))?;
                 timeout = v.parse().map_err(|_| ctx::Error(format!("vm: --timeout {v}: not a number of seconds")))?;
             }
-            other => bail!("vm: unexpected argument `{other}` (--xen 4.17|4.20, --suite NAME, --shell, --timeout SECS, --bench-image, --patched, --test-retired)"),
+            other => bail!("vm: unexpected argument `{other}` (--xen 4.17|4.20, --arch x86_64|arm64, --suite NAME, --shell, --timeout SECS, --bench-image, --patched, --test-retired)"),
         }
     }
     if release != xen::Release::Xen417 && patched {
@@ -188,7 +193,14 @@ fn vm_cmd(ctx: &Ctx, rest: &[String]) -> Result<()> {
     if suites.is_empty() && !shell {
         bail!("vm: name a suite (--suite xen-smoke) or ask for --shell");
     }
-    let bed = if patched {
+    if arch == arch::Arch::Arm64 && (release != xen::Release::Xen417 || bench_image || test_retired) {
+        bail!("vm: the arm64 bed runs Xen 4.17, unpatched or --patched (no --bench-image, --test-retired)");
+    }
+    let bed = if arch == arch::Arch::Arm64 {
+        deps::all(ctx)?;
+        let src = linux::source(ctx)?;
+        testbed::prepare_arm64(ctx, &src, patched)?
+    } else if patched {
         deps::all(ctx)?;
         let src = linux::source(ctx)?;
         let (mut bed, p) = testbed::prepare_patched(ctx, &src)?;
@@ -209,10 +221,15 @@ fn vm_cmd(ctx: &Ctx, rest: &[String]) -> Result<()> {
         vm::run(ctx, &cfg)?;
         return Ok(());
     }
+    let on = if arch.is_host() {
+        String::new()
+    } else {
+        format!(", {}", arch.name())
+    };
     let label = match (test_retired, patched) {
         (true, _) => "vm (Xen 4.17, test-only, DMOP 20 retired)".to_string(),
-        (_, true) => "vm (Xen 4.17 patched)".to_string(),
-        _ => format!("vm ({})", bed.release.label()),
+        (_, true) => format!("vm (Xen 4.17 patched{on})"),
+        _ => format!("vm ({}{on})", bed.release.label()),
     };
     testbed::run_suites(ctx, &bed, &label, &names, Duration::from_secs(timeout))
 }

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::arch::Arch;
 use crate::ctx::{Ctx, Key, Result};
 use crate::linux::Kernel;
 use crate::sh::cmd;
@@ -32,8 +33,9 @@ pub struct Modules {
     pub hcbench: PathBuf,
 }
 
-/// Builds `privcmd_restrict.ko` and its KUnit test module.
-pub fn build(ctx: &Ctx, kernel: &Kernel, kernel_key: &str) -> Result<Modules> {
+/// Builds `privcmd_restrict.ko` and its KUnit test module against
+/// `kernel` (built for `arch`).
+pub fn build(ctx: &Ctx, kernel: &Kernel, kernel_key: &str, arch: Arch) -> Result<Modules> {
     let key = Key::new("privcmd-restrict")
         .str(kernel_key)
         .dir(&ctx.root.join("privcmd-restrict/src"))?
@@ -41,30 +43,37 @@ pub fn build(ctx: &Ctx, kernel: &Kernel, kernel_key: &str) -> Result<Modules> {
         .file(&ctx.root.join("privcmd-restrict/Kbuild"))?
         .dir(&ctx.root.join("dmop-abi/src/abi"))?
         .finish();
-    let dir = ctx.cache.join("module").join(&key);
+    // Each architecture's builds apart: one never evicts the other's.
+    let (dir, log) = if arch.is_host() {
+        (ctx.cache.join("module").join(&key), ctx.log("module.log"))
+    } else {
+        (
+            ctx.cache.join(format!("module-{}", arch.name())).join(&key),
+            ctx.log(&format!("module-{}.log", arch.name())),
+        )
+    };
     let src = dir.join("src");
     ctx.step(
-        "module: build privcmd-restrict against the dom0 kernel",
+        &format!(
+            "module: build privcmd-restrict against the {} dom0 kernel",
+            arch.name()
+        ),
         || {
             let built = ctx.cached(&dir, &key, |_| {
                 copy_sources(&ctx.root, &src)?;
                 // The log is appended to: start it afresh, so that the warning
                 // check below reads this build's output only.
-                let _ = std::fs::remove_file(ctx.log("module.log"));
+                let _ = std::fs::remove_file(&log);
                 cmd("make")
                     .arg("-C")
                     .arg(&kernel.build)
                     .arg(format!("M={}", src.display()))
                     .args(&kernel.make_vars)
                     .args(["W=1", "PRM_BENCH=1", "modules"])
-                    .run_logged(&ctx.log("module.log"), "building the module")?;
+                    .run_logged(&log, "building the module")?;
                 // The kernel's Rust lints are warnings; here they are errors.
-                let log = std::fs::read_to_string(ctx.log("module.log"))?;
-                if log.contains("warning:") {
-                    crate::bail!(
-                        "the module built with warnings; see {}",
-                        ctx.log("module.log").display()
-                    );
+                if std::fs::read_to_string(&log)?.contains("warning:") {
+                    crate::bail!("the module built with warnings; see {}", log.display());
                 }
                 Ok(())
             })?;
@@ -75,7 +84,10 @@ pub fn build(ctx: &Ctx, kernel: &Kernel, kernel_key: &str) -> Result<Modules> {
             })
         },
     )?;
-    lint(ctx, kernel)?;
+    if arch.is_host() {
+        // The sources' style, once (it does not depend on the architecture).
+        lint(ctx, kernel)?;
+    }
     Ok(Modules {
         module: src.join("privcmd_restrict.ko"),
         kunit: src.join("privcmd_restrict_kunit.ko"),

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::ctx::{Ctx, Result};
+use crate::arch::Arch;
 use crate::image::{self, Item};
 use crate::linux::{self, Kernel, Source};
 use crate::sh::cmd;
@@ -15,6 +16,8 @@ use crate::{deps, guest};
 
 /// A prepared test bed.
 pub struct Bed {
+    /// The architecture it boots.
+    pub arch: Arch,
     /// The dom0 kernel.
     pub kernel: Kernel,
     /// The dom0 initramfs with every suite.
@@ -31,26 +34,30 @@ pub struct Bed {
 /// C programs of `tests/dom0/c` built for dom0, against Xen's headers and Debian's libraries.
 pub const DOM0_C_PROGRAMS: &[&str] = &["dmcheck"];
 
-/// The project's programs that run in dom0, built for the host (dom0 runs
-/// the same Debian userspace).
-pub fn dom0_programs(ctx: &Ctx) -> Result<Vec<Item>> {
+/// The project's packages that run in dom0.
+const DOM0_PACKAGES: &[&str] = &["xdm-suites", "xendevicemodel-c", "xen-thin-dm"];
+
+/// The project's programs that run in dom0, built for `dist`'s
+/// architecture (on x86_64, for the host: dom0 runs the same Debian
+/// userspace).
+pub fn dom0_programs(ctx: &Ctx, dist: &Dist) -> Result<Vec<Item>> {
+    if dist.arch.is_host() {
+        host_programs(ctx)
+    } else {
+        cross_programs(ctx, dist)
+    }
+}
+
+/// dom0's programs built for the host.
+pub fn host_programs(ctx: &Ctx) -> Result<Vec<Item>> {
     let rel = ctx.root.join("target/release");
     let c_dir = ctx.cache.join("dom0-c");
     ctx.step("host: build the dom0 programs (release)", || {
-        cmd("cargo")
-            .args([
-                "build",
-                "-q",
-                "--release",
-                "-p",
-                "xdm-suites",
-                "-p",
-                "xendevicemodel-c",
-                "-p",
-                "xen-thin-dm",
-            ])
-            .dir(&ctx.root)
-            .run()?;
+        let mut c = cmd("cargo").args(["build", "-q", "--release"]);
+        for p in DOM0_PACKAGES {
+            c = c.args(["-p", p]);
+        }
+        c.dir(&ctx.root).run()?;
         // C programs built against Xen 4.17's headers and Debian's libraries.
         std::fs::create_dir_all(&c_dir)?;
         for prog in DOM0_C_PROGRAMS {
@@ -63,6 +70,47 @@ pub fn dom0_programs(ctx: &Ctx) -> Result<Vec<Item>> {
         }
         Ok("built".into())
     })?;
+    dom0_items(ctx, &rel, &c_dir)
+}
+
+/// dom0's programs for another architecture ([`crate::cross`]); the C
+/// programs with gcc's cross compiler, against the release's own headers
+/// and libraries.
+fn cross_programs(ctx: &Ctx, dist: &Dist) -> Result<Vec<Item>> {
+    let arch = dist.arch;
+    let c_dir = ctx.cache.join("dom0-c").join(arch.name());
+    let mut rel = PathBuf::new();
+    ctx.step(
+        &format!("{}: cross-build the dom0 programs (release)", arch.name()),
+        || {
+            rel = crate::cross::cargo_build(ctx, dist, DOM0_PACKAGES)?;
+            std::fs::create_dir_all(&c_dir)?;
+            let libs = dist.root.join("usr/lib").join(arch.tuple());
+            for prog in DOM0_C_PROGRAMS {
+                cmd(format!("{}-gcc", arch.tuple()))
+                    .args(["-O2", "-Wall", "-Werror", "-o"])
+                    .arg(c_dir.join(prog))
+                    .arg(ctx.root.join(format!("tests/dom0/c/{prog}.c")))
+                    .arg("-I")
+                    .arg(dist.root.join("usr/include"))
+                    .arg("-L")
+                    .arg(&libs)
+                    .arg(format!("-Wl,-rpath-link,{}", libs.display()))
+                    .arg("-lxendevicemodel")
+                    .run_logged(
+                        &ctx.log(&format!("dom0-c-{}.log", arch.name())),
+                        &format!("compiling {prog} for {}", arch.name()),
+                    )?;
+            }
+            Ok(format!("built for {}", arch.rust_target()))
+        },
+    )?;
+    dom0_items(ctx, &rel, &c_dir)
+}
+
+/// The image's entries for the programs built into `rel` (Rust) and
+/// `c_dir` (C), and the suites' scripts.
+fn dom0_items(ctx: &Ctx, rel: &std::path::Path, c_dir: &std::path::Path) -> Result<Vec<Item>> {
     let mut items = vec![
         Item::new(rel.join("xdm-suite"), "/usr/bin/xdm-suite"),
         Item::new(rel.join("xen-thin-dm"), "/usr/libexec/xdm/xen-thin-dm"),
@@ -187,7 +235,7 @@ fn prepare_image(
     name: &str,
     extra: impl FnOnce(&Dist, &crate::linuxguest::LinuxGuest) -> Result<Vec<Item>>,
 ) -> Result<Bed> {
-    let kernel = linux::kernel(ctx, src)?;
+    let kernel = linux::kernel(ctx, src, Arch::X86_64)?;
     // The guests are built once, from the host release's packages, and
     // booted on every release.
     let base = xen::dist(ctx, Release::Xen417)?;
@@ -197,8 +245,8 @@ fn prepare_image(
     };
     let dist = other.as_ref().unwrap_or(&base);
     let guests = guest::build(ctx)?;
-    let modules = crate::module::build(ctx, &kernel, &kernel.key)?;
-    let mut items = dom0_programs(ctx)?;
+    let modules = crate::module::build(ctx, &kernel, &kernel.key, Arch::X86_64)?;
+    let mut items = dom0_programs(ctx, dist)?;
     items.push(Item::new(guests.test, "/guests/testguest.elf"));
     items.push(Item::new(guests.bench, "/guests/benchguest.elf"));
     let linux_guest = crate::linuxguest::build(ctx, src, &base)?;
@@ -227,11 +275,60 @@ fn prepare_image(
     let name = format!("{name}-{}", release.version());
     let initrd = image::initramfs(ctx, dist, &name, &items)?;
     Ok(Bed {
+        arch: Arch::X86_64,
         kernel,
         initrd,
-        xen: dist.xen.clone(),
+        xen: dist
+            .xen
+            .clone()
+            .ok_or_else(|| crate::ctx::Error("the x86_64 packages had no hypervisor".into()))?,
         release,
         tag: release.version().to_string(),
+    })
+}
+
+/// The arm64 bed: Xen 4.17 built for arm64 with IOREQ_SERVER (Debian's
+/// source; with `patched`, the xen-patches series applied), the project's
+/// Linux 6.12 cross-built for arm64 as dom0, Debian 12's arm64 Xen tools
+/// and userspace, and the project's programs cross-built. The guests'
+/// kernel is dom0's own (a paused guest never runs it).
+pub fn prepare_arm64(ctx: &Ctx, src: &Source, patched: bool) -> Result<Bed> {
+    let arch = Arch::Arm64;
+    let release = Release::Xen417;
+    let kernel = linux::kernel(ctx, src, arch)?;
+    let dist = xen::dist_for(ctx, release, arch)?;
+    let xen = if patched {
+        let host = xen::dist(ctx, release)?;
+        crate::xenpatch::build(ctx, &host)?.xen_arm64
+    } else {
+        crate::xenpatch::build_arm64_unpatched(ctx)?
+    };
+    let modules = crate::module::build(ctx, &kernel, &kernel.key, arch)?;
+    let mut items = dom0_programs(ctx, &dist)?;
+    items.push(Item::new(kernel.image.clone(), "/guests/arm64-guest.Image"));
+    items.push(Item::new(modules.module, "/lib/xdm/privcmd_restrict.ko"));
+    items.push(Item::new(
+        modules.kunit,
+        "/lib/xdm/privcmd_restrict_kunit.ko",
+    ));
+    items.push(Item::new(
+        ctx.root.join("tests/dom0/setup"),
+        "/etc/xdm/setup",
+    ));
+    let name = format!(
+        "{}-{}{}",
+        arch.name(),
+        release.version(),
+        if patched { "-patched" } else { "" }
+    );
+    let initrd = image::initramfs(ctx, &dist, &name, &items)?;
+    Ok(Bed {
+        arch,
+        kernel,
+        initrd,
+        xen,
+        release,
+        tag: name,
     })
 }
 
@@ -239,7 +336,8 @@ fn prepare_image(
 pub fn config(bed: &Bed, suites: &[&str], timeout: Duration, log: &str) -> VmConfig {
     VmConfig {
         xen: bed.xen.clone(),
-        kernel: bed.kernel.bzimage.clone(),
+        arch: bed.arch,
+        kernel: bed.kernel.image.clone(),
         initrd: bed.initrd.clone(),
         suites: suites.iter().map(|s| s.to_string()).collect(),
         dom0_args: Vec::new(),
@@ -260,7 +358,7 @@ pub fn run_suites(
     suites: &[&str],
     timeout: Duration,
 ) -> Result<()> {
-    let log = format!("vm-{}-{}.log", bed.release.version(), suites.join("+"));
+    let log = format!("vm-{}-{}.log", bed.tag, suites.join("+"));
     ctx.step(&format!("{label}: {}", suites.join(", ")), || {
         let run = vm::run(ctx, &config(bed, suites, timeout, &log))?;
         vm::print_summary(&run);

@@ -15,17 +15,17 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::arch::Arch;
 use crate::ctx::{Context, Ctx, Error, Result};
 use crate::sh::tail;
 
-/// The QEMU binary.
-pub const QEMU: &str = "qemu-system-x86_64";
-
 /// What to boot and run.
 pub struct VmConfig {
-    /// The hypervisor (ELF).
+    /// The architecture: which QEMU, machine and boot protocol.
+    pub arch: Arch,
+    /// The hypervisor (x86_64: multiboot ELF; arm64: its Image).
     pub xen: PathBuf,
-    /// dom0's bzImage.
+    /// dom0's kernel (bzImage, Image).
     pub kernel: PathBuf,
     /// dom0's initramfs.
     pub initrd: PathBuf,
@@ -231,9 +231,11 @@ pub fn fold(suites: &mut Vec<SuiteResult>, ev: &Event, line: &str) {
     }
 }
 
+/// dom0's memory and vCPUs, on Xen's command line.
+const DOM0_SIZE: &str = "dom0_mem=1024M,max:1024M dom0_max_vcpus=1";
+
 /// The QEMU command line.
 pub fn qemu_command(cfg: &VmConfig) -> Command {
-    let xen_args = "console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all dom0_mem=1024M,max:1024M dom0_max_vcpus=1";
     // panic_on_warn: a kernel warning (the page allocator's on an oversized
     // request, a lockdep report) ends the run as a dom0 panic, not a log line.
     let mut dom0 = vec![
@@ -251,7 +253,12 @@ pub fn qemu_command(cfg: &VmConfig) -> Command {
         dom0.push("xdm.shell=1".into());
     }
     dom0.extend(cfg.dom0_args.iter().cloned());
-    let mut c = Command::new(QEMU);
+    if cfg.arch == Arch::Arm64 {
+        return qemu_command_arm64(cfg, &dom0);
+    }
+    let xen_args =
+        format!("console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all {DOM0_SIZE}");
+    let mut c = Command::new(cfg.arch.qemu().0);
     c.args([
         "-accel",
         "tcg",
@@ -288,6 +295,61 @@ pub fn qemu_command(cfg: &VmConfig) -> Command {
     c
 }
 
+/// Where QEMU's guest-loader puts dom0's kernel and initramfs in the `virt`
+/// machine's RAM, which starts at 1 GiB. QEMU puts Xen at its start and
+/// the device tree 128 MiB in (where an `-initrd` would go): the kernel
+/// goes 32 MiB above that, the initramfs 160 MiB above the kernel.
+const ARM64_KERNEL_AT: u64 = 0x4a00_0000;
+const ARM64_INITRD_AT: u64 = 0x5400_0000;
+
+/// arm64: `virt` with EL2 (Xen runs there) and GICv3, Xen as the kernel
+/// QEMU boots (it takes QEMU's device tree), dom0's kernel and initramfs
+/// as device-tree boot modules placed by QEMU's `guest-loader` (the
+/// `multiboot,module` nodes Xen on Arm reads), dom0's command line as its
+/// kernel module's `bootargs`.
+fn qemu_command_arm64(cfg: &VmConfig, dom0: &[String]) -> Command {
+    // QEMU's option syntax doubles a comma inside a value.
+    let bootargs = dom0.join(" ").replace(',', ",,");
+    let mut c = Command::new(cfg.arch.qemu().0);
+    c.args([
+        "-accel",
+        "tcg",
+        "-machine",
+        "virt,virtualization=on,gic-version=3",
+        "-cpu",
+        "cortex-a57",
+        "-smp",
+        "2",
+        "-m",
+        "3072",
+        "-display",
+        "none",
+        "-nodefaults",
+        "-monitor",
+        "none",
+        "-serial",
+        "stdio",
+        "-no-reboot",
+    ])
+    .arg("-kernel")
+    .arg(&cfg.xen)
+    .arg("-append")
+    .arg(format!(
+        "console=dtuart loglvl=all guest_loglvl=all {DOM0_SIZE}"
+    ))
+    .arg("-device")
+    .arg(format!(
+        "guest-loader,addr={ARM64_KERNEL_AT:#x},kernel={},bootargs={bootargs}",
+        cfg.kernel.display().to_string().replace(',', ",,")
+    ))
+    .arg("-device")
+    .arg(format!(
+        "guest-loader,addr={ARM64_INITRD_AT:#x},initrd={}",
+        cfg.initrd.display().to_string().replace(',', ",,")
+    ));
+    c
+}
+
 /// Kills QEMU (its whole process group) when dropped.
 struct Guard {
     child: Child,
@@ -308,7 +370,7 @@ impl Drop for Guard {
     }
 }
 
-fn spawn(mut c: Command, group: bool) -> Result<Guard> {
+fn spawn(mut c: Command, group: bool, arch: Arch) -> Result<Guard> {
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         c.pre_exec(move || {
@@ -319,9 +381,10 @@ fn spawn(mut c: Command, group: bool) -> Result<Guard> {
             Ok(())
         });
     }
-    let child = c.spawn().ctx(format!(
-        "cannot start {QEMU} (is qemu-system-x86 installed?)"
-    ))?;
+    let (qemu, pkg) = arch.qemu();
+    let child = c
+        .spawn()
+        .ctx(format!("cannot start {qemu} (is {pkg} installed?)"))?;
     Ok(Guard { child, group })
 }
 
@@ -343,7 +406,7 @@ pub fn run(ctx: &Ctx, cfg: &VmConfig) -> Result<VmRun> {
         c.stdin(Stdio::inherit())
             .stdout(Stdio::inherit())
             .stderr(Stdio::inherit());
-        let mut g = spawn(c, false)?;
+        let mut g = spawn(c, false, cfg.arch)?;
         let qemu_pid = g.child.id();
         let st = g.child.wait()?;
         return Ok(VmRun {
@@ -364,7 +427,7 @@ pub fn run(ctx: &Ctx, cfg: &VmConfig) -> Result<VmRun> {
     c.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut g = spawn(c, true)?;
+    let mut g = spawn(c, true, cfg.arch)?;
     let qemu_pid = g.child.id();
     let mut file = std::fs::File::create(&log).ctx(format!("creating {}", log.display()))?;
     let (tx, rx) = mpsc::channel::<String>();
@@ -433,8 +496,14 @@ pub fn run(ctx: &Ctx, cfg: &VmConfig) -> Result<VmRun> {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
-    // Drain what is buffered, for the log.
-    while let Ok(line) = rx.try_recv() {
+    // Drain what is buffered, for the log; after a crash, what follows
+    // within a second too (the panic's reason comes after its first line).
+    let linger = if matches!(outcome, Outcome::Crash(_)) {
+        Duration::from_secs(1)
+    } else {
+        Duration::ZERO
+    };
+    while let Ok(line) = rx.recv_timeout(linger) {
         let _ = writeln!(file, "[{:8.2}] {line}", start.elapsed().as_secs_f64());
     }
     drop(g);

@@ -13,6 +13,7 @@
 
 use std::path::PathBuf;
 
+use crate::arch::Arch;
 use crate::ctx::{Context, Ctx, Key, Result};
 use crate::sh::cmd;
 
@@ -75,15 +76,17 @@ impl Release {
             })
     }
 
-    /// The packages unpacked for the bed.
-    pub fn packages(self) -> Vec<String> {
+    /// The packages unpacked for a bed of `arch`. arm64's hypervisor is
+    /// not among them: the bed builds its own (Debian's arm64 build has no
+    /// IOREQ_SERVER, so no DMOP reaches it).
+    pub fn packages(self, arch: Arch) -> Vec<String> {
         let v = self.version();
-        let mut p: Vec<String> = [
-            format!("xen-hypervisor-{v}-amd64"),
-            format!("xen-utils-{v}"),
-            format!("libxenmisc{v}"),
-        ]
-        .into();
+        let mut p: Vec<String> = [format!("xen-utils-{v}"), format!("libxenmisc{v}")].into();
+        if arch.is_host() {
+            p.push(format!("xen-hypervisor-{v}-amd64"));
+            // hvmloader's firmware and the benchmarks' reference device model.
+            p.extend(["qemu-system-xen", "seabios"].map(String::from));
+        }
         p.extend(
             [
                 "xen-utils-common",
@@ -99,12 +102,14 @@ impl Release {
                 "libxentoollog1",
                 "libyajl2",
                 "busybox-static",
-                "qemu-system-xen",
-                "seabios",
             ]
             .map(String::from),
         );
-        if !self.is_host() {
+        if arch == Arch::Arm64 {
+            // libxenlight builds guests' device trees with libfdt on Arm.
+            p.push("libfdt1".into());
+        }
+        if !self.is_host() || !arch.is_host() {
             // The C library and what libxenlight needs besides Xen's own:
             // dom0 runs this release's userspace, not the host's.
             p.extend(
@@ -129,10 +134,13 @@ impl Release {
 pub struct Dist {
     /// Which release it is.
     pub release: Release,
+    /// For which architecture.
+    pub arch: Arch,
     /// Root of the unpacked packages (`usr/lib/xen-4.17/bin/xl`, ...).
     pub root: PathBuf,
-    /// The hypervisor, uncompressed (QEMU's `-kernel` takes a multiboot ELF).
-    pub xen: PathBuf,
+    /// Debian's hypervisor, uncompressed (QEMU's `-kernel` takes a
+    /// multiboot ELF); none on arm64, whose hypervisor the bed builds.
+    pub xen: Option<PathBuf>,
     /// `package=version` of everything unpacked.
     pub versions: Vec<String>,
 }
@@ -142,6 +150,12 @@ impl Dist {
     /// absolute path in dom0 (and, without the `/`, under [`Dist::root`]).
     pub fn libexec(&self) -> String {
         format!("/usr/lib/xen-{}", self.release.version())
+    }
+
+    /// True if it is the machine's own release and architecture: its dom0
+    /// may take libraries the packages lack from the host.
+    pub fn is_host(&self) -> bool {
+        self.release.is_host() && self.arch.is_host()
     }
 }
 
@@ -210,7 +224,17 @@ const LISTS_FRESH: std::time::Duration = std::time::Duration::from_secs(24 * 360
 /// apt options that reach `release`'s packages: none for the machine's own
 /// release; a private state, its lists refreshed once a day, otherwise.
 /// Fails with one line naming what it could not fetch.
-fn apt_for(ctx: &Ctx, release: Release) -> Result<Vec<String>> {
+fn apt_for(ctx: &Ctx, release: Release, arch: Arch) -> Result<Vec<String>> {
+    if !arch.is_host() {
+        if !release.is_host() {
+            crate::bail!(
+                "the {} bed runs {} only",
+                arch.name(),
+                Release::Xen417.label()
+            );
+        }
+        return foreign_apt(ctx, arch);
+    }
     if release.is_host() {
         return Ok(Vec::new());
     }
@@ -288,18 +312,84 @@ fn apt_for(ctx: &Ctx, release: Release) -> Result<Vec<String>> {
     Ok(apt)
 }
 
-/// Downloads and unpacks `release`'s packages (once per set of versions).
+/// The machine's own apt sources, read for another architecture's
+/// packages (`APT::Architectures`), with lists, cache and status in a
+/// private state: the same archives (security updates included) that the
+/// host's packages come from, so that a package built with the host's
+/// (Debian's Rust standard library for the host's rustc) is found at the
+/// host's version. Its lists are refreshed once a day.
+pub fn foreign_apt(ctx: &Ctx, arch: Arch) -> Result<Vec<String>> {
+    let name = format!("apt-{}-{}", Release::Xen417.suite(), arch.debian());
+    let root = ctx.cache.join(&name);
+    for d in ["lists/partial", "cache/archives/partial"] {
+        std::fs::create_dir_all(root.join(d))?;
+    }
+    if !root.join("status").exists() {
+        std::fs::write(root.join("status"), "")?;
+    }
+    let p = |s: &str| root.join(s).display().to_string();
+    let apt: Vec<String> = [
+        format!("APT::Architecture={}", arch.debian()),
+        format!("APT::Architectures={}", arch.debian()),
+        format!("Dir::State::Lists={}", p("lists")),
+        format!("Dir::Cache={}", p("cache")),
+        format!("Dir::State::status={}", p("status")),
+        crate::deps::APT_RETRIES.into(),
+    ]
+    .into_iter()
+    .flat_map(|o| ["-o".to_string(), o])
+    .collect();
+    let stamp = root.join("updated");
+    let fresh = std::fs::metadata(&stamp)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|a| a < LISTS_FRESH);
+    if !fresh {
+        let log = ctx.log(&format!("{name}.log"));
+        let _ = std::fs::remove_file(&log);
+        cmd("apt-get")
+            .args(&apt)
+            .args(["update", "-q"])
+            .run_logged(&log, &format!("apt-get update for {} (private state)", arch.debian()))?;
+        let said = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(l) = said.lines().find(|l| l.starts_with("W: Failed to fetch") || l.starts_with("E: ")) {
+            crate::bail!(
+                "cannot fetch the {} package lists of the machine's apt sources: {} (log: {})",
+                arch.debian(),
+                l.trim(),
+                log.display()
+            );
+        }
+        std::fs::write(&stamp, "")?;
+    }
+    Ok(apt)
+}
+
+/// Downloads and unpacks `release`'s packages for the host's
+/// architecture (once per set of versions).
 pub fn dist(ctx: &Ctx, release: Release) -> Result<Dist> {
+    dist_for(ctx, release, Arch::X86_64)
+}
+
+/// Downloads and unpacks `release`'s packages for `arch` (once per set of
+/// versions).
+pub fn dist_for(ctx: &Ctx, release: Release, arch: Arch) -> Result<Dist> {
     let v = release.version();
     let mut out = None;
+    let for_arch = if arch.is_host() {
+        String::new()
+    } else {
+        format!(" for {}", arch.name())
+    };
     ctx.step(
         &format!(
-            "xen {v}: download and unpack {}'s Xen and dom0 packages",
+            "xen {v}: download and unpack {}'s Xen and dom0 packages{for_arch}",
             release.label()
         ),
         || {
-            let apt = apt_for(ctx, release)?;
-            let mut pkgs = release.packages();
+            let apt = apt_for(ctx, release, arch)?;
+            let mut pkgs = release.packages(arch);
             if !release.is_host() {
                 // The benchmark's reference, Debian's QEMU, runs on this
                 // release's libraries too: what it needs, as apt resolves it.
@@ -308,13 +398,21 @@ pub fn dist(ctx: &Ctx, release: Release) -> Result<Dist> {
                 pkgs.dedup();
             }
             let versions = candidates(&apt, &pkgs)?;
-            let key = Key::new("xen-dist").str(&versions.join(" ")).finish();
-            // One directory per release: a newer set of one release's
-            // packages replaces only that release's older set.
-            let dir = ctx.cache.join("xen-dist").join(v).join(&key);
+            let key = Key::new("xen-dist")
+                .str(arch.debian())
+                .str(&versions.join(" "))
+                .finish();
+            // One directory per release and architecture: a newer set of
+            // its packages replaces only its older set.
+            let sub = if arch.is_host() {
+                v.to_string()
+            } else {
+                format!("{v}-{}", arch.name())
+            };
+            let dir = ctx.cache.join("xen-dist").join(&sub).join(&key);
             let root = dir.join("root");
             let xen = dir.join("xen");
-            let log = ctx.log(&format!("xen-dist-{v}.log"));
+            let log = ctx.log(&format!("xen-dist-{sub}.log"));
             let built = ctx.cached(&dir, &key, |d| {
                 let debs = d.join("debs");
                 std::fs::create_dir_all(&debs)?;
@@ -332,24 +430,27 @@ pub fn dist(ctx: &Ctx, release: Release) -> Result<Dist> {
                         .arg(&root)
                         .run_logged(&log, "dpkg -x")?;
                 }
-                let gz = root.join(format!("boot/xen-{v}-amd64.gz"));
-                let data = cmd("zcat")
-                    .arg(&gz)
-                    .read_bytes()
-                    .ctx("uncompressing the hypervisor")?;
-                std::fs::write(&xen, data)?;
+                if arch.is_host() {
+                    let gz = root.join(format!("boot/xen-{v}-amd64.gz"));
+                    let data = cmd("zcat")
+                        .arg(&gz)
+                        .read_bytes()
+                        .ctx("uncompressing the hypervisor")?;
+                    std::fs::write(&xen, data)?;
+                }
                 std::fs::remove_dir_all(&debs)?;
                 Ok(())
             })?;
             let hv = versions
                 .iter()
-                .find(|p| p.starts_with("xen-hypervisor"))
+                .find(|p| p.starts_with("xen-hypervisor") || p.starts_with("xen-utils-4"))
                 .cloned()
                 .unwrap_or_default();
             out = Some(Dist {
                 release,
+                arch,
                 root,
-                xen,
+                xen: arch.is_host().then_some(xen),
                 versions,
             });
             Ok(format!(

@@ -318,30 +318,80 @@ pub fn build(ctx: &Ctx, dist: &Dist) -> Result<Patched> {
             cmd("make").args(["-C"]).arg(&scratch).arg(format!("-j{}", jobs())).run_logged(&log, "building the test-only hypervisor")?;
             std::fs::copy(scratch.join("xen"), d.join("xen-test-retired"))?;
             std::fs::remove_dir_all(d.join("scratch-retired"))?;
-            // arm64, from its own tree: Arm's dispatcher is only compiled
-            // with IOREQ_SERVER, which Arm offers to EXPERT configurations.
-            unpack_and_apply(&tarball, &patches, &tree_arm64, &log)?;
-            let xen = tree_arm64.join("xen");
-            cmd("make").args(["-C"]).arg(&xen).args(ARM64).arg("defconfig").run_logged(&log, "configuring the arm64 hypervisor")?;
-            let mut config = std::fs::read_to_string(xen.join(".config"))?;
-            config.push_str(ARM64_CONFIG);
-            std::fs::write(xen.join(".config"), config)?;
-            cmd("make").args(["-C"]).arg(&xen).args(ARM64).arg("olddefconfig").run_logged(&log, "configuring the arm64 hypervisor")?;
-            cmd("make").args(["-C"]).arg(&xen).args(ARM64).arg(format!("-j{}", jobs())).run_logged(&log, "building the arm64 hypervisor")?;
-            if !xen.join("arch/arm/dm.o").exists() {
-                bail!("the arm64 build did not compile Arm's DMOP dispatcher (arch/arm/dm.c): is IOREQ_SERVER still offered? (log: {})", log.display());
-            }
-            std::fs::copy(xen.join("xen"), d.join("xen-arm64"))?;
+            // arm64, from its own tree.
+            build_arm64(&tarball, &patches, &tree_arm64, &d.join("xen-arm64"), &log)?;
             Ok(())
         })?;
-        // The arm64 image header's magic ("ARM\x64" at 0x38): an arm64 Xen.
-        let arm = std::fs::read(&out.xen_arm64).ctx(format!("reading {}", out.xen_arm64.display()))?;
-        if arm.get(0x38..0x3c) != Some(b"ARM\x64") {
-            bail!("{} is not an arm64 image", out.xen_arm64.display());
-        }
+        check_arm64_image(&out.xen_arm64)?;
         Ok(if built { "built".into() } else { "cached".into() })
     })?;
     Ok(out)
+}
+
+/// Fails unless `image` has the arm64 image header's magic ("ARM\x64" at
+/// 0x38).
+fn check_arm64_image(image: &Path) -> Result<()> {
+    let arm = std::fs::read(image).ctx(format!("reading {}", image.display()))?;
+    if arm.get(0x38..0x3c) != Some(b"ARM\x64") {
+        bail!("{} is not an arm64 image", image.display());
+    }
+    Ok(())
+}
+
+/// Unpacks the source into `tree`, applies `patches` (none for Debian's
+/// own source), and cross-builds the arm64 hypervisor into `out`: arm64's
+/// defconfig plus [`ARM64_CONFIG`], because Arm compiles its DMOP
+/// dispatcher only with IOREQ_SERVER, which it offers to EXPERT
+/// configurations.
+fn build_arm64(tarball: &Path, patches: &[PathBuf], tree: &Path, out: &Path, log: &Path) -> Result<()> {
+    unpack_and_apply(tarball, patches, tree, log)?;
+    let xen = tree.join("xen");
+    let make = || cmd("make").args(["-C"]).arg(&xen).args(ARM64);
+    make().arg("defconfig").run_logged(log, "configuring the arm64 hypervisor")?;
+    let mut config = std::fs::read_to_string(xen.join(".config"))?;
+    config.push_str(ARM64_CONFIG);
+    std::fs::write(xen.join(".config"), config)?;
+    make().arg("olddefconfig").run_logged(log, "configuring the arm64 hypervisor")?;
+    make().arg(format!("-j{}", jobs())).run_logged(log, "building the arm64 hypervisor")?;
+    if !xen.join("arch/arm/dm.o").exists() {
+        bail!(
+            "the arm64 build did not compile Arm's DMOP dispatcher (arch/arm/dm.c): is IOREQ_SERVER still offered? (log: {})",
+            log.display()
+        );
+    }
+    std::fs::copy(xen.join("xen"), out)?;
+    Ok(())
+}
+
+/// The unpatched arm64 hypervisor of the arm64 bed: Debian's Xen source
+/// as the patched build takes it, without the series, built as
+/// [`build_arm64`] says (Debian's own arm64 build has no IOREQ_SERVER).
+pub fn build_arm64_unpatched(ctx: &Ctx) -> Result<PathBuf> {
+    let tarball = fetch(ctx)?;
+    let cross = crate::deps::version("gcc-aarch64-linux-gnu")?;
+    let key = Key::new("xen-arm64")
+        .str(SOURCE_VERSION)
+        .str(&ARM64.join(" "))
+        .str(ARM64_CONFIG)
+        .str(&cross)
+        .finish();
+    let dir = ctx.cache.join("xen-arm64").join(&key);
+    let image = dir.join("xen");
+    let log = ctx.log("xen-arm64.log");
+    ctx.step(
+        &format!("xen arm64: build the hypervisor from Debian's source ({SOURCE_VERSION}, IOREQ_SERVER)"),
+        || {
+            let built = ctx.cached(&dir, &key, |d| {
+                let tree = d.join("tree");
+                build_arm64(&tarball, &[], &tree, &image, &log)?;
+                std::fs::remove_dir_all(&tree)?;
+                Ok(())
+            })?;
+            check_arm64_image(&image)?;
+            Ok(if built { "built".into() } else { "cached".into() })
+        },
+    )?;
+    Ok(image)
 }
 
 /// Unpacks the orig tarball into `tree` and applies the series, each patch

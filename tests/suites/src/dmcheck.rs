@@ -39,7 +39,7 @@ pub fn run(args: &[String]) -> i32 {
     println!("  vcpus={vcpus}");
     let id = t(
         "create_ioreq_server",
-        dm.create_ioreq_server(d, BufioreqMode::ATOMIC),
+        dm.create_ioreq_server(d, crate::xl::bufioreq_mode()),
     )
     .unwrap_or(IoservId(0));
     println!("  id={}", id.0);

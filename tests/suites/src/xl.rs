@@ -48,8 +48,48 @@ pub fn bench_guest_path() -> String {
     std::env::var("XDM_BENCH_GUEST").unwrap_or_else(|_| "/guests/benchguest.elf".into())
 }
 
-/// The xl configuration of a test guest with device model `dm`.
+/// Whether dom0 is auto-translated (Arm's, x86 PVH): Xen's feature bit
+/// XENFEAT_auto_translated_physmap (2) in `/sys/hypervisor/properties/features`.
+/// Its mapping paths differ from a PV dom0's.
+pub fn auto_translated() -> bool {
+    std::fs::read_to_string("/sys/hypervisor/properties/features")
+        .ok()
+        .and_then(|f| u64::from_str_radix(f.trim(), 16).ok())
+        .is_some_and(|f| f & (1 << 2) != 0)
+}
+
+/// The buffered-ioreq mode the suites create ioreq servers with: atomic
+/// on x86; off on Arm, whose Xen has no buffered ioreqs (it refuses any
+/// other mode with EINVAL).
+pub fn bufioreq_mode() -> dmop_abi::dmop::BufioreqMode {
+    if cfg!(target_arch = "aarch64") {
+        dmop_abi::dmop::BufioreqMode::OFF
+    } else {
+        dmop_abi::dmop::BufioreqMode::ATOMIC
+    }
+}
+
+/// The kernel of arm64's test guests (dom0's own: a paused guest never
+/// runs it; `$XDM_ARM_GUEST` overrides).
+pub fn arm_guest_kernel() -> String {
+    std::env::var("XDM_ARM_GUEST").unwrap_or_else(|_| "/guests/arm64-guest.Image".into())
+}
+
+/// The xl configuration of a test guest with device model `dm`. On Arm,
+/// where guests are PVH-like and boot a kernel, a guest of dom0's kernel;
+/// xl starts no device model for it (`dm` is not used).
 pub fn guest_config(name: &str, dm: &str, extra: &str) -> String {
+    if cfg!(target_arch = "aarch64") {
+        return format!(
+            "name = \"{name}\"\n\
+             type = \"pvh\"\n\
+             memory = 64\n\
+             vcpus = 1\n\
+             kernel = \"{}\"\n\
+             {extra}",
+            arm_guest_kernel()
+        );
+    }
     let dm = format!(
         "device_model_version = \"qemu-xen-traditional\"\ndevice_model_override = \"{dm}\"\n"
     );
@@ -159,6 +199,13 @@ pub fn fake_dm(args: &[String]) -> i32 {
 /// The first loadable segment of the test guest: (file offset, guest
 /// address, its first 64 bytes), to compare with guest memory.
 pub fn guest_image() -> Option<(usize, u64, Vec<u8>)> {
+    if cfg!(target_arch = "aarch64") {
+        // An arm64 Image: Xen loads it text_offset (header bytes 8..16)
+        // above the start of guest RAM, GUEST_RAM0_BASE (1 GiB).
+        let image = std::fs::read(arm_guest_kernel()).ok()?;
+        let text_offset = u64::from_le_bytes(image.get(8..16)?.try_into().ok()?);
+        return Some((0, 0x4000_0000 + text_offset, image.get(..64)?.to_vec()));
+    }
     let elf = std::fs::read(test_guest_path()).ok()?;
     let u16_at = |o: usize| u16::from_le_bytes(elf[o..o + 2].try_into().unwrap());
     let u32_at = |o: usize| u32::from_le_bytes(elf[o..o + 4].try_into().unwrap());
