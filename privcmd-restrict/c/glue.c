@@ -31,10 +31,10 @@
 #include <xen/xen-ops.h>
 #include <xen/xenbus.h>
 #include <xen/features.h>
+#include <xen/page.h>
 #include <xen/interface/memory.h>
 #include <xen/interface/hvm/dm_op.h>
 #include <asm/xen/hypercall.h>
-#include <asm/xen/page.h>
 #include "glue.h"
 
 /* Module parameters (read by Rust through the getters below). */
@@ -225,17 +225,104 @@ void prm_unwatch_domains(void)
 	cancel_delayed_work_sync(&prm_recheck);
 }
 
-/* Mappings. A vma of ours: set up by prm_vma_setup (mmap of the node). */
+/*
+ * Mappings. A vma of ours: set up by prm_vma_setup (mmap of the node). Its
+ * vm_private_data is NULL until a mapping ioctl claims the whole vma; then
+ * PRM_VMA_USED on a PV dom0, or a struct prm_xlate on an auto-translated
+ * one (Arm's, x86 PVH).
+ */
 #define PRM_VMA_USED ((void *)1)
+
+/*
+ * An auto-translated dom0 maps a foreign frame by asking Xen to put it at
+ * a pfn of its own that has no RAM behind it (an unpopulated page), then
+ * mapping that page: one page per page of the vma, allocated at the claim,
+ * given back when the vma goes.
+ */
+struct prm_xlate {
+	/* The vma the pages belong to: a copy of it (mremap's) does not own them. */
+	struct vm_area_struct *vma;
+	unsigned int nr;
+	struct page *pages[];
+};
+
+static bool prm_auto_translated(void)
+{
+	return xen_feature(XENFEAT_auto_translated_physmap);
+}
 
 static vm_fault_t prm_fault(struct vm_fault *vmf)
 {
 	return VM_FAULT_SIGBUS;
 }
 
+/*
+ * The vma goes (munmap, exit; its page table entries are already gone):
+ * Xen's entries at our pfns are removed, whether a frame was put there or
+ * not, and the pages go back.
+ */
+static void prm_vma_close(struct vm_area_struct *vma)
+{
+	struct prm_xlate *xl = vma->vm_private_data;
+
+	if (!xl || xl == PRM_VMA_USED)
+		return;
+	vma->vm_private_data = NULL;
+	/*
+	 * A refused mremap closes the copy it made of the vma, whose
+	 * vm_private_data is the original's: the pages stay the original's.
+	 */
+	if (xl->vma != vma)
+		return;
+	if (xen_unmap_domain_gfn_range(vma, xl->nr, xl->pages)) {
+		/* Xen may still have a frame at one of them: keep the pages. */
+		pr_crit("privcmd_restrict: unmapping %u pages failed: leaking them\n", xl->nr);
+		return;
+	}
+	xen_free_unpopulated_pages(xl->nr, xl->pages);
+	kvfree(xl);
+}
+
+/*
+ * The page list covers the vma as a whole: a vma holding one is neither
+ * split (a partial munmap or mprotect) nor moved (mremap asks after the
+ * move, undoes it on our refusal and closes its copy: see prm_vma_close).
+ */
+static int prm_may_split(struct vm_area_struct *vma, unsigned long addr)
+{
+	return vma->vm_private_data && vma->vm_private_data != PRM_VMA_USED ? -EINVAL : 0;
+}
+
+static int prm_mremap(struct vm_area_struct *vma)
+{
+	return prm_may_split(vma, 0);
+}
+
 static const struct vm_operations_struct prm_vm_ops = {
 	.fault = prm_fault,
+	.close = prm_vma_close,
+	.may_split = prm_may_split,
+	.mremap = prm_mremap,
 };
+
+/* The page list of a freshly claimed vma of num pages (auto-translated). */
+static struct prm_xlate *prm_xlate_alloc(unsigned long num)
+{
+	struct prm_xlate *xl;
+
+	/* One Xen frame per page: Linux's own remap takes no other case here. */
+	if (XEN_PFN_PER_PAGE != 1 || num > UINT_MAX)
+		return ERR_PTR(-EOPNOTSUPP);
+	xl = kvzalloc(struct_size(xl, pages, num), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!xl)
+		return ERR_PTR(-ENOMEM);
+	xl->nr = num;
+	if (xen_alloc_unpopulated_pages(xl->nr, xl->pages)) {
+		kvfree(xl);
+		return ERR_PTR(-ENOMEM);
+	}
+	return xl;
+}
 
 void prm_vma_setup(struct vm_area_struct *vma)
 {
@@ -252,13 +339,15 @@ static int is_mapped_fn(pte_t *pte, unsigned long addr, void *data)
 /*
  * Finds our vma at addr, which must be page-aligned, and checks that
  * [addr, addr + num pages) lies inside it with nothing mapped there. A fresh vma is accepted only by a
- * claim that covers it exactly, which marks it used; later calls (the
+ * claim that covers it exactly, which marks it used (and, auto-translated,
+ * gives it its page list: *err says why that failed); later calls (the
  * chunks of a claimed batch, a second ioctl on a used vma) only where
  * nothing is mapped yet. The walk visits existing page tables only, so a
  * check of a large range allocates nothing. Called with the mmap lock held
  * for writing.
  */
-static struct vm_area_struct *prm_vma(struct mm_struct *mm, unsigned long addr, unsigned long num, bool claim)
+static struct vm_area_struct *prm_vma_err(struct mm_struct *mm, unsigned long addr, unsigned long num,
+					  bool claim, long *err)
 {
 	struct vm_area_struct *vma = find_vma(mm, addr);
 	unsigned long len;
@@ -275,14 +364,41 @@ static struct vm_area_struct *prm_vma(struct mm_struct *mm, unsigned long addr, 
 	if (addr < vma->vm_start || addr + len < addr || addr + len > vma->vm_end)
 		return NULL;
 	if (!vma->vm_private_data) {
+		struct prm_xlate *xl;
+
 		if (!claim || addr != vma->vm_start || addr + len != vma->vm_end)
 			return NULL;
-		vma->vm_private_data = PRM_VMA_USED;
+		if (!prm_auto_translated()) {
+			vma->vm_private_data = PRM_VMA_USED;
+			return vma;
+		}
+		xl = prm_xlate_alloc(num);
+		if (IS_ERR(xl)) {
+			*err = PTR_ERR(xl);
+			return NULL;
+		}
+		xl->vma = vma;
+		vma->vm_private_data = xl;
 		return vma;
 	}
 	if (apply_to_existing_page_range(vma->vm_mm, addr, len, is_mapped_fn, NULL))
 		return NULL;
 	return vma;
+}
+
+static struct vm_area_struct *prm_vma(struct mm_struct *mm, unsigned long addr, unsigned long num, bool claim)
+{
+	long err;
+
+	return prm_vma_err(mm, addr, num, claim, &err);
+}
+
+/* Auto-translated: the pages of [addr, ...) in vma's page list. */
+static struct page **prm_xlate_pages(struct vm_area_struct *vma, unsigned long addr)
+{
+	struct prm_xlate *xl = vma->vm_private_data;
+
+	return &xl->pages[(addr - vma->vm_start) >> PAGE_SHIFT];
 }
 
 /*
@@ -296,16 +412,33 @@ long prm_vma_claim(unsigned long addr, unsigned long num)
 	long rc;
 
 	mmap_write_lock(mm);
-	rc = prm_vma(mm, addr, num, true) ? 0 : -EINVAL;
+	rc = -EINVAL;
+	if (prm_vma_err(mm, addr, num, true, &rc))
+		rc = 0;
 	mmap_write_unlock(mm);
 	return rc;
+}
+
+struct prm_xlate_map {
+	struct page **pages;
+	pgprot_t prot;
+};
+
+static int prm_xlate_pte(pte_t *pte, unsigned long addr, void *data)
+{
+	struct prm_xlate_map *m = data;
+
+	set_pte_at(current->mm, addr, pte, pte_mkspecial(pfn_pte(page_to_pfn(*m->pages++), m->prot)));
+	return 0;
 }
 
 /*
  * IOCTL_PRIVCMD_MMAP_RESOURCE, after Rust's checks (the range claimed, num
  * within the resource): acquires the frames (acquire_arg is a struct
  * xen_mem_acquire_resource built by Rust from dmop-abi, frame_list pointing
- * at mfns) and maps them at addr. PV only.
+ * at mfns) and maps them at addr. A PV dom0 gets the frames' machine
+ * numbers and maps those; an auto-translated one names its own pfns in the
+ * list (the vma's pages), where Xen puts the frames, and maps its pages.
  */
 long prm_map_resource(unsigned long addr, unsigned int num, unsigned int memop, void *acquire_arg,
 		      xen_pfn_t *mfns, int *errs, u16 dom)
@@ -315,12 +448,21 @@ long prm_map_resource(unsigned long addr, unsigned int num, unsigned int memop, 
 	long rc = -EINVAL;
 	int mapped, i;
 
-	if (xen_feature(XENFEAT_auto_translated_physmap))
-		return -EOPNOTSUPP;
 	mmap_write_lock(mm);
 	vma = prm_vma(mm, addr, num, false);
 	if (!vma)
 		goto out;
+	if (prm_auto_translated()) {
+		struct prm_xlate_map m = { prm_xlate_pages(vma, addr), vma->vm_page_prot };
+
+		for (i = 0; i < num; i++)
+			mfns[i] = page_to_xen_pfn(m.pages[i]);
+		rc = prm_hypercall_memory_op(memop, acquire_arg);
+		if (!rc)
+			rc = apply_to_page_range(mm, addr, (unsigned long)num << PAGE_SHIFT,
+						 prm_xlate_pte, &m);
+		goto out;
+	}
 	rc = prm_hypercall_memory_op(memop, acquire_arg);
 	if (rc)
 		goto out;
@@ -346,20 +488,30 @@ out:
  * -EINVAL if the range is no longer an unmapped part of our used vma
  * (nothing tried), else xen_remap_domain_gfn_array's own answer, which Rust
  * reads together with errs (a negative answer may be a per-frame error of
- * the last frame, or a stop part-way). PV only.
+ * the last frame, or a stop part-way; auto-translated, the number mapped).
  */
 long prm_map_gfns(unsigned long addr, unsigned int num, xen_pfn_t *gfns, int *errs, u16 dom)
 {
 	struct mm_struct *mm = current->mm;
 	struct vm_area_struct *vma;
 	long rc = -EINVAL;
+	unsigned int i;
 
-	if (xen_feature(XENFEAT_auto_translated_physmap))
-		return -EOPNOTSUPP;
 	mmap_write_lock(mm);
 	vma = prm_vma(mm, addr, num, false);
-	if (vma)
+	if (vma && !prm_auto_translated())
 		rc = xen_remap_domain_gfn_array(vma, addr, gfns, num, errs, vma->vm_page_prot, dom, NULL);
+	if (vma && prm_auto_translated()) {
+		rc = xen_remap_domain_gfn_array(vma, addr, gfns, num, errs, vma->vm_page_prot, dom,
+						prm_xlate_pages(vma, addr));
+		/*
+		 * Linux's xlate remap maps a page whose frame Xen refused too:
+		 * unmapped again, it is a hole as on PV, and can be retried.
+		 */
+		for (i = 0; i < num; i++)
+			if (errs[i] < 0)
+				zap_vma_ptes(vma, addr + ((unsigned long)i << PAGE_SHIFT), PAGE_SIZE);
+	}
 	mmap_write_unlock(mm);
 	return rc;
 }
@@ -504,7 +656,7 @@ long prm_hypercall_dm_op_atomic(u16 dom, unsigned int nr_bufs, void *bufs)
  * dom0's resource mappings do not have (it oopses there); here the frame is
  * read from the caller's page table and mapped into the kernel with
  * mmu_update naming the domain, so Xen itself checks that the page is that
- * domain's. PV only, as the mapping ioctls.
+ * domain's. PV only (see prm_ioreq_map).
  */
 struct prm_ioreq;
 

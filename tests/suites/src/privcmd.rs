@@ -10,7 +10,7 @@ use std::ffi::CString;
 use std::fmt::Write as _;
 use std::os::fd::OwnedFd;
 
-use dmop_abi::dmop::{DmopCode, TrackDirtyVram, XenDmOp};
+use dmop_abi::dmop::{BufioreqMode, DmopCode, TrackDirtyVram, XenDmOp};
 use dmop_abi::ioreq::IoreqState;
 use dmop_abi::privcmd;
 use dmop_abi::types::{DomId, XenPfn};
@@ -31,16 +31,10 @@ const KUNIT_MODULE: &str = "/lib/xdm/privcmd_restrict_kunit.ko";
 const PARAMS: &str = "/sys/module/privcmd_restrict/parameters";
 
 /// The shared cases where an auto-translated dom0's answers differ, with
-/// ours: the module's mapping paths are x86 PV only (EOPNOTSUPP once the
-/// range is checked), where Linux's privcmd maps through its xlate path.
-const AUTO_TRANSLATED_DIFFERS: &[(&str, &str)] = &[
-    ("MMAP_RESOURCE of the ioreq pages", "EOPNOTSUPP"),
-    ("MMAP_RESOURCE beyond the mapping", "EINVAL"),
-    (
-        "MMAPBATCH_V2 of a frame the guest lacks",
-        "EOPNOTSUPP err=EOPNOTSUPP",
-    ),
-];
+/// ours: the module checks a range against the caller's mapping before
+/// anything else on every dom0 (EINVAL), where Linux's xlate path asks Xen
+/// first (ENOENT for a frame the resource lacks).
+const AUTO_TRANSLATED_DIFFERS: &[(&str, &str)] = &[("MMAP_RESOURCE beyond the mapping", "EINVAL")];
 
 fn show(r: IoctlResult) -> String {
     match r {
@@ -190,11 +184,18 @@ fn shared_cases(node: &str, w: &World) -> Vec<(String, String)> {
     case("MMAP_RESOURCE into anonymous memory", show(r));
     // SAFETY: our mapping.
     unsafe { libc::munmap(anon as *mut libc::c_void, 8192) };
-    match NodeMap::new(&fd, 2) {
+    // The buffered page (frame 0), if the server has one, then the
+    // synchronous one (frame 1).
+    let (first, nr, sync_at) = if xl::bufioreq_mode() == BufioreqMode::OFF {
+        (1, 1, 0)
+    } else {
+        (0, 2, 4096)
+    };
+    match NodeMap::new(&fd, nr as usize) {
         Ok(m) => {
-            let (r, _) = raw::mmap_resource(&fd, a, ioreq, w.server, 0, 2, m.addr);
+            let (r, _) = raw::mmap_resource(&fd, a, ioreq, w.server, first, nr, m.addr);
             let state = if r.is_ok() {
-                format!(" slot0 state {:?}", IoreqState(m.byte(4096 + 30) & 0xf))
+                format!(" slot0 state {:?}", IoreqState(m.byte(sync_at + 30) & 0xf))
             } else {
                 String::new()
             };
@@ -567,6 +568,106 @@ pub fn run() -> i32 {
     t.finish()
 }
 
+/// dom0's MemTotal in KiB (an auto-translated dom0 gives RAM pages back to
+/// Xen for the pfns its foreign mappings use).
+fn mem_total_kib() -> Option<u64> {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// An auto-translated dom0's mappings hold a page per page of the vma
+/// (Xen puts the foreign frames at their pfns): the vma is neither split
+/// nor moved while it holds them, and they go back when it goes.
+fn xlate_vma_cases(t: &mut Tap, w: &World) {
+    let a = w.a;
+    let Some((gpa, bytes)) = &w.image else {
+        t.check("auto-translated: the guest's image is known", false, "");
+        return;
+    };
+    let o = open(OUR_NODE);
+    let _ = raw::restrict(&o, a);
+    let gfn = (gpa >> 12) as XenPfn;
+    let off = *gpa as usize & 0xfff;
+    let Ok(m) = NodeMap::new(&o, 2) else {
+        t.check("auto-translated: mmap of the node", false, "");
+        return;
+    };
+    let mut errs = [77i32; 2];
+    let r = raw::mmapbatch_v2(&o, a, m.addr, &[gfn, gfn], Some(&mut errs));
+    let holds = |m: &NodeMap| (0..bytes.len()).all(|i| m.byte(off + i) == bytes[i]);
+    t.check(
+        "auto-translated: MMAPBATCH_V2 of two pages maps the guest's code",
+        r.is_ok() && errs == [0, 0] && holds(&m),
+        format_args!("{r:?} {errs:?}"),
+    );
+    // SAFETY: unmapping the second page of our own mapping (refused).
+    let split = unsafe { libc::munmap((m.addr + 4096) as *mut libc::c_void, 4096) };
+    t.eq(
+        "auto-translated: munmap of half the mapped vma is refused (EINVAL)",
+        (split, raw::last_errno()),
+        (-1, Errno(libc::EINVAL)),
+    );
+    // SAFETY: a fresh reservation to move to (refused), unmapped after.
+    let to = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            8192,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    // SAFETY: moving our own mapping over our own reservation (refused).
+    let moved = unsafe {
+        libc::mremap(
+            m.addr as *mut libc::c_void,
+            8192,
+            8192,
+            libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+            to,
+        )
+    };
+    t.check(
+        "auto-translated: mremap of the mapped vma is refused",
+        moved == libc::MAP_FAILED,
+        format_args!("moved to {moved:?}"),
+    );
+    // SAFETY: our reservation.
+    unsafe { libc::munmap(to, 8192) };
+    t.check(
+        "auto-translated: ... and the mapping is intact",
+        holds(&m),
+        "",
+    );
+    drop(m);
+    // The pages go back: a warm-up round, then 32 rounds of 64 pages
+    // (8 MiB if none came back) leave dom0's memory where it was.
+    let round = || -> bool {
+        let Ok(m) = NodeMap::new(&o, 64) else {
+            return false;
+        };
+        let mut errs = [77i32; 64];
+        raw::mmapbatch_v2(&o, a, m.addr, &[gfn; 64], Some(&mut errs)).is_ok()
+            && errs.iter().all(|e| *e == 0)
+    };
+    let warm = round();
+    let before = mem_total_kib();
+    let all = (0..32).all(|_| round());
+    let after = mem_total_kib();
+    t.check(
+        "auto-translated: 32 rounds of 64 mapped pages, mapped and dropped, lose no memory (MemTotal within 1 MiB)",
+        warm && all && matches!((before, after), (Some(b), Some(x)) if b.abs_diff(x) <= 1024),
+        format_args!("mapped {warm}/{all}, MemTotal {before:?} -> {after:?} KiB"),
+    );
+}
+
 fn own_cases(t: &mut Tap, w: &World) {
     let a = w.a;
     // Beyond the C driver: no raw hypercalls, no fake restriction.
@@ -620,22 +721,14 @@ fn own_cases(t: &mut Tap, w: &World) {
     if c_case.is_none() {
         t.note("auto-translated dom0: the C driver's MMAP_RESOURCE over a live mapping is a kernel BUG; not run");
     }
+    // The synchronous ioreq page (frame 1: there is no buffered one on Arm).
     for (node, fd, want) in c_case
-        .clone()
         .into_iter()
         .chain([("ours", &o, Err(Errno(libc::EINVAL)))])
     {
-        if let Ok(m) = NodeMap::new(fd, 2) {
-            let first = raw::mmap_resource(fd, a, ioreq, w.server, 0, 2, m.addr).0;
-            if c_case.is_none() {
-                t.eq(
-                    &format!("{node}, auto-translated dom0: MMAP_RESOURCE answers EOPNOTSUPP"),
-                    first,
-                    Err(Errno(libc::EOPNOTSUPP)),
-                );
-                continue;
-            }
-            let again = raw::mmap_resource(fd, a, ioreq, w.server, 0, 2, m.addr).0;
+        if let Ok(m) = NodeMap::new(fd, 1) {
+            let first = raw::mmap_resource(fd, a, ioreq, w.server, 1, 1, m.addr).0;
+            let again = raw::mmap_resource(fd, a, ioreq, w.server, 1, 1, m.addr).0;
             t.check(
                 &format!(
                     "{node}: MMAP_RESOURCE over a live mapping answers {}",
@@ -645,6 +738,10 @@ fn own_cases(t: &mut Tap, w: &World) {
                 format_args!("first {first:?}, again {again:?}"),
             );
         }
+    }
+
+    if xl::auto_translated() {
+        xlate_vma_cases(t, w);
     }
 
     // The limits are module parameters.

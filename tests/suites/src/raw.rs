@@ -27,7 +27,7 @@ pub use xendevicemodel::errno_name;
 /// `ioctl` result: the return value or the errno.
 pub type IoctlResult = Result<i32, Errno>;
 
-fn last_errno() -> Errno {
+pub fn last_errno() -> Errno {
     Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
 }
 
