@@ -28,7 +28,10 @@ use crate::xen::Dist;
 pub fn sysroot(ctx: &Ctx, arch: Arch) -> Result<PathBuf> {
     let version = crate::deps::version("rustc-web")?;
     let pkg = format!("libstd-rust-web-dev={version}");
-    let key = Key::new("rust-std").str(arch.debian()).str(&version).finish();
+    let key = Key::new("rust-std")
+        .str(arch.debian())
+        .str(&version)
+        .finish();
     let dir = ctx.cache.join("rust-std").join(arch.name());
     let sysroot = dir.join("sysroot");
     ctx.step(
@@ -90,16 +93,24 @@ pub fn cargo_build(ctx: &Ctx, dist: &Dist, pkgs: &[&str]) -> Result<PathBuf> {
     let target_dir = ctx.root.join("target").join(arch.name());
     // The version-script wrapper, with the cross compiler as its cc (its
     // name ends in -gcc, so that rustc passes gcc-style arguments).
-    let wrapper = ctx.cache.join("rust-std").join(format!("{}-versioned-gcc", arch.tuple()));
+    let wrapper = ctx
+        .cache
+        .join("rust-std")
+        .join(format!("{}-versioned-gcc", arch.tuple()));
     std::fs::write(
         &wrapper,
         format!(
             "#!/bin/sh\nCC={}-gcc exec {} \"$@\"\n",
             arch.tuple(),
-            ctx.root.join("libxendevicemodel-rs/capi/versioned-link-gcc").display()
+            ctx.root
+                .join("libxendevicemodel-rs/capi/versioned-link-gcc")
+                .display()
         ),
     )?;
-    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )?;
     let libs = dist.root.join("usr/lib").join(arch.tuple());
     let var = arch.rust_target().to_uppercase().replace('-', "_");
     let rustflags = format!(
@@ -112,8 +123,8 @@ pub fn cargo_build(ctx: &Ctx, dist: &Dist, pkgs: &[&str]) -> Result<PathBuf> {
         .args(["build", "-q", "--release", "--target", arch.rust_target()])
         .env("RUSTC", "/usr/bin/rustc")
         .env("CARGO_TARGET_DIR", &target_dir)
-        .env(&format!("CARGO_TARGET_{var}_LINKER"), &wrapper)
-        .env(&format!("CARGO_TARGET_{var}_RUSTFLAGS"), &rustflags)
+        .env(format!("CARGO_TARGET_{var}_LINKER"), &wrapper)
+        .env(format!("CARGO_TARGET_{var}_RUSTFLAGS"), &rustflags)
         .dir(&ctx.root);
     for p in pkgs {
         c = c.args(["-p", p]);

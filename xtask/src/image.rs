@@ -30,12 +30,7 @@ impl Item {
     }
 }
 
-const XEN_BINS: &[&str] = &[
-    "xl",
-    "xenstored",
-    "xen-init-dom0",
-    "xenconsoled",
-];
+const XEN_BINS: &[&str] = &["xl", "xenstored", "xen-init-dom0", "xenconsoled"];
 /// x86 only: the privcmd suite reads a guest's virtual PIC to see irqfds fire.
 const XEN_BINS_X86: &[&str] = &["xen-hvmctx"];
 const XENSTORE_LINKS: &[&str] = &[

@@ -123,7 +123,8 @@ pub fn make_vars(ctx: &Ctx, arch: Arch) -> Result<Vec<String>> {
 pub fn kernel(ctx: &Ctx, src: &Source, arch: Arch) -> Result<Kernel> {
     let fragments = [
         ctx.root.join("tests/dom0/kernel.config"),
-        ctx.root.join(format!("tests/dom0/kernel-{}.config", arch.name())),
+        ctx.root
+            .join(format!("tests/dom0/kernel-{}.config", arch.name())),
     ];
     let vars = make_vars(ctx, arch)?;
     let rustc = cmd("/usr/bin/rustc").arg("-vV").read()?;
@@ -159,8 +160,7 @@ pub fn kernel(ctx: &Ctx, src: &Source, arch: Arch) -> Result<Kernel> {
                 let make = |targets: &[&str]| make_in(src, &build, &vars, targets);
                 configure(src, &build, &fragments, &vars, &log)?;
                 make(&["rustavailable"]).run_logged(&log, "make rustavailable")?;
-                make(&["-j", &jobs(), image, "modules"])
-                    .run_logged(&log, "building the kernel")?;
+                make(&["-j", &jobs(), image, "modules"]).run_logged(&log, "building the kernel")?;
                 Ok(())
             })?;
             Ok(if built {

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::ctx::{Ctx, Result};
 use crate::arch::Arch;
+use crate::ctx::{Ctx, Result};
 use crate::image::{self, Item};
 use crate::linux::{self, Kernel, Source};
 use crate::sh::cmd;
@@ -297,14 +297,21 @@ pub fn prepare_arm64(ctx: &Ctx, src: &Source, patched: bool) -> Result<Bed> {
     let release = Release::Xen417;
     let kernel = linux::kernel(ctx, src, arch)?;
     let dist = xen::dist_for(ctx, release, arch)?;
+    let mut items = Vec::new();
     let xen = if patched {
         let host = xen::dist(ctx, release)?;
-        crate::xenpatch::build(ctx, &host)?.xen_arm64
+        let p = crate::xenpatch::build(ctx, &host)?;
+        // Over Debian's: the image's init starts it from there.
+        items.push(Item::new(
+            crate::xenpatch::xenstored_for(ctx, &p, &dist)?,
+            &format!("{}/bin/xenstored", dist.libexec()),
+        ));
+        p.xen_arm64
     } else {
         crate::xenpatch::build_arm64_unpatched(ctx)?
     };
     let modules = crate::module::build(ctx, &kernel, &kernel.key, arch)?;
-    let mut items = dom0_programs(ctx, &dist)?;
+    items.extend(dom0_programs(ctx, &dist)?);
     items.push(Item::new(kernel.image.clone(), "/guests/arm64-guest.Image"));
     items.push(Item::new(modules.module, "/lib/xdm/privcmd_restrict.ko"));
     items.push(Item::new(

@@ -256,8 +256,7 @@ pub fn qemu_command(cfg: &VmConfig) -> Command {
     if cfg.arch == Arch::Arm64 {
         return qemu_command_arm64(cfg, &dom0);
     }
-    let xen_args =
-        format!("console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all {DOM0_SIZE}");
+    let xen_args = format!("console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all {DOM0_SIZE}");
     let mut c = Command::new(cfg.arch.qemu().0);
     c.args([
         "-accel",

@@ -351,9 +351,15 @@ pub fn foreign_apt(ctx: &Ctx, arch: Arch) -> Result<Vec<String>> {
         cmd("apt-get")
             .args(&apt)
             .args(["update", "-q"])
-            .run_logged(&log, &format!("apt-get update for {} (private state)", arch.debian()))?;
+            .run_logged(
+                &log,
+                &format!("apt-get update for {} (private state)", arch.debian()),
+            )?;
         let said = std::fs::read_to_string(&log).unwrap_or_default();
-        if let Some(l) = said.lines().find(|l| l.starts_with("W: Failed to fetch") || l.starts_with("E: ")) {
+        if let Some(l) = said
+            .lines()
+            .find(|l| l.starts_with("W: Failed to fetch") || l.starts_with("E: "))
+        {
             crate::bail!(
                 "cannot fetch the {} package lists of the machine's apt sources: {} (log: {})",
                 arch.debian(),

@@ -343,16 +343,28 @@ fn check_arm64_image(image: &Path) -> Result<()> {
 /// defconfig plus [`ARM64_CONFIG`], because Arm compiles its DMOP
 /// dispatcher only with IOREQ_SERVER, which it offers to EXPERT
 /// configurations.
-fn build_arm64(tarball: &Path, patches: &[PathBuf], tree: &Path, out: &Path, log: &Path) -> Result<()> {
+fn build_arm64(
+    tarball: &Path,
+    patches: &[PathBuf],
+    tree: &Path,
+    out: &Path,
+    log: &Path,
+) -> Result<()> {
     unpack_and_apply(tarball, patches, tree, log)?;
     let xen = tree.join("xen");
     let make = || cmd("make").args(["-C"]).arg(&xen).args(ARM64);
-    make().arg("defconfig").run_logged(log, "configuring the arm64 hypervisor")?;
+    make()
+        .arg("defconfig")
+        .run_logged(log, "configuring the arm64 hypervisor")?;
     let mut config = std::fs::read_to_string(xen.join(".config"))?;
     config.push_str(ARM64_CONFIG);
     std::fs::write(xen.join(".config"), config)?;
-    make().arg("olddefconfig").run_logged(log, "configuring the arm64 hypervisor")?;
-    make().arg(format!("-j{}", jobs())).run_logged(log, "building the arm64 hypervisor")?;
+    make()
+        .arg("olddefconfig")
+        .run_logged(log, "configuring the arm64 hypervisor")?;
+    make()
+        .arg(format!("-j{}", jobs()))
+        .run_logged(log, "building the arm64 hypervisor")?;
     if !xen.join("arch/arm/dm.o").exists() {
         bail!(
             "the arm64 build did not compile Arm's DMOP dispatcher (arch/arm/dm.c): is IOREQ_SERVER still offered? (log: {})",
@@ -379,7 +391,9 @@ pub fn build_arm64_unpatched(ctx: &Ctx) -> Result<PathBuf> {
     let image = dir.join("xen");
     let log = ctx.log("xen-arm64.log");
     ctx.step(
-        &format!("xen arm64: build the hypervisor from Debian's source ({SOURCE_VERSION}, IOREQ_SERVER)"),
+        &format!(
+            "xen arm64: build the hypervisor from Debian's source ({SOURCE_VERSION}, IOREQ_SERVER)"
+        ),
         || {
             let built = ctx.cached(&dir, &key, |d| {
                 let tree = d.join("tree");
@@ -388,7 +402,11 @@ pub fn build_arm64_unpatched(ctx: &Ctx) -> Result<PathBuf> {
                 Ok(())
             })?;
             check_arm64_image(&image)?;
-            Ok(if built { "built".into() } else { "cached".into() })
+            Ok(if built {
+                "built".into()
+            } else {
+                "cached".into()
+            })
         },
     )?;
     Ok(image)
@@ -456,6 +474,56 @@ fn jobs() -> usize {
 /// Builds C xenstored from the patched tree, against the tree's public
 /// headers (the patched `xs_wire.h`) and Debian's libraries.
 fn build_xenstored(tree: &Path, out: &Path, log: &Path) -> Result<()> {
+    build_xenstored_with(tree, out, log, "gcc", &[])
+}
+
+/// The patched xenstored for another architecture's dom0: the same
+/// patched sources, gcc's cross compiler, that release's Xen headers and
+/// libraries (from its unpacked packages).
+pub fn xenstored_for(ctx: &Ctx, patched: &Patched, dist: &Dist) -> Result<PathBuf> {
+    let arch = dist.arch;
+    let cc = format!("{}-gcc", arch.tuple());
+    let cross = crate::deps::version(&format!("gcc-{}", arch.tuple()))?;
+    let key = Key::new("xenstored-cross")
+        .str(&patched.tree.display().to_string())
+        .str(&dist.versions.join(" "))
+        .str(&cross)
+        .finish();
+    let dir = ctx
+        .cache
+        .join(format!("xenstored-{}", arch.name()))
+        .join(&key);
+    let out = dir.join("xenstored");
+    let log = ctx.log(&format!("xenstored-{}.log", arch.name()));
+    ctx.step(
+        &format!("xen-patches: the patched xenstored for {}", arch.name()),
+        || {
+            let built = ctx.cached(&dir, &key, |_| {
+                let libs = dist.root.join("usr/lib").join(arch.tuple());
+                let extra = [
+                    format!("-I{}", dist.root.join("usr/include").display()),
+                    format!("-L{}", libs.display()),
+                    format!("-Wl,-rpath-link,{}", libs.display()),
+                ];
+                build_xenstored_with(&patched.tree, &out, &log, &cc, &extra)
+            })?;
+            Ok(if built {
+                "built".into()
+            } else {
+                "cached".into()
+            })
+        },
+    )?;
+    Ok(out)
+}
+
+fn build_xenstored_with(
+    tree: &Path,
+    out: &Path,
+    log: &Path,
+    cc: &str,
+    extra: &[String],
+) -> Result<()> {
     let src = tree.join("tools/xenstore");
     let inc = tree.join("xdm-include");
     std::fs::create_dir_all(&inc)?;
@@ -469,7 +537,7 @@ fn build_xenstored(tree: &Path, out: &Path, log: &Path) -> Result<()> {
         &config,
         "#define INCLUDE_ENDIAN_H <endian.h>\n#define HAVE_PIPE2 1\n#define _FILE_OFFSET_BITS 64\n",
     )?;
-    cmd("gcc")
+    cmd(cc)
         .args([
             "-O2",
             "-g",
@@ -502,6 +570,7 @@ fn build_xenstored(tree: &Path, out: &Path, log: &Path) -> Result<()> {
             "hashtable.c",
             "xenstored_posix.c",
         ])
+        .args(extra)
         .args(["-lxenevtchn", "-lxengnttab", "-lxenctrl", "-lrt"])
         .dir(&src)
         .run_logged(log, "building xenstored")
