@@ -46,6 +46,17 @@ static unsigned int dm_op_buf_max_size = 4096;
 module_param(dm_op_buf_max_size, uint, 0644);
 MODULE_PARM_DESC(dm_op_buf_max_size, "Maximum size of one DM_OP buffer in bytes (E2BIG beyond; default 4096, as the C privcmd)");
 
+/*
+ * An auto-translated dom0 gives each mapped page a pfn of its own: an
+ * unpopulated page (its struct page, and on a dom0 without Xen's extended
+ * regions a RAM page handed back to Xen). What all the node's mappings
+ * hold together is bounded here, so a confined device model cannot make
+ * dom0 allocate what it likes by mmapping the node large.
+ */
+static unsigned long xlate_max_pages = 1UL << 20;
+module_param(xlate_max_pages, ulong, 0644);
+MODULE_PARM_DESC(xlate_max_pages, "Auto-translated dom0: pages all mappings of the node may hold together (ENOSPC beyond; default 1048576, 4 GiB of 4 KiB pages)");
+
 static char *devname = "xen/privcmd-restrict";
 module_param(devname, charp, 0444);
 MODULE_PARM_DESC(devname, "Name of the device under /dev (default xen/privcmd-restrict)");
@@ -246,9 +257,39 @@ struct prm_xlate {
 	struct page *pages[];
 };
 
+/* The pages all prm_xlate lists hold (see xlate_max_pages). */
+static atomic_long_t prm_xlate_held = ATOMIC_LONG_INIT(0);
+
 static bool prm_auto_translated(void)
 {
 	return xen_feature(XENFEAT_auto_translated_physmap);
+}
+
+/*
+ * Removes whatever Xen put at the pfns of pages[0..nr) (nothing there is
+ * fine: ENOENT). Linux's xlate unmap ignores Xen's answer; here a page
+ * whose entry could not be removed must never be reused. Returns how many
+ * were removed; with compact, those are moved to the front of pages (the
+ * list is being given back), else the list keeps its order.
+ */
+static unsigned int prm_xlate_remove(struct page **pages, unsigned int nr, bool compact)
+{
+	unsigned int i, done = 0;
+
+	for (i = 0; i < nr; i++) {
+		struct xen_remove_from_physmap xrp = {
+			.domid = DOMID_SELF,
+			.gpfn = page_to_xen_pfn(pages[i]),
+		};
+		int rc = HYPERVISOR_memory_op(XENMEM_remove_from_physmap, &xrp);
+
+		if (rc && rc != -ENOENT)
+			continue;
+		if (compact)
+			swap(pages[done], pages[i]);
+		done++;
+	}
+	return done;
 }
 
 static vm_fault_t prm_fault(struct vm_fault *vmf)
@@ -264,6 +305,7 @@ static vm_fault_t prm_fault(struct vm_fault *vmf)
 static void prm_vma_close(struct vm_area_struct *vma)
 {
 	struct prm_xlate *xl = vma->vm_private_data;
+	unsigned int removed;
 
 	if (!xl || xl == PRM_VMA_USED)
 		return;
@@ -274,12 +316,15 @@ static void prm_vma_close(struct vm_area_struct *vma)
 	 */
 	if (xl->vma != vma)
 		return;
-	if (xen_unmap_domain_gfn_range(vma, xl->nr, xl->pages)) {
-		/* Xen may still have a frame at one of them: keep the pages. */
-		pr_crit("privcmd_restrict: unmapping %u pages failed: leaking them\n", xl->nr);
+	removed = prm_xlate_remove(xl->pages, xl->nr, true);
+	xen_free_unpopulated_pages(removed, xl->pages);
+	atomic_long_sub(removed, &prm_xlate_held);
+	if (removed != xl->nr) {
+		/* Xen may still have a frame at one of them: keep those pages. */
+		pr_crit("privcmd_restrict: %u pages still mapped by Xen: leaking them\n",
+			xl->nr - removed);
 		return;
 	}
-	xen_free_unpopulated_pages(xl->nr, xl->pages);
 	kvfree(xl);
 }
 
@@ -311,17 +356,28 @@ static struct prm_xlate *prm_xlate_alloc(unsigned long num)
 	struct prm_xlate *xl;
 
 	/* One Xen frame per page: Linux's own remap takes no other case here. */
-	if (XEN_PFN_PER_PAGE != 1 || num > UINT_MAX)
+	if (XEN_PFN_PER_PAGE != 1)
 		return ERR_PTR(-EOPNOTSUPP);
+	/* Linux's xlate helpers count in int. */
+	if (num > INT_MAX)
+		return ERR_PTR(-EINVAL);
+	/* Counted before anything is allocated; given back on failure. */
+	if (atomic_long_add_return(num, &prm_xlate_held) > READ_ONCE(xlate_max_pages)) {
+		atomic_long_sub(num, &prm_xlate_held);
+		return ERR_PTR(-ENOSPC);
+	}
 	xl = kvzalloc(struct_size(xl, pages, num), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!xl)
-		return ERR_PTR(-ENOMEM);
+		goto nomem;
 	xl->nr = num;
 	if (xen_alloc_unpopulated_pages(xl->nr, xl->pages)) {
 		kvfree(xl);
-		return ERR_PTR(-ENOMEM);
+		goto nomem;
 	}
 	return xl;
+nomem:
+	atomic_long_sub(num, &prm_xlate_held);
+	return ERR_PTR(-ENOMEM);
 }
 
 void prm_vma_setup(struct vm_area_struct *vma)
@@ -455,12 +511,24 @@ long prm_map_resource(unsigned long addr, unsigned int num, unsigned int memop, 
 	if (prm_auto_translated()) {
 		struct prm_xlate_map m = { prm_xlate_pages(vma, addr), vma->vm_page_prot };
 
+		struct page **pages = m.pages;
+
 		for (i = 0; i < num; i++)
-			mfns[i] = page_to_xen_pfn(m.pages[i]);
+			mfns[i] = page_to_xen_pfn(pages[i]);
 		rc = prm_hypercall_memory_op(memop, acquire_arg);
 		if (!rc)
 			rc = apply_to_page_range(mm, addr, (unsigned long)num << PAGE_SHIFT,
 						 prm_xlate_pte, &m);
+		if (rc) {
+			/*
+			 * Xen keeps the frames it placed before a failure (each
+			 * holds the guest's page), and the PTEs set so far stay:
+			 * both go, and the range is a hole again.
+			 */
+			zap_vma_ptes(vma, addr, (unsigned long)num << PAGE_SHIFT);
+			if (prm_xlate_remove(pages, num, false) != num)
+				pr_crit("privcmd_restrict: a failed resource mapping left frames Xen would not remove\n");
+		}
 		goto out;
 	}
 	rc = prm_hypercall_memory_op(memop, acquire_arg);

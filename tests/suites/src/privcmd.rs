@@ -647,6 +647,50 @@ fn xlate_vma_cases(t: &mut Tap, w: &World) {
         "",
     );
     drop(m);
+    // What all mappings hold together is bounded (xlate_max_pages), before
+    // anything is allocated for a claim.
+    let param = format!("{PARAMS}/xlate_max_pages");
+    let default = std::fs::read_to_string(&param).unwrap_or_default();
+    let claim = |pages: usize| -> IoctlResult {
+        let m = NodeMap::new(&o, pages)?;
+        let mut errs = vec![77i32; pages];
+        raw::mmapbatch_v2(&o, a, m.addr, &vec![gfn; pages], Some(&mut errs))
+    };
+    t.check(
+        "auto-translated: xlate_max_pages can be set to 16",
+        std::fs::write(&param, "16").is_ok(),
+        &param,
+    );
+    t.eq(
+        "... then a claim of 17 pages answers ENOSPC",
+        claim(17),
+        Err(Errno(libc::ENOSPC)),
+    );
+    t.eq("... and one of 16 maps", claim(16), Ok(0));
+    t.check(
+        "... and the default comes back",
+        std::fs::write(&param, default.trim()).is_ok(),
+        &default,
+    );
+    // 64 GiB of the node claimed by one batch: refused before the kernel
+    // allocates a page list or pages for it.
+    match NodeMap::new(&o, 16 << 20) {
+        Ok(huge) => {
+            let mut errs = [77i32; 1];
+            t.eq(
+                "auto-translated: MMAPBATCH_V2 claiming a 64 GiB mapping of the node (beyond xlate_max_pages) answers ENOSPC",
+                raw::mmapbatch_v2_num(&o, a, huge.addr, 16 << 20, &[gfn], &mut errs),
+                Err(Errno(libc::ENOSPC)),
+            );
+        }
+        Err(e) => {
+            t.check(
+                "auto-translated: a 64 GiB mapping of the node",
+                false,
+                format_args!("{e:?}"),
+            );
+        }
+    }
     // The pages go back: a warm-up round, then 32 rounds of 64 pages
     // (8 MiB if none came back) leave dom0's memory where it was.
     let round = || -> bool {
