@@ -33,9 +33,10 @@ use sh::cmd;
 const USAGE: &str = "\
 usage: cargo xtask <command>
 
-  demo [--xen 4.17|4.20]
+  demo [--xen 4.17|4.20 | --arch arm64]
                 boot Xen with the deprivileged device model and show it working
-                (default: the newest release, then the patched 4.17)
+                (default: the newest release, then the patched 4.17; arm64:
+                the confined node on Xen for Arm, then its patched build)
   test          run every test: host tests and the in-VM suites, on every release
                 (--host: run the suites natively on a real Xen dom0 instead)
   bench [--xen 4.17|4.20]
@@ -383,15 +384,15 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
         ctx,
         &bed,
         "vm (Xen 4.17 patched, arm64)",
-        &["xen-smoke", "xen-patches"],
+        &["xen-smoke", "xen-patches", "demo-arm64"],
         Duration::from_secs(600),
     )?;
     Ok(())
 }
 
 /// The suites `test` runs on the arm64 bed (no device model serves an Arm
-/// guest yet: devicemodel, virtio and demo are x86's).
-const ARM64_SUITES: &[&str] = &["xen-smoke", "library", "privcmd"];
+/// guest yet: devicemodel, virtio and demo-testbed are x86's).
+const ARM64_SUITES: &[&str] = &["xen-smoke", "library", "privcmd", "demo-arm64"];
 
 /// The suites `test` runs on each release's unpatched bed.
 const TEST_SUITES: &[&str] = &[
@@ -408,7 +409,13 @@ fn demo(ctx: &Ctx, rest: &[String]) -> Result<()> {
     let release = match rest {
         [] => xen::Release::NEWEST,
         [x, v] if x == "--xen" => xen::Release::parse(v)?,
-        [a, ..] => bail!("demo: unexpected argument `{a}` (only --xen 4.17|4.20)"),
+        [x, a] if x == "--arch" => match arch::Arch::parse(a)? {
+            arch::Arch::X86_64 => xen::Release::NEWEST,
+            arch::Arch::Arm64 => return demo_arm64(ctx),
+        },
+        [a, ..] => {
+            bail!("demo: unexpected argument `{a}` (--xen 4.17|4.20 or --arch x86_64|arm64)")
+        }
     };
     deps::all(ctx)?;
     let src = linux::source(ctx)?;
@@ -429,6 +436,29 @@ fn demo(ctx: &Ctx, rest: &[String]) -> Result<()> {
         "demo: boot the patched Xen 4.17 and xenstored, dom0 and a guest",
         "demo-patched",
         "vm-demo-patched.log",
+    )
+}
+
+/// `cargo xtask demo --arch arm64`: the arm64 bed, then its patched
+/// hypervisor and xenstored.
+fn demo_arm64(ctx: &Ctx) -> Result<()> {
+    deps::all(ctx)?;
+    let src = linux::source(ctx)?;
+    let bed = testbed::prepare_arm64(ctx, &src, false)?;
+    demo_boot(
+        ctx,
+        &bed,
+        "demo: boot Xen 4.17 for arm64 (Debian's source, IOREQ_SERVER), dom0 and a guest",
+        "demo-arm64",
+        "vm-demo-arm64.log",
+    )?;
+    let bed = testbed::prepare_arm64(ctx, &src, true)?;
+    demo_boot(
+        ctx,
+        &bed,
+        "demo: boot the patched Xen 4.17 for arm64, dom0 and a guest",
+        "demo-arm64",
+        "vm-demo-arm64-patched.log",
     )
 }
 

@@ -30,6 +30,7 @@ fn main() {
         Some("xen-smoke") => smoke::run(),
         Some("demo-testbed") => demo::run(),
         Some("demo-patched") => demo::run_patched(),
+        Some("demo-arm64") => demo::run_arm64(),
         Some("library") => library::run(),
         Some("devicemodel") => devicemodel::run(),
         Some("virtio") => virtio::run(),
