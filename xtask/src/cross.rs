@@ -24,15 +24,18 @@ use crate::xen::Dist;
 
 /// The sysroot rustc takes for `arch`: the host's standard library
 /// (build scripts and proc-macros run on the host) and `arch`'s, both of
-/// the host rustc's version.
+/// the host rustc's version. Its path carries its key, so a new rustc-web
+/// gives a new path, and cargo rebuilds what the old one built.
 pub fn sysroot(ctx: &Ctx, arch: Arch) -> Result<PathBuf> {
     let version = crate::deps::version("rustc-web")?;
     let pkg = format!("libstd-rust-web-dev={version}");
+    let host = "x86_64-unknown-linux-gnu";
+    let host_std = PathBuf::from(format!("/usr/lib/rustlib/{host}"));
     let key = Key::new("rust-std")
         .str(arch.debian())
         .str(&version)
         .finish();
-    let dir = ctx.cache.join("rust-std").join(arch.name());
+    let dir = ctx.cache.join("rust-std").join(arch.name()).join(&key);
     let sysroot = dir.join("sysroot");
     ctx.step(
         &format!(
@@ -41,23 +44,36 @@ pub fn sysroot(ctx: &Ctx, arch: Arch) -> Result<PathBuf> {
             arch.rust_target()
         ),
         || {
+            if !host_std.join("lib").is_dir() {
+                crate::bail!(
+                    "{} is missing: the host's standard library of rustc-web (package libstd-rust-web-dev)",
+                    host_std.display()
+                );
+            }
             let built = ctx.cached(&dir, &key, |d| {
-                let apt = crate::xen::foreign_apt(ctx, arch)?;
                 let debs = d.join("debs");
                 std::fs::create_dir_all(&debs)?;
                 let log = ctx.log(&format!("rust-std-{}.log", arch.name()));
-                cmd("apt-get")
-                    .args(&apt)
-                    .arg("download")
-                    .arg(&pkg)
-                    .dir(&debs)
-                    .run_logged(
-                        &log,
-                        &format!(
-                            "the machine's apt sources serve no {pkg} for {} (it must match the host's rustc-web exactly)",
-                            arch.debian()
-                        ),
-                    )?;
+                let _ = std::fs::remove_file(&log);
+                let download = |apt: &[String]| {
+                    cmd("apt-get")
+                        .args(apt)
+                        .arg("download")
+                        .arg(&pkg)
+                        .dir(&debs)
+                        .run_logged(&log, &format!("apt-get download {pkg} ({})", arch.debian()))
+                };
+                // Lists from before an upgrade of rustc-web know only the
+                // older version: refreshed once before giving up.
+                if download(&crate::xen::foreign_apt(ctx, arch, false)?).is_err() {
+                    download(&crate::xen::foreign_apt(ctx, arch, true)?).map_err(|_| {
+                        crate::ctx::Error(format!(
+                            "the machine's apt sources serve no {pkg} for {} (it must match the host's rustc-web exactly; log: {})",
+                            arch.debian(),
+                            log.display()
+                        ))
+                    })?;
+                }
                 let unpacked = d.join("unpacked");
                 for e in std::fs::read_dir(&debs)? {
                     cmd("dpkg")
@@ -69,8 +85,7 @@ pub fn sysroot(ctx: &Ctx, arch: Arch) -> Result<PathBuf> {
                 std::fs::remove_dir_all(&debs)?;
                 let lib = sysroot.join("lib/rustlib");
                 std::fs::create_dir_all(&lib)?;
-                let host = "x86_64-unknown-linux-gnu";
-                std::os::unix::fs::symlink(format!("/usr/lib/rustlib/{host}"), lib.join(host))?;
+                std::os::unix::fs::symlink(&host_std, lib.join(host))?;
                 let target = unpacked.join("usr/lib/rustlib").join(arch.rust_target());
                 if !target.join("lib").is_dir() {
                     crate::bail!("{pkg} for {} has no {}", arch.debian(), target.display());
@@ -84,6 +99,19 @@ pub fn sysroot(ctx: &Ctx, arch: Arch) -> Result<PathBuf> {
     Ok(sysroot)
 }
 
+/// Writes `text` to `path` unless it is already there: replaced whole
+/// (a temporary file renamed), so a concurrent reader never sees half.
+fn write_if_changed(path: &std::path::Path, text: &str, mode: u32) -> Result<()> {
+    if std::fs::read_to_string(path).ok().as_deref() == Some(text) {
+        return Ok(());
+    }
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    std::fs::write(&tmp, text)?;
+    std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(mode))?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
 /// `cargo build --release -p PKG...` for `dist`'s architecture, in its own
 /// target directory (`target/<arch>`: the host build uses another rustc).
 /// Returns the directory the release artifacts land in.
@@ -91,25 +119,24 @@ pub fn cargo_build(ctx: &Ctx, dist: &Dist, pkgs: &[&str]) -> Result<PathBuf> {
     let arch = dist.arch;
     let sysroot = sysroot(ctx, arch)?;
     let target_dir = ctx.root.join("target").join(arch.name());
+    std::fs::create_dir_all(&target_dir)?;
     // The version-script wrapper, with the cross compiler as its cc (its
-    // name ends in -gcc, so that rustc passes gcc-style arguments).
-    let wrapper = ctx
-        .cache
-        .join("rust-std")
-        .join(format!("{}-versioned-gcc", arch.tuple()));
-    std::fs::write(
+    // name ends in -gcc, so that rustc passes gcc-style arguments); this
+    // checkout's own.
+    let wrapper = target_dir.join(format!("{}-versioned-gcc", arch.tuple()));
+    let quote =
+        |p: &std::path::Path| format!("'{}'", p.display().to_string().replace('\'', "'\\''"));
+    write_if_changed(
         &wrapper,
-        format!(
+        &format!(
             "#!/bin/sh\nCC={}-gcc exec {} \"$@\"\n",
             arch.tuple(),
-            ctx.root
-                .join("libxendevicemodel-rs/capi/versioned-link-gcc")
-                .display()
+            quote(
+                &ctx.root
+                    .join("libxendevicemodel-rs/capi/versioned-link-gcc")
+            )
         ),
-    )?;
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        0o755,
     )?;
     let libs = dist.root.join("usr/lib").join(arch.tuple());
     let var = arch.rust_target().to_uppercase().replace('-', "_");
@@ -125,6 +152,9 @@ pub fn cargo_build(ctx: &Ctx, dist: &Dist, pkgs: &[&str]) -> Result<PathBuf> {
         .env("CARGO_TARGET_DIR", &target_dir)
         .env(format!("CARGO_TARGET_{var}_LINKER"), &wrapper)
         .env(format!("CARGO_TARGET_{var}_RUSTFLAGS"), &rustflags)
+        // Either would override the flags above (and drop the sysroot).
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .dir(&ctx.root);
     for p in pkgs {
         c = c.args(["-p", p]);

@@ -413,9 +413,12 @@ fn demo(ctx: &Ctx, rest: &[String]) -> Result<()> {
             arch::Arch::X86_64 => xen::Release::NEWEST,
             arch::Arch::Arm64 => return demo_arm64(ctx),
         },
-        [a, ..] => {
-            bail!("demo: unexpected argument `{a}` (--xen 4.17|4.20 or --arch x86_64|arm64)")
+        [x] if x == "--xen" || x == "--arch" => {
+            bail!("demo: {x} needs a value (--xen 4.17|4.20, --arch x86_64|arm64)")
         }
+        [a, ..] => bail!(
+            "demo: unexpected argument `{a}` (one of --xen 4.17|4.20 or --arch x86_64|arm64; arm64 runs Xen 4.17)"
+        ),
     };
     deps::all(ctx)?;
     let src = linux::source(ctx)?;

@@ -62,6 +62,12 @@ impl Cmd {
         self
     }
 
+    /// Removes an environment variable from the command's environment.
+    pub fn env_remove(mut self, k: impl AsRef<OsStr>) -> Self {
+        self.inner.env_remove(k);
+        self
+    }
+
     /// Sets the working directory.
     pub fn dir(mut self, d: impl AsRef<Path>) -> Self {
         self.inner.current_dir(d);

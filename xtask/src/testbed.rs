@@ -85,6 +85,8 @@ fn cross_programs(ctx: &Ctx, dist: &Dist) -> Result<Vec<Item>> {
         || {
             rel = crate::cross::cargo_build(ctx, dist, DOM0_PACKAGES)?;
             std::fs::create_dir_all(&c_dir)?;
+            let log = ctx.log(&format!("dom0-c-{}.log", arch.name()));
+            let _ = std::fs::remove_file(&log);
             let libs = dist.root.join("usr/lib").join(arch.tuple());
             for prog in DOM0_C_PROGRAMS {
                 cmd(format!("{}-gcc", arch.tuple()))
@@ -97,10 +99,7 @@ fn cross_programs(ctx: &Ctx, dist: &Dist) -> Result<Vec<Item>> {
                     .arg(&libs)
                     .arg(format!("-Wl,-rpath-link,{}", libs.display()))
                     .arg("-lxendevicemodel")
-                    .run_logged(
-                        &ctx.log(&format!("dom0-c-{}.log", arch.name())),
-                        &format!("compiling {prog} for {}", arch.name()),
-                    )?;
+                    .run_logged(&log, &format!("compiling {prog} for {}", arch.name()))?;
             }
             Ok(format!("built for {}", arch.rust_target()))
         },

@@ -497,12 +497,21 @@ pub fn run(ctx: &Ctx, cfg: &VmConfig) -> Result<VmRun> {
     }
     // Drain what is buffered, for the log; after a crash, what follows
     // within a second too (the panic's reason comes after its first line).
-    let linger = if matches!(outcome, Outcome::Crash(_)) {
-        Duration::from_secs(1)
-    } else {
-        Duration::ZERO
-    };
-    while let Ok(line) = rx.recv_timeout(linger) {
+    let until = Instant::now()
+        + if matches!(outcome, Outcome::Crash(_)) {
+            Duration::from_secs(1)
+        } else {
+            Duration::ZERO
+        };
+    // At most this many lines: a console that never stops ends here.
+    for _ in 0..100_000 {
+        let wait = until.saturating_duration_since(Instant::now());
+        let line = if wait.is_zero() {
+            rx.try_recv().ok()
+        } else {
+            rx.recv_timeout(wait).ok()
+        };
+        let Some(line) = line else { break };
         let _ = writeln!(file, "[{:8.2}] {line}", start.elapsed().as_secs_f64());
     }
     drop(g);

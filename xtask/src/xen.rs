@@ -233,7 +233,7 @@ fn apt_for(ctx: &Ctx, release: Release, arch: Arch) -> Result<Vec<String>> {
                 Release::Xen417.label()
             );
         }
-        return foreign_apt(ctx, arch);
+        return foreign_apt(ctx, arch, false);
     }
     if release.is_host() {
         return Ok(Vec::new());
@@ -317,8 +317,10 @@ fn apt_for(ctx: &Ctx, release: Release, arch: Arch) -> Result<Vec<String>> {
 /// private state: the same archives (security updates included) that the
 /// host's packages come from, so that a package built with the host's
 /// (Debian's Rust standard library for the host's rustc) is found at the
-/// host's version. Its lists are refreshed once a day.
-pub fn foreign_apt(ctx: &Ctx, arch: Arch) -> Result<Vec<String>> {
+/// host's version. (`XDM_DEBIAN_ARCHIVE` does not apply: it names one
+/// archive, and the standard library may come from the security suite.)
+/// Its lists are refreshed once a day, or now with `refresh`.
+pub fn foreign_apt(ctx: &Ctx, arch: Arch, refresh: bool) -> Result<Vec<String>> {
     let name = format!("apt-{}-{}", Release::Xen417.suite(), arch.debian());
     let root = ctx.cache.join(&name);
     for d in ["lists/partial", "cache/archives/partial"] {
@@ -339,13 +341,24 @@ pub fn foreign_apt(ctx: &Ctx, arch: Arch) -> Result<Vec<String>> {
     .into_iter()
     .flat_map(|o| ["-o".to_string(), o])
     .collect();
+    let lists = root.join("lists");
+    let suffix = format!("binary-{}_Packages", arch.debian());
+    let have_lists = || {
+        std::fs::read_dir(&lists)
+            .ok()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .any(|e| e.file_name().to_string_lossy().contains(&suffix))
+    };
     let stamp = root.join("updated");
-    let fresh = std::fs::metadata(&stamp)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.elapsed().ok())
-        .is_some_and(|a| a < LISTS_FRESH);
-    if !fresh {
+    let fresh = have_lists()
+        && std::fs::metadata(&stamp)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|a| a < LISTS_FRESH);
+    if refresh || !fresh {
         let log = ctx.log(&format!("{name}.log"));
         let _ = std::fs::remove_file(&log);
         cmd("apt-get")
@@ -355,15 +368,18 @@ pub fn foreign_apt(ctx: &Ctx, arch: Arch) -> Result<Vec<String>> {
                 &log,
                 &format!("apt-get update for {} (private state)", arch.debian()),
             )?;
-        let said = std::fs::read_to_string(&log).unwrap_or_default();
-        if let Some(l) = said
-            .lines()
-            .find(|l| l.starts_with("W: Failed to fetch") || l.starts_with("E: "))
-        {
+        // A source that serves no such lists (a third-party one) only
+        // warns; no list at all is a failure.
+        if !have_lists() {
+            let said = std::fs::read_to_string(&log).unwrap_or_default();
+            let why = said
+                .lines()
+                .find(|l| l.starts_with("W: Failed to fetch") || l.starts_with("E: "))
+                .unwrap_or("no entry of theirs serves that architecture (an [arch=] restriction, or a mirror of amd64 only)");
             crate::bail!(
-                "cannot fetch the {} package lists of the machine's apt sources: {} (log: {})",
+                "the machine's apt sources gave no {} package list: {} (log: {})",
                 arch.debian(),
-                l.trim(),
+                why.trim(),
                 log.display()
             );
         }
@@ -447,9 +463,9 @@ pub fn dist_for(ctx: &Ctx, release: Release, arch: Arch) -> Result<Dist> {
                 std::fs::remove_dir_all(&debs)?;
                 Ok(())
             })?;
-            let hv = versions
+            let hv = ["xen-hypervisor", "xen-utils-4"]
                 .iter()
-                .find(|p| p.starts_with("xen-hypervisor") || p.starts_with("xen-utils-4"))
+                .find_map(|w| versions.iter().find(|p| p.starts_with(w)))
                 .cloned()
                 .unwrap_or_default();
             out = Some(Dist {

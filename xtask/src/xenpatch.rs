@@ -474,7 +474,7 @@ fn jobs() -> usize {
 /// Builds C xenstored from the patched tree, against the tree's public
 /// headers (the patched `xs_wire.h`) and Debian's libraries.
 fn build_xenstored(tree: &Path, out: &Path, log: &Path) -> Result<()> {
-    build_xenstored_with(tree, out, log, "gcc", &[])
+    build_xenstored_with(tree, &tree.join("xdm-include"), out, log, "gcc", &[])
 }
 
 /// The patched xenstored for another architecture's dom0: the same
@@ -505,7 +505,9 @@ pub fn xenstored_for(ctx: &Ctx, patched: &Patched, dist: &Dist) -> Result<PathBu
                     format!("-L{}", libs.display()),
                     format!("-Wl,-rpath-link,{}", libs.display()),
                 ];
-                build_xenstored_with(&patched.tree, &out, &log, &cc, &extra)
+                // Its own include directory: the patched tree is the
+                // patched build's, never written here.
+                build_xenstored_with(&patched.tree, &dir.join("include"), &out, &log, &cc, &extra)
             })?;
             Ok(if built {
                 "built".into()
@@ -519,13 +521,14 @@ pub fn xenstored_for(ctx: &Ctx, patched: &Patched, dist: &Dist) -> Result<PathBu
 
 fn build_xenstored_with(
     tree: &Path,
+    inc: &Path,
     out: &Path,
     log: &Path,
     cc: &str,
     extra: &[String],
 ) -> Result<()> {
     let src = tree.join("tools/xenstore");
-    let inc = tree.join("xdm-include");
+    let inc = inc.to_path_buf();
     std::fs::create_dir_all(&inc)?;
     let link = inc.join("xen");
     if !link.exists() {
