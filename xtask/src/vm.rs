@@ -231,6 +231,24 @@ pub fn fold(suites: &mut Vec<SuiteResult>, ev: &Event, line: &str) {
     }
 }
 
+/// What every bed's QEMU gets: the machine's size, no display or default
+/// devices, the serial console on stdio, and no reboot (a power-off ends
+/// the run).
+const QEMU_COMMON: &[&str] = &[
+    "-smp",
+    "2",
+    "-m",
+    "3072",
+    "-display",
+    "none",
+    "-nodefaults",
+    "-monitor",
+    "none",
+    "-serial",
+    "stdio",
+    "-no-reboot",
+];
+
 /// dom0's memory and vCPUs, on Xen's command line.
 const DOM0_SIZE: &str = "dom0_mem=1024M,max:1024M dom0_max_vcpus=1";
 
@@ -265,21 +283,8 @@ pub fn qemu_command(cfg: &VmConfig) -> Command {
         "q35",
         "-cpu",
         "qemu64,+svm,+npt",
-        "-smp",
-        "2",
-        "-m",
-        "3072",
     ])
-    .args([
-        "-display",
-        "none",
-        "-nodefaults",
-        "-monitor",
-        "none",
-        "-serial",
-        "stdio",
-        "-no-reboot",
-    ])
+    .args(QEMU_COMMON)
     .arg("-kernel")
     .arg(&cfg.xen)
     .arg("-append")
@@ -317,19 +322,8 @@ fn qemu_command_arm64(cfg: &VmConfig, dom0: &[String]) -> Command {
         "virt,virtualization=on,gic-version=3",
         "-cpu",
         "cortex-a57",
-        "-smp",
-        "2",
-        "-m",
-        "3072",
-        "-display",
-        "none",
-        "-nodefaults",
-        "-monitor",
-        "none",
-        "-serial",
-        "stdio",
-        "-no-reboot",
     ])
+    .args(QEMU_COMMON)
     .arg("-kernel")
     .arg(&cfg.xen)
     .arg("-append")

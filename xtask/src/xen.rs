@@ -217,6 +217,27 @@ pub fn closure(apt: &[String], pkg: &str) -> Result<Vec<String>> {
     Ok(v)
 }
 
+/// Whether `stamp` (written after an update that brought lists) is younger
+/// than [`LISTS_FRESH`]: apt keeps the archive's dates on the lists
+/// themselves.
+fn stamp_fresh(stamp: &std::path::Path) -> bool {
+    std::fs::metadata(stamp)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|a| a < LISTS_FRESH)
+}
+
+/// Whether apt's lists directory `dir` holds a file whose name `is` picks.
+fn has_list(dir: &std::path::Path, is: impl Fn(&str) -> bool) -> bool {
+    std::fs::read_dir(dir)
+        .ok()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .any(|e| is(&e.file_name().to_string_lossy()))
+}
+
 /// How long a private suite's package lists are trusted before the next
 /// run refreshes them (the machine's own lists are the `deps` step's).
 const LISTS_FRESH: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
@@ -247,25 +268,14 @@ fn apt_for(ctx: &Ctx, release: Release, arch: Arch) -> Result<Vec<String>> {
     // A Packages list, stored as apt is configured to (`_Packages`,
     // `_Packages.lz4`, ...).
     let have_lists = || {
-        std::fs::read_dir(&lists)
-            .ok()
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.ok())
-            .any(|e| {
-                let n = e.file_name().to_string_lossy().into_owned();
-                n.ends_with("_Packages") || n.contains("_Packages.")
-            })
+        has_list(&lists, |n| {
+            n.ends_with("_Packages") || n.contains("_Packages.")
+        })
     };
     // apt keeps the archive's dates on its lists: their age is told by a
     // stamp written after each update that brought lists.
     let stamp = ctx.cache.join(&name).join("updated");
-    let fresh = have_lists()
-        && std::fs::metadata(&stamp)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|a| a < LISTS_FRESH);
+    let fresh = have_lists() && stamp_fresh(&stamp);
     let hv = format!("xen-hypervisor-{}-amd64", release.version());
     if !fresh {
         // This update's words only (its failures are read below).
@@ -343,21 +353,9 @@ pub fn foreign_apt(ctx: &Ctx, arch: Arch, refresh: bool) -> Result<Vec<String>> 
     .collect();
     let lists = root.join("lists");
     let suffix = format!("binary-{}_Packages", arch.debian());
-    let have_lists = || {
-        std::fs::read_dir(&lists)
-            .ok()
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.ok())
-            .any(|e| e.file_name().to_string_lossy().contains(&suffix))
-    };
+    let have_lists = || has_list(&lists, |n| n.contains(&suffix));
     let stamp = root.join("updated");
-    let fresh = have_lists()
-        && std::fs::metadata(&stamp)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|a| a < LISTS_FRESH);
+    let fresh = have_lists() && stamp_fresh(&stamp);
     if refresh || !fresh {
         let log = ctx.log(&format!("{name}.log"));
         let _ = std::fs::remove_file(&log);
