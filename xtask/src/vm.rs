@@ -231,6 +231,9 @@ pub fn fold(suites: &mut Vec<SuiteResult>, ev: &Event, line: &str) {
     }
 }
 
+/// The machine's RAM in MiB (`-m`).
+const RAM_MIB: &str = "3072";
+
 /// What every bed's QEMU gets: the machine's size, no display or default
 /// devices, the serial console on stdio, and no reboot (a power-off ends
 /// the run).
@@ -238,7 +241,7 @@ const QEMU_COMMON: &[&str] = &[
     "-smp",
     "2",
     "-m",
-    "3072",
+    RAM_MIB,
     "-display",
     "none",
     "-nodefaults",
@@ -305,6 +308,32 @@ pub fn qemu_command(cfg: &VmConfig) -> Command {
 /// goes 32 MiB above that, the initramfs 160 MiB above the kernel.
 const ARM64_KERNEL_AT: u64 = 0x4a00_0000;
 const ARM64_INITRD_AT: u64 = 0x5400_0000;
+
+/// Fails unless dom0's kernel fits below the initramfs and the initramfs
+/// in RAM, where [`qemu_command_arm64`] places them (QEMU would overlap
+/// them silently, and Xen find a broken kernel).
+fn arm64_fits(cfg: &VmConfig) -> Result<()> {
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(u64::MAX);
+    let kernel = size(&cfg.kernel);
+    if kernel > ARM64_INITRD_AT - ARM64_KERNEL_AT {
+        crate::bail!(
+            "dom0's kernel {} ({kernel} bytes) does not fit below the initramfs at {ARM64_INITRD_AT:#x} (room: {} bytes; see ARM64_KERNEL_AT in xtask/src/vm.rs)",
+            cfg.kernel.display(),
+            ARM64_INITRD_AT - ARM64_KERNEL_AT
+        );
+    }
+    let initrd = size(&cfg.initrd);
+    // The `virt` machine's RAM starts at 1 GiB.
+    let ram = RAM_MIB.parse::<u64>().unwrap_or(0) << 20;
+    let room = (0x4000_0000 + ram).saturating_sub(ARM64_INITRD_AT);
+    if initrd > room {
+        crate::bail!(
+            "the initramfs {} ({initrd} bytes) does not fit in the machine's RAM above {ARM64_INITRD_AT:#x} (room: {room} bytes)",
+            cfg.initrd.display()
+        );
+    }
+    Ok(())
+}
 
 /// arm64: `virt` with EL2 (Xen runs there) and GICv3, Xen as the kernel
 /// QEMU boots (it takes QEMU's device tree), dom0's kernel and initramfs
@@ -391,6 +420,9 @@ pub fn run(ctx: &Ctx, cfg: &VmConfig) -> Result<VmRun> {
         if !p.exists() {
             crate::bail!("the {what} {} does not exist", p.display());
         }
+    }
+    if cfg.arch == Arch::Arm64 {
+        arm64_fits(cfg)?;
     }
     let log = ctx.log(&cfg.log_name);
     let start = Instant::now();
@@ -603,6 +635,37 @@ mod tests {
             evs.push(ev);
         }
         (suites, evs)
+    }
+
+    #[test]
+    fn an_arm64_kernel_too_large_for_its_slot_is_refused() {
+        let dir = std::env::temp_dir().join(format!("xtask-arm64-fits-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let small = dir.join("small");
+        std::fs::write(&small, b"x").unwrap();
+        let big = dir.join("big");
+        // Sparse: one byte past the room below the initramfs.
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(ARM64_INITRD_AT - ARM64_KERNEL_AT + 1)
+            .unwrap();
+        let cfg = |kernel: &Path, initrd: &Path| VmConfig {
+            arch: Arch::Arm64,
+            xen: small.clone(),
+            kernel: kernel.to_path_buf(),
+            initrd: initrd.to_path_buf(),
+            suites: Vec::new(),
+            dom0_args: Vec::new(),
+            timeout: Duration::ZERO,
+            shell: false,
+            log_name: String::new(),
+            echo: echo_suites,
+            tag: String::new(),
+        };
+        assert!(arm64_fits(&cfg(&small, &small)).is_ok());
+        let e = arm64_fits(&cfg(&big, &small)).unwrap_err().0;
+        assert!(e.contains("does not fit below the initramfs"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
