@@ -641,9 +641,13 @@ pub fn run_arm64() -> i32 {
     let mut cases = vec![
         (
             "map dom0's memory".to_string(),
-            ForeignMapping::map(&dm, dmop_abi::types::DomId(0), &[0x4_0000])
-                .map(|_| ())
-                .map_err(|e| e.errno()),
+            ForeignMapping::map(
+                &dm,
+                dmop_abi::types::DomId(0),
+                &[xl::ARM_GUEST_RAM_BASE >> 12],
+            )
+            .map(|_| ())
+            .map_err(|e| e.errno()),
         ),
         (
             "an ioreq server on dom0".to_string(),
@@ -655,7 +659,7 @@ pub fn run_arm64() -> i32 {
     if let Ok(o) = &other {
         cases.push((
             format!("map the other guest's (d{}) memory", o.domid.0),
-            ForeignMapping::map(&dm, o.domid, &[0x4_0000])
+            ForeignMapping::map(&dm, o.domid, &[xl::ARM_GUEST_RAM_BASE >> 12])
                 .map(|_| ())
                 .map_err(|e| e.errno()),
         ));

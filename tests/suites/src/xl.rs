@@ -69,6 +69,9 @@ pub fn bufioreq_mode() -> dmop_abi::dmop::BufioreqMode {
     }
 }
 
+/// Where an Arm guest's RAM starts (Xen's `GUEST_RAM0_BASE`, public/arch-arm.h).
+pub const ARM_GUEST_RAM_BASE: u64 = 0x4000_0000;
+
 /// The kernel of arm64's test guests (dom0's own: a paused guest never
 /// runs it; `$XDM_ARM_GUEST` overrides).
 pub fn arm_guest_kernel() -> String {
@@ -201,10 +204,14 @@ pub fn fake_dm(args: &[String]) -> i32 {
 pub fn guest_image() -> Option<(usize, u64, Vec<u8>)> {
     if cfg!(target_arch = "aarch64") {
         // An arm64 Image: Xen loads it text_offset (header bytes 8..16)
-        // above the start of guest RAM, GUEST_RAM0_BASE (1 GiB).
+        // above the start of guest RAM.
         let image = std::fs::read(arm_guest_kernel()).ok()?;
         let text_offset = u64::from_le_bytes(image.get(8..16)?.try_into().ok()?);
-        return Some((0, 0x4000_0000 + text_offset, image.get(..64)?.to_vec()));
+        return Some((
+            0,
+            ARM_GUEST_RAM_BASE + text_offset,
+            image.get(..64)?.to_vec(),
+        ));
     }
     let elf = std::fs::read(test_guest_path()).ok()?;
     let u16_at = |o: usize| u16::from_le_bytes(elf[o..o + 2].try_into().unwrap());
