@@ -105,7 +105,15 @@ void prm_deregister(void)
 const char *prm_devname(void) { return devname; }
 
 /* The running domain and the caller. */
-bool prm_xen_initial_domain(void) { return xen_initial_domain(); }
+/*
+ * The dom0s the module serves: x86 PV, and Arm's (auto-translated). An x86
+ * PVH dom0 is refused: the PV-only ioreq-page path is compiled into a
+ * kernel that has CONFIG_XEN_PV, and nothing here was tested there.
+ */
+bool prm_xen_initial_domain(void)
+{
+	return xen_initial_domain() && (xen_pv_domain() || IS_ENABLED(CONFIG_ARM64));
+}
 bool prm_capable_sys_admin(void) { return capable(CAP_SYS_ADMIN); }
 /*
  * Identities as the kernel holds them: the opener's fsuid is its kuid_t
@@ -893,6 +901,13 @@ static long prm_ioreq_map(struct prm_ioreq *kr)
 	void *va;
 	long rc;
 
+	/*
+	 * Also compiled into kernels that run auto-translated, where the frame
+	 * list of the probe below is an input (Xen would place the page at
+	 * dom0's gfn 0): PV only, whatever loaded the module.
+	 */
+	if (!xen_pv_domain())
+		return -EOPNOTSUPP;
 	kr->stand_in = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
 	if (!kr->stand_in)
 		return -ENOMEM;

@@ -108,8 +108,8 @@ pub(crate) fn devname() -> &'static CStr {
     unsafe { CStr::from_ptr(prm_devname()) }
 }
 
-/// Whether this kernel runs as Xen's dom0 (PV, or auto-translated: Arm's,
-/// where the mapping ioctls answer EOPNOTSUPP).
+/// Whether this kernel runs as a Xen dom0 the module serves: x86 PV, or
+/// Arm's (auto-translated); an x86 PVH dom0 is not one.
 pub(crate) fn xen_initial_domain() -> bool {
     // SAFETY: reads boot-time state.
     unsafe { prm_xen_initial_domain() }

@@ -144,7 +144,7 @@ struct PrivcmdRestrict {
 impl kernel::Module for PrivcmdRestrict {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         if !glue::xen_initial_domain() {
-            pr_err!("needs a Xen dom0\n");
+            pr_err!("needs a Xen PV dom0, or Arm's dom0\n");
             return Err(code::ENODEV);
         }
         let bindings = KBox::pin_init(
