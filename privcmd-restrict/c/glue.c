@@ -971,11 +971,10 @@ free_page:
 
 #else
 /*
- * An auto-translated dom0 (Arm, x86 PVH) maps no machine frame into a
- * kernel page table: reaching the ioreq page needs a foreign mapping of
- * its own (Linux's xlate path), which this module does not make yet.
- * IOCTL_PRIVCMD_IOEVENTFD answers EOPNOTSUPP there, as the mapping
- * ioctls do.
+ * Arm's dom0 maps no machine frame into a kernel page table: reaching the
+ * ioreq page needs a foreign mapping of the kernel's own (an unpopulated
+ * page), which this module does not make yet. IOCTL_PRIVCMD_IOEVENTFD
+ * answers EOPNOTSUPP there.
  */
 static long prm_ioreq_map(struct prm_ioreq *kr)
 {
