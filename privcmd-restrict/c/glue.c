@@ -23,6 +23,7 @@
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/vmalloc.h>
+#include <linux/xarray.h>
 #include <linux/interrupt.h>
 #include <xen/xen.h>
 #include <xen/events.h>
@@ -48,14 +49,16 @@ MODULE_PARM_DESC(dm_op_buf_max_size, "Maximum size of one DM_OP buffer in bytes 
 
 /*
  * An auto-translated dom0 gives each mapped page a pfn of its own: an
- * unpopulated page (its struct page, and on a dom0 without Xen's extended
- * regions a RAM page handed back to Xen). What all the node's mappings
- * hold together is bounded here, so a confined device model cannot make
- * dom0 allocate what it likes by mmapping the node large.
+ * unpopulated page (its struct page, and on a kernel without
+ * CONFIG_XEN_UNPOPULATED_ALLOC, or without Xen's extended regions, a RAM
+ * page handed back to Xen for as long as the mapping lives). What all the
+ * node's mappings hold together is bounded here, so a confined device
+ * model cannot make dom0 give away its memory by mmapping the node large.
+ * 0 at load means a quarter of dom0's RAM (set then, so sysfs shows it).
  */
-static unsigned long xlate_max_pages = 1UL << 20;
+static unsigned long xlate_max_pages;
 module_param(xlate_max_pages, ulong, 0644);
-MODULE_PARM_DESC(xlate_max_pages, "Auto-translated dom0: pages all mappings of the node may hold together (ENOSPC beyond; default 1048576, 4 GiB of 4 KiB pages)");
+MODULE_PARM_DESC(xlate_max_pages, "Auto-translated dom0: pages all mappings of the node may hold together (ENOSPC beyond; default a quarter of dom0's RAM at load)");
 
 static char *devname = "xen/privcmd-restrict";
 module_param(devname, charp, 0444);
@@ -93,6 +96,8 @@ static struct miscdevice prm_misc = {
 
 int prm_register(void)
 {
+	if (!xlate_max_pages)
+		xlate_max_pages = totalram_pages() / 4;
 	prm_misc.name = devname;
 	return misc_register(&prm_misc);
 }
@@ -261,12 +266,79 @@ void prm_unwatch_domains(void)
 struct prm_xlate {
 	/* The vma the pages belong to: a copy of it (mremap's) does not own them. */
 	struct vm_area_struct *vma;
+	/* The domain the pages are counted against (see prm_xlate_account). */
+	domid_t dom;
 	unsigned int nr;
 	struct page *pages[];
 };
 
-/* The pages all prm_xlate lists hold (see xlate_max_pages). */
-static atomic_long_t prm_xlate_held = ATOMIC_LONG_INIT(0);
+/*
+ * What the pages of all prm_xlate lists come to, in all (bounded by
+ * xlate_max_pages) and per domain (prm_xlate_doms: domid -> pages, as an
+ * xarray value; bounded by the domain's own size), under prm_xlate_lock.
+ */
+static DEFINE_MUTEX(prm_xlate_lock);
+static unsigned long prm_xlate_held;
+static DEFINE_XARRAY(prm_xlate_doms);
+
+/*
+ * A domain's mappings may hold as many pages as the domain may have
+ * (its maximum reservation) and this many more, for the resources a
+ * device model maps besides guest RAM (ioreq pages, a grant table).
+ */
+#define PRM_XLATE_DOMAIN_EXTRA 1024UL
+
+/*
+ * Counts num pages against dom and the total, or refuses (ENOSPC) if
+ * either bound would be passed; ESRCH if dom is no domain.
+ */
+static int prm_xlate_account(domid_t dom, unsigned long num)
+{
+	domid_t d = dom;
+	/* The domain's maximum reservation, in Xen's pages: ours (checked). */
+	long dom_max = HYPERVISOR_memory_op(XENMEM_maximum_reservation, &d);
+	unsigned long held, limit, total;
+	int rc;
+
+	if (dom_max < 0)
+		return dom_max;
+	mutex_lock(&prm_xlate_lock);
+	held = xa_to_value(xa_load(&prm_xlate_doms, dom) ?: xa_mk_value(0));
+	limit = (unsigned long)dom_max + PRM_XLATE_DOMAIN_EXTRA;
+	total = READ_ONCE(xlate_max_pages);
+	rc = -ENOSPC;
+	/* Either count may already be past a bound that was lowered since. */
+	if (held >= limit || num > limit - held ||
+	    prm_xlate_held >= total || num > total - prm_xlate_held)
+		goto out;
+	rc = xa_err(xa_store(&prm_xlate_doms, dom, xa_mk_value(held + num), GFP_KERNEL));
+	if (rc)
+		goto out;
+	prm_xlate_held += num;
+out:
+	mutex_unlock(&prm_xlate_lock);
+	return rc;
+}
+
+/*
+ * Gives back what prm_xlate_account counted: nr pages of dom's, of which
+ * freed came back to dom0 (the rest stay in the total).
+ */
+static void prm_xlate_unaccount(domid_t dom, unsigned long nr, unsigned long freed)
+{
+	unsigned long held;
+
+	mutex_lock(&prm_xlate_lock);
+	held = xa_to_value(xa_load(&prm_xlate_doms, dom) ?: xa_mk_value(0));
+	held -= min(held, nr);
+	if (held)
+		/* Replaces an entry that exists: allocates nothing. */
+		xa_store(&prm_xlate_doms, dom, xa_mk_value(held), GFP_KERNEL);
+	else
+		xa_erase(&prm_xlate_doms, dom);
+	prm_xlate_held -= min(prm_xlate_held, freed);
+	mutex_unlock(&prm_xlate_lock);
+}
 
 static bool prm_auto_translated(void)
 {
@@ -291,6 +363,8 @@ static unsigned int prm_xlate_remove(struct page **pages, unsigned int nr, bool 
 		};
 		int rc = HYPERVISOR_memory_op(XENMEM_remove_from_physmap, &xrp);
 
+		/* A large list is a hypercall per page. */
+		cond_resched();
 		if (rc && rc != -ENOENT)
 			continue;
 		if (compact)
@@ -326,7 +400,12 @@ static void prm_vma_close(struct vm_area_struct *vma)
 		return;
 	removed = prm_xlate_remove(xl->pages, xl->nr, true);
 	xen_free_unpopulated_pages(removed, xl->pages);
-	atomic_long_sub(removed, &prm_xlate_held);
+	/*
+	 * Pages Xen would not release stay in the total (dom0 has lost
+	 * them) but not in the domain's count: a later domain with its domid
+	 * starts from nothing.
+	 */
+	prm_xlate_unaccount(xl->dom, xl->nr, removed);
 	if (removed != xl->nr) {
 		/* Xen may still have a frame at one of them: keep those pages. */
 		pr_crit("privcmd_restrict: %u pages still mapped by Xen: leaking them\n",
@@ -358,10 +437,14 @@ static const struct vm_operations_struct prm_vm_ops = {
 	.mremap = prm_mremap,
 };
 
-/* The page list of a freshly claimed vma of num pages (auto-translated). */
-static struct prm_xlate *prm_xlate_alloc(unsigned long num)
+/*
+ * The page list of a freshly claimed vma of num pages (auto-translated),
+ * for a mapping of dom's frames.
+ */
+static struct prm_xlate *prm_xlate_alloc(unsigned long num, domid_t dom)
 {
 	struct prm_xlate *xl;
+	int rc;
 
 	/* One Xen frame per page: Linux's own remap takes no other case here. */
 	if (XEN_PFN_PER_PAGE != 1)
@@ -370,21 +453,21 @@ static struct prm_xlate *prm_xlate_alloc(unsigned long num)
 	if (num > INT_MAX)
 		return ERR_PTR(-EINVAL);
 	/* Counted before anything is allocated; given back on failure. */
-	if (atomic_long_add_return(num, &prm_xlate_held) > READ_ONCE(xlate_max_pages)) {
-		atomic_long_sub(num, &prm_xlate_held);
-		return ERR_PTR(-ENOSPC);
-	}
+	rc = prm_xlate_account(dom, num);
+	if (rc)
+		return ERR_PTR(rc);
 	xl = kvzalloc(struct_size(xl, pages, num), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!xl)
 		goto nomem;
 	xl->nr = num;
+	xl->dom = dom;
 	if (xen_alloc_unpopulated_pages(xl->nr, xl->pages)) {
 		kvfree(xl);
 		goto nomem;
 	}
 	return xl;
 nomem:
-	atomic_long_sub(num, &prm_xlate_held);
+	prm_xlate_unaccount(dom, num, num);
 	return ERR_PTR(-ENOMEM);
 }
 
@@ -411,7 +494,7 @@ static int is_mapped_fn(pte_t *pte, unsigned long addr, void *data)
  * for writing.
  */
 static struct vm_area_struct *prm_vma_err(struct mm_struct *mm, unsigned long addr, unsigned long num,
-					  bool claim, long *err)
+					  bool claim, domid_t dom, long *err)
 {
 	struct vm_area_struct *vma = find_vma(mm, addr);
 	unsigned long len;
@@ -436,7 +519,7 @@ static struct vm_area_struct *prm_vma_err(struct mm_struct *mm, unsigned long ad
 			vma->vm_private_data = PRM_VMA_USED;
 			return vma;
 		}
-		xl = prm_xlate_alloc(num);
+		xl = prm_xlate_alloc(num, dom);
 		if (IS_ERR(xl)) {
 			*err = PTR_ERR(xl);
 			return NULL;
@@ -450,11 +533,12 @@ static struct vm_area_struct *prm_vma_err(struct mm_struct *mm, unsigned long ad
 	return vma;
 }
 
-static struct vm_area_struct *prm_vma(struct mm_struct *mm, unsigned long addr, unsigned long num, bool claim)
+/* A range of a claimed vma (see prm_vma_err). */
+static struct vm_area_struct *prm_vma(struct mm_struct *mm, unsigned long addr, unsigned long num)
 {
 	long err;
 
-	return prm_vma_err(mm, addr, num, claim, &err);
+	return prm_vma_err(mm, addr, num, false, DOMID_INVALID, &err);
 }
 
 /* Auto-translated: the pages of [addr, ...) in vma's page list. */
@@ -470,14 +554,14 @@ static struct page **prm_xlate_pages(struct vm_area_struct *vma, unsigned long a
  * [addr, addr + num pages) must be a range of our vma where nothing is
  * mapped (see prm_vma), so num is bounded by what the caller mmapped.
  */
-long prm_vma_claim(unsigned long addr, unsigned long num)
+long prm_vma_claim(unsigned long addr, unsigned long num, u16 dom)
 {
 	struct mm_struct *mm = current->mm;
 	long rc;
 
 	mmap_write_lock(mm);
 	rc = -EINVAL;
-	if (prm_vma_err(mm, addr, num, true, &rc))
+	if (prm_vma_err(mm, addr, num, true, dom, &rc))
 		rc = 0;
 	mmap_write_unlock(mm);
 	return rc;
@@ -513,7 +597,7 @@ long prm_map_resource(unsigned long addr, unsigned int num, unsigned int memop, 
 	int mapped, i;
 
 	mmap_write_lock(mm);
-	vma = prm_vma(mm, addr, num, false);
+	vma = prm_vma(mm, addr, num);
 	if (!vma)
 		goto out;
 	if (prm_auto_translated()) {
@@ -574,7 +658,7 @@ long prm_map_gfns(unsigned long addr, unsigned int num, xen_pfn_t *gfns, int *er
 	unsigned int i;
 
 	mmap_write_lock(mm);
-	vma = prm_vma(mm, addr, num, false);
+	vma = prm_vma(mm, addr, num);
 	if (vma && !prm_auto_translated())
 		rc = xen_remap_domain_gfn_array(vma, addr, gfns, num, errs, vma->vm_page_prot, dom, NULL);
 	if (vma && prm_auto_translated()) {

@@ -35,7 +35,7 @@ bool prm_access_ok(unsigned long addr, unsigned long size);
 long prm_hypercall_dm_op(u16 dom, unsigned int nr_bufs, void *bufs);
 long prm_hypercall_memory_op(unsigned int cmd, void *arg);
 void prm_vma_setup(struct vm_area_struct *vma);
-long prm_vma_claim(unsigned long addr, unsigned long num);
+long prm_vma_claim(unsigned long addr, unsigned long num, u16 dom);
 bool prm_domain_gone(u16 dom);
 int prm_watch_domains(void);
 void prm_unwatch_domains(void);

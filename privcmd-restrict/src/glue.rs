@@ -23,7 +23,7 @@ extern "C" {
     fn prm_current_in_initial_userns() -> bool;
     fn prm_make_kuid(uid: u32, kuid: *mut u32) -> bool;
     fn prm_fatal_signal_pending() -> bool;
-    fn prm_vma_claim(addr: c_ulong, num: c_ulong) -> c_long;
+    fn prm_vma_claim(addr: c_ulong, num: c_ulong, dom: u16) -> c_long;
     fn prm_domain_gone(dom: u16) -> bool;
     fn prm_watch_domains() -> c_int;
     fn prm_unwatch_domains();
@@ -176,11 +176,14 @@ pub(crate) fn unwatch_domains() {
 }
 
 /// Claims `[addr, addr + num pages)` of the caller's mapping of the node
-/// for a mapping ioctl: 0, or `-EINVAL` if it is not an unmapped range of
-/// one of our vmas (a fresh vma only when covered exactly).
-pub(crate) fn vma_claim(addr: usize, num: usize) -> c_long {
+/// for a mapping ioctl of `dom`'s frames: 0, or `-EINVAL` if it is not an
+/// unmapped range of one of our vmas (a fresh vma only when covered
+/// exactly). On an auto-translated dom0 a fresh vma's pages are counted
+/// against `dom` and all mappings of the node: `-ENOSPC` beyond either
+/// bound, `-ESRCH` if `dom` is no domain.
+pub(crate) fn vma_claim(addr: usize, num: usize, dom: DomId) -> c_long {
     // SAFETY: process context; the helper takes the mmap lock.
-    unsafe { prm_vma_claim(addr as c_ulong, num as c_ulong) }
+    unsafe { prm_vma_claim(addr as c_ulong, num as c_ulong, dom.0) }
 }
 
 /// `access_ok(addr, size)`.

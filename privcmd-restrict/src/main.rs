@@ -784,7 +784,7 @@ fn mmap_resource(st: &FileState, arg: usize) -> Result<c_long> {
     frames.extend_with(num, 0 as XenPfn, gfp_user_sized())?;
     let mut errs = KVVec::new();
     errs.extend_with(num, 0 as c_int, gfp_user_sized())?;
-    to_result(glue::vma_claim(req.addr as usize, num) as c_int)?;
+    to_result(glue::vma_claim(req.addr as usize, num, req.dom) as c_int)?;
     acquire.nr_frames = num as u32;
     acquire.frame = u64::from(req.idx);
     acquire.frame_list = GuestHandle::from_addr(frames.as_mut_ptr() as usize);
@@ -829,7 +829,7 @@ fn mmapbatch_v2(st: &FileState, arg: usize) -> Result<c_long> {
     let mut errs = KVec::new();
     errs.extend_with(chunk, 0 as c_int, GFP_KERNEL)?;
     let addr = req.addr as usize;
-    to_result(glue::vma_claim(addr, num) as c_int)?;
+    to_result(glue::vma_claim(addr, num, req.dom) as c_int)?;
     let batch = Batch {
         restriction: &st.restriction,
         addr,

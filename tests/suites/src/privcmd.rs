@@ -672,6 +672,16 @@ fn xlate_vma_cases(t: &mut Tap, w: &World) {
         std::fs::write(&param, default.trim()).is_ok(),
         &default,
     );
+    // Each page of a mapping is a page of dom0's (on this kernel, without
+    // unpopulated memory, a RAM page handed to Xen): by default the node's
+    // mappings hold at most a quarter of dom0's RAM together.
+    let quarter = mem_total_kib().map(|k| k / 4 / 4);
+    let set: Option<u64> = default.trim().parse().ok();
+    t.check(
+        "auto-translated: xlate_max_pages defaults to a quarter of dom0's RAM (within 10%)",
+        matches!((set, quarter), (Some(d), Some(q)) if d.abs_diff(q) <= q / 10),
+        format_args!("xlate_max_pages {set:?}, a quarter of MemTotal {quarter:?} pages"),
+    );
     // 64 GiB of the node claimed by one batch: refused before the kernel
     // allocates a page list or pages for it.
     match NodeMap::new(&o, 16 << 20) {
@@ -710,6 +720,53 @@ fn xlate_vma_cases(t: &mut Tap, w: &World) {
         warm && all && matches!((before, after), (Some(b), Some(x)) if b.abs_diff(x) <= 1024),
         format_args!("mapped {warm}/{all}, MemTotal {before:?} -> {after:?} KiB"),
     );
+    // (Last: the balloon takes back what a large mapping gave Xen in its
+    // own time, which the memory check above would see.)
+    // A domain's mappings hold at most what the domain may have, and 1024
+    // pages more: a device model maps all of its guest, and no more of
+    // dom0 than that, whatever the total allows.
+    let limit = raw::maximum_reservation(&open(C_NODE), a).map(|p| p as usize + 1024);
+    match limit {
+        Ok(limit) if set.is_some_and(|d| d as usize > limit + 2048) => {
+            t.eq(
+                "auto-translated: a claim of one page more than the guest's maximum reservation and 1024 answers ENOSPC",
+                claim(limit + 1),
+                Err(Errno(libc::ENOSPC)),
+            );
+            // Held through a second fd restricted to the same guest: the
+            // count is the domain's, not the fd's.
+            let o2 = open(OUR_NODE);
+            let held = raw::restrict(&o2, a)
+                .and_then(|_| NodeMap::new(&o2, 2048))
+                .and_then(|m| {
+                    let mut errs = vec![77i32; 2048];
+                    raw::mmapbatch_v2(&o2, a, m.addr, &[gfn; 2048], Some(&mut errs)).map(|_| m)
+                });
+            t.check(
+                "... with 2048 pages held through a second fd restricted to the guest",
+                held.is_ok(),
+                format_args!("{:?}", held.as_ref().err()),
+            );
+            t.eq(
+                "... a claim of the rest and one page more answers ENOSPC (the domain's mappings together)",
+                claim(limit - 2048 + 1),
+                Err(Errno(libc::ENOSPC)),
+            );
+            drop(held);
+            t.eq(
+                "... and with them gone, a claim of the guest's whole reservation maps",
+                claim(limit - 1024),
+                Ok(0),
+            );
+        }
+        other => {
+            t.check(
+                "auto-translated: the guest's maximum reservation, below the node's bound",
+                false,
+                format_args!("{other:?}, xlate_max_pages {set:?}"),
+            );
+        }
+    }
 }
 
 fn own_cases(t: &mut Tap, w: &World) {

@@ -125,6 +125,23 @@ pub fn hypercall_xen_version(fd: &OwnedFd) -> IoctlResult {
     unsafe { ioctl_ptr(fd, privcmd::IOCTL_PRIVCMD_HYPERCALL, (&raw mut h).cast()) }
 }
 
+/// `IOCTL_PRIVCMD_HYPERCALL` of `memory_op(XENMEM_maximum_reservation,
+/// &dom)`: the most pages Xen lets `dom` have (an unrestricted fd on the C
+/// driver).
+pub fn maximum_reservation(fd: &OwnedFd, dom: DomId) -> IoctlResult {
+    // __HYPERVISOR_memory_op and XENMEM_maximum_reservation in Xen's
+    // public xen.h and memory.h.
+    const HYPERVISOR_MEMORY_OP: u64 = 12;
+    const XENMEM_MAXIMUM_RESERVATION: u64 = 4;
+    let mut d = dom.0;
+    let mut h = PrivcmdHypercall {
+        op: HYPERVISOR_MEMORY_OP,
+        arg: [XENMEM_MAXIMUM_RESERVATION, (&raw mut d) as u64, 0, 0, 0],
+    };
+    // SAFETY: Xen reads the domid_t `d`, alive across the call.
+    unsafe { ioctl_ptr(fd, privcmd::IOCTL_PRIVCMD_HYPERCALL, (&raw mut h).cast()) }
+}
+
 /// `IOCTL_PRIVCMD_HYPERCALL` of `dm_op(dom, nr_bufs, bufs)`: the
 /// hypercall itself, with no driver's checks in between, to see what Xen
 /// answers (an unrestricted fd on the C driver only).
