@@ -58,7 +58,7 @@ MODULE_PARM_DESC(dm_op_buf_max_size, "Maximum size of one DM_OP buffer in bytes 
  */
 static unsigned long xlate_max_pages;
 module_param(xlate_max_pages, ulong, 0644);
-MODULE_PARM_DESC(xlate_max_pages, "Auto-translated dom0: pages all mappings of the node may hold together (ENOSPC beyond; default a quarter of dom0's RAM at load)");
+MODULE_PARM_DESC(xlate_max_pages, "Auto-translated dom0: pages all mappings of the node may hold together, one guest's at most half (ENOSPC beyond; 0 at load: a quarter of dom0's RAM then; 0 later: none)");
 
 static char *devname = "xen/privcmd-restrict";
 module_param(devname, charp, 0444);
@@ -295,17 +295,26 @@ static DEFINE_XARRAY(prm_xlate_doms);
 static int prm_xlate_account(domid_t dom, unsigned long num)
 {
 	domid_t d = dom;
-	/* The domain's maximum reservation, in Xen's pages: ours (checked). */
-	long dom_max = HYPERVISOR_memory_op(XENMEM_maximum_reservation, &d);
+	/*
+	 * The domain's maximum reservation: Xen answers an unsigned int of
+	 * pages through Linux's int. ~0U ("no limit", as dom0's) reads as -1
+	 * and leaves the other bounds; other errors (ESRCH: no such domain)
+	 * are returned.
+	 */
+	int r = HYPERVISOR_memory_op(XENMEM_maximum_reservation, &d);
 	unsigned long held, limit, total;
 	int rc;
 
-	if (dom_max < 0)
-		return dom_max;
+	if (r < 0 && r != -1 && r >= -MAX_ERRNO)
+		return r;
 	mutex_lock(&prm_xlate_lock);
 	held = xa_to_value(xa_load(&prm_xlate_doms, dom) ?: xa_mk_value(0));
-	limit = (unsigned long)dom_max + PRM_XLATE_DOMAIN_EXTRA;
 	total = READ_ONCE(xlate_max_pages);
+	/*
+	 * A domain's share: its size and some, and never more than half the
+	 * total, so one guest's device models cannot hold all of it.
+	 */
+	limit = min((unsigned long)(unsigned int)r + PRM_XLATE_DOMAIN_EXTRA, total / 2);
 	rc = -ENOSPC;
 	/* Either count may already be past a bound that was lowered since. */
 	if (held >= limit || num > limit - held ||
@@ -489,7 +498,8 @@ static int is_mapped_fn(pte_t *pte, unsigned long addr, void *data)
  * claim that covers it exactly, which marks it used (and, auto-translated,
  * gives it its page list: *err says why that failed); later calls (the
  * chunks of a claimed batch, a second ioctl on a used vma) only where
- * nothing is mapped yet. The walk visits existing page tables only, so a
+ * nothing is mapped yet and, auto-translated, only for the domain the
+ * page list was claimed for (dom). The walk visits existing page tables only, so a
  * check of a large range allocates nothing. Called with the mmap lock held
  * for writing.
  */
@@ -528,17 +538,25 @@ static struct vm_area_struct *prm_vma_err(struct mm_struct *mm, unsigned long ad
 		vma->vm_private_data = xl;
 		return vma;
 	}
+	/*
+	 * A page list is counted against the domain it was claimed for: the
+	 * frames mapped into it later are that domain's too.
+	 */
+	if (vma->vm_private_data != PRM_VMA_USED &&
+	    ((struct prm_xlate *)vma->vm_private_data)->dom != dom)
+		return NULL;
 	if (apply_to_existing_page_range(vma->vm_mm, addr, len, is_mapped_fn, NULL))
 		return NULL;
 	return vma;
 }
 
-/* A range of a claimed vma (see prm_vma_err). */
-static struct vm_area_struct *prm_vma(struct mm_struct *mm, unsigned long addr, unsigned long num)
+/* A range of a claimed vma, for frames of dom (see prm_vma_err). */
+static struct vm_area_struct *prm_vma(struct mm_struct *mm, unsigned long addr, unsigned long num,
+				      domid_t dom)
 {
 	long err;
 
-	return prm_vma_err(mm, addr, num, false, DOMID_INVALID, &err);
+	return prm_vma_err(mm, addr, num, false, dom, &err);
 }
 
 /* Auto-translated: the pages of [addr, ...) in vma's page list. */
@@ -597,7 +615,7 @@ long prm_map_resource(unsigned long addr, unsigned int num, unsigned int memop, 
 	int mapped, i;
 
 	mmap_write_lock(mm);
-	vma = prm_vma(mm, addr, num);
+	vma = prm_vma(mm, addr, num, dom);
 	if (!vma)
 		goto out;
 	if (prm_auto_translated()) {
@@ -658,7 +676,7 @@ long prm_map_gfns(unsigned long addr, unsigned int num, xen_pfn_t *gfns, int *er
 	unsigned int i;
 
 	mmap_write_lock(mm);
-	vma = prm_vma(mm, addr, num);
+	vma = prm_vma(mm, addr, num, dom);
 	if (vma && !prm_auto_translated())
 		rc = xen_remap_domain_gfn_array(vma, addr, gfns, num, errs, vma->vm_page_prot, dom, NULL);
 	if (vma && prm_auto_translated()) {

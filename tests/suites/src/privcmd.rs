@@ -657,12 +657,12 @@ fn xlate_vma_cases(t: &mut Tap, w: &World) {
         raw::mmapbatch_v2(&o, a, m.addr, &vec![gfn; pages], Some(&mut errs))
     };
     t.check(
-        "auto-translated: xlate_max_pages can be set to 16",
-        std::fs::write(&param, "16").is_ok(),
+        "auto-translated: xlate_max_pages can be set to 32",
+        std::fs::write(&param, "32").is_ok(),
         &param,
     );
     t.eq(
-        "... then a claim of 17 pages answers ENOSPC",
+        "... then a claim of 17 pages answers ENOSPC (one guest's mappings hold at most half the total)",
         claim(17),
         Err(Errno(libc::ENOSPC)),
     );
@@ -1000,6 +1000,42 @@ fn own_cases(t: &mut Tap, w: &World) {
     domain_life(t, w);
 }
 
+/// Auto-translated: a mapping's pages are counted against the guest they
+/// were claimed for, so what is mapped into them later is that guest's
+/// too; an unrestricted fd cannot claim for one guest and map another's.
+fn xlate_other_domain(t: &mut Tap, w: &World, other: DomId) {
+    let Some((gpa, _)) = &w.image else {
+        t.check("auto-translated: the guest's image is known", false, "");
+        return;
+    };
+    let gfn = (gpa >> 12) as XenPfn;
+    let u = open(OUR_NODE);
+    let Ok(m) = NodeMap::new(&u, 2) else {
+        t.check("auto-translated: mmap of the node", false, "");
+        return;
+    };
+    // The second frame fails, leaving a hole to map into later.
+    let mut errs = [77i32; 2];
+    let r = raw::mmapbatch_v2(&u, w.a, m.addr, &[gfn, 0xfff_ffff], Some(&mut errs));
+    t.check(
+        "auto-translated: an unrestricted fd claims two pages for one guest, the second a hole",
+        errs[0] == 0 && errs[1] != 0,
+        format_args!("{r:?} {errs:?}"),
+    );
+    let mut errs = [77i32; 1];
+    t.eq(
+        &format!("... and mapping d{}'s frame into the hole answers EINVAL (the pages are the first guest's)", other.0),
+        raw::mmapbatch_v2(&u, other, m.addr + 4096, &[gfn], Some(&mut errs)),
+        Err(Errno(libc::EINVAL)),
+    );
+    let mut errs = [77i32; 1];
+    t.eq(
+        "... while the first guest's frame maps there",
+        raw::mmapbatch_v2(&u, w.a, m.addr + 4096, &[gfn], Some(&mut errs)),
+        Ok(0),
+    );
+}
+
 /// A binding or a restricted fd does not outlive its guest: once Xen no
 /// longer knows the domain (the module watches @releaseDomain), its
 /// bindings are gone and its fds answer ESRCH to everything, so a domain
@@ -1032,6 +1068,9 @@ fn domain_life(t: &mut Tap, w: &World) {
         listed(UID),
         "",
     );
+    if xl::auto_translated() {
+        xlate_other_domain(t, w, bd);
+    }
     let mut raise = XenDmOp::with_payload(
         DmopCode::SET_ISA_IRQ_LEVEL,
         &dmop_abi::dmop::SetIsaIrqLevel {
