@@ -25,6 +25,7 @@ use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::ExitCode;
 
+use crate::board::Board;
 use crate::cli::{self, Command, Options, Privcmd};
 use crate::devices::{Budget, Capped, DebugExit, HostBridge, PciCounter, Scratch, Uart16550};
 use crate::forwarder::{self, Forwarder};
@@ -32,7 +33,7 @@ use crate::logger;
 use crate::virtio::{
     BlockBackend, VirtioBlk, VirtioConsole, VirtioDevice, VirtioMmio, VirtioPci, VirtioRng,
 };
-use crate::{board, depriv, escape, testplatform, Device, Exit, Machine, Server};
+use crate::{board, depriv, escape, testplatform, Device, Exit, Guest, Machine, Server};
 use dmop_abi::types::DomId;
 use xendevicemodel::{DeviceModel, EventChannel, PRIVCMD_PATH, PRIVCMD_RESTRICT_PATH};
 use xenstore_client::Xenstore;
@@ -252,27 +253,31 @@ fn machine(
     let mut disk_fds = Vec::new();
     let mut file_disks_max = 0;
     let budget = Budget::new(o.max_file_size);
-    let (out, fd) = console_out(o, &budget, logged)?;
-    let uart = match fd {
-        Some(fd) => Uart16550::com1(out).holding_fd(fd),
-        None => Uart16550::com1(out),
-    };
-    let mut devices: Vec<Box<dyn Device>> = vec![
-        Box::new(uart),
-        Box::new(DebugExit::new(testplatform::DEBUG_EXIT_PORT)),
-        Box::new(Scratch::default()),
-    ];
+    let arm = o.board == Board::Arm;
+    // An Arm guest has no ports and no PCI here: only its virtio disks.
+    let mut devices: Vec<Box<dyn Device>> = Vec::new();
+    if !arm {
+        let (out, fd) = console_out(o, &budget, logged)?;
+        let uart = match fd {
+            Some(fd) => Uart16550::com1(out).holding_fd(fd),
+            None => Uart16550::com1(out),
+        };
+        devices.push(Box::new(uart));
+        devices.push(Box::new(DebugExit::new(testplatform::DEBUG_EXIT_PORT)));
+        devices.push(Box::new(Scratch::default()));
+    }
     // The test platform's PCI counter sits on the PCI link of the fourth
     // virtio-pci slot (slot 3 and slot 7 both use link 3): on an
     // edge-triggered line one device holding it up would hide the other's
     // edges, so with the virtio devices on PCI the counter is left out.
-    if !o.virtio_pci {
+    if !arm && !o.virtio_pci {
         devices.push(Box::new(PciCounter::new(PCI_COUNTER_SLOT)));
     }
     // The virtio devices take the board's slots in order: disks, console, rng.
     let mut place = Placer {
+        arm,
         pci: o.virtio_pci,
-        n: 0,
+        n: o.first_slot,
         devices,
         cmdline: Vec::new(),
         links: Vec::new(),
@@ -340,6 +345,8 @@ struct Built {
 
 /// Puts virtio devices on the board's next slot, of one transport.
 struct Placer {
+    /// Arm's board: libxl's virtio-mmio slots, on GIC SPIs.
+    arm: bool,
     pci: bool,
     n: usize,
     devices: Vec<Box<dyn Device>>,
@@ -354,7 +361,14 @@ impl Placer {
         let n = self.n;
         self.n += 1;
         let full = || Fatal("more virtio devices than the board has slots".into());
-        if self.pci {
+        if self.arm {
+            let (base, spi) = board::arm_virtio_mmio_slot(n).ok_or_else(full)?;
+            say(&format!(
+                "{what} on virtio-mmio at {base:#x}, GIC SPI {spi} (libxl's slot {n}, in the guest's device tree)"
+            ));
+            self.devices
+                .push(Box::new(VirtioMmio::on_gic(dev, base, spi)));
+        } else if self.pci {
             let (slot, link, irq) = board::virtio_pci_slot(n).ok_or_else(full)?;
             say(&format!(
                 "{what} on virtio-pci at 00:{slot:02x}.0, INTA on PCI link {link}, ISA IRQ {irq}"
@@ -367,7 +381,7 @@ impl Placer {
             let (base, irq) = board::virtio_mmio_slot(n).ok_or_else(full)?;
             let t = VirtioMmio::new(dev, base, irq);
             say(&format!("{what} on virtio-mmio at {base:#x}, IRQ {irq}"));
-            self.cmdline.push(t.cmdline());
+            self.cmdline.extend(t.cmdline());
             self.devices.push(Box::new(t));
         }
         Ok(())
@@ -467,7 +481,10 @@ fn run(
     // device model keeps xenstore access with its guest's permissions,
     // through a forwarder process forked now, before any Xen descriptor
     // is opened; otherwise the connection is closed once `running` is said.
-    let state_key = format!("/local/domain/0/device-model/{}/state", dom.0);
+    let state_key = o
+        .state_key
+        .clone()
+        .unwrap_or_else(|| format!("/local/domain/0/device-model/{}/state", dom.0));
     let mut kept: Option<Forwarder> = None;
     if o.depriv {
         if let Some(x) = xs.as_mut() {
@@ -543,7 +560,13 @@ fn run(
     say(&format!("privcmd node {node}"));
 
     // 2. Attach.
-    let mut server = Server::attach(dm.clone(), ev.clone(), dom, machine, o.verbose)?;
+    let guest = match o.board {
+        Board::X86 => Guest::X86Hvm,
+        Board::Arm => Guest::Arm {
+            ram: board::arm_ram_frames(o.guest_ram_kib.unwrap_or(0) << 10),
+        },
+    };
+    let mut server = Server::attach_to(dm.clone(), ev.clone(), dom, machine, o.verbose, &guest)?;
     say(&format!(
         "ioreq server {} attached to domain {}",
         server.id().0,

@@ -54,3 +54,88 @@ pub fn virtio_pci_slot(n: usize) -> Option<(u8, u8, u8)> {
     let link = slot & 3;
     Some((slot, link, PCI_LINK_IRQS[usize::from(link)]))
 }
+
+/// The machine a guest sees, by the architecture Xen runs it on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Board {
+    /// An x86 HVM guest: the test platform's port devices, virtio on
+    /// virtio-mmio slots with ISA lines (named on the guest's command
+    /// line) or on PCI.
+    X86,
+    /// A guest on Arm: nothing but virtio-mmio devices in the slots libxl
+    /// describes in the guest's device tree ([`arm_virtio_mmio_slot`]),
+    /// interrupts on GIC SPIs, RAM where Xen's Arm guest layout puts it
+    /// ([`arm_ram_frames`]).
+    Arm,
+}
+
+impl Board {
+    /// The board of guests on the architecture this program was built for
+    /// (a device model runs in dom0, on the guest's architecture).
+    pub const NATIVE: Board = if cfg!(target_arch = "aarch64") {
+        Board::Arm
+    } else {
+        Board::X86
+    };
+}
+
+/// The first virtio-mmio slot of an Arm guest (Xen's public
+/// `GUEST_VIRTIO_MMIO_BASE`), where libxl puts the first virtio disk.
+pub const ARM_VIRTIO_MMIO_BASE: u64 = 0x0200_0000;
+/// The bytes of guest-physical space libxl reserves for virtio-mmio on Arm
+/// (`GUEST_VIRTIO_MMIO_SIZE`).
+pub const ARM_VIRTIO_MMIO_SIZE: u64 = 0x0010_0000;
+/// Bytes between slots: libxl gives each device 0x200.
+pub const ARM_VIRTIO_MMIO_STRIDE: u64 = 0x200;
+/// The GIC SPIs libxl gives virtio-mmio devices, in order
+/// (`GUEST_VIRTIO_MMIO_SPI_FIRST` to `_LAST`).
+pub const ARM_VIRTIO_MMIO_SPIS: std::ops::RangeInclusive<u32> = 33..=43;
+
+/// Slot `n` of an Arm guest: what libxl gives the `n`th virtio disk of its
+/// configuration (base address and SPI), in the order it allocates them.
+///
+/// ```
+/// use xen_thin_dm::board::arm_virtio_mmio_slot;
+/// assert_eq!(arm_virtio_mmio_slot(0), Some((0x0200_0000, 33)));
+/// assert_eq!(arm_virtio_mmio_slot(1), Some((0x0200_0200, 34)));
+/// assert_eq!(arm_virtio_mmio_slot(10), Some((0x0200_1400, 43)));
+/// assert_eq!(arm_virtio_mmio_slot(11), None);
+/// ```
+pub fn arm_virtio_mmio_slot(n: usize) -> Option<(u64, u32)> {
+    let spi = ARM_VIRTIO_MMIO_SPIS
+        .start()
+        .checked_add(u32::try_from(n).ok()?)?;
+    let base = ARM_VIRTIO_MMIO_BASE + n as u64 * ARM_VIRTIO_MMIO_STRIDE;
+    (ARM_VIRTIO_MMIO_SPIS.contains(&spi)
+        && base + ARM_VIRTIO_MMIO_STRIDE <= ARM_VIRTIO_MMIO_BASE + ARM_VIRTIO_MMIO_SIZE)
+        .then_some((base, spi))
+}
+
+/// An Arm guest's RAM banks (Xen's public `GUEST_RAM0_BASE`/`_SIZE` and
+/// `GUEST_RAM1_BASE`/`_SIZE`): the domain builder fills the first, then
+/// the second.
+pub const ARM_RAM_BANKS: [(u64, u64); 2] = [
+    (0x4000_0000, 0xc000_0000),
+    (0x0002_0000_0000, 0x00fe_0000_0000),
+];
+
+/// The frames of an Arm guest with `bytes` of RAM, as the domain builder
+/// lays them out: the first bank, then the second.
+///
+/// ```
+/// use xen_thin_dm::board::arm_ram_frames;
+/// assert_eq!(arm_ram_frames(64 << 20), vec![0x40000..0x44000]);
+/// assert_eq!(arm_ram_frames(4 << 30), vec![0x40000..0x100000, 0x200000..0x240000]);
+/// ```
+pub fn arm_ram_frames(bytes: u64) -> Vec<std::ops::Range<u64>> {
+    let mut left = bytes >> 12;
+    let mut v = Vec::new();
+    for (base, size) in ARM_RAM_BANKS {
+        let n = left.min(size >> 12);
+        if n > 0 {
+            v.push(base >> 12..(base >> 12) + n);
+        }
+        left -= n;
+    }
+    v
+}

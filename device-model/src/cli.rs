@@ -12,6 +12,8 @@ use std::path::PathBuf;
 
 use dmop_abi::types::DomId;
 
+use crate::board::Board;
+
 /// The uid (and gid) of the device model of domain `d` is `UID_BASE + d`
 /// unless `--uid`/`--gid` say otherwise.
 pub const UID_BASE: u32 = 40000;
@@ -73,6 +75,17 @@ pub struct Options {
     /// the privcmd node offers it (the default); `--no-ioeventfd` keeps
     /// them in the ioreq loop.
     pub ioeventfd: bool,
+    /// The machine the guest sees (default: the build's architecture's).
+    pub board: Board,
+    /// An Arm guest's RAM in KiB (`--guest-ram-kib`, what xenstore's
+    /// `memory/static-max` says): where its virtio queues may be.
+    pub guest_ram_kib: Option<u64>,
+    /// The board slot the first virtio device takes (`--virtio-slot`): a
+    /// backend that runs a device model per disk gives each its own.
+    pub first_slot: usize,
+    /// The xenstore node `running` is written to once deprivileged
+    /// (default: libxl's `/local/domain/0/device-model/DOMID/state`).
+    pub state_key: Option<String>,
     /// QEMU flags that were ignored.
     pub ignored: Vec<String>,
 }
@@ -153,6 +166,18 @@ options:
                          functions on bus 0 with a host bridge
   --no-ioeventfd         keep virtio queue notifies in the ioreq loop even
                          where the privcmd node offers ioeventfds
+  --board x86|arm        the guest's machine (default: this build's architecture's).
+                         arm: only the virtio disks, in the virtio-mmio slots
+                         and GIC SPIs libxl gives them (in order) and names in
+                         the guest's device tree; no ports, no PCI
+  --guest-ram-kib N      arm: the guest's RAM in KiB (its memory/static-max),
+                         needed with a disk
+  --virtio-slot N        the first virtio device takes the board's slot N
+                         (default 0; xen-thin-dm-backend runs one device model
+                         per disk, each in the slot libxl gave that disk)
+  --state-key PATH       the xenstore node `running` is written to once
+                         deprivileged (default
+                         /local/domain/0/device-model/DOMID/state, libxl's)
   -v, --verbose          log refused requests
   -h, --help, --version
 Other single-dash options are QEMU's: they are ignored with a warning.";
@@ -205,6 +230,10 @@ pub fn parse(args: &[String], env_domid: Option<&str>) -> Result<Command, String
         virtio_rng: false,
         ioeventfd: true,
         virtio_pci: false,
+        board: Board::NATIVE,
+        guest_ram_kib: None,
+        first_slot: 0,
+        state_key: None,
         ignored: Vec::new(),
     };
     let mut it = args.iter().peekable();
@@ -248,6 +277,25 @@ pub fn parse(args: &[String], env_domid: Option<&str>) -> Result<Command, String
                     None => return Err("--virtio-transport needs mmio or pci".into()),
                 }
             }
+            "--board" => {
+                o.board = match value().as_deref() {
+                    Some("x86") => Board::X86,
+                    Some("arm") => Board::Arm,
+                    Some(v) => return Err(format!("--board {v}: x86 or arm")),
+                    None => return Err("--board needs x86 or arm".into()),
+                }
+            }
+            "--guest-ram-kib" => o.guest_ram_kib = Some(number(flag, value().as_ref())?),
+            "--virtio-slot" => o.first_slot = number(flag, value().as_ref())?,
+            "--state-key" => {
+                let k = value().ok_or("--state-key needs a xenstore path")?;
+                if !k.starts_with("/local/domain/0/") || k.contains("//") || k.ends_with('/') {
+                    return Err(format!(
+                        "--state-key {k}: a node under /local/domain/0/ (dom0's, made the guest's to write)"
+                    ));
+                }
+                o.state_key = Some(k);
+            }
             f if f.starts_with("--") => return Err(format!("unknown option {f} (see --help)")),
             f if f.starts_with('-') && f.len() > 1 => {
                 // A QEMU flag, with its value if one follows.
@@ -281,6 +329,43 @@ pub fn parse(args: &[String], env_domid: Option<&str>) -> Result<Command, String
     }
     if !o.depriv && o.restrict_at_open {
         return Err("--restrict-at-open is a way to deprivilege: drop --no-depriv".into());
+    }
+    if o.board == Board::Arm {
+        // Only what libxl describes in an Arm guest's device tree.
+        for (on, what) in [
+            (o.virtio_console, "--virtio-console"),
+            (o.virtio_rng, "--virtio-rng"),
+        ] {
+            if on {
+                return Err(format!(
+                    "{what}: an Arm guest finds only the virtio disks libxl names in its device tree"
+                ));
+            }
+        }
+        if o.virtio_pci {
+            return Err(
+                "--virtio-transport pci: an Arm guest has no PCI here (virtio-mmio only)".into(),
+            );
+        }
+        match o.guest_ram_kib {
+            None if !o.disks.is_empty() => {
+                return Err(
+                    "--board arm with a disk needs --guest-ram-kib (the guest's memory/static-max)"
+                        .into(),
+                )
+            }
+            Some(k) if k == 0 || k > crate::guest_ram::MAX_GUEST_RAM >> 10 => {
+                return Err(format!(
+                    "--guest-ram-kib {k}: more than 0 and at most {}",
+                    crate::guest_ram::MAX_GUEST_RAM >> 10
+                ))
+            }
+            _ => {}
+        }
+    } else if o.guest_ram_kib.is_some() {
+        return Err(
+            "--guest-ram-kib is for --board arm (an x86 guest's RAM is read from the guest)".into(),
+        );
     }
     Ok(Command::Run(o))
 }
@@ -377,6 +462,46 @@ mod tests {
                 None,
                 "needs mmio or pci",
             ),
+            (
+                &["-d", "1", "--board", "ppc"],
+                None,
+                "--board ppc: x86 or arm",
+            ),
+            (
+                &["-d", "1", "--board", "arm", "--virtio-console"],
+                None,
+                "only the virtio disks",
+            ),
+            (
+                &["-d", "1", "--board", "arm", "--virtio-rng"],
+                None,
+                "only the virtio disks",
+            ),
+            (
+                &["-d", "1", "--board", "arm", "--virtio-transport", "pci"],
+                None,
+                "no PCI",
+            ),
+            (
+                &["-d", "1", "--board", "arm", "--virtio-blk", "/d"],
+                None,
+                "needs --guest-ram-kib",
+            ),
+            (
+                &["-d", "1", "--board", "arm", "--guest-ram-kib", "0"],
+                None,
+                "more than 0",
+            ),
+            (
+                &["-d", "1", "--board", "x86", "--guest-ram-kib", "4"],
+                None,
+                "is for --board arm",
+            ),
+            (
+                &["-d", "1", "--state-key", "/local/domain/3/x"],
+                None,
+                "under /local/domain/0/",
+            ),
         ] {
             let e = run(args, env).unwrap_err();
             assert!(e.contains(want) && !e.contains('\n'), "{args:?}: {e}");
@@ -422,6 +547,39 @@ mod tests {
             (true, Some(DomId(9)), true, 7)
         );
         assert_eq!(parse(&["--help".into()], None), Ok(Command::Help));
+        let o = run(
+            &[
+                "-d",
+                "2",
+                "--board",
+                "arm",
+                "--guest-ram-kib",
+                "65536",
+                "--virtio-blk",
+                "/d,ro",
+                "--virtio-slot",
+                "1",
+                "--state-key",
+                "/local/domain/0/device-model/2/virtio_disk-51712/state",
+            ],
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                o.board,
+                o.guest_ram_kib,
+                o.first_slot,
+                o.state_key.as_deref()
+            ),
+            (
+                Board::Arm,
+                Some(65536),
+                1,
+                Some("/local/domain/0/device-model/2/virtio_disk-51712/state")
+            )
+        );
+        assert_eq!(run(&["-d", "1"], None).unwrap().board, Board::NATIVE);
         assert_eq!(
             run(&["-d", "1"], None).unwrap().poll_max_us,
             DEFAULT_POLL_MAX_US

@@ -553,6 +553,13 @@ fn cond(arg: u8, len: SeccompCmpArgLen, op: SeccompCmpOp, value: u64) -> Seccomp
     SeccompCondition::new(arg, len, op, value).expect("argument 0 to 5")
 }
 
+/// The architecture the filter checks each call's `arch` against (a call
+/// of another ABI is refused): this build's.
+#[cfg(target_arch = "x86_64")]
+const TARGET_ARCH: TargetArch = TargetArch::x86_64;
+#[cfg(target_arch = "aarch64")]
+const TARGET_ARCH: TargetArch = TargetArch::aarch64;
+
 fn seccomp(
     lists: &[&[(&str, i64)]],
     ioctls: &[(&str, u32)],
@@ -622,7 +629,7 @@ fn seccomp(
         rules,
         SeccompAction::Errno(libc::EPERM as u32),
         SeccompAction::Allow,
-        TargetArch::x86_64,
+        TARGET_ARCH,
     )
     .map_err(|e| e.to_string())?;
     let prog: seccompiler::BpfProgram = filter

@@ -45,6 +45,9 @@ pub fn all_ones(size: u8) -> u64 {
 pub enum Action {
     /// Set an ISA IRQ's level.
     IsaIrq(u8, bool),
+    /// Set the level of an interrupt line of the guest's interrupt
+    /// controller (on Arm, a GIC SPI: `set_irq_level`).
+    Irq(u32, bool),
     /// Set the INTx pin of the PCI device in slot `0` of bus 0 (`1` = INTA).
     PciIntx(u8, u8, bool),
     /// Inject an MSI.
@@ -87,6 +90,12 @@ impl<'a> Ctx<'a> {
     /// Raises or lowers an ISA interrupt line.
     pub fn set_isa_irq(&mut self, irq: u8, level: bool) {
         self.actions.push(Action::IsaIrq(irq, level));
+    }
+
+    /// Raises or lowers an interrupt line of the guest's interrupt
+    /// controller (an SPI of Arm's GIC).
+    pub fn set_irq(&mut self, irq: u32, level: bool) {
+        self.actions.push(Action::Irq(irq, level));
     }
 
     /// Raises or lowers the device's INTA line (PCI devices only).

@@ -162,6 +162,26 @@ impl GuestRam {
         }
         drop(info);
         let ranges = ram_ranges(&page[HVM_INFO_OFFSET as usize..])?;
+        Self::map_frames(dm, dom, ranges)
+    }
+
+    /// Maps the guest's RAM at the frames of `ranges` (a layout the caller
+    /// knows, as an Arm guest's: [`crate::board::arm_ram_frames`]). Frames
+    /// that do not map are left out; more than [`MAX_GUEST_RAM`] is
+    /// refused.
+    pub fn map_frames(
+        dm: &DeviceModel,
+        dom: DomId,
+        ranges: Vec<Range<u64>>,
+    ) -> Result<Self, String> {
+        let total: u64 = ranges.iter().map(|r| r.end.saturating_sub(r.start)).sum();
+        if total.saturating_mul(PAGE) > MAX_GUEST_RAM {
+            return Err(format!(
+                "the guest has {} MiB of RAM; the device model maps at most {} MiB",
+                total.saturating_mul(PAGE) >> 20,
+                MAX_GUEST_RAM >> 20
+            ));
+        }
         let mut regions = Vec::new();
         let (mut frames, mut missing) = (0, 0);
         for r in ranges {

@@ -61,7 +61,7 @@ mod server;
 pub mod virtio;
 
 pub use device::{all_ones, Access, Action, Ctx, Device, PciFunction, Space};
-pub use server::{BarChange, Error, Exit, Machine, Server};
+pub use server::{BarChange, Error, Exit, Guest, Machine, Server};
 
 /// The test platform's addresses, from `tests/guests/testguest.h` (the test
 /// guest's header), so that guest and device model share one definition.

@@ -462,6 +462,20 @@ pub fn adapt(window: Duration, slept: Duration, max: Duration) -> Duration {
     }
 }
 
+/// The kind of guest a server attaches to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Guest {
+    /// An x86 HVM guest: buffered ioreqs, and RAM as the HVM info table
+    /// the domain builder wrote says.
+    X86Hvm,
+    /// A guest on Arm: no buffered ioreqs (Xen on Arm has none), and RAM
+    /// at these frames ([`crate::board::arm_ram_frames`]).
+    Arm {
+        /// The RAM's frames.
+        ram: Vec<std::ops::Range<u64>>,
+    },
+}
+
 /// An attached ioreq server.
 pub struct Server {
     dm: DeviceModel,
@@ -509,14 +523,32 @@ impl Server {
         dm: DeviceModel,
         ev: EventChannel,
         domid: DomId,
+        machine: Machine,
+        verbose: bool,
+    ) -> Result<Self, Error> {
+        Self::attach_to(dm, ev, domid, machine, verbose, &Guest::X86Hvm)
+    }
+
+    /// [`attach`](Self::attach) to a guest of the kind `guest` says: on
+    /// Arm, Xen has no buffered ioreqs, and the RAM's frames are the
+    /// board's layout for the guest's size.
+    pub fn attach_to(
+        dm: DeviceModel,
+        ev: EventChannel,
+        domid: DomId,
         mut machine: Machine,
         verbose: bool,
+        guest: &Guest,
     ) -> Result<Self, Error> {
         let vcpus = dm.nr_vcpus(domid)?;
         if machine.needs_guest_memory() {
             // Before the server exists: the guest is paused, and its
             // memory map is still the one the domain builder wrote.
-            let ram = GuestRam::map(&dm, domid).map_err(Error)?;
+            let ram = match guest {
+                Guest::X86Hvm => GuestRam::map(&dm, domid),
+                Guest::Arm { ram } => GuestRam::map_frames(&dm, domid, ram.clone()),
+            }
+            .map_err(Error)?;
             let (mapped, missing) = ram.frames();
             log(&format!(
                 "guest RAM: {} MiB mapped for the virtio devices{}",
@@ -529,7 +561,13 @@ impl Server {
             ));
             machine.set_guest_ram(ram);
         }
-        let id = dm.create_ioreq_server(domid, BufioreqMode::ATOMIC)?;
+        let buffered = matches!(guest, Guest::X86Hvm);
+        let mode = if buffered {
+            BufioreqMode::ATOMIC
+        } else {
+            BufioreqMode::OFF
+        };
+        let id = dm.create_ioreq_server(domid, mode)?;
         let attach = || -> Result<Self, Error> {
             for r in machine.port_ranges() {
                 dm.map_io_range_to_ioreq_server(domid, id, range_type(true), *r.start(), *r.end())?;
@@ -546,15 +584,19 @@ impl Server {
             for slot in machine.pci_slots() {
                 dm.map_pcidev_to_ioreq_server(domid, id, 0, 0, slot, 0)?;
             }
-            let pages = IoreqPages::map(&dm, domid, id, vcpus, true)?;
+            let pages = IoreqPages::map(&dm, domid, id, vcpus, buffered)?;
             dm.set_ioreq_server_state(domid, id, true)?;
             let mut vcpu_ports = Vec::new();
             for v in 0..vcpus {
                 let remote = pages.slot(v).expect("within nr_vcpus").vp_eport();
                 vcpu_ports.push(ev.bind_interdomain(domid, remote)?);
             }
-            let info = dm.get_ioreq_server_info(domid, id, false)?;
-            let buf_port = Some(ev.bind_interdomain(domid, info.bufioreq_port)?);
+            let buf_port = if buffered {
+                let info = dm.get_ioreq_server_info(domid, id, false)?;
+                Some(ev.bind_interdomain(domid, info.bufioreq_port)?)
+            } else {
+                None
+            };
             ev.set_nonblocking(true)?;
             Ok(Self {
                 dm: dm.clone(),
@@ -685,6 +727,7 @@ impl Server {
                 Action::IsaIrq(irq, level) => {
                     self.dm.set_isa_irq_level(self.domid, irq, u8::from(level))
                 }
+                Action::Irq(irq, level) => self.dm.set_irq_level(self.domid, irq, u8::from(level)),
                 Action::PciIntx(slot, pin, level) => {
                     self.dm
                         .set_pci_intx_level(self.domid, 0, 0, slot, pin, u8::from(level))

@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::arch::Arch;
 use crate::ctx::{Ctx, Key, Result};
 use crate::linux::{self, Source};
 use crate::sh::cmd;
@@ -199,11 +200,25 @@ fn firmware(ctx: &Ctx, bzimage: &Path, name: &str, line: &str) -> Result<PathBuf
 }
 
 fn disk(ctx: &Ctx, dist: &Dist) -> Result<PathBuf> {
+    disk_for(ctx, dist, Arch::X86_64)
+}
+
+/// The root disk of the virtio guest on Arm: the same `init` (told by
+/// `xdm.arm` on its command line to check the disk only), with `dist`'s
+/// arm64 busybox and none of the x86 guest's own programs.
+pub fn arm64_disk(ctx: &Ctx, dist: &Dist) -> Result<PathBuf> {
+    disk_for(ctx, dist, Arch::Arm64)
+}
+
+fn disk_for(ctx: &Ctx, dist: &Dist, arch: Arch) -> Result<PathBuf> {
     let init = ctx.root.join("tests/linux-guest/init");
     let hostile = ctx.root.join("tests/linux-guest/hostile.c");
     let blkbench = ctx.root.join("tests/linux-guest/blkbench.c");
     let busybox = dist.root.join("bin/busybox");
+    // The x86 guest's programs are compiled by the host's gcc.
+    let programs = arch == Arch::X86_64;
     let key = Key::new("guest-disk")
+        .str(arch.name())
         .file(&init)?
         .file(&hostile)?
         .file(&blkbench)?
@@ -217,7 +232,10 @@ fn disk(ctx: &Ctx, dist: &Dist) -> Result<PathBuf> {
     let dir = ctx.cache.join("guest-disk").join(&key);
     let img = dir.join("disk.img");
     ctx.step(
-        "guest: the virtio guest's root disk (ext4, busybox, init)",
+        &format!(
+            "guest: the virtio guest's root disk ({}: ext4, busybox, init)",
+            arch.name()
+        ),
         || {
             let built = ctx.cached(&dir, &key, |dir| {
                 let root = dir.join("root");
@@ -233,7 +251,10 @@ fn disk(ctx: &Ctx, dist: &Dist) -> Result<PathBuf> {
                 for (src, defines, bin) in [
                     (&hostile, hostile_defines(), "bin/hostile"),
                     (&blkbench, Vec::new(), "bin/blkbench"),
-                ] {
+                ]
+                .into_iter()
+                .filter(|_| programs)
+                {
                     cmd("gcc")
                         .args(["-static", "-O2", "-Wall", "-Wextra", "-Werror"])
                         .args(defines)

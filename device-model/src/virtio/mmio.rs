@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 //! The virtio-mmio transport (virtio 1.x, "version 2" register layout): a
-//! page of registers the board places at a guest-physical address, and an
-//! ISA interrupt line. Linux finds it from its command line
-//! (`virtio_mmio.device=4K@BASE:IRQ`) or a device tree.
+//! window of registers the board places at a guest-physical address, and
+//! an interrupt line: an ISA IRQ on x86, where Linux finds the device from
+//! its command line (`virtio_mmio.device=4K@BASE:IRQ`), or an SPI of Arm's
+//! GIC, where the toolstack's device tree describes it.
 
 use std::ops::RangeInclusive;
 
@@ -19,8 +20,22 @@ const MAGIC: u32 = 0x7472_6976;
 const VERSION: u32 = 2;
 /// The vendor id the device reports ("XTDM").
 const VENDOR: u32 = u32::from_le_bytes(*b"XTDM");
-/// The transport's register window.
+/// The transport's register window on x86 (a page).
 pub const WINDOW: u64 = 0x1000;
+/// The register window on Arm: the 0x200 bytes libxl gives each virtio-mmio
+/// device in the guest's device tree (its slots are that far apart). The
+/// registers end at 0x100; the device's configuration follows.
+pub const GIC_WINDOW: u64 = 0x200;
+
+/// The transport's interrupt line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Line {
+    /// An ISA IRQ (x86: `set_isa_irq_level`).
+    Isa(u8),
+    /// An SPI of the guest's GIC (Arm: `set_irq_level`), edge-triggered as
+    /// libxl's device tree declares it.
+    Spi(u32),
+}
 
 /// The Linux command-line argument that makes a virtio-mmio device at
 /// `base` on ISA IRQ `irq` known to the kernel.
@@ -36,7 +51,8 @@ pub fn kernel_arg(base: u64, irq: u8) -> String {
 pub struct VirtioMmio<D: VirtioDevice> {
     core: Core<D>,
     base: u64,
-    irq: u8,
+    window: u64,
+    irq: Line,
     interrupt_status: u32,
     line: bool,
 }
@@ -45,19 +61,52 @@ impl<D: VirtioDevice> VirtioMmio<D> {
     /// `dev` with its registers at `base` (a page) and its interrupt on
     /// ISA IRQ `irq`.
     pub fn new(dev: D, base: u64, irq: u8) -> Self {
+        Self::with_line(dev, base, WINDOW, Line::Isa(irq))
+    }
+
+    /// `dev` as a guest on Arm sees it: its registers at `base`
+    /// ([`GIC_WINDOW`] bytes) and its interrupt on GIC SPI `spi`.
+    ///
+    /// ```
+    /// use xen_thin_dm::virtio::{VirtioMmio, VirtioRng};
+    /// use xen_thin_dm::Device;
+    ///
+    /// let rng = VirtioRng::new(std::fs::File::open("/dev/urandom")?);
+    /// let t = VirtioMmio::on_gic(rng, 0x0200_0000, 33);
+    /// assert_eq!(t.mmio(), vec![0x0200_0000..=0x0200_01ff]);
+    /// assert_eq!(t.cmdline(), None);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn on_gic(dev: D, base: u64, spi: u32) -> Self {
+        Self::with_line(dev, base, GIC_WINDOW, Line::Spi(spi))
+    }
+
+    fn with_line(dev: D, base: u64, window: u64, irq: Line) -> Self {
         let name = format!("virtio-mmio {}", dev.name());
         Self {
             core: Core::new(dev, name),
             base,
+            window,
             irq,
             interrupt_status: 0,
             line: false,
         }
     }
 
-    /// What Linux's command line needs to find it ([`kernel_arg`]).
-    pub fn cmdline(&self) -> String {
-        kernel_arg(self.base, self.irq)
+    /// What Linux's command line needs to find it ([`kernel_arg`]), for an
+    /// ISA line; none on a GIC, where the device tree names it.
+    pub fn cmdline(&self) -> Option<String> {
+        match self.irq {
+            Line::Isa(irq) => Some(kernel_arg(self.base, irq)),
+            Line::Spi(_) => None,
+        }
+    }
+
+    fn set_line(&self, ctx: &mut Ctx<'_>, level: bool) {
+        match self.irq {
+            Line::Isa(irq) => ctx.set_isa_irq(irq, level),
+            Line::Spi(spi) => ctx.set_irq(spi, level),
+        }
     }
 
     /// The device behind the transport.
@@ -72,15 +121,15 @@ impl<D: VirtioDevice> VirtioMmio<D> {
 
     /// The interrupt line follows `interrupt_status`. A new cause while the
     /// line is up is a fresh edge (down, then up), so an edge-triggered
-    /// controller (the PIC, which Linux programs ISA lines as) never misses
-    /// it.
+    /// controller (the PIC, which Linux programs ISA lines as; Arm's vGIC,
+    /// which injects on every rise and ignores a fall) never misses it.
     fn update_irq(&mut self, ctx: &mut Ctx<'_>, new_cause: bool) {
         let want = self.interrupt_status != 0;
         if want && self.line && new_cause {
-            ctx.set_isa_irq(self.irq, false);
-            ctx.set_isa_irq(self.irq, true);
+            self.set_line(ctx, false);
+            self.set_line(ctx, true);
         } else if want != self.line {
-            ctx.set_isa_irq(self.irq, want);
+            self.set_line(ctx, want);
         }
         self.line = want;
     }
@@ -177,7 +226,7 @@ impl<D: VirtioDevice> Device for VirtioMmio<D> {
     }
 
     fn mmio(&self) -> Vec<RangeInclusive<u64>> {
-        vec![self.base..=self.base + WINDOW - 1]
+        vec![self.base..=self.base + self.window - 1]
     }
 
     fn needs_guest_memory(&self) -> bool {

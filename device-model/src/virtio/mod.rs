@@ -22,7 +22,7 @@ mod rng;
 
 pub use blk::{BlockBackend, VirtioBlk};
 pub use console::VirtioConsole;
-pub use mmio::{kernel_arg as mmio_kernel_arg, VirtioMmio};
+pub use mmio::{kernel_arg as mmio_kernel_arg, Line as MmioLine, VirtioMmio};
 pub use pci::VirtioPci;
 pub use rng::VirtioRng;
 

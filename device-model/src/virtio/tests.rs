@@ -36,6 +36,15 @@ struct Bed {
 
 impl Bed {
     fn new(read_only: bool) -> Self {
+        Self::with(read_only, false)
+    }
+
+    /// The same disk as an Arm guest sees it: on GIC SPI [`SPI`].
+    fn on_gic() -> Self {
+        Self::with(false, true)
+    }
+
+    fn with(read_only: bool, gic: bool) -> Self {
         let mut file = tempfile();
         file.write_all(&(0..DISK).map(|i| (i / 512) as u8).collect::<Vec<_>>())
             .unwrap();
@@ -47,8 +56,13 @@ impl Bed {
         )
         .unwrap();
         let mem = GuestMemoryMmap::<()>::from_ranges(&[(GuestAddress(0), RAM)]).unwrap();
+        let blk = VirtioBlk::new(disk);
         Self {
-            dev: VirtioMmio::new(VirtioBlk::new(disk), BASE, IRQ),
+            dev: if gic {
+                VirtioMmio::on_gic(blk, BASE, SPI)
+            } else {
+                VirtioMmio::new(blk, BASE, IRQ)
+            },
             mem,
             actions: Vec::new(),
             file,
@@ -184,6 +198,45 @@ fn tempfile() -> std::fs::File {
         .unwrap();
     std::fs::remove_file(&p).unwrap();
     f
+}
+
+/// An Arm guest's slot: libxl's first SPI.
+const SPI: u32 = 33;
+
+#[test]
+fn on_a_gic_the_interrupt_is_an_spi_and_the_window_libxls() {
+    let mut b = Bed::on_gic();
+    assert_eq!(b.dev.mmio(), vec![BASE..=BASE + 0x1ff]);
+    b.set_up();
+    assert_eq!(b.rd(VIRTIO_MMIO_CONFIG), 64, "capacity in sectors");
+    assert_eq!(
+        b.request(VIRTIO_BLK_T_IN, 0, 512),
+        (Some(513), VIRTIO_BLK_S_OK as u8)
+    );
+    assert!(
+        b.actions.contains(&Action::Irq(SPI, true)),
+        "{:?}",
+        b.actions
+    );
+    assert!(
+        !b.actions.iter().any(|a| matches!(a, Action::IsaIrq(..))),
+        "no ISA line on Arm: {:?}",
+        b.actions
+    );
+    // A second completion before the ack is a fresh rising edge (Xen's
+    // vGIC injects on each rise and ignores falls).
+    let n = b.actions.len();
+    assert_eq!(
+        b.request(VIRTIO_BLK_T_IN, 1, 512),
+        (Some(513), VIRTIO_BLK_S_OK as u8)
+    );
+    assert_eq!(
+        &b.actions[n..],
+        &[Action::Irq(SPI, false), Action::Irq(SPI, true)],
+        "a new cause while the line is up"
+    );
+    b.wr(VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_VRING);
+    assert_eq!(b.actions.last(), Some(&Action::Irq(SPI, false)));
 }
 
 #[test]

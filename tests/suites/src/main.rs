@@ -19,6 +19,7 @@ mod smoke;
 mod tap;
 mod uffd;
 mod virtio;
+mod virtio_arm;
 mod xenpatches;
 mod xl;
 

@@ -168,8 +168,11 @@ pub fn boot(t: &mut Tap, n: u32, disk_size: u64) -> Option<(String, String)> {
     Some((console, log))
 }
 
-/// The suite.
+/// The suite (on Arm: [`crate::virtio_arm`]).
 pub fn run() -> i32 {
+    if cfg!(target_arch = "aarch64") {
+        return crate::virtio_arm::run();
+    }
     let mut t = Tap::new("virtio");
     let size = match fresh_disk() {
         Ok(s) => s,
