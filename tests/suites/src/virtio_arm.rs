@@ -25,7 +25,8 @@ const NAME: &str = "virtio-guest";
 const PRISTINE: &str = "/guests/linux-disk-arm64.img";
 const DISK: &str = "/tmp/xdm-virtio-disk.img";
 const BACKEND: &str = "/usr/libexec/xdm/xen-thin-dm-backend";
-const LOGS: &str = "/tmp/xdm-backend";
+/// Where the backend puts each device model's log (its default).
+const LOGS: &str = "/var/log/xen";
 /// The disk's device id: libxl's for `xvda`.
 const DEVID: u32 = 51712;
 /// How long a boot may take (TCG, an Arm guest on Xen on Arm).
@@ -123,7 +124,7 @@ fn boot(t: &mut Tap, n: u32, size: u64) -> Option<(String, String)> {
 }
 
 fn backend_log() -> String {
-    std::fs::read_to_string(format!("{LOGS}/backend.log")).unwrap_or_default()
+    std::fs::read_to_string(format!("{LOGS}/xen-thin-dm-backend.log")).unwrap_or_default()
 }
 
 /// The suite, on Arm.
@@ -144,7 +145,7 @@ pub fn run() -> i32 {
         format_args!("{:?}", other.as_ref().err()),
     );
     let _ = std::fs::create_dir_all(LOGS);
-    let blog = std::fs::File::create(format!("{LOGS}/backend.log"));
+    let blog = std::fs::File::create(format!("{LOGS}/xen-thin-dm-backend.log"));
     let backend = blog.and_then(|f| {
         let e = f.try_clone()?;
         Command::new(BACKEND)
