@@ -65,7 +65,7 @@ impl<D: VirtioDevice> VirtioMmio<D> {
     }
 
     /// `dev` as a guest on Arm sees it: its registers at `base`
-    /// ([`GIC_WINDOW`] bytes) and its interrupt on GIC SPI `spi`.
+    /// (0x200 bytes, libxl's window) and its interrupt on GIC SPI `spi`.
     ///
     /// ```
     /// use xen_thin_dm::virtio::{VirtioMmio, VirtioRng};
