@@ -176,8 +176,8 @@ options:
                          (default 0; xen-thin-dm-backend runs one device model
                          per disk, each in the slot libxl gave that disk)
   --state-key PATH       the xenstore node `running` is written to once
-                         deprivileged (default
-                         /local/domain/0/device-model/DOMID/state, libxl's)
+                         deprivileged, under /local/domain/0/device-model/DOMID/
+                         (default .../state, libxl's)
   -v, --verbose          log refused requests
   -h, --help, --version
 Other single-dash options are QEMU's: they are ignored with a warning.";
@@ -288,13 +288,7 @@ pub fn parse(args: &[String], env_domid: Option<&str>) -> Result<Command, String
             "--guest-ram-kib" => o.guest_ram_kib = Some(number(flag, value().as_ref())?),
             "--virtio-slot" => o.first_slot = number(flag, value().as_ref())?,
             "--state-key" => {
-                let k = value().ok_or("--state-key needs a xenstore path")?;
-                if !k.starts_with("/local/domain/0/") || k.contains("//") || k.ends_with('/') {
-                    return Err(format!(
-                        "--state-key {k}: a node under /local/domain/0/ (dom0's, made the guest's to write)"
-                    ));
-                }
-                o.state_key = Some(k);
+                o.state_key = Some(value().ok_or("--state-key needs a xenstore path")?);
             }
             f if f.starts_with("--") => return Err(format!("unknown option {f} (see --help)")),
             f if f.starts_with('-') && f.len() > 1 => {
@@ -318,6 +312,23 @@ pub fn parse(args: &[String], env_domid: Option<&str>) -> Result<Command, String
     };
     if o.domid == DomId(0) {
         return Err("domain 0 is not an HVM guest: give the guest's domain id".into());
+    }
+    // The state node is made the guest's to write (with
+    // XS_ONE_TIME_RESTRICT): only one under the guest's own device-model
+    // directory.
+    if let Some(k) = &o.state_key {
+        let dir = format!("/local/domain/0/device-model/{}/", o.domid.0);
+        let rest = k.strip_prefix(&dir).unwrap_or_default();
+        if rest.is_empty()
+            || rest.split('/').any(|c| {
+                c.is_empty()
+                    || !c
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+            })
+        {
+            return Err(format!("--state-key {k}: a node under {dir}"));
+        }
     }
     o.uid = uid.unwrap_or(UID_BASE + u32::from(o.domid.0));
     o.gid = gid.unwrap_or(o.uid);
@@ -500,7 +511,27 @@ mod tests {
             (
                 &["-d", "1", "--state-key", "/local/domain/3/x"],
                 None,
-                "under /local/domain/0/",
+                "a node under /local/domain/0/device-model/1/",
+            ),
+            (
+                &[
+                    "-d",
+                    "1",
+                    "--state-key",
+                    "/local/domain/0/device-model/2/state",
+                ],
+                None,
+                "a node under /local/domain/0/device-model/1/",
+            ),
+            (
+                &[
+                    "-d",
+                    "1",
+                    "--state-key",
+                    "/local/domain/0/device-model/1/../x",
+                ],
+                None,
+                "a node under",
             ),
         ] {
             let e = run(args, env).unwrap_err();

@@ -384,7 +384,7 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
         ctx,
         &bed,
         "vm (Xen 4.17 patched, arm64)",
-        &["xen-smoke", "xen-patches", "demo-arm64"],
+        &["xen-smoke", "xen-patches", "virtio", "demo-arm64"],
         Duration::from_secs(600),
     )?;
     Ok(())

@@ -316,14 +316,12 @@ pub fn prepare_arm64(ctx: &Ctx, src: &Source, patched: bool) -> Result<Bed> {
     let modules = crate::module::build(ctx, &kernel, &kernel.key, arch)?;
     items.extend(dom0_programs(ctx, &dist)?);
     items.push(Item::new(kernel.image.clone(), "/guests/arm64-guest.Image"));
-    if !patched {
-        // The virtio guest on Arm: dom0's kernel (it has virtio-mmio,
-        // virtio-blk and ext4) with this root disk.
-        items.push(Item::new(
-            crate::linuxguest::arm64_disk(ctx, &dist)?,
-            "/guests/linux-disk-arm64.img",
-        ));
-    }
+    // The virtio guest on Arm: dom0's kernel (it has virtio-mmio,
+    // virtio-blk and ext4) with this root disk.
+    items.push(Item::new(
+        crate::linuxguest::arm64_disk(ctx, &dist)?,
+        "/guests/linux-disk-arm64.img",
+    ));
     items.push(Item::new(modules.module, "/lib/xdm/privcmd_restrict.ko"));
     items.push(Item::new(
         modules.kunit,

@@ -7,23 +7,28 @@
 //! virtio-mmio slot (base address and GIC SPI), names it in the guest's
 //! device tree, writes the backend's xenstore directory
 //! (`/local/domain/0/backend/virtio_disk/DOMID/DEVID`: `params`, `mode`,
-//! `base`, `irq`, `state` = 1) and waits, the guest still paused, until
-//! the backend's `state` is 2 (InitWait). This daemon watches for such
-//! directories and, for each, starts
+//! `base`, `irq`, `state` = 1) and waits, the guest still paused, up to
+//! 10 s (`LIBXL_INIT_TIMEOUT`) for the backend's `state` to be 2
+//! (InitWait). This daemon finds such directories and, for each, starts
 //! `xen-thin-dm --board arm --virtio-blk PARAMS --virtio-slot N ...`: a
 //! device model for that one disk, which opens it, attaches its ioreq
 //! server, confines itself and writes `running` to a state node of its
-//! own. Only then does the daemon answer libxl (state 2), so a device
-//! model that failed to deprivilege leaves `xl create` to time out: the
-//! guest never runs unserved or served by an unconfined process. When
-//! libxl closes the device (state 5), the domain goes, or the device
-//! model exits, the device model is stopped and the backend is Closed (6).
+//! own. The daemon then checks the confinement itself (`/proc/PID/status`:
+//! the device model's uid, no new privileges, a seccomp filter) and only
+//! then answers libxl (state 2). A device model that failed to
+//! deprivilege, or was slow, leaves `xl create` to time out: the guest
+//! never runs unserved, or served by an unconfined process. When libxl
+//! closes the device (state 5), the domain goes or the device model
+//! exits, the device model is stopped and the backend is Closed (6).
 //!
 //! One process per disk: a guest that takes over one disk's device model
 //! reaches neither its other disks' files nor another guest's.
 //!
-//! The daemon polls xenstore (every 100 ms) rather than watching it: the
-//! project's xenstore client has no watches, and libxl gives a backend 20 s.
+//! Nothing blocks: each disk is a small state machine advanced by a pass
+//! over xenstore every 100 ms (the project's xenstore client has no
+//! watches), so one slow device model holds up no other disk or guest.
+//! Only "no such node" means gone: on any other xenstore error the pass is
+//! abandoned, the connection opened again, and no device model stopped.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -32,14 +37,15 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use xen_thin_dm::board;
-use xenstore_client::Xenstore;
+use xen_thin_dm::cli::UID_BASE;
+use xenstore_client::{Error, Xenstore};
 
 /// Where libxl writes standalone virtio disk backends in dom0.
 const BACKENDS: &str = "/local/domain/0/backend/virtio_disk";
 /// How often xenstore is read.
 const POLL: Duration = Duration::from_millis(100);
-/// How long a device model may take to say `running` (libxl waits 20 s).
-const READY_WAIT: Duration = Duration::from_secs(15);
+/// How long a device model may take to say `running`: under libxl's 10 s.
+const READY_WAIT: Duration = Duration::from_secs(8);
 /// How long a stopped device model has to exit before it is killed.
 const STOP_WAIT: Duration = Duration::from_secs(5);
 
@@ -59,7 +65,27 @@ backendtype=standalone): one deprivileged xen-thin-dm per disk.
   --log-dir DIR   each device model's log: DIR/xen-thin-dm-DOMID-DEVID.log
                   (default /var/log/xen)
   --once          exit once the first disk served is gone (tests)
-  -- OPTIONS      passed to every device model (e.g. --restrict-at-open)";
+  -- OPTIONS      passed to every device model; only options that cannot
+                  weaken it: --restrict-at-open, --escape-test, --no-ioeventfd,
+                  -v, --verbose, --poll-max-us N, --max-file-size N,
+                  --escape-other N, --privcmd PATH";
+
+/// The device-model options `--` may pass on: none of them undoes a
+/// confinement step or overrides what the daemon sets.
+const PASSED_FLAGS: &[&str] = &[
+    "--restrict-at-open",
+    "--escape-test",
+    "--no-ioeventfd",
+    "-v",
+    "--verbose",
+];
+/// The same, with a value.
+const PASSED_WITH_VALUE: &[&str] = &[
+    "--poll-max-us",
+    "--max-file-size",
+    "--escape-other",
+    "--privcmd",
+];
 
 fn say(msg: &str) {
     let _ = writeln!(std::io::stdout(), "xen-thin-dm-backend: {msg}");
@@ -70,6 +96,33 @@ struct Options {
     log_dir: PathBuf,
     once: bool,
     extra: Vec<String>,
+}
+
+/// The device-model options after `--`, checked against what may be
+/// passed on.
+fn passed_on(args: &[String]) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let flag = a.split_once('=').map_or(a.as_str(), |(f, _)| f);
+        if PASSED_FLAGS.contains(&a.as_str()) {
+            out.push(a.clone());
+        } else if PASSED_WITH_VALUE.contains(&flag) {
+            out.push(a.clone());
+            if flag == a {
+                out.push(
+                    it.next()
+                        .ok_or_else(|| format!("{a} needs a value"))?
+                        .clone(),
+                );
+            }
+        } else {
+            return Err(format!(
+                "{a} cannot be passed to the device models (the daemon sets it, or it would weaken them)"
+            ));
+        }
+    }
+    Ok(out)
 }
 
 fn parse(args: &[String]) -> Result<Option<Options>, String> {
@@ -90,7 +143,7 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
             "--log-dir" => o.log_dir = it.next().ok_or("--log-dir needs a directory")?.into(),
             "--once" => o.once = true,
             "--" => {
-                o.extra = it.cloned().collect();
+                o.extra = passed_on(&it.cloned().collect::<Vec<_>>())?;
                 break;
             }
             f => return Err(format!("unknown option {f} (see --help)")),
@@ -99,32 +152,44 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
     Ok(Some(o))
 }
 
-/// One disk being served.
-struct Served {
-    child: Child,
-    /// The backend's xenstore directory.
-    backend: String,
-    domid: u16,
+/// Whether `e` is xenstored's "no such node".
+fn is_enoent(e: &Error) -> bool {
+    e.xs_errno() == Some("ENOENT")
 }
 
-fn read(xs: &mut Xenstore, path: &str) -> Option<String> {
-    xs.read(path)
-        .ok()
-        .map(|v| String::from_utf8_lossy(&v).trim().to_string())
+/// A node's value, `None` if there is no such node; other errors are
+/// errors.
+fn read(xs: &mut Xenstore, path: &str) -> Result<Option<String>, Error> {
+    match xs.read(path) {
+        Ok(v) => Ok(Some(String::from_utf8_lossy(&v).trim().to_string())),
+        Err(e) if is_enoent(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A directory's entries, none if there is no such node.
+fn directory(xs: &mut Xenstore, path: &str) -> Result<Vec<String>, Error> {
+    match xs.directory(path) {
+        Ok(v) => Ok(v),
+        Err(e) if is_enoent(&e) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
 }
 
 /// What the device model for the backend at `be` is started with, from
 /// what libxl wrote there.
 fn dm_args(xs: &mut Xenstore, domid: u16, devid: &str, be: &str) -> Result<Vec<String>, String> {
-    let field = |xs: &mut Xenstore, f: &str| {
-        read(xs, &format!("{be}/{f}")).ok_or_else(|| format!("{be}/{f} is missing"))
+    let mut field = |f: &str| -> Result<String, String> {
+        read(xs, &format!("{be}/{f}"))
+            .map_err(|e| format!("{be}/{f}: {e}"))?
+            .ok_or_else(|| format!("{be}/{f} is missing"))
     };
-    let params = field(xs, "params")?;
-    let mode = field(xs, "mode")?;
-    let base: u64 = field(xs, "base")?
+    let params = field("params")?;
+    let mode = field("mode")?;
+    let base: u64 = field("base")?
         .parse()
         .map_err(|_| format!("{be}/base is not a number"))?;
-    let irq: u32 = field(xs, "irq")?
+    let irq: u32 = field("irq")?
         .parse()
         .map_err(|_| format!("{be}/irq is not a number"))?;
     // The device model places the disk in the board's slot; it must be the
@@ -133,9 +198,14 @@ fn dm_args(xs: &mut Xenstore, domid: u16, devid: &str, be: &str) -> Result<Vec<S
         .find(|n| board::arm_virtio_mmio_slot(*n) == Some((base, irq)))
         .ok_or_else(|| format!("{be}: base {base:#x} and SPI {irq} are no slot of the board"))?;
     let ram_kib = read(xs, &format!("/local/domain/{domid}/memory/static-max"))
+        .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("domain {domid} has no memory/static-max"))?;
-    if params.is_empty() || params.contains(',') {
-        return Err(format!("{be}/params `{params}`: one path, without commas"));
+    // libxl checked the path from xl's directory: only an absolute one
+    // means the same file here.
+    if !params.starts_with('/') || params.contains(',') {
+        return Err(format!(
+            "{be}/params `{params}`: an absolute path, without commas"
+        ));
     }
     let disk = match mode.as_str() {
         "w" => params,
@@ -163,19 +233,77 @@ fn state_key(domid: u16, devid: &str) -> String {
     format!("/local/domain/0/device-model/{domid}/virtio_disk-{devid}/state")
 }
 
-/// Starts the device model of the backend at `be` and waits until it is
-/// confined and serving; then answers libxl.
-fn start(
+/// Whether process `pid` is confined as a device model of `domid` must be:
+/// its own uid (all four), no new privileges, a seccomp filter.
+fn confined(pid: u32, domid: u16) -> Result<(), String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|e| format!("/proc/{pid}/status: {e}"))?;
+    let field = |name: &str| -> Vec<&str> {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .map(|v| v.split_whitespace().collect())
+            .unwrap_or_default()
+    };
+    let uid = (UID_BASE + u32::from(domid)).to_string();
+    let uids = field("Uid");
+    if uids.len() != 4 || uids.iter().any(|u| *u != uid) {
+        return Err(format!("its uids are {uids:?}, not {uid}"));
+    }
+    if field("NoNewPrivs") != ["1"] {
+        return Err("it may gain privileges (NoNewPrivs is not 1)".into());
+    }
+    if field("Seccomp") != ["2"] {
+        return Err("it has no seccomp filter".into());
+    }
+    Ok(())
+}
+
+/// Where a served disk is.
+enum Phase {
+    /// Started; not yet `running`.
+    Starting(Instant),
+    /// Confined and serving; libxl was told InitWait.
+    Serving,
+    /// Sent SIGTERM at that time (SIGKILL after [`STOP_WAIT`]), for a
+    /// reason; whether it had served (libxl was told InitWait).
+    Stopping(Instant, String, bool),
+}
+
+/// One disk's device model.
+struct Served {
+    child: Child,
+    domid: u16,
+    key: String,
+    phase: Phase,
+}
+
+/// Every disk the daemon knows of.
+#[derive(Default)]
+struct Backends {
+    served: BTreeMap<String, Served>,
+    /// Backends not served (their device model failed or never started):
+    /// left Initialising, so libxl's create fails; Closed when libxl
+    /// closes them.
+    refused: BTreeSet<String>,
+}
+
+/// Starts the device model of the backend at `be`.
+fn launch(
     o: &Options,
     xs: &mut Xenstore,
     domid: u16,
     devid: &str,
     be: &str,
-) -> Result<Child, String> {
+) -> Result<Served, String> {
     let args = dm_args(xs, domid, devid, be)?;
     let key = state_key(domid, devid);
     // A state left by an earlier device model of this domid is not ours.
-    let _ = xs.rm(&key);
+    match xs.rm(&key) {
+        Ok(()) => {}
+        Err(e) if is_enoent(&e) => {}
+        Err(e) => return Err(format!("removing a stale {key}: {e}")),
+    }
     std::fs::create_dir_all(&o.log_dir).map_err(|e| format!("{}: {e}", o.log_dir.display()))?;
     let log_path = o.log_dir.join(format!("xen-thin-dm-{domid}-{devid}.log"));
     let log =
@@ -188,7 +316,7 @@ fn start(
         o.extra.join(" "),
         log_path.display()
     ));
-    let mut child = Command::new(&o.dm)
+    let child = Command::new(&o.dm)
         .args(&args)
         .args(&o.extra)
         .stdin(Stdio::null())
@@ -196,124 +324,139 @@ fn start(
         .stderr(err)
         .spawn()
         .map_err(|e| format!("{}: {e}", o.dm.display()))?;
-    let started = Instant::now();
-    loop {
-        if read(xs, &key).as_deref() == Some("running") {
-            break;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!(
-                "the device model exited ({status}) before it was serving"
-            ));
-        }
-        if started.elapsed() > READY_WAIT {
-            stop(&mut child);
-            return Err(format!(
-                "the device model did not say `running` within {READY_WAIT:?}"
-            ));
-        }
-        std::thread::sleep(POLL);
-    }
-    xs.write(&format!("{be}/state"), INIT_WAIT.as_bytes())
-        .map_err(|e| format!("{be}/state: {e}"))?;
-    say(&format!(
-        "d{domid} disk {devid}: device model (pid {}) confined and serving; backend InitWait",
-        child.id()
-    ));
-    Ok(child)
+    Ok(Served {
+        child,
+        domid,
+        key,
+        phase: Phase::Starting(Instant::now()),
+    })
 }
 
-/// SIGTERM, then SIGKILL after [`STOP_WAIT`].
-fn stop(child: &mut Child) {
+/// SIGTERM now; the pass that sees [`STOP_WAIT`] gone kills.
+fn stop(s: &mut Served, why: String) {
     // SAFETY: signals our own child, not yet reaped.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-    let t = Instant::now();
-    while t.elapsed() < STOP_WAIT {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(POLL);
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+    unsafe { libc::kill(s.child.id() as libc::pid_t, libc::SIGTERM) };
+    let served = matches!(s.phase, Phase::Serving);
+    s.phase = Phase::Stopping(Instant::now(), why, served);
 }
 
-/// The disks being served, and those refused (not tried again while their
-/// backend lasts).
-#[derive(Default)]
-struct Backends {
-    served: BTreeMap<String, Served>,
-    refused: BTreeSet<String>,
-}
-
-/// One pass: new backends started, finished ones stopped and closed.
-/// Returns whether a served disk went.
-fn pass(o: &Options, xs: &mut Xenstore, b: &mut Backends) -> bool {
+/// One pass: new backends started, the others advanced. Returns whether a
+/// served disk went; an error is xenstore's (not "no such node").
+fn pass(o: &Options, xs: &mut Xenstore, b: &mut Backends) -> Result<bool, Error> {
     let mut seen = BTreeSet::new();
-    for dom in xs.directory(BACKENDS).unwrap_or_default() {
+    for dom in directory(xs, BACKENDS)? {
         let Ok(domid) = dom.parse::<u16>() else {
             continue;
         };
-        for devid in xs
-            .directory(&format!("{BACKENDS}/{dom}"))
-            .unwrap_or_default()
-        {
+        for devid in directory(xs, &format!("{BACKENDS}/{dom}"))? {
             let be = format!("{BACKENDS}/{dom}/{devid}");
             seen.insert(be.clone());
             if b.served.contains_key(&be)
                 || b.refused.contains(&be)
-                || read(xs, &format!("{be}/state")).as_deref() != Some(INITIALISING)
+                || read(xs, &format!("{be}/state"))?.as_deref() != Some(INITIALISING)
             {
                 continue;
             }
-            match start(o, xs, domid, &devid, &be) {
-                Ok(child) => {
-                    b.served.insert(
-                        be.clone(),
-                        Served {
-                            child,
-                            backend: be,
-                            domid,
-                        },
-                    );
+            match launch(o, xs, domid, &devid, &be) {
+                Ok(s) => {
+                    b.served.insert(be, s);
                 }
                 Err(e) => {
-                    // Left Initialising: libxl gives up and fails the create.
                     say(&format!("d{domid} disk {devid}: not served: {e}"));
                     b.refused.insert(be);
                 }
             }
         }
     }
+    // Refused backends: Closed when libxl closes them, so its teardown of
+    // the failed create does not wait; forgotten when they go.
     b.refused.retain(|be| seen.contains(be));
-    let mut done = Vec::new();
-    for (be, s) in b.served.iter_mut() {
-        let state = read(xs, &format!("{be}/state"));
-        let domain_gone = xs.read(&format!("/local/domain/{}", s.domid)).is_err();
-        let exited = matches!(s.child.try_wait(), Ok(Some(_)));
-        if state.is_none() || state.as_deref() == Some(CLOSING) || domain_gone || exited {
-            if !exited {
-                stop(&mut s.child);
-            }
-            if state.is_some() {
-                let _ = xs.write(&format!("{}/state", s.backend), CLOSED.as_bytes());
-            }
-            say(&format!(
-                "{be}: {}; device model stopped",
-                match (state.as_deref(), domain_gone, exited) {
-                    (_, _, true) => "the device model exited",
-                    (_, true, _) => "the domain is gone",
-                    (None, _, _) => "the backend is gone",
-                    _ => "closed by the toolstack",
-                }
-            ));
-            done.push(be.clone());
+    for be in &b.refused {
+        if read(xs, &format!("{be}/state"))?.as_deref() == Some(CLOSING) {
+            xs.write(&format!("{be}/state"), CLOSED.as_bytes())?;
         }
     }
-    for be in &done {
-        b.served.remove(be);
+    let mut done = Vec::new();
+    for (be, s) in b.served.iter_mut() {
+        let state = read(xs, &format!("{be}/state"))?;
+        let domain_gone = read(xs, &format!("/local/domain/{}", s.domid))?.is_none();
+        let exited = s.child.try_wait().ok().flatten();
+        let going = if state.is_none() {
+            Some("the backend is gone")
+        } else if state.as_deref() == Some(CLOSING) {
+            Some("closed by the toolstack")
+        } else if domain_gone {
+            Some("the domain is gone")
+        } else {
+            None
+        };
+        match &s.phase {
+            Phase::Starting(since) => {
+                if let Some(status) = exited {
+                    say(&format!("{be}: not served: the device model exited ({status}) before it was serving"));
+                    done.push((be.clone(), false));
+                } else if let Some(why) = going {
+                    stop(s, format!("{why} before it was serving"));
+                } else if read(xs, &s.key)?.as_deref() == Some("running") {
+                    match confined(s.child.id(), s.domid) {
+                        Ok(()) if state.as_deref() == Some(INITIALISING) => {
+                            xs.write(&format!("{be}/state"), INIT_WAIT.as_bytes())?;
+                            say(&format!(
+                                "{be}: device model (pid {}) confined and serving; backend InitWait",
+                                s.child.id()
+                            ));
+                            s.phase = Phase::Serving;
+                        }
+                        Ok(()) => stop(
+                            s,
+                            format!("the backend left Initialising (state {state:?})"),
+                        ),
+                        Err(e) => stop(s, format!("it said running but is not confined: {e}")),
+                    }
+                } else if since.elapsed() > READY_WAIT {
+                    stop(s, format!("not running within {READY_WAIT:?}"));
+                }
+            }
+            Phase::Serving => {
+                if let Some(status) = exited {
+                    say(&format!(
+                        "{be}: the device model exited ({status}) while serving"
+                    ));
+                    xs.write(&format!("{be}/state"), CLOSED.as_bytes())?;
+                    done.push((be.clone(), true));
+                } else if let Some(why) = going {
+                    stop(s, why.to_string());
+                }
+            }
+            Phase::Stopping(since, why, served) => {
+                let served = *served;
+                if exited.is_none() && since.elapsed() > STOP_WAIT {
+                    let _ = s.child.kill();
+                    let _ = s.child.wait();
+                }
+                if exited.is_some() || since.elapsed() > STOP_WAIT {
+                    if state.is_some() && served {
+                        xs.write(&format!("{be}/state"), CLOSED.as_bytes())?;
+                    }
+                    say(&format!("{be}: {why}; device model stopped"));
+                    done.push((be.clone(), served));
+                }
+            }
+        }
     }
-    !done.is_empty()
+    for (be, served) in &done {
+        if let Some(s) = b.served.remove(be) {
+            match xs.rm(&s.key) {
+                Ok(()) => {}
+                Err(e) if is_enoent(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if !served {
+            b.refused.insert(be.clone());
+        }
+    }
+    Ok(!done.is_empty())
 }
 
 fn main() -> ExitCode {
@@ -342,10 +485,76 @@ fn main() -> ExitCode {
     ));
     let mut backends = Backends::default();
     loop {
-        if pass(&o, &mut xs, &mut backends) && o.once {
-            say("--once: the disk served is gone");
-            return ExitCode::SUCCESS;
+        match pass(&o, &mut xs, &mut backends) {
+            Ok(true) if o.once => {
+                say("--once: the disk served is gone");
+                return ExitCode::SUCCESS;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                // Nothing is stopped on an error: the connection is opened
+                // again and the next pass sees what is.
+                say(&format!("xenstore: {e}: reconnecting"));
+                match Xenstore::open() {
+                    Ok(x) => xs = x,
+                    Err(e) => say(&format!("xenstore: {e}")),
+                }
+            }
         }
         std::thread::sleep(POLL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn only_options_that_cannot_weaken_a_device_model_are_passed_on() {
+        assert_eq!(
+            passed_on(&strings(&[
+                "--escape-test",
+                "--poll-max-us",
+                "0",
+                "--privcmd=/dev/x"
+            ])),
+            Ok(strings(&[
+                "--escape-test",
+                "--poll-max-us",
+                "0",
+                "--privcmd=/dev/x"
+            ]))
+        );
+        for bad in [
+            "--no-depriv",
+            "--uid",
+            "--gid",
+            "-d",
+            "--domid",
+            "--board",
+            "--state-key",
+            "--virtio-slot",
+            "--virtio-blk",
+            "--guest-ram-kib",
+        ] {
+            let e = passed_on(&strings(&[bad, "1"])).unwrap_err();
+            assert!(
+                e.contains("cannot be passed") && !e.contains('\n'),
+                "{bad}: {e}"
+            );
+        }
+        assert!(passed_on(&strings(&["--poll-max-us"])).is_err());
+    }
+
+    #[test]
+    fn confinement_is_read_from_the_process_status() {
+        // This test process is not a confined device model of domain 5.
+        let e = confined(std::process::id(), 5).unwrap_err();
+        assert!(e.contains("uids"), "{e}");
+        assert!(confined(u32::MAX, 5).is_err());
     }
 }

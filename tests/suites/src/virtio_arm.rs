@@ -51,7 +51,7 @@ fn config() -> String {
 fn dm_pid(backend_log: &str, d: u16) -> Option<u32> {
     backend_log
         .lines()
-        .filter(|l| l.contains(&format!("d{d} disk {DEVID}: device model (pid ")))
+        .filter(|l| l.contains(&format!("virtio_disk/{d}/{DEVID}: device model (pid ")))
         .find_map(|l| l.split("(pid ").nth(1)?.split(')').next()?.parse().ok())
 }
 
@@ -123,6 +123,20 @@ fn boot(t: &mut Tap, n: u32, size: u64) -> Option<(String, String)> {
     Some((console, log))
 }
 
+/// Starts `xen-thin-dm-backend` with device model `dm` and `extra`
+/// options for it, logging to [`backend_log`]'s file.
+fn spawn_backend(dm: &str, extra: &[&str]) -> std::io::Result<std::process::Child> {
+    let f = std::fs::File::create(format!("{LOGS}/xen-thin-dm-backend.log"))?;
+    let e = f.try_clone()?;
+    Command::new(BACKEND)
+        .args(["--dm", dm, "--"])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(f)
+        .stderr(e)
+        .spawn()
+}
+
 fn backend_log() -> String {
     std::fs::read_to_string(format!("{LOGS}/xen-thin-dm-backend.log")).unwrap_or_default()
 }
@@ -144,25 +158,7 @@ pub fn run() -> i32 {
         other.is_ok(),
         format_args!("{:?}", other.as_ref().err()),
     );
-    let _ = std::fs::create_dir_all(LOGS);
-    let blog = std::fs::File::create(format!("{LOGS}/xen-thin-dm-backend.log"));
-    let backend = blog.and_then(|f| {
-        let e = f.try_clone()?;
-        Command::new(BACKEND)
-            .args([
-                "--dm",
-                &thin_dm_path(),
-                "--log-dir",
-                LOGS,
-                "--",
-                "--escape-test",
-            ])
-            .stdin(Stdio::null())
-            .stdout(f)
-            .stderr(e)
-            .spawn()
-    });
-    let mut backend = match backend {
+    let mut backend = match spawn_backend(&thin_dm_path(), &["--escape-test"]) {
         Ok(c) => c,
         Err(e) => {
             t.check("xen-thin-dm-backend started", false, e);
@@ -229,12 +225,19 @@ pub fn run() -> i32 {
     }
     let blog = backend_log();
     t.check(
-        "xen-thin-dm-backend stopped each device model when its guest went and closed the backend",
-        blog.matches("device model stopped").count() >= 2,
+        "xen-thin-dm-backend stopped each device model when libxl closed its disk or its guest went",
+        blog.lines()
+            .filter(|l| {
+                l.ends_with("closed by the toolstack; device model stopped")
+                    || l.ends_with("the domain is gone; device model stopped")
+            })
+            .count()
+            >= 2,
         &blog,
     );
     let _ = backend.kill();
     let _ = backend.wait();
+    refusals(&mut t);
     drop(other);
     t.check(
         "the disk image kept its size",
@@ -249,4 +252,65 @@ pub fn run() -> i32 {
 fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// What the backend refuses: options that would weaken its device models,
+/// and a device model that dies or says `running` unconfined; either way
+/// `xl create` fails, and the guest never runs.
+fn refusals(t: &mut Tap) {
+    let out = Command::new(BACKEND).args(["--", "--no-depriv"]).output();
+    t.check(
+        "xen-thin-dm-backend refuses to pass --no-depriv to its device models (exit 2, one line)",
+        out.as_ref().is_ok_and(|o| {
+            let e = String::from_utf8_lossy(&o.stderr);
+            o.status.code() == Some(2) && e.contains("cannot be passed") && e.lines().count() == 1
+        }),
+        format_args!("{out:?}"),
+    );
+    // A "device model" that says running without confining itself.
+    let liar = "/tmp/xdm-liar-dm";
+    let script = "#!/bin/sh\n\
+        while [ $# -gt 0 ]; do [ \"$1\" = --state-key ] && key=$2; shift; done\n\
+        xenstore-write \"$key\" running\n\
+        exec sleep 60\n";
+    let made = std::fs::write(liar, script).and_then(|()| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(liar, std::fs::Permissions::from_mode(0o755))
+    });
+    t.check(
+        "a device model that lies, for the next case",
+        made.is_ok(),
+        format_args!("{made:?}"),
+    );
+    for (dm, what, why) in [
+        ("/bin/false", "exits at once", "exited"),
+        (liar, "says running but is not confined", "is not confined"),
+    ] {
+        let mut backend = match spawn_backend(dm, &[]) {
+            Ok(b) => b,
+            Err(e) => {
+                t.check("xen-thin-dm-backend started", false, e);
+                return;
+            }
+        };
+        let start = Instant::now();
+        let created = Guest::create_from(NAME, &config(), true);
+        let took = start.elapsed().as_secs_f64();
+        let log = backend_log();
+        t.check(
+            &format!(
+                "a device model that {what}: xl create fails, the guest never runs ({took:.0} s)"
+            ),
+            created.is_err() && xl::list_state(NAME).is_none(),
+            format_args!("{:?}", created.as_ref().map(|g| g.domid)),
+        );
+        t.check(
+            &format!("... and the backend says why (\"{why}\")"),
+            log.contains(why),
+            &log,
+        );
+        drop(created);
+        let _ = backend.kill();
+        let _ = backend.wait();
+    }
 }
