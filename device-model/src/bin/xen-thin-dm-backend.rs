@@ -64,7 +64,8 @@ backendtype=standalone): one deprivileged xen-thin-dm per disk.
   --dm PATH       the device model (default: xen-thin-dm next to this program)
   --log-dir DIR   each device model's log: DIR/xen-thin-dm-DOMID-DEVID.log
                   (default /var/log/xen)
-  --once          exit once the first disk served is gone (tests)
+  --once          exit once the first disk is done with (served and gone, or
+                  refused), leaving any others' device models running (tests)
   -- OPTIONS      passed to every device model; only options that cannot
                   weaken it: --restrict-at-open, --escape-test, --no-ioeventfd,
                   -v, --verbose, --poll-max-us N, --max-file-size N,
@@ -176,13 +177,35 @@ fn directory(xs: &mut Xenstore, path: &str) -> Result<Vec<String>, Error> {
     }
 }
 
+/// Why a disk was not started: a reason to refuse it, or a xenstore error
+/// (the pass is abandoned and the disk tried again, never refused for it).
+enum NotStarted {
+    Refuse(String),
+    Xs(Error),
+}
+
+impl From<String> for NotStarted {
+    fn from(e: String) -> Self {
+        NotStarted::Refuse(e)
+    }
+}
+
+impl From<Error> for NotStarted {
+    fn from(e: Error) -> Self {
+        NotStarted::Xs(e)
+    }
+}
+
 /// What the device model for the backend at `be` is started with, from
 /// what libxl wrote there.
-fn dm_args(xs: &mut Xenstore, domid: u16, devid: &str, be: &str) -> Result<Vec<String>, String> {
-    let mut field = |f: &str| -> Result<String, String> {
-        read(xs, &format!("{be}/{f}"))
-            .map_err(|e| format!("{be}/{f}: {e}"))?
-            .ok_or_else(|| format!("{be}/{f} is missing"))
+fn dm_args(
+    xs: &mut Xenstore,
+    domid: u16,
+    devid: &str,
+    be: &str,
+) -> Result<Vec<String>, NotStarted> {
+    let mut field = |f: &str| -> Result<String, NotStarted> {
+        Ok(read(xs, &format!("{be}/{f}"))?.ok_or_else(|| format!("{be}/{f} is missing"))?)
     };
     let params = field("params")?;
     let mode = field("mode")?;
@@ -197,20 +220,17 @@ fn dm_args(xs: &mut Xenstore, domid: u16, devid: &str, be: &str) -> Result<Vec<S
     let slot = (0..16)
         .find(|n| board::arm_virtio_mmio_slot(*n) == Some((base, irq)))
         .ok_or_else(|| format!("{be}: base {base:#x} and SPI {irq} are no slot of the board"))?;
-    let ram_kib = read(xs, &format!("/local/domain/{domid}/memory/static-max"))
-        .map_err(|e| e.to_string())?
+    let ram_kib = read(xs, &format!("/local/domain/{domid}/memory/static-max"))?
         .ok_or_else(|| format!("domain {domid} has no memory/static-max"))?;
     // libxl checked the path from xl's directory: only an absolute one
     // means the same file here.
     if !params.starts_with('/') || params.contains(',') {
-        return Err(format!(
-            "{be}/params `{params}`: an absolute path, without commas"
-        ));
+        return Err(format!("{be}/params `{params}`: an absolute path, without commas").into());
     }
     let disk = match mode.as_str() {
         "w" => params,
         "r" => format!("{params},ro"),
-        m => return Err(format!("{be}/mode `{m}`: r or w")),
+        m => return Err(format!("{be}/mode `{m}`: r or w").into()),
     };
     Ok(vec![
         "-d".into(),
@@ -234,7 +254,9 @@ fn state_key(domid: u16, devid: &str) -> String {
 }
 
 /// Whether process `pid` is confined as a device model of `domid` must be:
-/// its own uid (all four), no new privileges, a seccomp filter.
+/// its own uid and gid (all four of each), no supplementary groups, no
+/// capabilities, no new privileges, a seccomp filter (the last step of
+/// deprivileging, so every earlier one ran).
 fn confined(pid: u32, domid: u16) -> Result<(), String> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .map_err(|e| format!("/proc/{pid}/status: {e}"))?;
@@ -249,6 +271,16 @@ fn confined(pid: u32, domid: u16) -> Result<(), String> {
     let uids = field("Uid");
     if uids.len() != 4 || uids.iter().any(|u| *u != uid) {
         return Err(format!("its uids are {uids:?}, not {uid}"));
+    }
+    let gids = field("Gid");
+    if gids.len() != 4 || gids.iter().any(|g| *g != uid) {
+        return Err(format!("its gids are {gids:?}, not {uid}"));
+    }
+    if !field("Groups").is_empty() {
+        return Err("it has supplementary groups".into());
+    }
+    if field("CapEff") != ["0000000000000000"] || field("CapPrm") != ["0000000000000000"] {
+        return Err("it holds capabilities".into());
     }
     if field("NoNewPrivs") != ["1"] {
         return Err("it may gain privileges (NoNewPrivs is not 1)".into());
@@ -265,9 +297,14 @@ enum Phase {
     Starting(Instant),
     /// Confined and serving; libxl was told InitWait.
     Serving,
-    /// Sent SIGTERM at that time (SIGKILL after [`STOP_WAIT`]), for a
-    /// reason; whether it had served (libxl was told InitWait).
-    Stopping(Instant, String, bool),
+    /// Sent SIGTERM (SIGKILL after [`STOP_WAIT`]); reaped without blocking.
+    Stopping {
+        since: Instant,
+        why: String,
+        /// Whether it had served (libxl was told InitWait).
+        served: bool,
+        killed: bool,
+    },
 }
 
 /// One disk's device model.
@@ -295,14 +332,15 @@ fn launch(
     domid: u16,
     devid: &str,
     be: &str,
-) -> Result<Served, String> {
+) -> Result<Served, NotStarted> {
     let args = dm_args(xs, domid, devid, be)?;
     let key = state_key(domid, devid);
-    // A state left by an earlier device model of this domid is not ours.
+    // A state left by an earlier device model of this domid is not ours
+    // (an error other than ENOENT abandons the pass: tried again).
     match xs.rm(&key) {
         Ok(()) => {}
         Err(e) if is_enoent(&e) => {}
-        Err(e) => return Err(format!("removing a stale {key}: {e}")),
+        Err(e) => return Err(e.into()),
     }
     std::fs::create_dir_all(&o.log_dir).map_err(|e| format!("{}: {e}", o.log_dir.display()))?;
     let log_path = o.log_dir.join(format!("xen-thin-dm-{domid}-{devid}.log"));
@@ -337,7 +375,12 @@ fn stop(s: &mut Served, why: String) {
     // SAFETY: signals our own child, not yet reaped.
     unsafe { libc::kill(s.child.id() as libc::pid_t, libc::SIGTERM) };
     let served = matches!(s.phase, Phase::Serving);
-    s.phase = Phase::Stopping(Instant::now(), why, served);
+    s.phase = Phase::Stopping {
+        since: Instant::now(),
+        why,
+        served,
+        killed: false,
+    };
 }
 
 /// One pass: new backends started, the others advanced. Returns whether a
@@ -361,10 +404,11 @@ fn pass(o: &Options, xs: &mut Xenstore, b: &mut Backends) -> Result<bool, Error>
                 Ok(s) => {
                     b.served.insert(be, s);
                 }
-                Err(e) => {
+                Err(NotStarted::Refuse(e)) => {
                     say(&format!("d{domid} disk {devid}: not served: {e}"));
                     b.refused.insert(be);
                 }
+                Err(NotStarted::Xs(e)) => return Err(e),
             }
         }
     }
@@ -380,7 +424,13 @@ fn pass(o: &Options, xs: &mut Xenstore, b: &mut Backends) -> Result<bool, Error>
     for (be, s) in b.served.iter_mut() {
         let state = read(xs, &format!("{be}/state"))?;
         let domain_gone = read(xs, &format!("/local/domain/{}", s.domid))?.is_none();
-        let exited = s.child.try_wait().ok().flatten();
+        let exited = match s.child.try_wait() {
+            Ok(e) => e,
+            Err(e) => {
+                say(&format!("{be}: waiting for the device model: {e}"));
+                None
+            }
+        };
         let going = if state.is_none() {
             Some("the backend is gone")
         } else if state.as_deref() == Some(CLOSING) {
@@ -390,15 +440,24 @@ fn pass(o: &Options, xs: &mut Xenstore, b: &mut Backends) -> Result<bool, Error>
         } else {
             None
         };
-        match &s.phase {
+        match &mut s.phase {
             Phase::Starting(since) => {
+                let since = *since;
                 if let Some(status) = exited {
                     say(&format!("{be}: not served: the device model exited ({status}) before it was serving"));
                     done.push((be.clone(), false));
                 } else if let Some(why) = going {
                     stop(s, format!("{why} before it was serving"));
                 } else if read(xs, &s.key)?.as_deref() == Some("running") {
-                    match confined(s.child.id(), s.domid) {
+                    // Confined, and still alive after the look (a process
+                    // that exits after try_wait is a zombie /proc still
+                    // shows as confined).
+                    let check =
+                        confined(s.child.id(), s.domid).and_then(|()| match s.child.try_wait() {
+                            Ok(None) => Ok(()),
+                            _ => Err("it exited".to_string()),
+                        });
+                    match check {
                         Ok(()) if state.as_deref() == Some(INITIALISING) => {
                             xs.write(&format!("{be}/state"), INIT_WAIT.as_bytes())?;
                             say(&format!(
@@ -422,35 +481,42 @@ fn pass(o: &Options, xs: &mut Xenstore, b: &mut Backends) -> Result<bool, Error>
                     say(&format!(
                         "{be}: the device model exited ({status}) while serving"
                     ));
-                    xs.write(&format!("{be}/state"), CLOSED.as_bytes())?;
+                    if state.is_some() {
+                        xs.write(&format!("{be}/state"), CLOSED.as_bytes())?;
+                    }
                     done.push((be.clone(), true));
                 } else if let Some(why) = going {
                     stop(s, why.to_string());
                 }
             }
-            Phase::Stopping(since, why, served) => {
-                let served = *served;
-                if exited.is_none() && since.elapsed() > STOP_WAIT {
+            Phase::Stopping {
+                since,
+                why,
+                served,
+                killed,
+            } => {
+                if exited.is_none() && since.elapsed() > STOP_WAIT && !*killed {
+                    // Reaped by a later pass: a process in uninterruptible
+                    // sleep holds up nothing else.
                     let _ = s.child.kill();
-                    let _ = s.child.wait();
+                    *killed = true;
                 }
-                if exited.is_some() || since.elapsed() > STOP_WAIT {
-                    if state.is_some() && served {
+                if exited.is_some() {
+                    if state.is_some() && *served {
                         xs.write(&format!("{be}/state"), CLOSED.as_bytes())?;
                     }
                     say(&format!("{be}: {why}; device model stopped"));
-                    done.push((be.clone(), served));
+                    done.push((be.clone(), *served));
                 }
             }
         }
     }
+    // The maps first, so an error below leaves nothing half done; the
+    // state keys are removed best-effort (a stale one is removed again
+    // before the next launch).
     for (be, served) in &done {
         if let Some(s) = b.served.remove(be) {
-            match xs.rm(&s.key) {
-                Ok(()) => {}
-                Err(e) if is_enoent(&e) => {}
-                Err(e) => return Err(e),
-            }
+            let _ = xs.rm(&s.key);
         }
         if !served {
             b.refused.insert(be.clone());

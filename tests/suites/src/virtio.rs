@@ -212,15 +212,7 @@ pub fn run() -> i32 {
         );
         hostile_checks(&mut t, n, &console, &log);
         if n == 1 {
-            let refused = log
-                .lines()
-                .find_map(|l| l.split("escape attempts: ").nth(1))
-                .and_then(|r| {
-                    let mut w = r.split_whitespace();
-                    let a: u32 = w.next()?.parse().ok()?;
-                    let b: u32 = w.nth(1)?.parse().ok()?;
-                    Some((a, b))
-                });
+            let refused = escapes_refused(&log);
             t.check(
                 "boot 1: every escape attempt of the device model with a disk was refused, re-opening its disk and writing past its end included",
                 matches!(refused, Some((a, b)) if a == b && b > 0)
@@ -386,8 +378,20 @@ fn pci_boot(t: &mut Tap, size: u64) {
     }
 }
 
+/// The device model's "escape attempts: A of B refused", from its log.
+pub(crate) fn escapes_refused(log: &str) -> Option<(u32, u32)> {
+    log.lines()
+        .find_map(|l| l.split("escape attempts: ").nth(1))
+        .and_then(|r| {
+            let mut w = r.split_whitespace();
+            let a: u32 = w.next()?.parse().ok()?;
+            let b: u32 = w.nth(1)?.parse().ok()?;
+            Some((a, b))
+        })
+}
+
 /// The last `n` lines of `text`.
-fn tail(text: &str, n: usize) -> String {
+pub(crate) fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
 }

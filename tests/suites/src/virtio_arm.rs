@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use crate::devicemodel::{check_confined_fsize, thin_dm_path, wait_for};
 use crate::tap::Tap;
+use crate::virtio::{escapes_refused, tail};
 use crate::xl::{self, Guest};
 
 const NAME: &str = "virtio-guest";
@@ -204,15 +205,7 @@ pub fn run() -> i32 {
             log.contains("deprivileged:") && log.contains("serving"),
             "",
         );
-        let refused = log
-            .lines()
-            .find_map(|l| l.split("escape attempts: ").nth(1))
-            .and_then(|r| {
-                let mut w = r.split_whitespace();
-                let a: u32 = w.next()?.parse().ok()?;
-                let b: u32 = w.nth(1)?.parse().ok()?;
-                Some((a, b))
-            });
+        let refused = escapes_refused(&log);
         t.check(
             &format!("boot {n}: every escape attempt of the device model was refused (another guest's memory and DM_OPs, its disk re-opened, past its end)"),
             matches!(refused, Some((a, b)) if a == b && b > 0)
@@ -255,12 +248,6 @@ pub fn run() -> i32 {
     );
     let _ = std::fs::remove_file(DISK);
     t.finish()
-}
-
-/// The last `n` lines of `text`.
-fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// What the backend refuses: options that would weaken its device models,
