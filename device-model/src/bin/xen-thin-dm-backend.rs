@@ -36,6 +36,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+use dmop_abi::xs_wire::XsMsgType;
 use xen_thin_dm::board;
 use xen_thin_dm::cli::UID_BASE;
 use xenstore_client::{Error, Xenstore};
@@ -165,6 +166,55 @@ fn read(xs: &mut Xenstore, path: &str) -> Result<Option<String>, Error> {
         Ok(v) => Ok(Some(String::from_utf8_lossy(&v).trim().to_string())),
         Err(e) if is_enoent(&e) => Ok(None),
         Err(e) => Err(e),
+    }
+}
+
+/// Writes `value` to `path` if it holds `expected`, in one transaction, so
+/// nothing (libxl's Closing) written in between is overwritten; a commit
+/// xenstored answers EAGAIN is tried again. Returns whether it wrote.
+fn write_if(xs: &mut Xenstore, path: &str, expected: &str, value: &str) -> Result<bool, Error> {
+    let nul = |s: &str| {
+        let mut v = s.as_bytes().to_vec();
+        v.push(0);
+        v
+    };
+    loop {
+        let (_, id) = xs.request("transaction start", XsMsgType::TRANSACTION_START, 0, b"\0")?;
+        let tx: u32 = String::from_utf8_lossy(&id)
+            .trim_end_matches('\0')
+            .parse()
+            .map_err(|_| Error::Protocol("transaction start", format!("transaction id {id:?}")))?;
+        let end = |xs: &mut Xenstore, commit: bool| {
+            xs.request(
+                "transaction end",
+                XsMsgType::TRANSACTION_END,
+                tx,
+                if commit { b"T\0" } else { b"F\0" },
+            )
+        };
+        let now = match xs.request("read", XsMsgType::READ, tx, &nul(path)) {
+            Ok((_, v)) => Some(String::from_utf8_lossy(&v).trim().to_string()),
+            Err(e) if is_enoent(&e) => None,
+            Err(e) => {
+                let _ = end(xs, false);
+                return Err(e);
+            }
+        };
+        if now.as_deref() != Some(expected) {
+            end(xs, false)?;
+            return Ok(false);
+        }
+        let mut w = nul(path);
+        w.extend_from_slice(value.as_bytes());
+        if let Err(e) = xs.request("write", XsMsgType::WRITE, tx, &w) {
+            let _ = end(xs, false);
+            return Err(e);
+        }
+        match end(xs, true) {
+            Ok(_) => return Ok(true),
+            Err(e) if e.xs_errno() == Some("EAGAIN") => continue,
+            Err(e) => return Err(e),
+        }
     }
 }
 
@@ -311,6 +361,9 @@ enum Phase {
 struct Served {
     child: Child,
     domid: u16,
+    /// The domain's `vm` node at launch: a domain with the same domid and
+    /// another `vm` is another guest.
+    vm: String,
     key: String,
     phase: Phase,
 }
@@ -334,6 +387,8 @@ fn launch(
     be: &str,
 ) -> Result<Served, NotStarted> {
     let args = dm_args(xs, domid, devid, be)?;
+    let vm = read(xs, &format!("/local/domain/{domid}/vm"))?
+        .ok_or_else(|| format!("domain {domid} has no vm node"))?;
     let key = state_key(domid, devid);
     // A state left by an earlier device model of this domid is not ours
     // (an error other than ENOENT abandons the pass: tried again).
@@ -365,6 +420,7 @@ fn launch(
     Ok(Served {
         child,
         domid,
+        vm,
         key,
         phase: Phase::Starting(Instant::now()),
     })
@@ -423,7 +479,9 @@ fn pass(o: &Options, xs: &mut Xenstore, b: &mut Backends) -> Result<bool, Error>
     let mut done = Vec::new();
     for (be, s) in b.served.iter_mut() {
         let state = read(xs, &format!("{be}/state"))?;
-        let domain_gone = read(xs, &format!("/local/domain/{}", s.domid))?.is_none();
+        // Gone, or its domid already another guest's.
+        let domain_gone =
+            read(xs, &format!("/local/domain/{}/vm", s.domid))?.as_ref() != Some(&s.vm);
         let exited = match s.child.try_wait() {
             Ok(e) => e,
             Err(e) => {
@@ -458,8 +516,9 @@ fn pass(o: &Options, xs: &mut Xenstore, b: &mut Backends) -> Result<bool, Error>
                             _ => Err("it exited".to_string()),
                         });
                     match check {
-                        Ok(()) if state.as_deref() == Some(INITIALISING) => {
-                            xs.write(&format!("{be}/state"), INIT_WAIT.as_bytes())?;
+                        Ok(())
+                            if write_if(xs, &format!("{be}/state"), INITIALISING, INIT_WAIT)? =>
+                        {
                             say(&format!(
                                 "{be}: device model (pid {}) confined and serving; backend InitWait",
                                 s.child.id()
@@ -468,7 +527,8 @@ fn pass(o: &Options, xs: &mut Xenstore, b: &mut Backends) -> Result<bool, Error>
                         }
                         Ok(()) => stop(
                             s,
-                            format!("the backend left Initialising (state {state:?})"),
+                            "the backend left Initialising before the device model was serving"
+                                .to_string(),
                         ),
                         Err(e) => stop(s, format!("it said running but is not confined: {e}")),
                     }
