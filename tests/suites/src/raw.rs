@@ -129,13 +129,12 @@ pub fn hypercall_xen_version(fd: &OwnedFd) -> IoctlResult {
 /// &dom)`: the most pages Xen lets `dom` have (an unrestricted fd on the C
 /// driver).
 pub fn maximum_reservation(fd: &OwnedFd, dom: DomId) -> IoctlResult {
-    // __HYPERVISOR_memory_op and XENMEM_maximum_reservation in Xen's
-    // public xen.h and memory.h.
-    const HYPERVISOR_MEMORY_OP: u64 = 12;
+    // XENMEM_maximum_reservation in Xen's public memory.h (dmop-abi has
+    // no need of it outside this test).
     const XENMEM_MAXIMUM_RESERVATION: u64 = 4;
     let mut d = dom.0;
     let mut h = PrivcmdHypercall {
-        op: HYPERVISOR_MEMORY_OP,
+        op: u64::from(dmop_abi::xenmem::HYPERVISOR_MEMORY_OP),
         arg: [XENMEM_MAXIMUM_RESERVATION, (&raw mut d) as u64, 0, 0, 0],
     };
     // SAFETY: Xen reads the domid_t `d`, alive across the call.

@@ -150,22 +150,27 @@ pub fn boot(t: &mut Tap, n: u32, disk_size: u64) -> Option<(String, String)> {
             );
         }
     }
-    let start = Instant::now();
-    let (ok, out) = xl::run("xl", &["unpause", NAME]);
-    t.check(&format!("boot {n}: xl unpause"), ok, out);
-    let gone = wait_for(BOOT_SECS, || xl::list_state(NAME).is_none().then_some(()));
+    run_to_end(t, n, NAME, Instant::now(), BOOT_SECS);
     let console = std::fs::read_to_string(&uart).unwrap_or_default();
     let log = dm_log(NAME);
+    drop(g);
+    Some((console, log))
+}
+
+/// Boot `n`: unpauses guest `name` and waits up to `secs` for it to end
+/// (checked, with the time since `start`).
+pub(crate) fn run_to_end(t: &mut Tap, n: u32, name: &str, start: Instant, secs: u64) {
+    let (ok, out) = xl::run("xl", &["unpause", name]);
+    t.check(&format!("boot {n}: xl unpause"), ok, out);
+    let gone = wait_for(secs, || xl::list_state(name).is_none().then_some(()));
     t.check(
         &format!(
             "boot {n}: the guest ran to its end ({:.0} s)",
             start.elapsed().as_secs_f64()
         ),
         gone.is_some(),
-        format_args!("still running after {BOOT_SECS} s"),
+        format_args!("still running after {secs} s"),
     );
-    drop(g);
-    Some((console, log))
 }
 
 /// The suite (on Arm: [`crate::virtio_arm`]).

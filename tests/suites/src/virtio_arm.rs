@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use crate::devicemodel::{check_confined_fsize, thin_dm_path, wait_for};
 use crate::tap::Tap;
-use crate::virtio::{escapes_refused, tail};
+use crate::virtio::{escapes_refused, run_to_end, tail};
 use crate::xl::{self, Guest};
 
 const NAME: &str = "virtio-guest";
@@ -99,17 +99,7 @@ fn boot(t: &mut Tap, n: u32, size: u64) -> Option<(String, String)> {
             size,
         );
     }
-    let (ok, out) = xl::run("xl", &["unpause", NAME]);
-    t.check(&format!("boot {n}: xl unpause"), ok, out);
-    let gone = wait_for(BOOT_SECS, || xl::list_state(NAME).is_none().then_some(()));
-    t.check(
-        &format!(
-            "boot {n}: the guest ran to its end ({:.0} s)",
-            start.elapsed().as_secs_f64()
-        ),
-        gone.is_some(),
-        format_args!("still running after {BOOT_SECS} s"),
-    );
+    run_to_end(t, n, NAME, start, BOOT_SECS);
     drop(g);
     let log_path = format!("{LOGS}/xen-thin-dm-{d}-{DEVID}.log");
     // The device model is stopped when libxl closes the device.
