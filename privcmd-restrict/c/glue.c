@@ -298,8 +298,9 @@ static int prm_xlate_account(domid_t dom, unsigned long num)
 	/*
 	 * The domain's maximum reservation: Xen answers an unsigned int of
 	 * pages through Linux's int. ~0U ("no limit", as dom0's) reads as -1
-	 * and leaves the other bounds; other errors (ESRCH: no such domain)
-	 * are returned.
+	 * and leaves the other bounds; so does -EPERM, which is also -1 and
+	 * cannot be told from it (still bounded by half the total). Other
+	 * errors (ESRCH: no such domain) are returned.
 	 */
 	int r = HYPERVISOR_memory_op(XENMEM_maximum_reservation, &d);
 	unsigned long held, limit, total;
