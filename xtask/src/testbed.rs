@@ -31,8 +31,9 @@ pub struct Bed {
     pub tag: String,
 }
 
-/// C programs of `tests/dom0/c` built for dom0, against Xen's headers and Debian's libraries.
-pub const DOM0_C_PROGRAMS: &[&str] = &["dmcheck"];
+/// C programs of `tests/dom0/c` built for dom0, against Xen's headers and
+/// Debian's libraries: (name, the Xen library it links).
+pub const DOM0_C_PROGRAMS: &[(&str, &str)] = &[("dmcheck", "xendevicemodel"), ("rawdom", "xenctrl")];
 
 /// The project's packages that run in dom0.
 const DOM0_PACKAGES: &[&str] = &["xdm-suites", "xendevicemodel-c", "xen-thin-dm"];
@@ -60,12 +61,12 @@ pub fn host_programs(ctx: &Ctx) -> Result<Vec<Item>> {
         c.dir(&ctx.root).run()?;
         // C programs built against Xen 4.17's headers and Debian's libraries.
         std::fs::create_dir_all(&c_dir)?;
-        for prog in DOM0_C_PROGRAMS {
+        for (prog, lib) in DOM0_C_PROGRAMS {
             cmd("gcc")
                 .args(["-O2", "-Wall", "-Werror", "-o"])
                 .arg(c_dir.join(prog))
                 .arg(ctx.root.join(format!("tests/dom0/c/{prog}.c")))
-                .arg("-lxendevicemodel")
+                .arg(format!("-l{lib}"))
                 .run_logged(&ctx.log("dom0-c.log"), &format!("compiling {prog}"))?;
         }
         Ok("built".into())
@@ -88,7 +89,7 @@ fn cross_programs(ctx: &Ctx, dist: &Dist) -> Result<Vec<Item>> {
             let log = ctx.log(&format!("dom0-c-{}.log", arch.name()));
             let _ = std::fs::remove_file(&log);
             let libs = dist.root.join("usr/lib").join(arch.tuple());
-            for prog in DOM0_C_PROGRAMS {
+            for (prog, lib) in DOM0_C_PROGRAMS {
                 cmd(format!("{}-gcc", arch.tuple()))
                     .args(["-O2", "-Wall", "-Werror", "-o"])
                     .arg(c_dir.join(prog))
@@ -98,7 +99,7 @@ fn cross_programs(ctx: &Ctx, dist: &Dist) -> Result<Vec<Item>> {
                     .arg("-L")
                     .arg(&libs)
                     .arg(format!("-Wl,-rpath-link,{}", libs.display()))
-                    .arg("-lxendevicemodel")
+                    .arg(format!("-l{lib}"))
                     .run_logged(&log, &format!("compiling {prog} for {}", arch.name()))?;
             }
             Ok(format!("built for {}", arch.rust_target()))
@@ -125,8 +126,10 @@ fn dom0_items(ctx: &Ctx, rel: &std::path::Path, c_dir: &std::path::Path) -> Resu
             rel.join("libxendevicemodel_c.so"),
             "/usr/lib/xdm-rs/libxendevicemodel.so.1",
         ),
-        Item::new(c_dir.join("dmcheck"), "/usr/libexec/xdm/dmcheck"),
     ];
+    for (prog, _) in DOM0_C_PROGRAMS {
+        items.push(Item::new(c_dir.join(prog), &format!("/usr/libexec/xdm/{prog}")));
+    }
     for e in std::fs::read_dir(ctx.root.join("tests/dom0/suites"))? {
         let p = e?.path();
         let name = p

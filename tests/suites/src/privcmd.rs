@@ -1036,6 +1036,137 @@ fn xlate_other_domain(t: &mut Tap, w: &World, other: DomId) {
     );
 }
 
+/// `rawdom`: a domain with a given id, made with libxenctrl alone.
+const RAWDOM: &str = "/usr/libexec/xdm/rawdom";
+
+/// A domain made by `rawdom`, destroyed on drop.
+struct RawDomain(DomId);
+
+impl RawDomain {
+    fn create(d: DomId) -> Result<Self, String> {
+        let (ok, out) = xl::run(RAWDOM, &["create", &d.0.to_string()]);
+        ok.then_some(RawDomain(d)).ok_or(out)
+    }
+}
+
+impl Drop for RawDomain {
+    fn drop(&mut self) {
+        let _ = xl::run(RAWDOM, &["destroy", &self.0 .0.to_string()]);
+    }
+}
+
+/// Auto-translated: a guest's count of mapped pages does not outlive it. A
+/// mapping claimed for a guest whose every frame failed holds nothing of
+/// the guest, so the guest goes when destroyed while the mapping stays;
+/// a new domain given the same id at once (`rawdom`, past libxl's
+/// recently-used list) starts from a count of its own, and the old
+/// mapping takes no frame for it.
+fn xlate_reused_domid(t: &mut Tap) {
+    const OLD: usize = 1000;
+    const NEW: usize = 100;
+    // A domain rawdom makes may have no memory: its bound is the 1024 extra.
+    const EXTRA: usize = 1024;
+    let bad = |n: usize| vec![0xfff_ffff as XenPfn; n];
+    let u = open(OUR_NODE);
+    let c = open(C_NODE);
+    let g = match Guest::create("pc-reuse", &xl::fake_dm_path(), true, "") {
+        Ok(g) => g,
+        Err(e) => {
+            t.check("reused domid: a guest created", false, e);
+            return;
+        }
+    };
+    let d = g.domid;
+    let (Ok(old), Ok(new), Ok(rest)) = (
+        NodeMap::new(&u, OLD),
+        NodeMap::new(&u, NEW),
+        NodeMap::new(&u, EXTRA - NEW),
+    ) else {
+        t.check("reused domid: mmaps of the node", false, "");
+        return;
+    };
+    let mut errs = vec![77i32; OLD];
+    let r = raw::mmapbatch_v2(&u, d, old.addr, &bad(OLD), Some(&mut errs));
+    t.check(
+        &format!(
+            "reused domid: {OLD} pages claimed for d{}, every frame failed",
+            d.0
+        ),
+        r != Err(Errno(libc::ENOSPC)) && errs.iter().all(|&e| e != 0 && e != 77),
+        format_args!("{r:?} first errs {:?}", &errs[..2]),
+    );
+    drop(g); // xl destroy: nothing of the guest is mapped, so it goes
+    let started = std::time::Instant::now();
+    while raw::maximum_reservation(&c, d).is_ok()
+        && started.elapsed() < std::time::Duration::from_secs(10)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    t.check(
+        &format!(
+            "... d{} is gone once destroyed, the mapping still there",
+            d.0
+        ),
+        raw::maximum_reservation(&c, d).is_err(),
+        format_args!("still known after {:?}", started.elapsed()),
+    );
+    // The module's check runs on @releaseDomain (and every 2 s).
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let raw_dom = match RawDomain::create(d) {
+        Ok(r) => r,
+        Err(e) => {
+            t.check(
+                &format!("a new domain given id {} at once (rawdom)", d.0),
+                false,
+                e,
+            );
+            return;
+        }
+    };
+    t.note(format!(
+        "new d{}: maximum reservation {:?}",
+        d.0,
+        raw::maximum_reservation(&c, d)
+    ));
+    let mut errs = vec![77i32; NEW];
+    let r = raw::mmapbatch_v2(&u, d, new.addr, &bad(NEW), Some(&mut errs));
+    t.check(
+        &format!(
+            "the new d{} starts from its own count: {NEW} pages claimed (the old guest's {OLD} would pass its bound)",
+            d.0
+        ),
+        r != Err(Errno(libc::ENOSPC)) && errs.iter().all(|&e| e != 77),
+        format_args!("{r:?}"),
+    );
+    let mut errs = [77i32; 1];
+    t.eq(
+        "... and the old guest's mapping takes no frame for it (EINVAL)",
+        raw::mmapbatch_v2(&u, d, old.addr, &bad(1), Some(&mut errs)),
+        Err(Errno(libc::EINVAL)),
+    );
+    drop(old);
+    let mut errs = vec![77i32; EXTRA - NEW];
+    let r = raw::mmapbatch_v2(&u, d, rest.addr, &bad(EXTRA - NEW), Some(&mut errs));
+    t.check(
+        &format!(
+            "... the old mapping's close leaves it alone: {} more pages fit its bound of {EXTRA}",
+            EXTRA - NEW
+        ),
+        r != Err(Errno(libc::ENOSPC)) && errs.iter().all(|&e| e != 77),
+        format_args!("{r:?}"),
+    );
+    if let Ok(one) = NodeMap::new(&u, 1) {
+        let mut errs = [77i32; 1];
+        t.eq(
+            "... and one more is past it (ENOSPC)",
+            raw::mmapbatch_v2(&u, d, one.addr, &bad(1), Some(&mut errs)),
+            Err(Errno(libc::ENOSPC)),
+        );
+    }
+    drop((new, rest));
+    drop(raw_dom);
+}
+
 /// A binding or a restricted fd does not outlive its guest: once Xen no
 /// longer knows the domain (the module watches @releaseDomain), its
 /// bindings are gone and its fds answer ESRCH to everything, so a domain
@@ -1070,6 +1201,7 @@ fn domain_life(t: &mut Tap, w: &World) {
     );
     if xl::auto_translated() {
         xlate_other_domain(t, w, bd);
+        xlate_reused_domid(t);
     }
     let mut raise = XenDmOp::with_payload(
         DmopCode::SET_ISA_IRQ_LEVEL,
