@@ -191,9 +191,14 @@ bool prm_domain_gone(u16 dom)
 static void prm_recheck_fn(struct work_struct *work);
 static DECLARE_DELAYED_WORK(prm_recheck, prm_recheck_fn);
 
+static bool prm_xlate_forget_gone(void);
+
 static void prm_recheck_fn(struct work_struct *work)
 {
-	if (prm_rs_domains_changed())
+	bool more = prm_rs_domains_changed();
+
+	/* Both run: the second is not skipped when the first finds more. */
+	if (prm_xlate_forget_gone() || more)
 		schedule_delayed_work(&prm_recheck, PRM_RECHECK);
 }
 
@@ -267,15 +272,33 @@ struct prm_xlate {
 	/* The vma the pages belong to: a copy of it (mremap's) does not own them. */
 	struct vm_area_struct *vma;
 	/* The domain the pages are counted against (see prm_xlate_account). */
-	domid_t dom;
+	struct prm_xlate_dom *dom;
 	unsigned int nr;
 	struct page *pages[];
 };
 
 /*
+ * One domain's count: the pages of the page lists claimed for it. Found
+ * by domid in prm_xlate_doms while Xen knows the domain; once the module
+ * sees it gone (prm_xlate_forget_gone), it leaves the table, so a later
+ * domain given that domid starts a count of its own, while the lists
+ * still claimed for the old one keep its count until they go. Freed with
+ * its last list. Every field under prm_xlate_lock.
+ */
+struct prm_xlate_dom {
+	domid_t domid;
+	/* Still in prm_xlate_doms. */
+	bool listed;
+	/* The page lists that hold it. */
+	unsigned long lists;
+	unsigned long held;
+};
+
+/*
  * What the pages of all prm_xlate lists come to, in all (bounded by
- * xlate_max_pages) and per domain (prm_xlate_doms: domid -> pages, as an
- * xarray value; bounded by the domain's own size), under prm_xlate_lock.
+ * xlate_max_pages) and per domain (prm_xlate_doms: domid -> struct
+ * prm_xlate_dom, for the domains Xen still knows; bounded by the domain's
+ * own size), under prm_xlate_lock.
  */
 static DEFINE_MUTEX(prm_xlate_lock);
 static unsigned long prm_xlate_held;
@@ -289,10 +312,11 @@ static DEFINE_XARRAY(prm_xlate_doms);
 #define PRM_XLATE_DOMAIN_EXTRA 1024UL
 
 /*
- * Counts num pages against dom and the total, or refuses (ENOSPC) if
- * either bound would be passed; ESRCH if dom is no domain.
+ * Counts num pages against dom and the total and returns dom's count, held
+ * for the caller's page list; or refuses: ENOSPC if either bound would be
+ * passed, ESRCH if dom is no domain.
  */
-static int prm_xlate_account(domid_t dom, unsigned long num)
+static struct prm_xlate_dom *prm_xlate_account(domid_t dom, unsigned long num)
 {
 	domid_t d = dom;
 	/*
@@ -303,13 +327,22 @@ static int prm_xlate_account(domid_t dom, unsigned long num)
 	 * errors (ESRCH: no such domain) are returned.
 	 */
 	int r = HYPERVISOR_memory_op(XENMEM_maximum_reservation, &d);
-	unsigned long held, limit, total;
+	struct prm_xlate_dom *acct, *fresh = NULL;
+	unsigned long limit, total;
 	int rc;
 
 	if (r < 0 && r != -1 && r >= -MAX_ERRNO)
-		return r;
+		return ERR_PTR(r);
 	mutex_lock(&prm_xlate_lock);
-	held = xa_to_value(xa_load(&prm_xlate_doms, dom) ?: xa_mk_value(0));
+	acct = xa_load(&prm_xlate_doms, dom);
+	if (!acct) {
+		rc = -ENOMEM;
+		fresh = kzalloc(sizeof(*fresh), GFP_KERNEL_ACCOUNT);
+		if (!fresh)
+			goto out;
+		fresh->domid = dom;
+		acct = fresh;
+	}
 	total = READ_ONCE(xlate_max_pages);
 	/*
 	 * A domain's share: its size and some, and never more than half the
@@ -318,36 +351,85 @@ static int prm_xlate_account(domid_t dom, unsigned long num)
 	limit = min((unsigned long)(unsigned int)r + PRM_XLATE_DOMAIN_EXTRA, total / 2);
 	rc = -ENOSPC;
 	/* Either count may already be past a bound that was lowered since. */
-	if (held >= limit || num > limit - held ||
+	if (acct->held >= limit || num > limit - acct->held ||
 	    prm_xlate_held >= total || num > total - prm_xlate_held)
 		goto out;
-	rc = xa_err(xa_store(&prm_xlate_doms, dom, xa_mk_value(held + num), GFP_KERNEL));
-	if (rc)
-		goto out;
+	if (fresh) {
+		rc = xa_err(xa_store(&prm_xlate_doms, dom, fresh, GFP_KERNEL));
+		if (rc)
+			goto out;
+		fresh->listed = true;
+		fresh = NULL;
+		/* Dropped from the table when the domain goes: keep checking. */
+		prm_schedule_recheck();
+	}
+	acct->held += num;
+	acct->lists++;
 	prm_xlate_held += num;
+	rc = 0;
 out:
 	mutex_unlock(&prm_xlate_lock);
-	return rc;
+	kfree(fresh);
+	return rc ? ERR_PTR(rc) : acct;
 }
 
 /*
- * Gives back what prm_xlate_account counted: nr pages of dom's, of which
- * freed came back to dom0 (the rest stay in the total).
+ * Gives back what prm_xlate_account counted for one page list: nr pages
+ * of acct's, of which freed came back to dom0 (the rest stay in the
+ * total). acct goes with its last list.
  */
-static void prm_xlate_unaccount(domid_t dom, unsigned long nr, unsigned long freed)
+static void prm_xlate_unaccount(struct prm_xlate_dom *acct, unsigned long nr, unsigned long freed)
 {
-	unsigned long held;
+	mutex_lock(&prm_xlate_lock);
+	acct->held -= min(acct->held, nr);
+	prm_xlate_held -= min(prm_xlate_held, freed);
+	if (--acct->lists == 0) {
+		if (acct->listed)
+			xa_erase(&prm_xlate_doms, acct->domid);
+		kfree(acct);
+	}
+	mutex_unlock(&prm_xlate_lock);
+}
+
+/*
+ * From the domain check (prm_recheck_fn): the counts of domains Xen no
+ * longer knows leave the table (their lists keep them). A domain whose
+ * frames a list still maps is known to Xen (dying) until that list goes,
+ * so what leaves is the count of lists holding no frame of it. Returns
+ * whether any count is left to check.
+ */
+static bool prm_xlate_forget_gone(void)
+{
+	struct prm_xlate_dom *acct;
+	unsigned long domid;
+	bool any = false;
 
 	mutex_lock(&prm_xlate_lock);
-	held = xa_to_value(xa_load(&prm_xlate_doms, dom) ?: xa_mk_value(0));
-	held -= min(held, nr);
-	if (held)
-		/* Replaces an entry that exists: allocates nothing. */
-		xa_store(&prm_xlate_doms, dom, xa_mk_value(held), GFP_KERNEL);
-	else
-		xa_erase(&prm_xlate_doms, dom);
-	prm_xlate_held -= min(prm_xlate_held, freed);
+	xa_for_each(&prm_xlate_doms, domid, acct) {
+		if (prm_domain_gone(domid)) {
+			xa_erase(&prm_xlate_doms, domid);
+			acct->listed = false;
+		} else {
+			any = true;
+		}
+	}
 	mutex_unlock(&prm_xlate_lock);
+	return any;
+}
+
+/*
+ * Whether a later mapping for dom may go into xl: dom is the domain xl was
+ * claimed for, and Xen still knows it (a list whose domain is gone takes
+ * nothing more, not even for a new domain given its domid).
+ */
+static bool prm_xlate_same_domain(struct prm_xlate *xl, domid_t dom)
+{
+	bool same;
+
+	mutex_lock(&prm_xlate_lock);
+	same = xl->dom->listed && xl->dom->domid == dom;
+	mutex_unlock(&prm_xlate_lock);
+	return same;
 }
 
 static bool prm_auto_translated(void)
@@ -412,8 +494,7 @@ static void prm_vma_close(struct vm_area_struct *vma)
 	xen_free_unpopulated_pages(removed, xl->pages);
 	/*
 	 * Pages Xen would not release stay in the total (dom0 has lost
-	 * them) but not in the domain's count: a later domain with its domid
-	 * starts from nothing.
+	 * them) but not in the domain's count.
 	 */
 	prm_xlate_unaccount(xl->dom, xl->nr, removed);
 	if (removed != xl->nr) {
@@ -453,8 +534,8 @@ static const struct vm_operations_struct prm_vm_ops = {
  */
 static struct prm_xlate *prm_xlate_alloc(unsigned long num, domid_t dom)
 {
+	struct prm_xlate_dom *acct;
 	struct prm_xlate *xl;
-	int rc;
 
 	/* One Xen frame per page: Linux's own remap takes no other case here. */
 	if (XEN_PFN_PER_PAGE != 1)
@@ -463,21 +544,21 @@ static struct prm_xlate *prm_xlate_alloc(unsigned long num, domid_t dom)
 	if (num > INT_MAX)
 		return ERR_PTR(-EINVAL);
 	/* Counted before anything is allocated; given back on failure. */
-	rc = prm_xlate_account(dom, num);
-	if (rc)
-		return ERR_PTR(rc);
+	acct = prm_xlate_account(dom, num);
+	if (IS_ERR(acct))
+		return ERR_CAST(acct);
 	xl = kvzalloc(struct_size(xl, pages, num), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!xl)
 		goto nomem;
 	xl->nr = num;
-	xl->dom = dom;
+	xl->dom = acct;
 	if (xen_alloc_unpopulated_pages(xl->nr, xl->pages)) {
 		kvfree(xl);
 		goto nomem;
 	}
 	return xl;
 nomem:
-	prm_xlate_unaccount(dom, num, num);
+	prm_xlate_unaccount(acct, num, num);
 	return ERR_PTR(-ENOMEM);
 }
 
@@ -544,7 +625,7 @@ static struct vm_area_struct *prm_vma_err(struct mm_struct *mm, unsigned long ad
 	 * frames mapped into it later are that domain's too.
 	 */
 	if (vma->vm_private_data != PRM_VMA_USED &&
-	    ((struct prm_xlate *)vma->vm_private_data)->dom != dom)
+	    !prm_xlate_same_domain(vma->vm_private_data, dom))
 		return NULL;
 	if (apply_to_existing_page_range(vma->vm_mm, addr, len, is_mapped_fn, NULL))
 		return NULL;
