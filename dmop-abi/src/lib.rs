@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-//! The frozen Xen device-model ABI, and the tools that keep it frozen.
+//! The frozen Xen device-model ABI.
 //!
 //! A Xen device model (QEMU, or this project's `xen-thin-dm`) talks to the
 //! hypervisor through one hypercall, `__HYPERVISOR_dm_op`, whose target
@@ -24,9 +24,12 @@
 //! The ABI is frozen (`abi/frozen.toml`, policy in `docs/abi-policy.md`):
 //! every layout is asserted at compile time on every target, an op whose
 //! layout must change gets a new number, and a retired number is never
-//! reused. With the `check` feature (default) the crate also carries the
-//! manifest machinery ([`manifest`]) and the header checker distros run,
-//! `dmop-abi-check` ([`headers`]).
+//! reused. The manifest machinery, the header checker distros run
+//! (`dmop-abi-check`) and the generators live in the `dmop-abi-tools`
+//! crate, so that depending on this one brings in nothing but `zerocopy`
+//! (and with default features off, nothing at all): a kernel, a firmware
+//! or a device model takes the ABI alone. This crate must never depend on
+//! `std` or on anything beyond `zerocopy`.
 //!
 //! # Example
 //!
@@ -52,17 +55,12 @@
 //! assert_eq!(&bytes[16..24], &0x3f8u64.to_ne_bytes()); // u.start
 //! ```
 //!
-//! Checking installed headers (what a distro runs):
+//! The record of the freeze, `abi/frozen.toml`, ships with the crate as
+//! [`FROZEN_TOML`], so that the tools read the very manifest the compile-time
+//! assertions were generated from.
 //!
-//! ```text
-//! $ dmop-abi-check --xen-include /usr/include --target aarch64-linux-gnu
-//! compatible: 336 values compared against the frozen ABI version 1 for arm64: 0 incompatibilities
-//! ```
 #![no_std]
 #![deny(missing_docs)]
-
-#[cfg(feature = "check")]
-extern crate std;
 
 pub mod abi;
 pub use abi::{dmop, evtchn, hvm, ioctl, ioreq, layout, privcmd, registry, types, xenmem, xs_wire};
@@ -70,13 +68,8 @@ pub use abi::{dmop, evtchn, hvm, ioctl, ioreq, layout, privcmd, registry, types,
 #[cfg(feature = "zerocopy")]
 mod zc;
 
-#[cfg(feature = "check")]
-pub mod cross;
-#[cfg(feature = "check")]
-pub mod headers;
-#[cfg(feature = "check")]
-pub mod manifest;
-#[cfg(feature = "check")]
-pub mod objread;
-#[cfg(feature = "check")]
-pub mod xen_guard;
+/// The frozen manifest (`abi/frozen.toml`) as text: every op, struct,
+/// constant and ioctl the freeze recorded, per architecture. Parsed by
+/// `dmop-abi-tools`; the compile-time assertions of [`abi`] are generated
+/// from it.
+pub const FROZEN_TOML: &str = include_str!("../abi/frozen.toml");

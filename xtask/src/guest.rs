@@ -3,7 +3,8 @@
 //! firmware (`firmware_override`), built with the host's gcc: the test
 //! guest, and the same source with `-DTG_BENCH` as the benchmark guest.
 //! Xen's numbers and layouts come from its public headers (libxen-dev),
-//! `XS_ONE_TIME_RESTRICT` from dmop-abi.
+//! `XS_ONE_TIME_RESTRICT` from dmop-abi, the test platform's addresses from
+//! xen-thin-dm's `testplatform` module (written out as `testguest.h`).
 
 use std::path::PathBuf;
 
@@ -26,8 +27,11 @@ pub fn build(ctx: &Ctx) -> Result<Guests> {
         "-DXDM_XS_ONE_TIME_RESTRICT={}",
         dmop_abi::xs_wire::XS_ONE_TIME_RESTRICT
     );
+    // The platform's one definition is the device model's.
+    let header = xen_thin_dm::testplatform::c_header();
     let key = Key::new("testguest")
         .dir(&src)?
+        .str(&header)
         .str(&cmd("gcc").arg("--version").read()?)
         .str(&otr)
         .str(&crate::deps::version("libxen-dev")?)
@@ -41,6 +45,9 @@ pub fn build(ctx: &Ctx) -> Result<Guests> {
         "guest: build the test and benchmark guests (32-bit HVM firmware ELFs)",
         || {
             let built = ctx.cached(&dir, &key, |_| {
+                let include = ctx.cache.join("guests/include");
+                std::fs::create_dir_all(&include)?;
+                std::fs::write(include.join("testguest.h"), &header)?;
                 for (elf, defs) in [(&g.test, &[][..]), (&g.bench, &["-DTG_BENCH"][..])] {
                     cmd("gcc")
                         .args([
@@ -66,6 +73,8 @@ pub fn build(ctx: &Ctx) -> Result<Guests> {
                         ])
                         .args(defs)
                         .arg(&otr)
+                        .arg("-I")
+                        .arg(&include)
                         .arg("-o")
                         .arg(elf)
                         .args(["start.S", "guest.c"])

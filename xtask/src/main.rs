@@ -142,7 +142,7 @@ fn abi_freeze(ctx: &Ctx, rest: &[String]) -> Result<()> {
                 "run",
                 "-q",
                 "-p",
-                "dmop-abi",
+                "dmop-abi-tools",
                 "--bin",
                 "dmop-abi-freeze",
                 "--",
@@ -237,6 +237,15 @@ fn vm_cmd(ctx: &Ctx, rest: &[String]) -> Result<()> {
 }
 
 /// `cargo xtask test [--host]`.
+/// The crates a device-model builder depends on, packaged and verified by
+/// `cargo publish --dry-run` in every test run.
+const PUBLISHED: &[&str] = &[
+    "dmop-abi",
+    "dmop-abi-tools",
+    "xendevicemodel",
+    "xenstore-client",
+];
+
 fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
     match rest {
         [] => {}
@@ -276,6 +285,33 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
             .run()?;
         Ok("clean".into())
     })?;
+    ctx.step("host: dmop-abi depends on zerocopy alone", || {
+        // `cargo tree` lists the crate, then what it depends on at run time.
+        for (features, allowed) in [(&[][..], &["zerocopy"][..]), (&["--no-default-features"][..], &[][..])] {
+            let tree = cmd("cargo")
+                .args(["tree", "-q", "-p", "dmop-abi", "-e", "normal", "--depth", "1", "--prefix", "none"])
+                .args(features)
+                .dir(&ctx.root)
+                .read()?;
+            let deps: Vec<&str> = tree.lines().skip(1).filter_map(|l| l.split_whitespace().next()).collect();
+            if deps != allowed {
+                bail!("dmop-abi {features:?} depends on {deps:?}; only {allowed:?} is allowed (the ABI crate takes nothing else)");
+            }
+        }
+        Ok("zerocopy (default), nothing (no default features)".into())
+    })?;
+    ctx.step(
+        "host: cargo publish --dry-run (the published crates)",
+        || {
+            let mut c = cmd("cargo").args(["publish", "-q", "--dry-run", "--allow-dirty"]);
+            for p in PUBLISHED {
+                c = c.args(["-p", p]);
+            }
+            c.dir(&ctx.root)
+                .run_logged(&ctx.log("publish.log"), "cargo publish --dry-run")?;
+            Ok(PUBLISHED.join(", "))
+        },
+    )?;
     ctx.step(
         "host: cargo build (debug: the C drop-in the tests load)",
         || {
@@ -309,7 +345,7 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
                         "test",
                         "-q",
                         "-p",
-                        "dmop-abi",
+                        "dmop-abi-tools",
                         "--test",
                         "headers",
                         "--",

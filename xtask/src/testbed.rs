@@ -33,7 +33,8 @@ pub struct Bed {
 
 /// C programs of `tests/dom0/c` built for dom0, against Xen's headers and
 /// Debian's libraries: (name, the Xen library it links).
-pub const DOM0_C_PROGRAMS: &[(&str, &str)] = &[("dmcheck", "xendevicemodel"), ("rawdom", "xenctrl")];
+pub const DOM0_C_PROGRAMS: &[(&str, &str)] =
+    &[("dmcheck", "xendevicemodel"), ("rawdom", "xenctrl")];
 
 /// The project's packages that run in dom0.
 const DOM0_PACKAGES: &[&str] = &["xdm-suites", "xendevicemodel-c", "xen-thin-dm"];
@@ -128,7 +129,10 @@ fn dom0_items(ctx: &Ctx, rel: &std::path::Path, c_dir: &std::path::Path) -> Resu
         ),
     ];
     for (prog, _) in DOM0_C_PROGRAMS {
-        items.push(Item::new(c_dir.join(prog), &format!("/usr/libexec/xdm/{prog}")));
+        items.push(Item::new(
+            c_dir.join(prog),
+            &format!("/usr/libexec/xdm/{prog}"),
+        ));
     }
     for e in std::fs::read_dir(ctx.root.join("tests/dom0/suites"))? {
         let p = e?.path();

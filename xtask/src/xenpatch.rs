@@ -228,9 +228,7 @@ fn guard_tool(ctx: &Ctx, args: &[&str]) -> Result<String> {
             "-q",
             "--release",
             "-p",
-            "dmop-abi",
-            "--features",
-            "check",
+            "dmop-abi-tools",
             "--bin",
             "dmop-abi-xen-guard",
             "--",
@@ -294,7 +292,7 @@ pub fn build(ctx: &Ctx, dist: &Dist) -> Result<Patched> {
             if in_series != header {
                 bail!(
                     "{GUARD_HEADER} in xen-patches is not the one the manifest gives: the series is stale \
-                     (regenerate it with `cargo run -p dmop-abi --features check --bin dmop-abi-xen-guard` and refresh patch 1)"
+                     (regenerate it with `cargo run -p dmop-abi-tools --bin dmop-abi-xen-guard` and refresh patch 1)"
                 );
             }
             let xen = tree.join("xen");

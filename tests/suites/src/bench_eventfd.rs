@@ -28,8 +28,8 @@ use crate::raw;
 use crate::xl::{self, Guest};
 
 const ROUNDS: usize = 3;
-/// `TG_BENCH_NOTIFY` (tests/guests/testguest.h).
-const NOTIFY: u64 = 0xfe80_0040;
+/// `TG_BENCH_NOTIFY` of the benchmark guest.
+const NOTIFY: u64 = xen_thin_dm::testplatform::BENCH_NOTIFY;
 
 /// One run of the benchmark guest; its notify rate.
 fn notify_rate(with_ioeventfd: bool) -> Result<u64, String> {

@@ -7,6 +7,7 @@ use dmop_abi::dmop::{
     BufioreqMode, CacheAttr, EventType, HvmMemType, IoRangeType, MemAccessFlags, ShutdownReason,
 };
 use dmop_abi::types::{DomId, IoservId};
+use xen_thin_dm::testplatform::SCRATCH_MMIO;
 use xendevicemodel::{DeviceModel, Error};
 
 fn t<T>(name: &str, r: Result<T, Error>) -> Option<T> {
@@ -62,7 +63,13 @@ pub fn run(args: &[String]) -> i32 {
     );
     t(
         "map_io_range mmio",
-        dm.map_io_range_to_ioreq_server(d, id, IoRangeType::MEMORY, 0xfe80_0000, 0xfe80_0fff),
+        dm.map_io_range_to_ioreq_server(
+            d,
+            id,
+            IoRangeType::MEMORY,
+            SCRATCH_MMIO,
+            SCRATCH_MMIO + 0xfff,
+        ),
     );
     t(
         "map_io_range port again (overlap)",
@@ -143,7 +150,13 @@ pub fn run(args: &[String]) -> i32 {
     );
     t(
         "unmap_io_range mmio",
-        dm.unmap_io_range_from_ioreq_server(d, id, IoRangeType::MEMORY, 0xfe80_0000, 0xfe80_0fff),
+        dm.unmap_io_range_from_ioreq_server(
+            d,
+            id,
+            IoRangeType::MEMORY,
+            SCRATCH_MMIO,
+            SCRATCH_MMIO + 0xfff,
+        ),
     );
     t(
         "unmap_io_range port",

@@ -20,11 +20,11 @@ use crate::raw::{self, Errno};
 use crate::tap::Tap;
 use crate::xl::{self, Guest};
 
-/// The test guest's scratch MMIO page (tests/guests/testguest.h).
-const MMIO: u64 = 0xfe80_0000;
+/// The test guest's scratch MMIO page (the test platform's).
+const MMIO: u64 = xen_thin_dm::testplatform::SCRATCH_MMIO;
 /// Its scratch device's id port and the id (ditto).
-const SCRATCH_ID_PORT: u64 = 0x704;
-const SCRATCH_ID: u32 = 0x2144_4458;
+const SCRATCH_ID_PORT: u64 = xen_thin_dm::testplatform::SCRATCH_ID_PORT;
+const SCRATCH_ID: u32 = xen_thin_dm::testplatform::SCRATCH_ID as u32;
 
 /// One request the suite's loop served.
 #[derive(Debug, Clone, Copy)]

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use dmop_abi::headers::{self, CheckError, CheckOptions};
-use dmop_abi::manifest::{Arch, Manifest};
+use dmop_abi_tools::headers::{self, CheckError, CheckOptions};
+use dmop_abi_tools::manifest::{Arch, Manifest};
 
 /// Compare installed Xen/Linux headers with the frozen device-model ABI.
 #[derive(Parser, Debug)]

@@ -8,8 +8,8 @@
 
 use std::path::Path;
 
-use dmop_abi::cross::CrossRustc;
-use dmop_abi::manifest::{diff_code_view, view_from_flat, Arch, Manifest};
+use dmop_abi_tools::cross::CrossRustc;
+use dmop_abi_tools::manifest::{diff_code_view, view_from_flat, Arch, Manifest};
 
 fn work() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/dmop-abi-cross")
@@ -20,7 +20,7 @@ fn work() -> std::path::PathBuf {
 fn every_architecture_matches_the_manifest() {
     let rustc = CrossRustc::debian(&work()).expect("Debian rustc");
     let m = Manifest::frozen();
-    let abi = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/abi");
+    let abi = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dmop-abi/src/abi");
     for arch in Arch::ALL {
         // With the frozen checks on: that this compiles at all already
         // proves the layouts; the comparison says where, if not.
@@ -45,7 +45,9 @@ fn a_32_bit_layout_change_is_caught_on_that_target_only() {
     let dir = tempfile::tempdir().unwrap();
     let abi = dir.path().join("abi");
     std::fs::create_dir(&abi).unwrap();
-    for e in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/abi")).unwrap() {
+    for e in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../dmop-abi/src/abi"))
+        .unwrap()
+    {
         let e = e.unwrap();
         std::fs::copy(e.path(), abi.join(e.file_name())).unwrap();
     }

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 //! `dmop-abi-xen-guard`: writing the header, and `--check` of a header a
 //! Xen tree carries.
-#![cfg(feature = "check")]
 
 use std::process::{Command, Output};
 

@@ -6,10 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use dmop_abi::cross::{probe_root, KERNEL_LINT_FLAGS};
+use dmop_abi_tools::cross::{probe_root, KERNEL_LINT_FLAGS};
 
 fn abi_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("src/abi")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../dmop-abi/src/abi")
 }
 
 /// Compiles `abi` (a directory with `mod.rs`) as the kernel would and

@@ -6,7 +6,7 @@
 //! `core` for any target from `rust-web-src`. The ABI directory is compiled
 //! as a `no_std` crate with no dependency at all and the kernel's strict
 //! lints, exactly as the `privcmd-restrict` module includes it; its
-//! [`registry::flatten`](crate::abi::registry::flatten) table lands in a
+//! [`registry::flatten`](dmop_abi::registry::flatten) table lands in a
 //! named static of the object, which [`crate::objread`] reads back.
 
 use std::path::{Path, PathBuf};
@@ -274,7 +274,7 @@ impl CrossRustc {
         Ok(obj)
     }
 
-    /// The [`registry::flatten`](crate::abi::registry::flatten) table of the
+    /// The [`registry::flatten`](dmop_abi::registry::flatten) table of the
     /// ABI directory as compiled for `arch`.
     pub fn flat(
         &self,

@@ -16,11 +16,11 @@ use std::{format, vec};
 
 use serde::Deserialize;
 
-use crate::abi::layout::Arches;
-use crate::abi::{dmop, registry};
+use dmop_abi::layout::Arches;
+use dmop_abi::{dmop, registry};
 
-/// The checked-in manifest, as compiled into this crate.
-pub const FROZEN_TOML: &str = include_str!("../abi/frozen.toml");
+/// The checked-in manifest, as `dmop-abi` ships it.
+pub const FROZEN_TOML: &str = dmop_abi::FROZEN_TOML;
 
 /// One of the four architectures the Xen device-model ABI is defined for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

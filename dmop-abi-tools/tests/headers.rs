@@ -11,8 +11,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use dmop_abi::headers::{self, CheckOptions};
-use dmop_abi::manifest::{Arch, Manifest, Status};
+use dmop_abi_tools::headers::{self, CheckOptions};
+use dmop_abi_tools::manifest::{Arch, Manifest, Status};
 
 const NEEDS: &str = "needs clang and libxen-dev: cargo xtask test runs it";
 

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use dmop_abi::manifest::Manifest;
+use dmop_abi_tools::manifest::Manifest;
 
 /// Write the hypervisor's DMOP freeze-guard header from the frozen manifest.
 #[derive(Parser, Debug)]
@@ -34,9 +34,9 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let made = if cli.xenstore_probe {
-        Ok(dmop_abi::xen_guard::xenstore_probe())
+        Ok(dmop_abi_tools::xen_guard::xenstore_probe())
     } else {
-        dmop_abi::xen_guard::header(&Manifest::frozen(), &cli.test_retire)
+        dmop_abi_tools::xen_guard::header(&Manifest::frozen(), &cli.test_retire)
     };
     let text = match made {
         Ok(t) => t,

@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use dmop_abi::cross::CrossRustc;
-use dmop_abi::manifest::{self, Arch, Manifest};
+use dmop_abi_tools::cross::CrossRustc;
+use dmop_abi_tools::manifest::{self, Arch, Manifest};
 
 /// Freeze the code's device-model ABI into abi/frozen.toml.
 #[derive(Parser, Debug)]
@@ -25,11 +25,17 @@ struct Cli {
     /// Cache for cross-compiled `core` (default: target/dmop-abi-cross).
     #[arg(long, value_name = "DIR")]
     work: Option<PathBuf>,
+    /// The dmop-abi crate whose ABI is frozen (default: the workspace's,
+    /// next to this crate).
+    #[arg(long, value_name = "DIR")]
+    abi_crate: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = cli
+        .abi_crate
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dmop-abi"));
     let manifest_path = root.join("abi/frozen.toml");
     let frozen_rs_path = root.join("src/abi/frozen.rs");
     let work = cli
