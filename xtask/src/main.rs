@@ -246,6 +246,91 @@ const PUBLISHED: &[&str] = &[
     "xenstore-client",
 ];
 
+/// Every workspace crate's `rust-version` is at least that of each crate
+/// in its normal and build dependencies, as the lockfile resolves them:
+/// an MSRV the lockfile does not meet is caught here (this machine has no
+/// older toolchain to build with).
+fn msrv_check(ctx: &Ctx) -> Result<String> {
+    use serde_json::Value;
+    use std::collections::{BTreeMap, BTreeSet};
+    let json = cmd("cargo")
+        .args(["metadata", "-q", "--format-version", "1", "--locked"])
+        .dir(&ctx.root)
+        .read()?;
+    let m: Value = serde_json::from_str(&json)
+        .map_err(|e| crate::ctx::Error(format!("cargo metadata: {e}")))?;
+    // "1.85" and "1.85.0" are the same; no rust-version is "0".
+    let version = |v: &Value| -> [u64; 3] {
+        let mut out = [0; 3];
+        for (o, p) in out.iter_mut().zip(v.as_str().unwrap_or("0").split('.')) {
+            *o = p.parse().unwrap_or(0);
+        }
+        out
+    };
+    let s = |v: &Value| v.as_str().unwrap_or("none").to_string();
+    let pkgs: BTreeMap<&str, &Value> = m["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| Some((p["id"].as_str()?, p)))
+        .collect();
+    let deps: BTreeMap<&str, Vec<&str>> = m["resolve"]["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| {
+            let d = n["deps"].as_array()?.iter().filter(|d| {
+                d["dep_kinds"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|k| k["kind"].is_null() || k["kind"] == "build")
+            });
+            Some((
+                n["id"].as_str()?,
+                d.filter_map(|d| d["pkg"].as_str()).collect(),
+            ))
+        })
+        .collect();
+    let mut bad = Vec::new();
+    let mut checked = Vec::new();
+    for w in m["workspace_members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        let own = &pkgs[w]["rust_version"];
+        let (mut seen, mut todo) = (BTreeSet::new(), vec![w]);
+        while let Some(id) = todo.pop() {
+            for &d in deps.get(id).into_iter().flatten() {
+                if seen.insert(d) {
+                    todo.push(d);
+                    let theirs = &pkgs[d]["rust_version"];
+                    if version(theirs) > version(own) {
+                        bad.push(format!(
+                            "{} (rust-version {}) depends on {} {} (rust-version {})",
+                            s(&pkgs[w]["name"]),
+                            s(own),
+                            s(&pkgs[d]["name"]),
+                            s(&pkgs[d]["version"]),
+                            s(theirs)
+                        ));
+                    }
+                }
+            }
+        }
+        checked.push(format!("{} {}", s(&pkgs[w]["name"]), s(own)));
+    }
+    if !bad.is_empty() {
+        bail!(
+            "rust-version not met by the lockfile:\n  {}",
+            bad.join("\n  ")
+        );
+    }
+    Ok(checked.join(", "))
+}
+
 fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
     match rest {
         [] => {}
@@ -300,6 +385,10 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
         }
         Ok("zerocopy (default), nothing (no default features)".into())
     })?;
+    ctx.step(
+        "host: each crate's rust-version covers what it depends on",
+        || msrv_check(ctx),
+    )?;
     ctx.step(
         "host: cargo publish --dry-run (the published crates)",
         || {
