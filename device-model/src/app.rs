@@ -28,12 +28,15 @@ use std::process::ExitCode;
 use crate::board::Board;
 use crate::cli::{self, Command, Options, Privcmd};
 use crate::devices::{Budget, Capped, DebugExit, HostBridge, PciCounter, Scratch, Uart16550};
+#[cfg(feature = "escape-test")]
+use crate::escape;
 use crate::forwarder::{self, Forwarder};
 use crate::logger;
 use crate::virtio::{
     BlockBackend, VirtioBlk, VirtioConsole, VirtioDevice, VirtioMmio, VirtioPci, VirtioRng,
 };
-use crate::{board, depriv, escape, testplatform, Device, Exit, Guest, Machine, Server};
+use crate::{board, depriv, testplatform, Device, Exit, Guest, Machine, Server};
+#[cfg(feature = "escape-test")]
 use dmop_abi::types::DomId;
 use xendevicemodel::{DeviceModel, EventChannel, PRIVCMD_PATH, PRIVCMD_RESTRICT_PATH};
 use xenstore_client::Xenstore;
@@ -135,6 +138,7 @@ fn privcmd_path(o: &Options) -> String {
 
 /// Another guest for the escape test: the first domain in xenstore that is
 /// neither dom0 nor ours.
+#[cfg(feature = "escape-test")]
 fn other_guest(xs: Option<&mut Xenstore>, ours: DomId) -> Option<DomId> {
     let mut ids: Vec<u16> = xs?
         .directory("/local/domain")
@@ -465,18 +469,22 @@ fn run(
             None
         }
     };
-    let other = if o.escape_test {
-        o.escape_other.or_else(|| other_guest(xs.as_mut(), dom))
-    } else {
-        None
+    #[cfg(feature = "escape-test")]
+    let (other, other_pid) = {
+        let other = if o.escape_test {
+            o.escape_other.or_else(|| other_guest(xs.as_mut(), dom))
+        } else {
+            None
+        };
+        let other_pid = other.and_then(|d| {
+            let pid = xs
+                .as_mut()?
+                .read(&format!("/local/domain/{}/image/device-model-pid", d.0))
+                .ok()?;
+            String::from_utf8_lossy(&pid).trim().parse().ok()
+        });
+        (other.unwrap_or(DomId(dom.0 + 1)), other_pid)
     };
-    let other_pid = other.and_then(|d| {
-        let pid = xs
-            .as_mut()?
-            .read(&format!("/local/domain/{}/image/device-model-pid", d.0))
-            .ok()?;
-        String::from_utf8_lossy(&pid).trim().parse().ok()
-    });
     // With a xenstored that has XS_ONE_TIME_RESTRICT (xen-patches), the
     // device model keeps xenstore access with its guest's permissions,
     // through a forwarder process forked now, before any Xen descriptor
@@ -527,6 +535,7 @@ fn run(
     // other files, the logs). The escape table writes past the largest
     // disk's end and past the limit.
     let file_size_limit = o.max_file_size.max(file_disks_max);
+    #[cfg(feature = "escape-test")]
     let largest_disk = disk_fds
         .iter()
         .max_by_key(|d| d.len)
@@ -605,8 +614,9 @@ fn run(
     // 3. Deprivilege. The xenstore connection stays open across it, unused
     // until step 4: the guest is paused until then, so no request has
     // been read.
-    let other = other.unwrap_or(DomId(dom.0 + 1));
+    #[cfg(feature = "escape-test")]
     let disks: Vec<std::path::PathBuf> = o.disks.iter().map(|d| d.path.clone()).collect();
+    #[cfg(feature = "escape-test")]
     let mut before_seccomp = Vec::new();
     if o.depriv {
         let plan = depriv::Plan {
@@ -637,6 +647,7 @@ fn run(
             disks: disk_fds.clone(),
         };
         let done = depriv::apply_with(&plan, &mut || {
+            #[cfg(feature = "escape-test")]
             if o.escape_test {
                 before_seccomp = escape::attempts(
                     &dm,
@@ -684,6 +695,7 @@ fn run(
         }
     }
 
+    #[cfg(feature = "escape-test")]
     if o.escape_test {
         let after = escape::attempts(
             &dm,

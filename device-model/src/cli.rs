@@ -151,6 +151,7 @@ options:
   --poll-max-us N        poll for requests up to N microseconds before sleeping,
                          adapting the window to the guest (default 100; 0: never)
   --escape-test          after deprivileging, try to escape and print a table
+                         (builds with the cargo feature escape-test only)
   --escape-other DOMID   another guest for the escape test (default: from xenstore)
   -xen-domid-restrict    accepted (xen-thin-dm always restricts itself)
   --virtio-blk FILE[,ro] serve FILE (a file or block device, opened before
@@ -256,6 +257,11 @@ pub fn parse(args: &[String], env_domid: Option<&str>) -> Result<Command, String
             "--privcmd" => o.privcmd = Privcmd::Path(value().ok_or("--privcmd needs a path")?),
             "--uart-log" => o.uart_log = Some(value().ok_or("--uart-log needs a file")?.into()),
             "--max-file-size" => o.max_file_size = number(flag, value().as_ref())?,
+            "--escape-test" | "--escape-other" if !cfg!(feature = "escape-test") => {
+                return Err(format!(
+                    "{flag}: this xen-thin-dm is built without the escape self-test (cargo feature escape-test)"
+                ));
+            }
             "--escape-test" => o.escape_test = true,
             "--escape-other" => o.escape_other = Some(domid(flag, value().as_ref())?),
             "--poll-max-us" => o.poll_max_us = number(flag, value().as_ref())?,
@@ -460,7 +466,11 @@ mod tests {
             (
                 &["-d", "1", "--no-depriv", "--escape-test"],
                 None,
-                "needs deprivileging",
+                if cfg!(feature = "escape-test") {
+                    "needs deprivileging"
+                } else {
+                    "built without the escape self-test"
+                },
             ),
             (&["-d", "1", "--privcmd"], None, "needs a path"),
             (
@@ -559,23 +569,22 @@ mod tests {
         assert_eq!((o.uid, o.gid, o.depriv, o.verbose), (500, 500, false, true));
         assert_eq!(o.privcmd, Privcmd::Path("/dev/x".into()));
         assert_eq!(o.uart_log, Some(PathBuf::from("/tmp/u")));
-        let o = run(
-            &[
-                "-d",
-                "1",
-                "--escape-test",
-                "--escape-other",
-                "9",
-                "--restrict-at-open",
-                "--gid",
-                "7",
-            ],
-            None,
-        )
-        .unwrap();
+        let escape: &[&str] = if cfg!(feature = "escape-test") {
+            &["--escape-test", "--escape-other", "9"]
+        } else {
+            &[]
+        };
+        let args = [
+            &["-d", "1"][..],
+            escape,
+            &["--restrict-at-open", "--gid", "7"],
+        ]
+        .concat();
+        let o = run(&args, None).unwrap();
+        let escape = cfg!(feature = "escape-test");
         assert_eq!(
             (o.escape_test, o.escape_other, o.restrict_at_open, o.gid),
-            (true, Some(DomId(9)), true, 7)
+            (escape, escape.then_some(DomId(9)), true, 7)
         );
         assert_eq!(parse(&["--help".into()], None), Ok(Command::Help));
         let o = run(

@@ -53,6 +53,7 @@ pub mod cli;
 pub mod depriv;
 mod device;
 pub mod devices;
+#[cfg(feature = "escape-test")]
 pub mod escape;
 pub mod forwarder;
 pub mod guest_ram;

@@ -115,7 +115,7 @@ fn write_if_changed(path: &std::path::Path, text: &str, mode: u32) -> Result<()>
 /// `cargo build --release -p PKG...` for `dist`'s architecture, in its own
 /// target directory (`target/<arch>`: the host build uses another rustc).
 /// Returns the directory the release artifacts land in.
-pub fn cargo_build(ctx: &Ctx, dist: &Dist, pkgs: &[&str]) -> Result<PathBuf> {
+pub fn cargo_build(ctx: &Ctx, dist: &Dist, pkgs: &[&str], features: &[&str]) -> Result<PathBuf> {
     let arch = dist.arch;
     let sysroot = sysroot(ctx, arch)?;
     let target_dir = ctx.root.join("target").join(arch.name());
@@ -158,6 +158,9 @@ pub fn cargo_build(ctx: &Ctx, dist: &Dist, pkgs: &[&str]) -> Result<PathBuf> {
         .dir(&ctx.root);
     for p in pkgs {
         c = c.args(["-p", p]);
+    }
+    for f in features {
+        c = c.args(["--features", f]);
     }
     c.run()?;
     Ok(target_dir.join(arch.rust_target()).join("release"))

@@ -354,6 +354,8 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
                 "-q",
                 "--workspace",
                 "--all-targets",
+                "--features",
+                "xen-thin-dm/escape-test",
                 "--",
                 "-D",
                 "warnings",
@@ -365,6 +367,7 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
     ctx.step("host: rustdoc (warnings are errors)", || {
         cmd("cargo")
             .args(["doc", "-q", "--no-deps", "--workspace"])
+            .args(["--features", "xen-thin-dm/escape-test"])
             .env("RUSTDOCFLAGS", "-D warnings")
             .dir(&ctx.root)
             .run()?;
@@ -406,6 +409,7 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
         || {
             cmd("cargo")
                 .args(["build", "-q", "--workspace"])
+                .args(["--features", "xen-thin-dm/escape-test"])
                 .dir(&ctx.root)
                 .run()?;
             Ok("built".into())
@@ -413,12 +417,37 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
     )?;
     ctx.step("host: cargo test (all, ignored included)", || {
         cmd("cargo")
-            .args(["test", "-q", "--workspace", "--", "--include-ignored"])
+            .args(["test", "-q", "--workspace"])
+            .args(["--features", "xen-thin-dm/escape-test"])
+            .args(["--", "--include-ignored"])
             .env("DMOP_ABI_LINUX_HEADERS", &uapi)
             .dir(&ctx.root)
             .run()?;
         Ok("passed".into())
     })?;
+    ctx.step(
+        "host: xen-thin-dm as a production build (no escape self-test)",
+        || {
+            cmd("cargo")
+                .args([
+                    "clippy",
+                    "-q",
+                    "-p",
+                    "xen-thin-dm",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ])
+                .dir(&ctx.root)
+                .run()?;
+            cmd("cargo")
+                .args(["test", "-q", "-p", "xen-thin-dm", "--lib"])
+                .dir(&ctx.root)
+                .run()?;
+            Ok("clippy-clean, unit tests pass".into())
+        },
+    )?;
     // The checker's header tests again, on every other release's headers
     // (the host's libxen-dev is 4.17's).
     for release in xen::Release::ALL.into_iter().skip(1) {

@@ -39,6 +39,10 @@ pub const DOM0_C_PROGRAMS: &[(&str, &str)] =
 /// The project's packages that run in dom0.
 const DOM0_PACKAGES: &[&str] = &["xdm-suites", "xendevicemodel-c", "xen-thin-dm"];
 
+/// Their features in the bed: the device model's escape self-test, which
+/// the suites and the demo run (a production build has none of it).
+pub const DOM0_FEATURES: &[&str] = &["xen-thin-dm/escape-test"];
+
 /// The project's programs that run in dom0, built for `dist`'s
 /// architecture (on x86_64, for the host: dom0 runs the same Debian
 /// userspace).
@@ -58,6 +62,9 @@ pub fn host_programs(ctx: &Ctx) -> Result<Vec<Item>> {
         let mut c = cmd("cargo").args(["build", "-q", "--release"]);
         for p in DOM0_PACKAGES {
             c = c.args(["-p", p]);
+        }
+        for f in DOM0_FEATURES {
+            c = c.args(["--features", f]);
         }
         c.dir(&ctx.root).run()?;
         // C programs built against Xen 4.17's headers and Debian's libraries.
@@ -85,7 +92,7 @@ fn cross_programs(ctx: &Ctx, dist: &Dist) -> Result<Vec<Item>> {
     ctx.step(
         &format!("{}: cross-build the dom0 programs (release)", arch.name()),
         || {
-            rel = crate::cross::cargo_build(ctx, dist, DOM0_PACKAGES)?;
+            rel = crate::cross::cargo_build(ctx, dist, DOM0_PACKAGES, DOM0_FEATURES)?;
             std::fs::create_dir_all(&c_dir)?;
             let log = ctx.log(&format!("dom0-c-{}.log", arch.name()));
             let _ = std::fs::remove_file(&log);
