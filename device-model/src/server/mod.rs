@@ -269,7 +269,7 @@ impl Server {
         })
     }
 
-    /// Lets the kernel answer the devices' doorbells ([`Device::doorbells`])
+    /// Lets the kernel answer the devices' doorbells ([`crate::Device::doorbells`])
     /// through ioeventfds, so that a guest's queue notify completes at once
     /// and the device hears of it from the loop. All or none: on an error
     /// (`ENOTTY` from a node without `IOCTL_PRIVCMD_IOEVENTFD`) none is
