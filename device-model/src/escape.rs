@@ -64,6 +64,7 @@ fn xs_errno(e: xenstore_client::Error) -> i32 {
             _ => libc::EIO,
         },
         xenstore_client::Error::Protocol(..) => libc::EPROTO,
+        _ => libc::EIO,
     }
 }
 

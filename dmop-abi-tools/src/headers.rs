@@ -51,6 +51,7 @@ pub struct CheckOptions {
 
 /// Why the check could not be made (the checker exits 2).
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum CheckError {
     /// A directory or header is missing, or an argument is wrong.
     BadInput(String),

@@ -32,6 +32,7 @@ pub const XENBUS_PATH: &str = "/dev/xen/xenbus";
 
 /// A failed xenstore request.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Error {
     /// The connection failed.
     Io(&'static str, std::io::Error),

@@ -72,6 +72,7 @@ fn main() -> ExitCode {
             let kind = match e {
                 CheckError::BadInput(_) => "bad input",
                 CheckError::Unparsable(_) => "unparsable headers",
+                _ => "cannot check",
             };
             eprintln!("dmop-abi-check: {kind}: {e}");
             return ExitCode::from(2);
