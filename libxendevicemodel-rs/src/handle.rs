@@ -244,6 +244,18 @@ pub fn restrict_all(domid: DomId) -> std::result::Result<Restricted, RestrictAll
             Ok(()) => handles.push((s.kind, s.path.clone(), s.raw())),
             Err(error) => {
                 let neutralized = s.neutralize().is_ok();
+                event!(
+                    warn,
+                    "restrict_all({}): {} {}: {error}: {}",
+                    domid.0,
+                    s.kind,
+                    s.path,
+                    if neutralized {
+                        "replaced by /dev/null"
+                    } else {
+                        "NOT neutralised: still open as it was"
+                    }
+                );
                 failures.push(RestrictFailure {
                     kind: s.kind,
                     path: s.path.clone(),

@@ -78,6 +78,12 @@ impl IoreqPages {
     ) -> Result<Self> {
         match Self::map_resource(dm, domid, id, nr_vcpus, buffered) {
             Err(e) if e.errno() == libc::ENOTTY || e.errno() == libc::EOPNOTSUPP => {
+                event!(
+                    warn,
+                    "domain {}, ioreq server {}: {e}: mapping the legacy gfns instead",
+                    domid.0,
+                    id.0
+                );
                 Self::map_gfns(dm, domid, id, nr_vcpus, buffered)
             }
             r => r,
@@ -288,13 +294,21 @@ pub(crate) fn map_foreign_sparse(
         }
     };
     batch(map.ptr as u64, gfns, &mut errs)?;
-    for _ in 0..PAGED_OUT_RETRIES {
+    for attempt in 0..PAGED_OUT_RETRIES {
         let paged: Vec<usize> = (0..gfns.len())
             .filter(|&i| errs[i] == -libc::ENOENT)
             .collect();
         if paged.is_empty() {
             break;
         }
+        event!(
+            debug,
+            "domain {}: {} frame(s) paged out (first gfn {:#x}): asking again ({}/{PAGED_OUT_RETRIES})",
+            domid.0,
+            paged.len(),
+            gfns[paged[0]],
+            attempt + 1
+        );
         std::thread::sleep(PAGED_OUT_WAIT);
         for i in paged {
             let addr = map.ptr as u64 + (i * sys::page_size()) as u64;
@@ -304,6 +318,14 @@ pub(crate) fn map_foreign_sparse(
                 Err(e) => errs[i] = -e.errno(),
             }
         }
+    }
+    let still = errs.iter().filter(|&&e| e == -libc::ENOENT).count();
+    if still > 0 {
+        event!(
+            warn,
+            "domain {}: {still} frame(s) still paged out after {PAGED_OUT_RETRIES} attempts: left unmapped",
+            domid.0
+        );
     }
     Ok((map, errs))
 }

@@ -59,7 +59,26 @@
 //! }
 //! # Ok::<(), xendevicemodel::Error>(())
 //! ```
+//!
+//! # Logging
+//!
+//! With the `log` feature, the events a device model's operator wants to
+//! see go to the `log` crate, target `xendevicemodel`: `warn` when the
+//! ioreq pages are mapped through the legacy gfns (no `MMAP_RESOURCE`),
+//! when frames stay paged out after the retries, and for each descriptor
+//! [`restrict_all`] could not confine; `debug` for each retry of paged-out
+//! frames. Without it, nothing is logged and `log` is not a dependency.
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
+
+/// An event for the `log` crate (feature `log`); nothing without it.
+macro_rules! event {
+    ($level:ident, $($arg:tt)+) => {{
+        #[cfg(feature = "log")]
+        log::$level!(target: "xendevicemodel", $($arg)+);
+        #[cfg(not(feature = "log"))]
+        let _ = format_args!($($arg)+);
+    }};
+}
 
 mod dm;
 mod error;

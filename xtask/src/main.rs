@@ -355,7 +355,7 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
                 "--workspace",
                 "--all-targets",
                 "--features",
-                "xen-thin-dm/escape-test",
+                "xen-thin-dm/escape-test,xendevicemodel/log",
                 "--",
                 "-D",
                 "warnings",
@@ -367,7 +367,7 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
     ctx.step("host: rustdoc (warnings are errors)", || {
         cmd("cargo")
             .args(["doc", "-q", "--no-deps", "--workspace"])
-            .args(["--features", "xen-thin-dm/escape-test"])
+            .args(["--features", "xen-thin-dm/escape-test,xendevicemodel/log"])
             .env("RUSTDOCFLAGS", "-D warnings")
             .dir(&ctx.root)
             .run()?;
@@ -409,7 +409,7 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
         || {
             cmd("cargo")
                 .args(["build", "-q", "--workspace"])
-                .args(["--features", "xen-thin-dm/escape-test"])
+                .args(["--features", "xen-thin-dm/escape-test,xendevicemodel/log"])
                 .dir(&ctx.root)
                 .run()?;
             Ok("built".into())
@@ -418,7 +418,7 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
     ctx.step("host: cargo test (all, ignored included)", || {
         cmd("cargo")
             .args(["test", "-q", "--workspace"])
-            .args(["--features", "xen-thin-dm/escape-test"])
+            .args(["--features", "xen-thin-dm/escape-test,xendevicemodel/log"])
             .args(["--", "--include-ignored"])
             .env("DMOP_ABI_LINUX_HEADERS", &uapi)
             .dir(&ctx.root)
