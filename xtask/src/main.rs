@@ -55,6 +55,9 @@ usage: cargo xtask <command>
   deps          install the host packages and bindgen-cli
   kernel        build the dom0 kernel
   abi-freeze    record the code's ABI in dmop-abi/abi/frozen.toml (--check: report only)
+  xen-patches refresh [--check]
+                rewrite the guard header patch 1 adds from the manifest
+                (--check: only say whether it is current)
 ";
 
 fn main() -> ExitCode {
@@ -79,6 +82,11 @@ fn main() -> ExitCode {
             linux::kernel(&ctx, &src, arch::Arch::X86_64).map(|k| println!("{}", k.image.display()))
         })(),
         "abi-freeze" => abi_freeze(&ctx, rest),
+        "xen-patches" => match rest {
+            [r] if r == "refresh" => xenpatch::refresh(&ctx, false),
+            [r, c] if r == "refresh" && c == "--check" => xenpatch::refresh(&ctx, true),
+            _ => Err(ctx::Error("xen-patches: only `refresh [--check]`".into())),
+        },
         "test" => test(&ctx, rest),
         "vm" => vm_cmd(&ctx, rest),
         "install-lib" => install::run(&ctx, rest),

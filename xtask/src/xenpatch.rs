@@ -247,6 +247,139 @@ fn guard_header(ctx: &Ctx, test_retire: Option<u32>) -> Result<String> {
 
 const GUARD_HEADER: &str = "xen/include/xen/dmop-frozen.h";
 
+/// `cargo xtask xen-patches refresh`: rewrites the guard header that patch
+/// 1 adds with the one the manifest gives now (the file's hunk, its blob
+/// index and its diffstat counts), so that nobody pastes it by hand.
+/// `--check` only says whether the series is current (exit 1 if not).
+pub fn refresh(ctx: &Ctx, check: bool) -> Result<()> {
+    let header = guard_header(ctx, None)?;
+    let patches = series(&ctx.root)?;
+    let marker = format!("diff --git a/{GUARD_HEADER} b/{GUARD_HEADER}\n");
+    let Some(path) = patches
+        .iter()
+        .find(|p| std::fs::read_to_string(p).is_ok_and(|t| t.contains(&marker)))
+    else {
+        bail!("no patch of xen-patches/series adds {GUARD_HEADER}");
+    };
+    let old = std::fs::read_to_string(path)?;
+    let new = with_new_file(&old, GUARD_HEADER, &header, &blob_id(&header)?)?;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    if new == old {
+        println!("xen-patches: {name} already carries the manifest's {GUARD_HEADER}");
+        return Ok(());
+    }
+    if check {
+        bail!("{name} carries a stale {GUARD_HEADER}: run `cargo xtask xen-patches refresh`");
+    }
+    std::fs::write(path, new)?;
+    println!("xen-patches: rewrote {GUARD_HEADER} in {name} from the manifest");
+    Ok(())
+}
+
+/// Git's abbreviated blob id of `text` (the patch's `index` line).
+fn blob_id(text: &str) -> Result<String> {
+    let mut child = std::process::Command::new("git")
+        .args(["hash-object", "--stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .ctx("running git hash-object")?;
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().expect("piped");
+        stdin.write_all(text.as_bytes())?;
+    }
+    let out = child.wait_with_output()?;
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !out.status.success() || id.len() < 7 {
+        bail!("git hash-object failed");
+    }
+    Ok(id[..7].to_string())
+}
+
+/// `patch` with the file `file` that it creates replaced by `text`: the
+/// file's section (index line and hunk) and the diffstat's counts.
+fn with_new_file(patch: &str, file: &str, text: &str, blob: &str) -> Result<String> {
+    let start_marker = format!("diff --git a/{file} b/{file}\n");
+    let start = patch
+        .find(&start_marker)
+        .ok_or_else(|| crate::ctx::Error(format!("the patch does not add {file}")))?;
+    let body = &patch[start..];
+    // The section ends at the next file's diff or at the signature.
+    let end = start
+        + [body[1..].find("\ndiff --git "), body.find("\n-- \n")]
+            .into_iter()
+            .flatten()
+            .map(|i| {
+                if body[i..].starts_with("\n-- ") {
+                    i + 1
+                } else {
+                    i + 2
+                }
+            })
+            .min()
+            .ok_or_else(|| crate::ctx::Error(format!("the section of {file} has no end")))?;
+    let section = &patch[start..end];
+    let hunk_at = section
+        .find("\n@@ -0,0 +1,")
+        .ok_or_else(|| crate::ctx::Error(format!("{file}: not a new file's hunk")))?;
+    let old_lines = section[hunk_at..]
+        .lines()
+        .skip(2)
+        .filter(|l| l.starts_with('+'))
+        .count();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = String::new();
+    for l in section[..hunk_at + 1].lines() {
+        if let Some(rest) = l.strip_prefix("index 0000000..") {
+            let mode = rest.split_once(' ').map(|(_, m)| m).unwrap_or("");
+            out.push_str(&format!(
+                "index 0000000..{blob}{}{mode}\n",
+                if mode.is_empty() { "" } else { " " }
+            ));
+        } else {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out.push_str(&format!("@@ -0,0 +1,{} @@\n", lines.len()));
+    for l in &lines {
+        out.push('+');
+        out.push_str(l);
+        out.push('\n');
+    }
+    // The diffstat: the file's count and the total.
+    let head = &patch[..start];
+    let mut fixed = String::new();
+    for l in head.lines() {
+        let t = l.trim_start();
+        if t.starts_with(file) && l.contains('|') {
+            let (name, rest) = l.split_once('|').expect("checked");
+            let bar = rest
+                .trim_start()
+                .split_once(' ')
+                .map(|(_, b)| b)
+                .unwrap_or("");
+            let width = rest.trim_start().split(' ').next().unwrap_or("").len();
+            fixed.push_str(&format!("{name}| {:>width$} {bar}\n", lines.len()));
+        } else if let Some((n, tail)) = t
+            .split_once(" files changed, ")
+            .and_then(|(n, r)| Some((n, r.split_once(" insertions(+)")?)))
+        {
+            let total: usize = tail.0.parse().unwrap_or(0);
+            let total = total + lines.len() - old_lines.min(total + lines.len());
+            fixed.push_str(&format!(
+                " {n} files changed, {total} insertions(+){}\n",
+                tail.1
+            ));
+        } else {
+            fixed.push_str(l);
+            fixed.push('\n');
+        }
+    }
+    Ok(format!("{fixed}{out}{}", &patch[end..]))
+}
+
 /// Extracts the orig tarball, applies the series, checks the guard header
 /// in the series is the manifest's, builds the hypervisor with Debian's
 /// configuration and xenstored against Debian's libraries; then the
@@ -292,7 +425,7 @@ pub fn build(ctx: &Ctx, dist: &Dist) -> Result<Patched> {
             if in_series != header {
                 bail!(
                     "{GUARD_HEADER} in xen-patches is not the one the manifest gives: the series is stale \
-                     (regenerate it with `cargo run -p dmop-abi-tools --bin dmop-abi-xen-guard` and refresh patch 1)"
+                     (run `cargo xtask xen-patches refresh`)"
                 );
             }
             let xen = tree.join("xen");
