@@ -89,6 +89,15 @@ impl EventChannel {
         Ok(EvtchnPort(r as u32))
     }
 
+    /// Binds `remote_port` of `remote` as a [`BoundPort`], which unbinds
+    /// the local port when dropped.
+    pub fn bind(&self, remote: DomId, remote_port: EvtchnPort) -> Result<BoundPort<'_>> {
+        Ok(BoundPort {
+            ev: self,
+            port: self.bind_interdomain(remote, remote_port)?,
+        })
+    }
+
     /// Unbinds a local port.
     pub fn unbind(&self, port: EvtchnPort) -> Result<()> {
         let mut u = EvtchnUnbind { port: port.0 };
@@ -178,5 +187,36 @@ impl AsRawFd for EventChannel {
 impl AsFd for EventChannel {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.shared.fd().as_fd()
+    }
+}
+
+/// A local event-channel port bound by [`EventChannel::bind`], unbound
+/// when dropped.
+#[derive(Debug)]
+pub struct BoundPort<'e> {
+    ev: &'e EventChannel,
+    port: EvtchnPort,
+}
+
+impl BoundPort<'_> {
+    /// The local port (what [`EventChannel::pending`] reports).
+    pub fn port(&self) -> EvtchnPort {
+        self.port
+    }
+
+    /// Notifies the remote end.
+    pub fn notify(&self) -> Result<()> {
+        self.ev.notify(self.port)
+    }
+
+    /// Unmasks the port so that it can fire again.
+    pub fn unmask(&self) -> Result<()> {
+        self.ev.unmask(self.port)
+    }
+}
+
+impl Drop for BoundPort<'_> {
+    fn drop(&mut self) {
+        let _ = self.ev.unbind(self.port);
     }
 }

@@ -84,6 +84,7 @@ mod dm;
 mod error;
 mod evtchn;
 mod foreign;
+mod guest;
 mod handle;
 mod ioeventfd;
 mod ioreq;
@@ -92,8 +93,9 @@ mod sys;
 
 pub use dm::{DeviceModel, DmOpFallback, IoreqServerInfo, PRIVCMD_PATH, PRIVCMD_RESTRICT_PATH};
 pub use error::{errno_name, Error, Result};
-pub use evtchn::{EventChannel, EVTCHN_PATH};
+pub use evtchn::{BoundPort, EventChannel, EVTCHN_PATH};
 pub use foreign::ForeignMapping;
+pub use guest::{Guest, IoreqServer};
 pub use handle::{restrict_all, HandleKind, RestrictAllError, RestrictFailure, Restricted};
 pub use ioeventfd::{Ioeventfd, IoeventfdMatch};
 pub use ioreq::{BufferedRequest, BufferedRing, IoreqPages, IoreqSlot, MapPath};

@@ -139,7 +139,120 @@ pub fn run() -> i32 {
         }
     }
     rust_only(&mut t);
+    bound_guest(&mut t);
     t.finish()
+}
+
+/// The bound handle: `xendevicemodel::Guest` confined from open, an
+/// `IoreqServer` that owns its pages and is destroyed on drop, a
+/// `BoundPort` unbound on drop.
+fn bound_guest(t: &mut Tap) {
+    use xendevicemodel::Guest as Bound;
+    let g = match Guest::create("lib-bound", &xl::fake_dm_path(), true, "") {
+        Ok(g) => g,
+        Err(e) => {
+            t.check("bound handle: guest created", false, e);
+            return;
+        }
+    };
+    let d = g.domid;
+    t.eq(
+        "bound handle: a reserved domid is refused (EINVAL)",
+        DeviceModel::open()
+            .and_then(|dm| Bound::new(dm, DomId::FIRST_RESERVED))
+            .map(|_| ())
+            .map_err(|e| e.errno()),
+        Err(libc::EINVAL),
+    );
+    let guest = match Bound::open(d) {
+        Ok(b) => b,
+        Err(e) => {
+            t.check("bound handle: Guest::open (restricted at once)", false, e);
+            return;
+        }
+    };
+    t.eq(
+        "bound handle: its descriptor is confined to the guest",
+        guest.device_model().restricted_to(),
+        Some(d),
+    );
+    t.eq(
+        "bound handle: an op on dom0 through it is EPERM",
+        guest
+            .device_model()
+            .nr_vcpus(DomId(0))
+            .map_err(|e| e.errno()),
+        Err(libc::EPERM),
+    );
+    t.eq(
+        "bound handle: nr_vcpus",
+        guest.nr_vcpus().map_err(|e| e.errno()),
+        Ok(1),
+    );
+    let ev = EventChannel::open();
+    let server = guest.create_ioreq_server(xl::bufioreq_mode());
+    let (Ok(ev), Ok(server)) = (ev, server) else {
+        t.check(
+            "bound handle: evtchn opened, ioreq server created with its pages",
+            false,
+            "",
+        );
+        return;
+    };
+    let _ = ev.restrict(d);
+    let id = server.id();
+    t.check(
+        "bound handle: the server knows its vCPUs and mode, its slot starts NONE",
+        server.nr_vcpus() == 1
+            && server.mode() == xl::bufioreq_mode()
+            && server
+                .pages()
+                .slot(0)
+                .is_some_and(|s| s.state() == IoreqState::NONE),
+        format_args!("{server:?}"),
+    );
+    t.eq(
+        "bound handle: claim a port range, enable",
+        server
+            .map_io_range(dmop_abi::dmop::IoRangeType::PORT, 0x700, 0x703)
+            .and_then(|()| server.set_enabled(true))
+            .map_err(|e| e.errno()),
+        Ok(()),
+    );
+    let vp = server
+        .pages()
+        .slot(0)
+        .map(|s| s.vp_eport())
+        .unwrap_or_default();
+    match ev.bind(d, vp) {
+        Ok(port) => {
+            let local = port.port();
+            t.check(
+                "bound handle: the bound port notifies",
+                port.notify().is_ok(),
+                "",
+            );
+            drop(port);
+            t.check(
+                "bound handle: dropped, the port is unbound (notify fails)",
+                ev.notify(local).is_err(),
+                format_args!("port {local:?}"),
+            );
+        }
+        Err(e) => {
+            t.check("bound handle: bind the vCPU's channel", false, e);
+        }
+    }
+    drop(server);
+    t.eq(
+        "bound handle: dropped, the server is destroyed (ENOENT)",
+        guest
+            .device_model()
+            .get_ioreq_server_info(d, id, false)
+            .map(|_| ())
+            .map_err(|e| e.errno()),
+        Err(libc::ENOENT),
+    );
 }
 
 fn rust_only(t: &mut Tap) {
