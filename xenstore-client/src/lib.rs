@@ -83,10 +83,34 @@ impl Conn {
         }
     }
 
-    fn recv(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
+    fn recv(
+        &mut self,
+        buf: &mut [u8],
+        timeout: Option<std::time::Duration>,
+    ) -> std::io::Result<()> {
         match self {
+            // SO_RCVTIMEO (set by `set_timeout`) bounds each read.
             Conn::Socket(s) => s.read_exact(buf),
-            Conn::Xenbus(f) => f.read_exact(buf),
+            Conn::Xenbus(f) => {
+                // The device hands out whole messages: waiting for the
+                // first byte bounds the read.
+                if let Some(t) = timeout {
+                    use std::os::fd::AsRawFd;
+                    let mut p = libc::pollfd {
+                        fd: f.as_raw_fd(),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    };
+                    let ms = libc::c_int::try_from(t.as_millis()).unwrap_or(libc::c_int::MAX);
+                    // SAFETY: one valid pollfd, for the duration of the call.
+                    match unsafe { libc::poll(&mut p, 1, ms) } {
+                        0 => return Err(std::io::ErrorKind::TimedOut.into()),
+                        n if n < 0 => return Err(std::io::Error::last_os_error()),
+                        _ => {}
+                    }
+                }
+                f.read_exact(buf)
+            }
         }
     }
 }
@@ -96,6 +120,7 @@ pub struct Xenstore {
     conn: Conn,
     next_req: u32,
     act_as: Option<DomId>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl fmt::Debug for Xenstore {
@@ -125,6 +150,7 @@ impl Xenstore {
             conn: Conn::Socket(s),
             next_req: 1,
             act_as: None,
+            timeout: None,
         })
     }
 
@@ -135,6 +161,7 @@ impl Xenstore {
             conn: Conn::Socket(s),
             next_req: 1,
             act_as: None,
+            timeout: None,
         }
     }
 
@@ -151,6 +178,25 @@ impl Xenstore {
         self.act_as = domid;
     }
 
+    /// Bounds how long a request waits for its answer (and, on a socket,
+    /// for its sending): past it, the request fails with
+    /// [`Error::Io`] (`TimedOut` or `WouldBlock`), so a stuck xenstored
+    /// cannot hang the caller. The connection is then out of step with
+    /// xenstored (an answer may still come): drop it and connect again.
+    /// `None` (the default) waits for good.
+    pub fn set_timeout(&mut self, timeout: Option<std::time::Duration>) -> Result<()> {
+        if timeout == Some(std::time::Duration::ZERO) {
+            return Err(Error::Protocol("set_timeout", "a zero timeout".into()));
+        }
+        if let Conn::Socket(s) = &self.conn {
+            s.set_read_timeout(timeout)
+                .and_then(|()| s.set_write_timeout(timeout))
+                .map_err(|e| Error::Io("set_timeout", e))?;
+        }
+        self.timeout = timeout;
+        Ok(())
+    }
+
     /// Connects through the xenbus device.
     pub fn open_xenbus(path: &str) -> Result<Self> {
         let f = OpenOptions::new()
@@ -162,6 +208,7 @@ impl Xenstore {
             conn: Conn::Xenbus(f),
             next_req: 1,
             act_as: None,
+            timeout: None,
         })
     }
 
@@ -273,14 +320,18 @@ impl Xenstore {
         self.conn.send(&msg).map_err(|e| Error::Io(op, e))?;
         loop {
             let mut h = [0u8; 16];
-            self.conn.recv(&mut h).map_err(|e| Error::Io(op, e))?;
+            self.conn
+                .recv(&mut h, self.timeout)
+                .map_err(|e| Error::Io(op, e))?;
             let hdr = XsdSockmsg::read_from_bytes(&h)
                 .map_err(|_| Error::Protocol(op, "short header".into()))?;
             if hdr.len as usize > XENSTORE_PAYLOAD_MAX {
                 return Err(Error::Protocol(op, format!("answer of {} bytes", hdr.len)));
             }
             let mut body = vec![0u8; hdr.len as usize];
-            self.conn.recv(&mut body).map_err(|e| Error::Io(op, e))?;
+            self.conn
+                .recv(&mut body, self.timeout)
+                .map_err(|e| Error::Io(op, e))?;
             if hdr.r#type == XsMsgType::WATCH_EVENT {
                 continue;
             }
@@ -359,4 +410,31 @@ fn split(b: &[u8]) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(|s| String::from_utf8_lossy(s).into_owned())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    /// A xenstored that never answers: with a timeout the request fails
+    /// in about that time; the connection is not left hanging.
+    #[test]
+    fn a_silent_xenstored_times_out() {
+        let (ours, _silent) = UnixStream::pair().unwrap();
+        let mut xs = Xenstore::from_stream(ours);
+        assert!(xs.set_timeout(Some(Duration::ZERO)).is_err());
+        xs.set_timeout(Some(Duration::from_millis(200))).unwrap();
+        let start = Instant::now();
+        let e = xs.read("/local/domain/0/name").unwrap_err();
+        let waited = start.elapsed();
+        assert!(
+            matches!(&e, Error::Io(_, io) if matches!(io.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)),
+            "{e}"
+        );
+        assert!(
+            waited >= Duration::from_millis(150) && waited < Duration::from_secs(5),
+            "{waited:?}"
+        );
+    }
 }

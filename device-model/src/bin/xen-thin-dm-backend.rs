@@ -598,7 +598,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut xs = match Xenstore::open() {
+    let mut xs = match connect() {
         Ok(x) => x,
         Err(e) => {
             eprintln!("xen-thin-dm-backend: xenstore: {e}");
@@ -621,7 +621,7 @@ fn main() -> ExitCode {
                 // Nothing is stopped on an error: the connection is opened
                 // again and the next pass sees what is.
                 say(&format!("xenstore: {e}: reconnecting"));
-                match Xenstore::open() {
+                match connect() {
                     Ok(x) => xs = x,
                     Err(e) => say(&format!("xenstore: {e}")),
                 }
@@ -629,6 +629,18 @@ fn main() -> ExitCode {
         }
         std::thread::sleep(POLL);
     }
+}
+
+/// How long a xenstore request may wait for its answer: a stuck xenstored
+/// fails the pass (and the connection is made again) instead of hanging
+/// every disk's state machine.
+const XENSTORE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A connection to xenstored whose requests time out.
+fn connect() -> Result<Xenstore, xenstore_client::Error> {
+    let mut xs = Xenstore::open()?;
+    xs.set_timeout(Some(XENSTORE_TIMEOUT))?;
+    Ok(xs)
 }
 
 #[cfg(test)]
