@@ -202,6 +202,7 @@ fn vm_cmd(ctx: &Ctx, rest: &[String]) -> Result<()> {
     if suites.is_empty() && !shell {
         bail!("vm: name a suite (--suite xen-smoke) or ask for --shell");
     }
+    testbed::known_suites(&suites.iter().map(String::as_str).collect::<Vec<_>>())?;
     if arch == arch::Arch::Arm64 && (release != xen::Release::Xen417 || bench_image || test_retired)
     {
         bail!("vm: the arm64 bed runs Xen 4.17, unpatched or --patched (no --bench-image, --test-retired)");

@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use xdm_suites::contract;
+
 use crate::arch::Arch;
 use crate::ctx::{Ctx, Result};
 use crate::image::{self, Item};
@@ -121,24 +123,18 @@ fn cross_programs(ctx: &Ctx, dist: &Dist) -> Result<Vec<Item>> {
 fn dom0_items(ctx: &Ctx, rel: &std::path::Path, c_dir: &std::path::Path) -> Result<Vec<Item>> {
     let mut items = vec![
         Item::new(rel.join("xdm-suite"), "/usr/bin/xdm-suite"),
-        Item::new(rel.join("xen-thin-dm"), "/usr/libexec/xdm/xen-thin-dm"),
-        Item::new(
-            rel.join("xen-thin-dm-backend"),
-            "/usr/libexec/xdm/xen-thin-dm-backend",
-        ),
-        Item::new(
-            ctx.root.join("tests/dom0/fake-dm"),
-            "/usr/libexec/xdm/fake-dm",
-        ),
+        Item::new(rel.join("xen-thin-dm"), contract::THIN_DM),
+        Item::new(rel.join("xen-thin-dm-backend"), contract::THIN_DM_BACKEND),
+        Item::new(ctx.root.join("tests/dom0/fake-dm"), contract::FAKE_DM),
         Item::new(
             rel.join("libxendevicemodel_c.so"),
-            "/usr/lib/xdm-rs/libxendevicemodel.so.1",
+            &format!("{}/libxendevicemodel.so.1", contract::OUR_LIB_DIR),
         ),
     ];
     for (prog, _) in DOM0_C_PROGRAMS {
         items.push(Item::new(
             c_dir.join(prog),
-            &format!("/usr/libexec/xdm/{prog}"),
+            &format!("{}/{prog}", contract::LIBEXEC),
         ));
     }
     for e in std::fs::read_dir(ctx.root.join("tests/dom0/suites"))? {
@@ -184,12 +180,12 @@ pub fn prepare_bench(ctx: &Ctx, release: Release) -> Result<Bed> {
             // boots a kernel with.
             Item::new(
                 linux_guest.bench_firmware.clone(),
-                "/guests/linuxboot-bench.elf",
+                contract::LINUXBOOT_BENCH,
             ),
-            Item::new(linux_guest.bzimage.clone(), "/guests/linux-guest.bzImage"),
+            Item::new(linux_guest.bzimage.clone(), contract::LINUX_GUEST),
             Item::new(
                 linux_guest.bench_cmdline.clone(),
-                "/guests/linux-bench.cmdline",
+                contract::LINUX_BENCH_CMDLINE,
             ),
         ];
         // QEMU's data from its own release: the host's for the host's
@@ -264,26 +260,14 @@ fn prepare_image(
     let guests = guest::build(ctx)?;
     let modules = crate::module::build(ctx, &kernel, &kernel.key, Arch::X86_64)?;
     let mut items = dom0_programs(ctx, dist)?;
-    items.push(Item::new(guests.test, "/guests/testguest.elf"));
-    items.push(Item::new(guests.bench, "/guests/benchguest.elf"));
+    items.push(Item::new(guests.test, contract::TEST_GUEST));
+    items.push(Item::new(guests.bench, contract::BENCH_GUEST));
     let linux_guest = crate::linuxguest::build(ctx, src, &base)?;
-    items.push(Item::new(
-        linux_guest.firmware.clone(),
-        "/guests/linuxboot.elf",
-    ));
-    items.push(Item::new(
-        linux_guest.disk.clone(),
-        "/guests/linux-disk.img",
-    ));
-    items.push(Item::new(modules.module, "/lib/xdm/privcmd_restrict.ko"));
-    items.push(Item::new(
-        modules.kunit,
-        "/lib/xdm/privcmd_restrict_kunit.ko",
-    ));
-    items.push(Item::new(
-        modules.hcbench,
-        "/lib/xdm/privcmd_restrict_hcbench.ko",
-    ));
+    items.push(Item::new(linux_guest.firmware.clone(), contract::LINUXBOOT));
+    items.push(Item::new(linux_guest.disk.clone(), contract::LINUX_DISK));
+    items.push(Item::new(modules.module, contract::MODULE));
+    items.push(Item::new(modules.kunit, contract::KUNIT_MODULE));
+    items.push(Item::new(modules.hcbench, contract::HCBENCH_MODULE));
     items.push(Item::new(
         ctx.root.join("tests/dom0/setup"),
         "/etc/xdm/setup",
@@ -329,18 +313,15 @@ pub fn prepare_arm64(ctx: &Ctx, src: &Source, patched: bool) -> Result<Bed> {
     };
     let modules = crate::module::build(ctx, &kernel, &kernel.key, arch)?;
     items.extend(dom0_programs(ctx, &dist)?);
-    items.push(Item::new(kernel.image.clone(), "/guests/arm64-guest.Image"));
+    items.push(Item::new(kernel.image.clone(), contract::ARM64_GUEST));
     // The virtio guest on Arm: dom0's kernel (it has virtio-mmio,
     // virtio-blk and ext4) with this root disk.
     items.push(Item::new(
         crate::linuxguest::arm64_disk(ctx, &dist)?,
-        "/guests/linux-disk-arm64.img",
+        contract::LINUX_DISK_ARM64,
     ));
-    items.push(Item::new(modules.module, "/lib/xdm/privcmd_restrict.ko"));
-    items.push(Item::new(
-        modules.kunit,
-        "/lib/xdm/privcmd_restrict_kunit.ko",
-    ));
+    items.push(Item::new(modules.module, contract::MODULE));
+    items.push(Item::new(modules.kunit, contract::KUNIT_MODULE));
     items.push(Item::new(
         ctx.root.join("tests/dom0/setup"),
         "/etc/xdm/setup",
@@ -379,6 +360,14 @@ pub fn config(bed: &Bed, suites: &[&str], timeout: Duration, log: &str) -> VmCon
     }
 }
 
+/// A name the suites do not know is a one-line error (before any boot).
+pub fn known_suites(suites: &[&str]) -> Result<()> {
+    if let Some(bad) = suites.iter().find(|s| !contract::SUITES.contains(s)) {
+        crate::bail!("no suite `{bad}` (one of: {})", contract::SUITES.join(", "));
+    }
+    Ok(())
+}
+
 /// Boots, runs `suites`, and fails unless all of them pass. The step is
 /// named `{label}: {suites}`.
 pub fn run_suites(
@@ -388,6 +377,10 @@ pub fn run_suites(
     suites: &[&str],
     timeout: Duration,
 ) -> Result<()> {
+    // Before any boot: a name the suites do not know is a one-line error.
+    if let Some(bad) = suites.iter().find(|s| !contract::SUITES.contains(s)) {
+        crate::bail!("no suite `{bad}` (one of: {})", contract::SUITES.join(", "));
+    }
     let log = format!("vm-{}-{}.log", bed.tag, suites.join("+"));
     ctx.step(&format!("{label}: {}", suites.join(", ")), || {
         let run = vm::run(ctx, &config(bed, suites, timeout, &log))?;

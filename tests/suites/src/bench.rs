@@ -50,7 +50,7 @@ fn rate(node: &str, dom: DomId, pages: u32, dur: Duration) -> Option<f64> {
 /// The bare hypercall's time per call in ns, from the test-only module
 /// (`privcmd_restrict_hcbench.ko`, loaded with the op's parameters).
 fn bare_ns(dom: DomId, pages: u32) -> Option<f64> {
-    const MODULE: &str = "/lib/xdm/privcmd_restrict_hcbench.ko";
+    const MODULE: &str = crate::contract::HCBENCH_MODULE;
     let iterations = if pages == 0 { 20000 } else { 4000 };
     let before = xl::run("dmesg", &[]).1.lines().count();
     let (ok, out) = xl::run(

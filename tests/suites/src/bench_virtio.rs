@@ -27,10 +27,10 @@ const ROUNDS: usize = 3;
 /// Debian's QEMU built for Xen.
 const QEMU: &str = "/usr/libexec/xen-qemu-system-i386";
 /// The guest's root disk, as the test bed's image carries it.
-const PRISTINE_ROOT: &str = "/guests/linux-disk.img";
+const PRISTINE_ROOT: &str = crate::contract::LINUX_DISK;
 /// The guest's command line (the xtask writes the one xen-thin-dm's
 /// benchmark firmware carries, for QEMU's direct kernel boot).
-const CMDLINE: &str = "/guests/linux-bench.cmdline";
+const CMDLINE: &str = crate::contract::LINUX_BENCH_CMDLINE;
 const ROOT: &str = "/tmp/bench-virtio-root.img";
 const DATA: &str = "/tmp/bench-virtio-data.img";
 /// The raw disk blkbench measures.
@@ -99,19 +99,20 @@ fn config(name: &str, dm: Dm, console: &str) -> Result<String, String> {
         let args = dm_args(&args);
         return Ok(xl::guest_config_with(
             name,
-            "/guests/linuxboot-bench.elf",
+            crate::contract::LINUXBOOT_BENCH,
             &lines,
             &format!("{args}{end}"),
         )
         .replace("memory = 32", "memory = 128"));
     }
     let cmdline = std::fs::read_to_string(CMDLINE).map_err(|e| format!("{CMDLINE}: {e}"))?;
+    let kernel = crate::contract::LINUX_GUEST;
     Ok(format!(
         "name = \"{name}\"\n\
          type = \"hvm\"\n\
          memory = 128\n\
          vcpus = 1\n\
-         kernel = \"/guests/linux-guest.bzImage\"\n\
+         kernel = \"{kernel}\"\n\
          cmdline = \"{}\"\n\
          xen_platform_pci = 0\n\
          serial = \"file:{console}\"\n\

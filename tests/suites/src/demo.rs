@@ -285,7 +285,7 @@ pub fn run() -> i32 {
     t.eq(
         "the device model runs as uid 40000 + domid",
         status_field(pid, "Uid"),
-        (40000 + u32::from(g.domid.0)).to_string(),
+        (xen_thin_dm::cli::UID_BASE + u32::from(g.domid.0)).to_string(),
     );
     t.eq(
         "it has a seccomp filter",

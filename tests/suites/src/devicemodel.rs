@@ -14,7 +14,7 @@ use crate::xl::{self, Guest};
 
 /// xen-thin-dm in dom0 (`$XDM_THIN_DM` overrides).
 pub fn thin_dm_path() -> String {
-    std::env::var("XDM_THIN_DM").unwrap_or_else(|_| "/usr/libexec/xdm/xen-thin-dm".into())
+    std::env::var("XDM_THIN_DM").unwrap_or_else(|_| crate::contract::THIN_DM.into())
 }
 
 /// The device model's log: libxl sends a traditional device model's
@@ -185,7 +185,7 @@ pub fn check_confined_fsize(t: &mut Tap, pid: u32, uid: u32, root: Option<&str>,
             t.eq(
                 "... chrooted",
                 link(&format!("/proc/{fwd}/root")),
-                "/run/xen-thin-dm/empty".to_string(),
+                xen_thin_dm::depriv::EMPTY_ROOT.to_string(),
             );
         }
     }
@@ -543,8 +543,8 @@ fn end_to_end(t: &mut Tap, dm: &str, other: DomId) {
         check_confined(
             t,
             pid,
-            40000 + u32::from(g.domid.0),
-            Some("/run/xen-thin-dm/empty"),
+            xen_thin_dm::cli::UID_BASE + u32::from(g.domid.0),
+            Some(xen_thin_dm::depriv::EMPTY_ROOT),
         );
     }
     let log = dm_log("dm-guest");
@@ -679,7 +679,7 @@ fn restrict_at_open(t: &mut Tap, dm: &str, other: DomId) {
         }
     };
     t.check("xl create with xen-thin-dm --restrict-at-open", true, "");
-    let uid = 40000 + u32::from(g.domid.0);
+    let uid = xen_thin_dm::cli::UID_BASE + u32::from(g.domid.0);
     let bindings = std::fs::read_to_string(crate::raw::BINDINGS_FILE).unwrap_or_default();
     t.check(
         "the module lists the uid's binding to the guest",
@@ -690,7 +690,7 @@ fn restrict_at_open(t: &mut Tap, dm: &str, other: DomId) {
     );
     let pid = dm_pid(g.domid);
     if let Some(pid) = pid {
-        check_confined(t, pid, uid, Some("/run/xen-thin-dm/empty"));
+        check_confined(t, pid, uid, Some(xen_thin_dm::depriv::EMPTY_ROOT));
     }
     run_to_end(t, &g, pid);
     let log = dm_log("dm-rao");
@@ -730,8 +730,8 @@ fn restrict_at_open(t: &mut Tap, dm: &str, other: DomId) {
 
 fn fail_closed(t: &mut Tap, dm: &str) {
     t.note("fail-closed: a deprivilege step that cannot be applied stops the device model");
-    let leftover = "/run/xen-thin-dm/empty/leftover";
-    let planted = std::fs::create_dir_all("/run/xen-thin-dm/empty")
+    let leftover = &format!("{}/leftover", xen_thin_dm::depriv::EMPTY_ROOT);
+    let planted = std::fs::create_dir_all(xen_thin_dm::depriv::EMPTY_ROOT)
         .and_then(|_| std::fs::write(leftover, b"x"));
     t.check(
         "plant a file in the chroot directory",

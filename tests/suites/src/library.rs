@@ -17,9 +17,9 @@ use crate::tap::Tap;
 use crate::xl::{self, Guest};
 
 /// Where the image keeps our drop-in.
-pub const OUR_LIB_DIR: &str = "/usr/lib/xdm-rs";
+pub const OUR_LIB_DIR: &str = crate::contract::OUR_LIB_DIR;
 /// The C program.
-pub const DMCHECK: &str = "/usr/libexec/xdm/dmcheck";
+pub const DMCHECK: &str = crate::contract::DMCHECK;
 
 fn run_on_fresh_guest(
     t: &mut Tap,

@@ -26,8 +26,8 @@ use crate::xl::{self, Guest};
 pub const C_NODE: &str = "/dev/xen/privcmd";
 /// Ours.
 pub const OUR_NODE: &str = "/dev/xen/privcmd-restrict";
-const MODULE: &str = "/lib/xdm/privcmd_restrict.ko";
-const KUNIT_MODULE: &str = "/lib/xdm/privcmd_restrict_kunit.ko";
+const MODULE: &str = crate::contract::MODULE;
+const KUNIT_MODULE: &str = crate::contract::KUNIT_MODULE;
 const PARAMS: &str = "/sys/module/privcmd_restrict/parameters";
 
 /// The shared cases where an auto-translated dom0's answers differ, with
@@ -1037,7 +1037,7 @@ fn xlate_other_domain(t: &mut Tap, w: &World, other: DomId) {
 }
 
 /// `rawdom`: a domain with a given id, made with libxenctrl alone.
-const RAWDOM: &str = "/usr/libexec/xdm/rawdom";
+const RAWDOM: &str = crate::contract::RAWDOM;
 
 /// A domain made by `rawdom`, destroyed on drop.
 struct RawDomain(DomId);

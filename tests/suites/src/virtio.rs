@@ -27,12 +27,12 @@ use crate::xl::{self, Guest};
 
 /// The linuxboot firmware with the guest kernel (`$XDM_LINUX_GUEST` overrides).
 fn firmware() -> String {
-    std::env::var("XDM_LINUX_GUEST").unwrap_or_else(|_| "/guests/linuxboot.elf".into())
+    std::env::var("XDM_LINUX_GUEST").unwrap_or_else(|_| crate::contract::LINUXBOOT.into())
 }
 
 /// The pristine root disk (`$XDM_LINUX_DISK` overrides).
 fn pristine_disk() -> String {
-    std::env::var("XDM_LINUX_DISK").unwrap_or_else(|_| "/guests/linux-disk.img".into())
+    std::env::var("XDM_LINUX_DISK").unwrap_or_else(|_| crate::contract::LINUX_DISK.into())
 }
 
 const DISK: &str = "/tmp/xdm-virtio-disk.img";
@@ -143,8 +143,8 @@ pub fn boot(t: &mut Tap, n: u32, disk_size: u64) -> Option<(String, String)> {
             check_confined_fsize(
                 t,
                 pid,
-                40000 + u32::from(g.domid.0),
-                Some("/run/xen-thin-dm/empty"),
+                xen_thin_dm::cli::UID_BASE + u32::from(g.domid.0),
+                Some(xen_thin_dm::depriv::EMPTY_ROOT),
                 // With disks: the largest one's size, no more.
                 disk_size,
             );

@@ -23,9 +23,9 @@ use crate::virtio::{escapes_refused, run_to_end, tail};
 use crate::xl::{self, Guest};
 
 const NAME: &str = "virtio-guest";
-const PRISTINE: &str = "/guests/linux-disk-arm64.img";
+const PRISTINE: &str = crate::contract::LINUX_DISK_ARM64;
 const DISK: &str = "/tmp/xdm-virtio-disk.img";
-const BACKEND: &str = "/usr/libexec/xdm/xen-thin-dm-backend";
+const BACKEND: &str = crate::contract::THIN_DM_BACKEND;
 /// Where the backend puts each device model's log (its default).
 const LOGS: &str = "/var/log/xen";
 /// The disk's device id: libxl's for `xvda`.
@@ -94,8 +94,8 @@ fn boot(t: &mut Tap, n: u32, size: u64) -> Option<(String, String)> {
         check_confined_fsize(
             t,
             pid,
-            40000 + u32::from(d),
-            Some("/run/xen-thin-dm/empty"),
+            xen_thin_dm::cli::UID_BASE + u32::from(d),
+            Some(xen_thin_dm::depriv::EMPTY_ROOT),
             size,
         );
     }

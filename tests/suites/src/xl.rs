@@ -26,12 +26,12 @@ pub fn run3(prog: &str, args: &[&str]) -> (bool, String, String) {
 /// The placeholder device model for guests created without xen-thin-dm
 /// (`$XDM_FAKE_DM` overrides, for running on a real Xen host).
 pub fn fake_dm_path() -> String {
-    std::env::var("XDM_FAKE_DM").unwrap_or_else(|_| "/usr/libexec/xdm/fake-dm".into())
+    std::env::var("XDM_FAKE_DM").unwrap_or_else(|_| crate::contract::FAKE_DM.into())
 }
 
 /// The test guest, loaded as HVM firmware (`$XDM_TEST_GUEST` overrides).
 pub fn test_guest_path() -> String {
-    std::env::var("XDM_TEST_GUEST").unwrap_or_else(|_| "/guests/testguest.elf".into())
+    std::env::var("XDM_TEST_GUEST").unwrap_or_else(|_| crate::contract::TEST_GUEST.into())
 }
 
 /// A guest created for a test; destroyed when dropped.
@@ -45,7 +45,7 @@ pub struct Guest {
 
 /// The benchmark guest (`$XDM_BENCH_GUEST` overrides).
 pub fn bench_guest_path() -> String {
-    std::env::var("XDM_BENCH_GUEST").unwrap_or_else(|_| "/guests/benchguest.elf".into())
+    std::env::var("XDM_BENCH_GUEST").unwrap_or_else(|_| crate::contract::BENCH_GUEST.into())
 }
 
 /// Whether dom0 is auto-translated (Arm's, x86 PVH): Xen's feature bit
@@ -75,7 +75,7 @@ pub const ARM_GUEST_RAM_BASE: u64 = 0x4000_0000;
 /// The kernel of arm64's test guests (dom0's own: a paused guest never
 /// runs it; `$XDM_ARM_GUEST` overrides).
 pub fn arm_guest_kernel() -> String {
-    std::env::var("XDM_ARM_GUEST").unwrap_or_else(|_| "/guests/arm64-guest.Image".into())
+    std::env::var("XDM_ARM_GUEST").unwrap_or_else(|_| crate::contract::ARM64_GUEST.into())
 }
 
 /// The xl configuration of a test guest with device model `dm`. On Arm,
