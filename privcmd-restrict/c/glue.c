@@ -179,12 +179,28 @@ bool prm_domain_gone(u16 dom)
 }
 
 /*
+ * Whether Xen certainly no longer knows domain dom: -ESRCH, which Xen
+ * answers before any XSM check. Unlike prm_domain_gone, another error
+ * (a refusing XSM policy, a reservation past INT_MAX read as negative) is
+ * "known": a page count must not be forgotten for a domain that may live,
+ * or its next claim would start from nothing.
+ */
+static bool prm_domain_unknown(domid_t dom)
+{
+	domid_t d = dom;
+
+	return prm_hypercall_memory_op(XENMEM_current_reservation, &d) == -ESRCH;
+}
+
+/*
  * Domain deaths. xenstored fires @releaseDomain when a domain shuts down or
  * starts dying; Rust then asks Xen which of the domains it cares about are
- * gone. A domain whose pages are still mapped stays dying and may be
- * destroyed later with no event, so while any binding or fd names a domain
- * the check also runs every PRM_RECHECK. The watch is registered once
- * xenstore is up (at once if it is already).
+ * gone, and the xlate code which of the domains it counts pages for. A
+ * domain whose pages are still mapped stays dying and may be destroyed
+ * later with no event, so while any binding or fd names a domain, or any
+ * domain's page count is in the table, the check also runs every
+ * PRM_RECHECK. The watch is registered once xenstore is up (at once if it
+ * is already).
  */
 #define PRM_RECHECK (2 * HZ)
 
@@ -202,7 +218,10 @@ static void prm_recheck_fn(struct work_struct *work)
 		schedule_delayed_work(&prm_recheck, PRM_RECHECK);
 }
 
-/* A binding or an fd now names a domain: keep checking (no-op if queued). */
+/*
+ * A binding, an fd or a page count now names a domain: keep checking
+ * (no-op if queued).
+ */
 void prm_schedule_recheck(void)
 {
 	schedule_delayed_work(&prm_recheck, PRM_RECHECK);
@@ -279,8 +298,8 @@ struct prm_xlate {
 
 /*
  * One domain's count: the pages of the page lists claimed for it. Found
- * by domid in prm_xlate_doms while Xen knows the domain; once the module
- * sees it gone (prm_xlate_forget_gone), it leaves the table, so a later
+ * by domid in prm_xlate_doms until the module's check sees the domain gone
+ * (prm_xlate_forget_gone); then it leaves the table, so a later
  * domain given that domid starts a count of its own, while the lists
  * still claimed for the old one keep its count until they go. Freed with
  * its last list. Every field under prm_xlate_lock.
@@ -333,16 +352,26 @@ static struct prm_xlate_dom *prm_xlate_account(domid_t dom, unsigned long num)
 
 	if (r < 0 && r != -1 && r >= -MAX_ERRNO)
 		return ERR_PTR(r);
+	/* A first claim for dom needs a count: allocated before the lock. */
+	if (!xa_load(&prm_xlate_doms, dom)) {
+		fresh = kzalloc(sizeof(*fresh), GFP_KERNEL_ACCOUNT);
+		if (!fresh)
+			return ERR_PTR(-ENOMEM);
+		fresh->domid = dom;
+	}
 	mutex_lock(&prm_xlate_lock);
+	/* Another claim may have made it meanwhile: fresh is freed below. */
 	acct = xa_load(&prm_xlate_doms, dom);
-	if (!acct) {
+	if (!acct && !fresh) {
+		/* It left the table meanwhile (the domain check): rare. */
 		rc = -ENOMEM;
 		fresh = kzalloc(sizeof(*fresh), GFP_KERNEL_ACCOUNT);
 		if (!fresh)
 			goto out;
 		fresh->domid = dom;
-		acct = fresh;
 	}
+	if (!acct)
+		acct = fresh;
 	total = READ_ONCE(xlate_max_pages);
 	/*
 	 * A domain's share: its size and some, and never more than half the
@@ -354,7 +383,7 @@ static struct prm_xlate_dom *prm_xlate_account(domid_t dom, unsigned long num)
 	if (acct->held >= limit || num > limit - acct->held ||
 	    prm_xlate_held >= total || num > total - prm_xlate_held)
 		goto out;
-	if (fresh) {
+	if (acct == fresh) {
 		rc = xa_err(xa_store(&prm_xlate_doms, dom, fresh, GFP_KERNEL));
 		if (rc)
 			goto out;
@@ -393,10 +422,10 @@ static void prm_xlate_unaccount(struct prm_xlate_dom *acct, unsigned long nr, un
 
 /*
  * From the domain check (prm_recheck_fn): the counts of domains Xen no
- * longer knows leave the table (their lists keep them). A domain whose
- * frames a list still maps is known to Xen (dying) until that list goes,
- * so what leaves is the count of lists holding no frame of it. Returns
- * whether any count is left to check.
+ * longer knows (ESRCH only: see prm_domain_unknown) leave the table (their
+ * lists keep them). A domain whose frames a list still maps is known to
+ * Xen (dying) until that list goes, so what leaves is the count of lists
+ * holding no frame of it. Returns whether any count is left to check.
  */
 static bool prm_xlate_forget_gone(void)
 {
@@ -406,7 +435,7 @@ static bool prm_xlate_forget_gone(void)
 
 	mutex_lock(&prm_xlate_lock);
 	xa_for_each(&prm_xlate_doms, domid, acct) {
-		if (prm_domain_gone(domid)) {
+		if (prm_domain_unknown((domid_t)domid)) {
 			xa_erase(&prm_xlate_doms, domid);
 			acct->listed = false;
 		} else {
@@ -497,6 +526,7 @@ static void prm_vma_close(struct vm_area_struct *vma)
 	 * them) but not in the domain's count.
 	 */
 	prm_xlate_unaccount(xl->dom, xl->nr, removed);
+	xl->dom = NULL;
 	if (removed != xl->nr) {
 		/* Xen may still have a frame at one of them: keep those pages. */
 		pr_crit("privcmd_restrict: %u pages still mapped by Xen: leaking them\n",

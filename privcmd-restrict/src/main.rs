@@ -371,7 +371,8 @@ pub(crate) unsafe extern "C" fn prm_rs_ioctl(
 /// confined to that Xen no longer knows has its bindings dropped and its
 /// fds closed to it (`ESRCH`). Returns whether any binding or fd still
 /// names a domain, or an ioeventfd still maps a guest's ioreq page (the
-/// periodic check goes on then); an ioreq page goes as soon as its guest's
+/// periodic check goes on then, as it does while c/glue.c holds any
+/// domain's count of mapped pages); an ioreq page goes as soon as its guest's
 /// channels close, which they do when it starts dying. Runs only while the
 /// device is registered (both start after it and are stopped before it
 /// goes).
