@@ -17,6 +17,10 @@ pub enum Space {
     Mmio,
     /// Memory BAR `n` of the device's PCI function (the address is the offset in it).
     Bar(u8),
+    /// The config space of the device's PCI function, inside the window the
+    /// device claimed ([`PciFunction::claim_window`]; the address is the
+    /// register).
+    Config,
 }
 
 /// One access of the guest.
@@ -226,6 +230,8 @@ pub struct PciFunction {
     /// Where the next capability goes; the last one's `next` byte.
     cap_end: usize,
     cap_last_next: Option<usize>,
+    /// Registers the device answers itself ([`Space::Config`]).
+    window: Option<RangeInclusive<u16>>,
 }
 
 impl PciFunction {
@@ -242,6 +248,7 @@ impl PciFunction {
             bar_sizes: [0; 6],
             cap_end: PCI_CAP_START,
             cap_last_next: None,
+            window: None,
         }
     }
 
@@ -396,6 +403,31 @@ impl PciFunction {
     /// Memory BARs the function has.
     pub fn bars(&self) -> impl Iterator<Item = usize> + '_ {
         (0..6).filter(|&i| self.bar_sizes[i] != 0)
+    }
+
+    /// Hands the registers `range` (inside the capabilities, past the
+    /// standard header) to the device: accesses wholly inside reach its
+    /// `read`/`write` as [`Space::Config`] instead of this header.
+    ///
+    /// # Panics
+    ///
+    /// If `range` reaches into the standard header (below 0x40) or past
+    /// config space: a device bug.
+    pub fn claim_window(&mut self, range: RangeInclusive<u16>) {
+        assert!(
+            *range.start() >= 0x40 && *range.end() < 0x100,
+            "config window {range:#x?} outside the capabilities"
+        );
+        self.window = Some(range);
+    }
+
+    /// Whether an access of `size` bytes at `reg` is wholly inside the
+    /// device's window.
+    pub fn in_window(&self, reg: u16, size: u8) -> bool {
+        let last = reg.checked_add(u16::from(size.max(1)) - 1);
+        self.window
+            .as_ref()
+            .is_some_and(|w| w.contains(&reg) && last.is_some_and(|l| w.contains(&l)))
     }
 }
 

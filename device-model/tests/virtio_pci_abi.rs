@@ -25,7 +25,8 @@ fn the_virtio_pci_numbers_are_linuxs() {
 int main(void)
 {
 	V(VIRTIO_PCI_CAP_COMMON_CFG); V(VIRTIO_PCI_CAP_NOTIFY_CFG);
-	V(VIRTIO_PCI_CAP_ISR_CFG); V(VIRTIO_PCI_CAP_DEVICE_CFG);
+	V(VIRTIO_PCI_CAP_ISR_CFG); V(VIRTIO_PCI_CAP_DEVICE_CFG); V(VIRTIO_PCI_CAP_PCI_CFG);
+	V(sizeof(struct virtio_pci_cfg_cap)); C(virtio_pci_cfg_cap, pci_cfg_data);
 	V(sizeof(struct virtio_pci_cap)); V(sizeof(struct virtio_pci_notify_cap));
 	C(virtio_pci_cap, cap_len); C(virtio_pci_cap, cfg_type); C(virtio_pci_cap, bar);
 	C(virtio_pci_cap, offset); C(virtio_pci_cap, length);
@@ -71,6 +72,11 @@ int main(void)
         ("VIRTIO_PCI_CAP_NOTIFY_CFG", pci::CAP_NOTIFY_CFG.into()),
         ("VIRTIO_PCI_CAP_ISR_CFG", pci::CAP_ISR_CFG.into()),
         ("VIRTIO_PCI_CAP_DEVICE_CFG", pci::CAP_DEVICE_CFG.into()),
+        ("VIRTIO_PCI_CAP_PCI_CFG", pci::CAP_PCI_CFG.into()),
+        // The window: the cap, then pci_cfg_data at 16 (VirtioPci's copy
+        // from cap.bar at 4 puts it at 12).
+        ("sizeof(struct virtio_pci_cfg_cap)", 20),
+        ("virtio_pci_cfg_cap.pci_cfg_data", 16),
         // The layout `cap_body` writes: len, type, bar at 2, 3, 4 (after
         // id and next), offset at 8, length at 12, the multiplier at 16.
         ("sizeof(struct virtio_pci_cap)", 16),

@@ -291,6 +291,14 @@ impl Machine {
             return (all_ones(size), BarChange::default());
         };
         let f = self.devices[i].pci().expect("registered as PCI");
+        if f.in_window(reg, size) {
+            let a = Access {
+                space: Space::Config,
+                addr: u64::from(reg),
+                size,
+            };
+            return (self.call(i, a, write.map(u64::from)), BarChange::default());
+        }
         match write {
             None => (u64::from(f.read(reg, size)), BarChange::default()),
             Some(v) => {

@@ -14,9 +14,15 @@
 //! capability, so drivers read `VIRTIO_MSI_NO_VECTOR` and use the line.
 //! The command register's INTx Disable holds the line low and its Bus
 //! Master Enable gates the queues (no guest RAM touched without it); the
-//! status register's Interrupt Status mirrors the ISR. There is no
-//! `VIRTIO_PCI_CAP_PCI_CFG` capability (the config-space window onto the
-//! BAR, which the spec asks for and Linux does not use): not yet done.
+//! status register's Interrupt Status mirrors the ISR. The
+//! `VIRTIO_PCI_CAP_PCI_CFG` capability (which the spec requires; Linux
+//! does not use it, firmware such as SeaBIOS does when the BAR is out of
+//! its reach) is a window onto the BAR through config space: the driver
+//! writes `cap.bar`, `cap.offset` and `cap.length` (1, 2 or 4), then reads
+//! or writes `pci_cfg_data`, and the device makes that access in the BAR.
+//! An access the window cannot make (another BAR, a length not 1, 2 or 4,
+//! an offset not aligned to it or past the BAR) does nothing and reads
+//! all ones.
 //! The numbers are the spec's; virtio-bindings 0.2 has no virtio_pci, and
 //! `tests/virtio_pci_abi.rs` checks them against Linux's
 //! `<linux/virtio_pci.h>` with a compiler.
@@ -44,6 +50,8 @@ pub const CAP_NOTIFY_CFG: u8 = 2;
 pub const CAP_ISR_CFG: u8 = 3;
 /// Device configuration.
 pub const CAP_DEVICE_CFG: u8 = 4;
+/// The config-space window onto the BAR (`struct virtio_pci_cfg_cap`).
+pub const CAP_PCI_CFG: u8 = 5;
 /// The vendor-specific capability id virtio uses.
 pub const PCI_CAP_ID_VNDR: u8 = 0x09;
 
@@ -105,6 +113,20 @@ pub struct VirtioPci<D: VirtioDevice> {
     func: PciFunction,
     isr: u32,
     line: bool,
+    /// Where the `VIRTIO_PCI_CAP_PCI_CFG` capability starts in config space.
+    cfg_cap: u16,
+    /// Its bytes from `cap.bar` (cap + 4) to the end of `pci_cfg_data`
+    /// (cap + 20), as the driver last wrote them.
+    cfg_window: [u8; 16],
+}
+
+/// Where `cap.bar`, `cap.offset`, `cap.length` and `pci_cfg_data` sit in
+/// [`VirtioPci`]'s copy of the window (capability offset minus 4).
+mod window {
+    pub const BAR: usize = 0;
+    pub const OFFSET: usize = 4;
+    pub const LENGTH: usize = 8;
+    pub const DATA: usize = 12;
 }
 
 /// The bytes of a `struct virtio_pci_cap` after its id and next pointer.
@@ -149,12 +171,83 @@ impl<D: VirtioDevice> VirtioPci<D> {
             PCI_CAP_ID_VNDR,
             &cap_body(CAP_DEVICE_CFG, DEVICE_OFFSET, 0x1000, &[]),
         );
+        let cfg_cap =
+            u16::from(func.add_capability(PCI_CAP_ID_VNDR, &cap_body(CAP_PCI_CFG, 0, 0, &[0; 4])));
+        func.claim_window(cfg_cap + 4..=cfg_cap + 19);
         let name = format!("virtio-pci {}", dev.name());
         Self {
             core: Core::new(dev, name),
             func,
             isr: 0,
             line: false,
+            cfg_cap,
+            cfg_window: [0; 16],
+        }
+    }
+
+    /// The BAR access the window's registers name, if it is one the
+    /// window makes: BAR 0, 1, 2 or 4 bytes, aligned, inside the BAR.
+    fn window_access(&self) -> Option<Access> {
+        let w = &self.cfg_window;
+        let word = |at: usize| u32::from_le_bytes([w[at], w[at + 1], w[at + 2], w[at + 3]]);
+        let (offset, length) = (word(window::OFFSET), word(window::LENGTH));
+        let ok = w[window::BAR] == BAR
+            && matches!(length, 1 | 2 | 4)
+            && offset % length == 0
+            && offset
+                .checked_add(length)
+                .is_some_and(|end| end <= BAR_SIZE);
+        ok.then_some(Access {
+            space: Space::Bar(BAR),
+            addr: u64::from(offset),
+            size: length as u8,
+        })
+    }
+
+    /// A config-space access inside the window (`reg` is absolute).
+    fn window_io(&mut self, reg: u64, size: u8, write: Option<u64>, ctx: &mut Ctx<'_>) -> u64 {
+        let n = usize::from(size);
+        // The machine routes only accesses wholly inside the window here.
+        let Some(at) = reg
+            .checked_sub(u64::from(self.cfg_cap) + 4)
+            .map(|a| a as usize)
+            .filter(|&a| n <= 8 && a + n <= self.cfg_window.len())
+        else {
+            return all_ones(size);
+        };
+        let data = window::DATA..window::DATA + 4;
+        match write {
+            Some(v) => {
+                let bytes = v.to_le_bytes();
+                for (i, b) in bytes[..n].iter().enumerate() {
+                    let r = at + i;
+                    // bar, offset, length and the data are the driver's;
+                    // id and padding (cap + 5..8) read zero.
+                    if r == window::BAR || r >= window::OFFSET {
+                        self.cfg_window[r] = *b;
+                    }
+                }
+                if data.contains(&at) {
+                    if let Some(a) = self.window_access() {
+                        let mut d = [0u8; 8];
+                        d[..4].copy_from_slice(&self.cfg_window[data.clone()]);
+                        self.write(a, u64::from_le_bytes(d), ctx);
+                    }
+                }
+                0
+            }
+            None => {
+                if data.contains(&at) {
+                    let v = match self.window_access() {
+                        Some(a) => self.read(a, ctx),
+                        None => all_ones(4),
+                    };
+                    self.cfg_window[data.clone()].copy_from_slice(&(v as u32).to_le_bytes());
+                }
+                let mut b = [0u8; 8];
+                b[..n].copy_from_slice(&self.cfg_window[at..at + n]);
+                u64::from_le_bytes(b)
+            }
         }
     }
 
@@ -315,6 +408,9 @@ impl<D: VirtioDevice> Device for VirtioPci<D> {
     }
 
     fn read(&mut self, a: Access, ctx: &mut Ctx<'_>) -> u64 {
+        if a.space == Space::Config {
+            return self.window_io(a.addr, a.size, None, ctx);
+        }
         if a.space != Space::Bar(BAR) {
             return all_ones(a.size);
         }
@@ -347,6 +443,10 @@ impl<D: VirtioDevice> Device for VirtioPci<D> {
     }
 
     fn write(&mut self, a: Access, value: u64, ctx: &mut Ctx<'_>) {
+        if a.space == Space::Config {
+            self.window_io(a.addr, a.size, Some(value), ctx);
+            return;
+        }
         if a.space != Space::Bar(BAR) {
             return;
         }

@@ -830,7 +830,10 @@ fn virtio_pci_is_driven_as_linux_drives_it() {
         types.push((f.read(at + 3, 1), f.read(at + 8, 4)));
         at = f.read(at + 1, 1) as u16;
     }
-    assert_eq!(types, vec![(1, 0), (2, 0x3000), (3, 0x1000), (4, 0x2000)]);
+    assert_eq!(
+        types,
+        vec![(1, 0), (2, 0x3000), (3, 0x1000), (4, 0x2000), (5, 0)]
+    );
     // Memory decoding and bus mastering on, as Linux's pci_enable_device
     // and pci_set_master do.
     dev.pci().unwrap().write(0x04, 2, 0x6);
@@ -954,4 +957,72 @@ fn virtio_pci_is_driven_as_linux_drives_it() {
         256,
         "the queue reset too"
     );
+}
+
+/// `VIRTIO_PCI_CAP_PCI_CFG`: the BAR reached through config space alone,
+/// as firmware does when the BAR is out of its reach (memory decoding off
+/// here), routed by the machine to the device; accesses the window cannot
+/// make do nothing and read all ones.
+#[test]
+fn virtio_pci_cfg_window_reaches_the_bar() {
+    use super::pci::{common, VirtioPci, CAP_PCI_CFG};
+    let mut file = tempfile();
+    file.write_all(&vec![0u8; DISK as usize]).unwrap();
+    let disk = BlockBackend::from_file(file, DISK, false, std::path::Path::new("d")).unwrap();
+    let mut m =
+        crate::Machine::new(vec![Box::new(VirtioPci::new(VirtioBlk::new(disk), 4, 10))]).unwrap();
+    let sbdf = dmop_abi::dmop::pci_sbdf(0, 0, 4, 0) as u32;
+    let mut cfg = |reg: u16, size: u8, w: Option<u32>| m.pci_config(sbdf, reg, size, w).0;
+    // Find the capability as a driver would.
+    let mut at = cfg(0x34, 1, None) as u16;
+    while at != 0 && cfg(at + 3, 1, None) != u64::from(CAP_PCI_CFG) {
+        at = cfg(at + 1, 1, None) as u16;
+    }
+    assert_ne!(at, 0, "a VIRTIO_PCI_CAP_PCI_CFG capability");
+    assert_eq!(cfg(at + 2, 1, None), 20, "cap_len covers pci_cfg_data");
+    let (bar, offset, length, data) = (at + 4, at + 8, at + 12, at + 16);
+    // The capacity (device config at 0x2000), 4 bytes.
+    cfg(bar, 1, Some(0));
+    cfg(offset, 4, Some(0x2000));
+    cfg(length, 4, Some(4));
+    assert_eq!(
+        cfg(offset, 4, None),
+        0x2000,
+        "the driver's registers read back"
+    );
+    assert_eq!(
+        cfg(data, 4, None),
+        DISK / 512,
+        "capacity through the window"
+    );
+    // A write: the device status, one byte, then read back in the BAR.
+    cfg(offset, 4, Some(common::STATUS as u32));
+    cfg(length, 4, Some(1));
+    cfg(data, 1, Some(VIRTIO_CONFIG_S_ACKNOWLEDGE));
+    assert_eq!(cfg(data, 1, None), u64::from(VIRTIO_CONFIG_S_ACKNOWLEDGE));
+    // What the window cannot do: another BAR, length 3, misaligned, past the BAR.
+    for (b, o, l) in [
+        (1u32, 0u32, 4u32),
+        (0, 0, 3),
+        (0, 2, 4),
+        (0, 0x4000, 4),
+        (0, 0xffff_fffe, 2),
+    ] {
+        cfg(bar, 1, Some(b));
+        cfg(offset, 4, Some(o));
+        cfg(length, 4, Some(l));
+        cfg(data, 4, Some(0));
+        assert_eq!(
+            cfg(data, 4, None),
+            0xffff_ffff,
+            "bar {b} offset {o:#x} length {l}"
+        );
+    }
+    // The status was not touched by any of them.
+    cfg(bar, 1, Some(0));
+    cfg(offset, 4, Some(common::STATUS as u32));
+    cfg(length, 4, Some(1));
+    assert_eq!(cfg(data, 1, None), u64::from(VIRTIO_CONFIG_S_ACKNOWLEDGE));
+    // The header outside the window is the function's own, read-only.
+    assert_eq!(cfg(0, 4, None), 0x1042_1af4);
 }
