@@ -90,10 +90,19 @@ impl Conn {
     ) -> std::io::Result<()> {
         match self {
             // SO_RCVTIMEO (set by `set_timeout`) bounds each read.
-            Conn::Socket(s) => s.read_exact(buf),
+            Conn::Socket(s) => s.read_exact(buf).map_err(|e| match e.kind() {
+                // What SO_RCVTIMEO's expiry looks like.
+                std::io::ErrorKind::WouldBlock => std::io::ErrorKind::TimedOut.into(),
+                _ => e,
+            }),
             Conn::Xenbus(f) => {
-                // The device hands out whole messages: waiting for the
-                // first byte bounds the read.
+                // An empty body is nothing to wait for (the device queues
+                // no part for it). Otherwise the device hands out a
+                // message's parts together: waiting for the first byte
+                // bounds the read.
+                if buf.is_empty() {
+                    return Ok(());
+                }
                 if let Some(t) = timeout {
                     use std::os::fd::AsRawFd;
                     let mut p = libc::pollfd {
@@ -101,12 +110,21 @@ impl Conn {
                         events: libc::POLLIN,
                         revents: 0,
                     };
-                    let ms = libc::c_int::try_from(t.as_millis()).unwrap_or(libc::c_int::MAX);
-                    // SAFETY: one valid pollfd, for the duration of the call.
-                    match unsafe { libc::poll(&mut p, 1, ms) } {
-                        0 => return Err(std::io::ErrorKind::TimedOut.into()),
-                        n if n < 0 => return Err(std::io::Error::last_os_error()),
-                        _ => {}
+                    // Rounded up: a timeout under 1 ms must still wait.
+                    let ms = libc::c_int::try_from(t.as_micros().div_ceil(1000))
+                        .unwrap_or(libc::c_int::MAX);
+                    loop {
+                        // SAFETY: one valid pollfd, for the duration of the call.
+                        match unsafe { libc::poll(&mut p, 1, ms) } {
+                            0 => return Err(std::io::ErrorKind::TimedOut.into()),
+                            n if n < 0 => {
+                                let e = std::io::Error::last_os_error();
+                                if e.kind() != std::io::ErrorKind::Interrupted {
+                                    return Err(e);
+                                }
+                            }
+                            _ => break,
+                        }
                     }
                 }
                 f.read_exact(buf)
@@ -178,12 +196,14 @@ impl Xenstore {
         self.act_as = domid;
     }
 
-    /// Bounds how long a request waits for its answer (and, on a socket,
-    /// for its sending): past it, the request fails with
-    /// [`Error::Io`] (`TimedOut` or `WouldBlock`), so a stuck xenstored
-    /// cannot hang the caller. The connection is then out of step with
-    /// xenstored (an answer may still come): drop it and connect again.
-    /// `None` (the default) waits for good.
+    /// Bounds how long a request waits for each part of its answer (and,
+    /// on a socket, for its sending): past it, the request fails with
+    /// [`Error::Io`] (`TimedOut`), so a silent xenstored cannot hang the
+    /// caller. The bound is per read, not per request: a xenstored that
+    /// keeps sending watch events, or trickles its answer, is waited for.
+    /// After a timeout the connection is out of step with xenstored (an
+    /// answer may still come): drop it and connect again. `None` (the
+    /// default) waits for good.
     pub fn set_timeout(&mut self, timeout: Option<std::time::Duration>) -> Result<()> {
         if timeout == Some(std::time::Duration::ZERO) {
             return Err(Error::Protocol("set_timeout", "a zero timeout".into()));
@@ -429,12 +449,54 @@ mod tests {
         let e = xs.read("/local/domain/0/name").unwrap_err();
         let waited = start.elapsed();
         assert!(
-            matches!(&e, Error::Io(_, io) if matches!(io.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)),
+            matches!(&e, Error::Io(_, io) if io.kind() == std::io::ErrorKind::TimedOut),
             "{e}"
         );
         assert!(
             waited >= Duration::from_millis(150) && waited < Duration::from_secs(5),
             "{waited:?}"
+        );
+    }
+
+    /// Through the xenbus path (a file): an answer with an empty body
+    /// comes back at once, a silent peer times out.
+    #[test]
+    fn xenbus_timeouts_wait_for_parts_only() {
+        use std::io::Write as _;
+        use std::os::fd::OwnedFd;
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        let mut xs = Xenstore {
+            conn: Conn::Xenbus(File::from(OwnedFd::from(ours))),
+            next_req: 1,
+            act_as: None,
+            timeout: None,
+        };
+        xs.set_timeout(Some(Duration::from_millis(300))).unwrap();
+        // The answer to request 1: XS_WRITE, no payload.
+        let hdr = XsdSockmsg {
+            r#type: XsMsgType::WRITE,
+            req_id: 1,
+            tx_id: 0,
+            len: 0,
+        };
+        theirs.write_all(hdr.as_bytes()).unwrap();
+        let start = Instant::now();
+        xs.write("/x", b"").unwrap();
+        assert!(
+            start.elapsed() < Duration::from_millis(250),
+            "{:?}",
+            start.elapsed()
+        );
+        let start = Instant::now();
+        let e = xs.read("/x").unwrap_err();
+        assert!(
+            matches!(&e, Error::Io(_, io) if io.kind() == std::io::ErrorKind::TimedOut),
+            "{e}"
+        );
+        assert!(
+            start.elapsed() >= Duration::from_millis(250),
+            "{:?}",
+            start.elapsed()
         );
     }
 }

@@ -107,6 +107,12 @@ fn passed_on(args: &[String]) -> Result<Vec<String>, String> {
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let flag = a.split_once('=').map_or(a.as_str(), |(f, _)| f);
+        if !cfg!(feature = "escape-test") && (flag == "--escape-test" || flag == "--escape-other") {
+            // Every device model would refuse it at start.
+            return Err(format!(
+                "{flag}: this build has no escape self-test (cargo feature escape-test)"
+            ));
+        }
         if PASSED_FLAGS.contains(&a.as_str()) {
             out.push(a.clone());
         } else if PASSED_WITH_VALUE.contains(&flag) {
@@ -598,7 +604,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut xs = match connect() {
+    let xs = match connect() {
         Ok(x) => x,
         Err(e) => {
             eprintln!("xen-thin-dm-backend: xenstore: {e}");
@@ -610,20 +616,28 @@ fn main() -> ExitCode {
         o.dm.display()
     ));
     let mut backends = Backends::default();
+    let mut xs = Some(xs);
     loop {
-        match pass(&o, &mut xs, &mut backends) {
-            Ok(true) if o.once => {
-                say("--once: the disk served is gone");
-                return ExitCode::SUCCESS;
+        // A connection that failed is never used again: it may be out of
+        // step with xenstored. Without one, this pass only connects.
+        if xs.is_none() {
+            match connect() {
+                Ok(x) => xs = Some(x),
+                Err(e) => say(&format!("xenstore: {e}")),
             }
-            Ok(_) => {}
-            Err(e) => {
-                // Nothing is stopped on an error: the connection is opened
-                // again and the next pass sees what is.
-                say(&format!("xenstore: {e}: reconnecting"));
-                match connect() {
-                    Ok(x) => xs = x,
-                    Err(e) => say(&format!("xenstore: {e}")),
+        }
+        if let Some(x) = xs.as_mut() {
+            match pass(&o, x, &mut backends) {
+                Ok(true) if o.once => {
+                    say("--once: the disk served is gone");
+                    return ExitCode::SUCCESS;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    // Nothing is stopped on an error: the connection is
+                    // made again and the next pass sees what is.
+                    say(&format!("xenstore: {e}: reconnecting"));
+                    xs = connect().map_err(|e| say(&format!("xenstore: {e}"))).ok();
                 }
             }
         }
@@ -655,18 +669,25 @@ mod tests {
     fn only_options_that_cannot_weaken_a_device_model_are_passed_on() {
         assert_eq!(
             passed_on(&strings(&[
-                "--escape-test",
+                "--restrict-at-open",
                 "--poll-max-us",
                 "0",
                 "--privcmd=/dev/x"
             ])),
             Ok(strings(&[
-                "--escape-test",
+                "--restrict-at-open",
                 "--poll-max-us",
                 "0",
                 "--privcmd=/dev/x"
             ]))
         );
+        // The escape self-test, only where the device models have it.
+        let escape = passed_on(&strings(&["--escape-test"]));
+        if cfg!(feature = "escape-test") {
+            assert_eq!(escape, Ok(strings(&["--escape-test"])));
+        } else {
+            assert!(escape.is_err_and(|e| e.contains("no escape self-test")));
+        }
         for bad in [
             "--no-depriv",
             "--uid",
