@@ -141,7 +141,10 @@ pub trait Device: Send {
 
     /// Its PCI function, if it is a PCI device. The server answers config
     /// space accesses from it and maps its memory BARs as the guest places
-    /// them; accesses there arrive as [`Space::Bar`].
+    /// them; accesses there arrive as [`Space::Bar`]. Config registers the
+    /// device claimed ([`PciFunction::claim_window`]) arrive as
+    /// [`Space::Config`], and only then: a device that claims none never
+    /// sees that space.
     fn pci(&mut self) -> Option<&mut PciFunction> {
         None
     }
@@ -412,12 +415,13 @@ impl PciFunction {
     /// # Panics
     ///
     /// If `range` reaches into the standard header (below 0x40) or past
-    /// config space: a device bug.
+    /// config space, or a window was claimed already: a device bug.
     pub fn claim_window(&mut self, range: RangeInclusive<u16>) {
         assert!(
             *range.start() >= 0x40 && *range.end() < 0x100,
             "config window {range:#x?} outside the capabilities"
         );
+        assert!(self.window.is_none(), "one config window per function");
         self.window = Some(range);
     }
 

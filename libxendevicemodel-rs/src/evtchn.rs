@@ -90,11 +90,12 @@ impl EventChannel {
     }
 
     /// Binds `remote_port` of `remote` as a [`BoundPort`], which unbinds
-    /// the local port when dropped.
-    pub fn bind(&self, remote: DomId, remote_port: EvtchnPort) -> Result<BoundPort<'_>> {
+    /// the local port when dropped (it holds its own reference to this
+    /// descriptor).
+    pub fn bind(&self, remote: DomId, remote_port: EvtchnPort) -> Result<BoundPort> {
         Ok(BoundPort {
-            ev: self,
             port: self.bind_interdomain(remote, remote_port)?,
+            ev: self.clone(),
         })
     }
 
@@ -191,14 +192,15 @@ impl AsFd for EventChannel {
 }
 
 /// A local event-channel port bound by [`EventChannel::bind`], unbound
-/// when dropped.
+/// when dropped. Do not [`EventChannel::unbind`] its port yourself: the
+/// number may be reused by then, and the drop would unbind another's.
 #[derive(Debug)]
-pub struct BoundPort<'e> {
-    ev: &'e EventChannel,
+pub struct BoundPort {
+    ev: EventChannel,
     port: EvtchnPort,
 }
 
-impl BoundPort<'_> {
+impl BoundPort {
     /// The local port (what [`EventChannel::pending`] reports).
     pub fn port(&self) -> EvtchnPort {
         self.port
@@ -215,7 +217,7 @@ impl BoundPort<'_> {
     }
 }
 
-impl Drop for BoundPort<'_> {
+impl Drop for BoundPort {
     fn drop(&mut self) {
         let _ = self.ev.unbind(self.port);
     }

@@ -94,12 +94,13 @@ impl Guest {
     /// Creates an ioreq server for the guest and maps its ioreq pages (the
     /// buffered page too unless `mode` is `OFF`). On a failure after the
     /// server exists, it is destroyed again.
-    pub fn create_ioreq_server(&self, mode: BufioreqMode) -> Result<IoreqServer<'_>> {
+    pub fn create_ioreq_server(&self, mode: BufioreqMode) -> Result<IoreqServer> {
         let nr_vcpus = self.nr_vcpus()?;
         let id = self.dm.create_ioreq_server(self.domid, mode)?;
         // From here the server is ours: dropped on any failure.
         let mut server = IoreqServer {
-            guest: self,
+            dm: self.dm.clone(),
+            domid: self.domid,
             id,
             mode,
             nr_vcpus,
@@ -204,10 +205,13 @@ impl Guest {
 }
 
 /// An ioreq server of a [`Guest`], destroyed on drop; its ioreq pages are
-/// mapped for the guest's vCPUs while it lives.
+/// mapped for the guest's vCPUs while it lives. It holds its own reference
+/// to the guest's descriptor, so it may outlive the [`Guest`] it came
+/// from, sit next to it in a struct, or move to another thread.
 #[derive(Debug)]
-pub struct IoreqServer<'g> {
-    guest: &'g Guest,
+pub struct IoreqServer {
+    dm: DeviceModel,
+    domid: DomId,
     id: IoservId,
     mode: BufioreqMode,
     nr_vcpus: u32,
@@ -215,7 +219,7 @@ pub struct IoreqServer<'g> {
     pages: Option<IoreqPages>,
 }
 
-impl IoreqServer<'_> {
+impl IoreqServer {
     /// The server's id.
     pub fn id(&self) -> IoservId {
         self.id
@@ -238,71 +242,49 @@ impl IoreqServer<'_> {
 
     /// The buffered-ioreq event channel (without the legacy gfns).
     pub fn info(&self) -> Result<IoreqServerInfo> {
-        self.guest
-            .dm
-            .get_ioreq_server_info(self.guest.domid, self.id, false)
+        self.dm.get_ioreq_server_info(self.domid, self.id, false)
     }
 
     /// Claims `start..=end` (inclusive) of ports or MMIO.
     pub fn map_io_range(&self, ty: IoRangeType, start: u64, end: u64) -> Result<()> {
-        self.guest
-            .dm
-            .map_io_range_to_ioreq_server(self.guest.domid, self.id, ty, start, end)
+        self.dm
+            .map_io_range_to_ioreq_server(self.domid, self.id, ty, start, end)
     }
 
     /// Releases `start..=end`.
     pub fn unmap_io_range(&self, ty: IoRangeType, start: u64, end: u64) -> Result<()> {
-        self.guest
-            .dm
-            .unmap_io_range_from_ioreq_server(self.guest.domid, self.id, ty, start, end)
+        self.dm
+            .unmap_io_range_from_ioreq_server(self.domid, self.id, ty, start, end)
     }
 
     /// Claims one PCI function's config space.
     pub fn map_pcidev(&self, segment: u16, bus: u8, device: u8, function: u8) -> Result<()> {
-        self.guest.dm.map_pcidev_to_ioreq_server(
-            self.guest.domid,
-            self.id,
-            segment,
-            bus,
-            device,
-            function,
-        )
+        self.dm
+            .map_pcidev_to_ioreq_server(self.domid, self.id, segment, bus, device, function)
     }
 
     /// Releases one PCI function's config space.
     pub fn unmap_pcidev(&self, segment: u16, bus: u8, device: u8, function: u8) -> Result<()> {
-        self.guest.dm.unmap_pcidev_from_ioreq_server(
-            self.guest.domid,
-            self.id,
-            segment,
-            bus,
-            device,
-            function,
-        )
+        self.dm
+            .unmap_pcidev_from_ioreq_server(self.domid, self.id, segment, bus, device, function)
     }
 
     /// Forwards writes to pages of type `HVMMEM_ioreq_server` (x86).
     pub fn map_mem_type(&self, ty: HvmMemType, flags: MemAccessFlags) -> Result<()> {
-        self.guest
-            .dm
-            .map_mem_type_to_ioreq_server(self.guest.domid, self.id, ty, flags)
+        self.dm
+            .map_mem_type_to_ioreq_server(self.domid, self.id, ty, flags)
     }
 
     /// Enables or disables the server.
     pub fn set_enabled(&self, enabled: bool) -> Result<()> {
-        self.guest
-            .dm
-            .set_ioreq_server_state(self.guest.domid, self.id, enabled)
+        self.dm.set_ioreq_server_state(self.domid, self.id, enabled)
     }
 }
 
-impl Drop for IoreqServer<'_> {
+impl Drop for IoreqServer {
     fn drop(&mut self) {
         // The pages first: the server's frames go back to Xen with it.
         drop(self.pages.take());
-        let _ = self
-            .guest
-            .dm
-            .destroy_ioreq_server(self.guest.domid, self.id);
+        let _ = self.dm.destroy_ioreq_server(self.domid, self.id);
     }
 }

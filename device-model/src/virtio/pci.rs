@@ -22,7 +22,10 @@
 //! or writes `pci_cfg_data`, and the device makes that access in the BAR.
 //! An access the window cannot make (another BAR, a length not 1, 2 or 4,
 //! an offset not aligned to it or past the BAR) does nothing and reads
-//! all ones.
+//! all ones. A config access that straddles the window's edge (part in the
+//! capability's fixed bytes, part in the window) is not the window's: it
+//! reads the fixed bytes and zeros, and its writes are dropped, as for any
+//! read-only register.
 //! The numbers are the spec's; virtio-bindings 0.2 has no virtio_pci, and
 //! `tests/virtio_pci_abi.rs` checks them against Linux's
 //! `<linux/virtio_pci.h>` with a compiler.
@@ -216,6 +219,8 @@ impl<D: VirtioDevice> VirtioPci<D> {
             return all_ones(size);
         };
         let data = window::DATA..window::DATA + 4;
+        // Whether the access touches pci_cfg_data (it may start before it).
+        let touches_data = at + n > window::DATA;
         match write {
             Some(v) => {
                 let bytes = v.to_le_bytes();
@@ -227,7 +232,7 @@ impl<D: VirtioDevice> VirtioPci<D> {
                         self.cfg_window[r] = *b;
                     }
                 }
-                if data.contains(&at) {
+                if touches_data {
                     if let Some(a) = self.window_access() {
                         let mut d = [0u8; 8];
                         d[..4].copy_from_slice(&self.cfg_window[data.clone()]);
@@ -237,12 +242,19 @@ impl<D: VirtioDevice> VirtioPci<D> {
                 0
             }
             None => {
-                if data.contains(&at) {
-                    let v = match self.window_access() {
-                        Some(a) => self.read(a, ctx),
-                        None => all_ones(4),
-                    };
-                    self.cfg_window[data.clone()].copy_from_slice(&(v as u32).to_le_bytes());
+                if touches_data {
+                    // The BAR's bytes go to the first cap.length bytes of
+                    // pci_cfg_data; an access the window cannot make
+                    // reads all ones.
+                    match self.window_access() {
+                        Some(a) => {
+                            let v = self.read(a, ctx) & all_ones(a.size);
+                            let len = usize::from(a.size);
+                            self.cfg_window[window::DATA..window::DATA + len]
+                                .copy_from_slice(&v.to_le_bytes()[..len]);
+                        }
+                        None => self.cfg_window[data.clone()].fill(0xff),
+                    }
                 }
                 let mut b = [0u8; 8];
                 b[..n].copy_from_slice(&self.cfg_window[at..at + n]);

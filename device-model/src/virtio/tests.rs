@@ -1000,6 +1000,14 @@ fn virtio_pci_cfg_window_reaches_the_bar() {
     cfg(length, 4, Some(1));
     cfg(data, 1, Some(VIRTIO_CONFIG_S_ACKNOWLEDGE));
     assert_eq!(cfg(data, 1, None), u64::from(VIRTIO_CONFIG_S_ACKNOWLEDGE));
+    // cap.length 1: a write takes the first byte of pci_cfg_data (the
+    // status again), a read fills only that byte.
+    cfg(data, 4, Some(0xaabb_cc00 | VIRTIO_CONFIG_S_ACKNOWLEDGE));
+    assert_eq!(
+        cfg(data, 4, None),
+        u64::from(0xaabb_cc00 | VIRTIO_CONFIG_S_ACKNOWLEDGE),
+        "the rest of pci_cfg_data is left alone"
+    );
     // What the window cannot do: another BAR, length 3, misaligned, past the BAR.
     for (b, o, l) in [
         (1u32, 0u32, 4u32),
