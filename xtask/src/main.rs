@@ -263,7 +263,7 @@ fn msrv_check(ctx: &Ctx) -> Result<String> {
     use serde_json::Value;
     use std::collections::{BTreeMap, BTreeSet};
     let json = cmd("cargo")
-        .args(["metadata", "-q", "--format-version", "1", "--locked"])
+        .args(["metadata", "-q", "--format-version", "1", "--locked", "--all-features"])
         .dir(&ctx.root)
         .read()?;
     let m: Value = serde_json::from_str(&json)
@@ -386,7 +386,7 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
         // `cargo tree` lists the crate, then what it depends on at run time.
         for (features, allowed) in [(&[][..], &["zerocopy"][..]), (&["--no-default-features"][..], &[][..])] {
             let tree = cmd("cargo")
-                .args(["tree", "-q", "-p", "dmop-abi", "-e", "normal", "--depth", "1", "--prefix", "none"])
+                .args(["tree", "-q", "-p", "dmop-abi", "-e", "normal,build", "--target", "all", "--depth", "1", "--prefix", "none"])
                 .args(features)
                 .dir(&ctx.root)
                 .read()?;

@@ -25,17 +25,14 @@ struct Cli {
     /// Cache for cross-compiled `core` (default: target/dmop-abi-cross).
     #[arg(long, value_name = "DIR")]
     work: Option<PathBuf>,
-    /// The dmop-abi crate whose ABI is frozen (default: the workspace's,
-    /// next to this crate).
-    #[arg(long, value_name = "DIR")]
-    abi_crate: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let root = cli
-        .abi_crate
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dmop-abi"));
+    // The workspace's dmop-abi, the one linked into this tool: the op list
+    // and the host's layouts come from the tool, the other architectures'
+    // from that crate's sources.
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dmop-abi");
     let manifest_path = root.join("abi/frozen.toml");
     let frozen_rs_path = root.join("src/abi/frozen.rs");
     let work = cli
