@@ -70,7 +70,9 @@ pub fn c_header() -> String {
         } else {
             format!("{value}{suffix}")
         };
-        let _ = writeln!(h, "/* {} */\n#define TG_{name} {value}", doc.trim());
+        // A doc never closes the C comment early.
+        let doc = doc.trim().replace("*/", "* /");
+        let _ = writeln!(h, "/* {doc} */\n#define TG_{name} {value}");
     }
     h.push_str("\n#endif\n");
     h

@@ -9,11 +9,9 @@
 //! [`registry::flatten`](dmop_abi::registry::flatten) table lands in a
 //! named static of the object, which [`crate::objread`] reads back.
 
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::string::{String, ToString};
-use std::vec::Vec;
-use std::{format, fs};
 
 use crate::manifest::Arch;
 

@@ -11,11 +11,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::string::{String, ToString};
-use std::vec::Vec;
-use std::{format, fs, vec};
 
 use crate::manifest::{ops_using, Arch, ArchView, Finding, Manifest, Status};
 use crate::objread;

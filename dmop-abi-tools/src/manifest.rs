@@ -10,9 +10,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
-use std::string::{String, ToString};
-use std::vec::Vec;
-use std::{format, vec};
 
 use serde::Deserialize;
 

@@ -2,10 +2,8 @@
 //! Reads the bytes of a named data symbol out of a relocatable ELF object,
 //! for any of the four targets (all little-endian).
 
+use std::fs;
 use std::path::Path;
-use std::string::{String, ToString};
-use std::vec::Vec;
-use std::{format, fs};
 
 use object::{Object, ObjectSection, ObjectSymbol};
 

@@ -28,9 +28,6 @@
 //! ```
 
 use std::fmt::Write as _;
-use std::format;
-use std::string::String;
-use std::vec::Vec;
 
 use crate::manifest::{Arch, Manifest, Status};
 

@@ -37,6 +37,7 @@
 //! claim a port range:
 //!
 //! ```
+//! # #[cfg(feature = "zerocopy")] {
 //! use dmop_abi::dmop::{DmopCode, IoRangeType, IoreqServerRange, XenDmOp};
 //! use dmop_abi::types::IoservId;
 //! use zerocopy::IntoBytes;
@@ -53,6 +54,7 @@
 //! assert_eq!(bytes.len(), 32); // sizeof(struct xen_dm_op)
 //! assert_eq!(&bytes[0..4], &3u32.to_ne_bytes()); // XEN_DMOP_map_io_range_to_ioreq_server
 //! assert_eq!(&bytes[16..24], &0x3f8u64.to_ne_bytes()); // u.start
+//! # }
 //! ```
 //!
 //! The record of the freeze, `abi/frozen.toml`, ships with the crate as

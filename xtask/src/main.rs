@@ -245,9 +245,9 @@ fn vm_cmd(ctx: &Ctx, rest: &[String]) -> Result<()> {
     testbed::run_suites(ctx, &bed, &label, &names, Duration::from_secs(timeout))
 }
 
-/// `cargo xtask test [--host]`.
-/// The crates a device-model builder depends on, packaged and verified by
-/// `cargo publish --dry-run` in every test run.
+/// The crates published (a device-model builder's libraries, and the
+/// tools distributions run), packaged and verified by `cargo publish
+/// --dry-run` in every test run.
 const PUBLISHED: &[&str] = &[
     "dmop-abi",
     "dmop-abi-tools",
@@ -263,7 +263,14 @@ fn msrv_check(ctx: &Ctx) -> Result<String> {
     use serde_json::Value;
     use std::collections::{BTreeMap, BTreeSet};
     let json = cmd("cargo")
-        .args(["metadata", "-q", "--format-version", "1", "--locked", "--all-features"])
+        .args([
+            "metadata",
+            "-q",
+            "--format-version",
+            "1",
+            "--locked",
+            "--all-features",
+        ])
         .dir(&ctx.root)
         .read()?;
     let m: Value = serde_json::from_str(&json)
@@ -340,6 +347,7 @@ fn msrv_check(ctx: &Ctx) -> Result<String> {
     Ok(checked.join(", "))
 }
 
+/// `cargo xtask test [--host]`.
 fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
     match rest {
         [] => {}

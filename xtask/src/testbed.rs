@@ -43,7 +43,7 @@ const DOM0_PACKAGES: &[&str] = &["xdm-suites", "xendevicemodel-c", "xen-thin-dm"
 
 /// Their features in the bed: the device model's escape self-test, which
 /// the suites and the demo run (a production build has none of it).
-pub const DOM0_FEATURES: &[&str] = &["xen-thin-dm/escape-test"];
+const DOM0_FEATURES: &[&str] = &["xen-thin-dm/escape-test"];
 
 /// The project's programs that run in dom0, built for `dist`'s
 /// architecture (on x86_64, for the host: dom0 runs the same Debian
@@ -362,8 +362,13 @@ pub fn config(bed: &Bed, suites: &[&str], timeout: Duration, log: &str) -> VmCon
 
 /// A name the suites do not know is a one-line error (before any boot).
 pub fn known_suites(suites: &[&str]) -> Result<()> {
-    if let Some(bad) = suites.iter().find(|s| !contract::SUITES.contains(s)) {
-        crate::bail!("no suite `{bad}` (one of: {})", contract::SUITES.join(", "));
+    let known = |s: &&str| contract::SUITES.contains(s) || contract::SCRIPT_SUITES.contains(s);
+    if let Some(bad) = suites.iter().find(|s| !known(s)) {
+        crate::bail!(
+            "no suite `{bad}` (one of: {}, {})",
+            contract::SUITES.join(", "),
+            contract::SCRIPT_SUITES.join(", ")
+        );
     }
     Ok(())
 }
@@ -377,10 +382,7 @@ pub fn run_suites(
     suites: &[&str],
     timeout: Duration,
 ) -> Result<()> {
-    // Before any boot: a name the suites do not know is a one-line error.
-    if let Some(bad) = suites.iter().find(|s| !contract::SUITES.contains(s)) {
-        crate::bail!("no suite `{bad}` (one of: {})", contract::SUITES.join(", "));
-    }
+    known_suites(suites)?;
     let log = format!("vm-{}-{}.log", bed.tag, suites.join("+"));
     ctx.step(&format!("{label}: {}", suites.join(", ")), || {
         let run = vm::run(ctx, &config(bed, suites, timeout, &log))?;
@@ -459,4 +461,24 @@ pub fn self_test(ctx: &Ctx, bed: &Bed) -> Result<()> {
             ))
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    /// The script suites the image carries are the ones the contract names.
+    #[test]
+    fn script_suites_match_the_contract() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/dom0/suites");
+        let mut found: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        found.sort();
+        let mut named: Vec<String> = xdm_suites::contract::SCRIPT_SUITES
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        named.sort();
+        assert_eq!(found, named);
+    }
 }

@@ -262,7 +262,10 @@ pub fn refresh(ctx: &Ctx, check: bool) -> Result<()> {
         bail!("no patch of xen-patches/series adds {GUARD_HEADER}");
     };
     let old = std::fs::read_to_string(path)?;
-    let new = with_new_file(&old, GUARD_HEADER, &header, &blob_id(&header)?)?;
+    let new = with_new_file(&old, GUARD_HEADER, &header, &blob_id(&ctx.root, &header)?)?;
+    if new_file_text(&new, GUARD_HEADER).as_deref() != Some(header.as_str()) {
+        bail!("xen-patches: rewriting {GUARD_HEADER} did not give the manifest's header back (a bug in refresh)");
+    }
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     if new == old {
         println!("xen-patches: {name} already carries the manifest's {GUARD_HEADER}");
@@ -277,9 +280,11 @@ pub fn refresh(ctx: &Ctx, check: bool) -> Result<()> {
 }
 
 /// Git's abbreviated blob id of `text` (the patch's `index` line).
-fn blob_id(text: &str) -> Result<String> {
+fn blob_id(root: &Path, text: &str) -> Result<String> {
     let mut child = std::process::Command::new("git")
         .args(["hash-object", "--stdin"])
+        .current_dir(root)
+        .stderr(std::process::Stdio::inherit())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -297,6 +302,28 @@ fn blob_id(text: &str) -> Result<String> {
     Ok(id[..7].to_string())
 }
 
+/// Where the section of a patch starting at `start` (a `diff --git` line)
+/// ends: at the next file's `diff --git` line or at the signature (`-- `).
+fn section_end(patch: &str, start: usize) -> Option<usize> {
+    let body = &patch[start..];
+    let next_diff = body.find("\ndiff --git ").map(|i| start + i + 1);
+    let signature = body.find("\n-- \n").map(|i| start + i + 1);
+    next_diff.into_iter().chain(signature).min()
+}
+
+/// The text of the file `file` that `patch` creates (its hunk's `+` lines).
+fn new_file_text(patch: &str, file: &str) -> Option<String> {
+    let start = patch.find(&format!("diff --git a/{file} b/{file}\n"))?;
+    let section = &patch[start..section_end(patch, start)?];
+    let hunk = section.find("\n@@ -0,0 +1")?;
+    let mut text = String::new();
+    for l in section[hunk + 1..].lines().skip(1) {
+        text.push_str(l.strip_prefix('+')?);
+        text.push('\n');
+    }
+    Some(text)
+}
+
 /// `patch` with the file `file` that it creates replaced by `text`: the
 /// file's section (index line and hunk) and the diffstat's counts.
 fn with_new_file(patch: &str, file: &str, text: &str, blob: &str) -> Result<String> {
@@ -304,24 +331,11 @@ fn with_new_file(patch: &str, file: &str, text: &str, blob: &str) -> Result<Stri
     let start = patch
         .find(&start_marker)
         .ok_or_else(|| crate::ctx::Error(format!("the patch does not add {file}")))?;
-    let body = &patch[start..];
-    // The section ends at the next file's diff or at the signature.
-    let end = start
-        + [body[1..].find("\ndiff --git "), body.find("\n-- \n")]
-            .into_iter()
-            .flatten()
-            .map(|i| {
-                if body[i..].starts_with("\n-- ") {
-                    i + 1
-                } else {
-                    i + 2
-                }
-            })
-            .min()
-            .ok_or_else(|| crate::ctx::Error(format!("the section of {file} has no end")))?;
+    let end = section_end(patch, start)
+        .ok_or_else(|| crate::ctx::Error(format!("the section of {file} has no end")))?;
     let section = &patch[start..end];
     let hunk_at = section
-        .find("\n@@ -0,0 +1,")
+        .find("\n@@ -0,0 +1")
         .ok_or_else(|| crate::ctx::Error(format!("{file}: not a new file's hunk")))?;
     let old_lines = section[hunk_at..]
         .lines()
@@ -342,7 +356,11 @@ fn with_new_file(patch: &str, file: &str, text: &str, blob: &str) -> Result<Stri
             out.push('\n');
         }
     }
-    out.push_str(&format!("@@ -0,0 +1,{} @@\n", lines.len()));
+    // Git writes a one-line file's hunk without the count.
+    out.push_str(&match lines.len() {
+        1 => "@@ -0,0 +1 @@\n".to_string(),
+        n => format!("@@ -0,0 +1,{n} @@\n"),
+    });
     for l in &lines {
         out.push('+');
         out.push_str(l);
@@ -744,4 +762,72 @@ pub fn guard_rejects_altered_layout(ctx: &Ctx, patched: &Patched) -> Result<()> 
         }
         Ok(format!("both refused as they must: \"{want}\""))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series_patch() -> String {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let p = series(&root).unwrap().into_iter().next().unwrap();
+        std::fs::read_to_string(p).unwrap()
+    }
+
+    fn index_blob(patch: &str) -> String {
+        let at = patch.find("index 0000000..").unwrap() + "index 0000000..".len();
+        patch[at..at + 7].to_string()
+    }
+
+    /// The checked-in patch, rewritten with its own header, is itself.
+    #[test]
+    fn the_series_round_trips() {
+        let patch = series_patch();
+        let text = new_file_text(&patch, GUARD_HEADER).unwrap();
+        assert!(text.starts_with("/* SPDX-License-Identifier: MIT */"));
+        let again = with_new_file(&patch, GUARD_HEADER, &text, &index_blob(&patch)).unwrap();
+        assert_eq!(again, patch);
+    }
+
+    /// A header two lines shorter: the hunk, the diffstat and the total
+    /// follow, the rest of the patch stays, and the text reads back.
+    #[test]
+    fn a_changed_header_is_rewritten() {
+        let patch = series_patch();
+        let text = new_file_text(&patch, GUARD_HEADER).unwrap();
+        let n = text.lines().count();
+        let shorter: String = text.lines().skip(2).map(|l| format!("{l}\n")).collect();
+        let out = with_new_file(&patch, GUARD_HEADER, &shorter, "abcdef0").unwrap();
+        assert_eq!(new_file_text(&out, GUARD_HEADER).unwrap(), shorter);
+        assert!(out.contains(&format!("@@ -0,0 +1,{} @@\n", n - 2)));
+        assert!(out.contains("index 0000000..abcdef0\n"));
+        assert!(out.contains(&format!("| {} +", n - 2)), "diffstat");
+        let tail = |p: &str| p[p.find("\n-- \n").unwrap()..].to_string();
+        assert_eq!(tail(&out), tail(&patch), "the signature and after");
+        let before = |p: &str| {
+            p[..p.find(&format!("diff --git a/{GUARD_HEADER}")).unwrap()]
+                .lines()
+                .count()
+        };
+        assert_eq!(before(&out), before(&patch), "the other files' sections");
+    }
+
+    /// A one-line new file, followed by another file's diff: git's short
+    /// hunk header, and the next section untouched.
+    #[test]
+    fn a_one_line_file_before_another() {
+        let patch = "Subject: x\n---\n a | 1 +\n b | 1 +\n 2 files changed, 2 insertions(+)\n\n\
+                     diff --git a/a b/a\nnew file mode 100644\nindex 0000000..1111111\n--- /dev/null\n+++ b/a\n@@ -0,0 +1 @@\n+one\n\
+                     diff --git a/b b/b\nnew file mode 100644\nindex 0000000..2222222\n--- /dev/null\n+++ b/b\n@@ -0,0 +1 @@\n+bé\n-- \n2.47.3\n";
+        assert_eq!(new_file_text(patch, "a").as_deref(), Some("one\n"));
+        let out = with_new_file(patch, "a", "uno\n", "3333333").unwrap();
+        assert!(
+            out.contains("@@ -0,0 +1 @@\n+uno\ndiff --git a/b b/b\n"),
+            "{out}"
+        );
+        assert_eq!(new_file_text(&out, "b").as_deref(), Some("bé\n"));
+        let two = with_new_file(patch, "b", "x\ny\n", "4444444").unwrap();
+        assert!(two.contains(" 2 files changed, 3 insertions(+)"), "{two}");
+        assert!(two.ends_with("+x\n+y\n-- \n2.47.3\n"), "{two}");
+    }
 }

@@ -25,6 +25,10 @@ pub const SUITES: &[&str] = &[
     "harness-fail",
 ];
 
+/// Suites that are scripts (`tests/dom0/suites`, in the image as
+/// `/suites/NAME`), run by dom0's init instead of `xdm-suite`.
+pub const SCRIPT_SUITES: &[&str] = &["harness-hang"];
+
 /// The project's programs in dom0.
 pub const LIBEXEC: &str = "/usr/libexec/xdm";
 /// xen-thin-dm.

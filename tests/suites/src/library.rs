@@ -199,7 +199,11 @@ fn bound_guest(t: &mut Tap) {
         );
         return;
     };
-    let _ = ev.restrict(d);
+    t.eq(
+        "bound handle: the evtchn descriptor confined too",
+        ev.restrict(d).map_err(|e| e.errno()),
+        Ok(()),
+    );
     let id = server.id();
     t.check(
         "bound handle: the server knows its vCPUs and mode, its slot starts NONE",
@@ -233,10 +237,13 @@ fn bound_guest(t: &mut Tap) {
                 "",
             );
             drop(port);
-            t.check(
-                "bound handle: dropped, the port is unbound (notify fails)",
-                ev.notify(local).is_err(),
-                format_args!("port {local:?}"),
+            t.eq(
+                &format!(
+                    "bound handle: dropped, the port ({}) is unbound (notify: ENOTCONN)",
+                    local.0
+                ),
+                ev.notify(local).map_err(|e| e.errno()),
+                Err(libc::ENOTCONN),
             );
         }
         Err(e) => {
