@@ -20,7 +20,7 @@ use dmop_abi::dmop::{BufioreqMode, IoRangeType, ShutdownReason};
 use dmop_abi::ioreq::{Ioreq, IoreqDir, IoreqType};
 use dmop_abi::types::{DomId, EvtchnPort, IoservId};
 use xendevicemodel::{
-    BufferedRequest, DeviceModel, EventChannel, Ioeventfd, IoeventfdMatch, IoreqPages,
+    BufferedRequest, DeviceModel, EventChannel, Ioeventfd, IoeventfdMatch, IoreqPages, IoreqServer,
 };
 
 use crate::device::{all_ones, Action};
@@ -127,7 +127,8 @@ pub struct Server {
     ev: EventChannel,
     domid: DomId,
     id: IoservId,
-    pages: IoreqPages,
+    /// The ioreq server and its mapped pages, until [`Server::detach`].
+    server: Option<IoreqServer>,
     vcpu_ports: Vec<EvtchnPort>,
     buf_port: Option<EvtchnPort>,
     machine: Machine,
@@ -136,7 +137,6 @@ pub struct Server {
     /// Requests answered, by type.
     pub counts: HashMap<&'static str, u64>,
     stop: Option<Exit>,
-    attached: bool,
     poll_max: Duration,
     time_offset: i64,
     /// Doorbells the kernel answers: the ioeventfd, device, index.
@@ -212,61 +212,55 @@ impl Server {
         } else {
             BufioreqMode::OFF
         };
-        let id = dm.create_ioreq_server(domid, mode)?;
-        let attach = || -> Result<Self, Error> {
-            for r in machine.port_ranges() {
-                dm.map_io_range_to_ioreq_server(domid, id, range_type(true), *r.start(), *r.end())?;
-            }
-            for r in machine.mmio_ranges() {
-                dm.map_io_range_to_ioreq_server(
-                    domid,
-                    id,
-                    range_type(false),
-                    *r.start(),
-                    *r.end(),
-                )?;
-            }
-            for slot in machine.pci_slots() {
-                dm.map_pcidev_to_ioreq_server(domid, id, 0, 0, slot, 0)?;
-            }
-            let pages = IoreqPages::map(&dm, domid, id, vcpus, buffered)?;
-            dm.set_ioreq_server_state(domid, id, true)?;
-            let mut vcpu_ports = Vec::new();
-            for v in 0..vcpus {
-                let remote = pages.slot(v).expect("within nr_vcpus").vp_eport();
-                vcpu_ports.push(ev.bind_interdomain(domid, remote)?);
-            }
-            let buf_port = if buffered {
-                let info = dm.get_ioreq_server_info(domid, id, false)?;
-                Some(ev.bind_interdomain(domid, info.bufioreq_port)?)
-            } else {
-                None
-            };
-            ev.set_nonblocking(true)?;
-            Ok(Self {
-                dm: dm.clone(),
-                ev: ev.clone(),
-                domid,
-                id,
-                pages,
-                vcpu_ports,
-                buf_port,
-                machine,
-                maps: MapCache {
-                    pages: HashMap::new(),
-                },
-                verbose,
-                counts: HashMap::new(),
-                stop: None,
-                attached: true,
-                poll_max: Duration::ZERO,
-                time_offset: 0,
-                kicks: Vec::new(),
-            })
+        // The server is destroyed (its pages unmapped first) if anything
+        // below fails: it is dropped with the error.
+        let server = xendevicemodel::Guest::new(dm.clone(), domid)?.create_ioreq_server(mode)?;
+        let id = server.id();
+        for r in machine.port_ranges() {
+            server.map_io_range(range_type(true), *r.start(), *r.end())?;
+        }
+        for r in machine.mmio_ranges() {
+            server.map_io_range(range_type(false), *r.start(), *r.end())?;
+        }
+        for slot in machine.pci_slots() {
+            server.map_pcidev(0, 0, slot, 0)?;
+        }
+        server.set_enabled(true)?;
+        let mut vcpu_ports = Vec::new();
+        for v in 0..vcpus {
+            let remote = server.pages().slot(v).expect("within nr_vcpus").vp_eport();
+            vcpu_ports.push(ev.bind_interdomain(domid, remote)?);
+        }
+        let buf_port = if buffered {
+            Some(ev.bind_interdomain(domid, server.info()?.bufioreq_port)?)
+        } else {
+            None
         };
-        attach().inspect_err(|_| {
-            let _ = dm.destroy_ioreq_server(domid, id);
+        ev.set_nonblocking(true)?;
+        Ok(Self {
+            dm,
+            ev,
+            domid,
+            id,
+            server: Some(server),
+            vcpu_ports,
+            buf_port,
+            machine,
+            maps: MapCache {
+                pages: HashMap::new(),
+            },
+            verbose,
+            counts: HashMap::new(),
+            stop: None,
+            poll_max: Duration::ZERO,
+            time_offset: 0,
+            kicks: Vec::new(),
         })
+    }
+
+    /// The ioreq pages, until [`Server::detach`].
+    fn pages(&self) -> Option<&IoreqPages> {
+        self.server.as_ref().map(IoreqServer::pages)
     }
 
     /// Lets the kernel answer the devices' doorbells ([`crate::Device::doorbells`])
@@ -278,7 +272,10 @@ impl Server {
     pub fn attach_doorbells(&mut self) -> Result<usize, xendevicemodel::Error> {
         let mut kicks = Vec::new();
         for (device, index, rule) in self.machine.doorbells() {
-            let fd = self.dm.ioeventfd(&self.pages, &self.vcpu_ports, rule)?;
+            let Some(pages) = self.pages() else {
+                return Err(xendevicemodel::Error::new("ioeventfd", libc::ENODEV));
+            };
+            let fd = self.dm.ioeventfd(pages, &self.vcpu_ports, rule)?;
             kicks.push((fd, device, index));
         }
         self.kicks = kicks;
@@ -342,15 +339,14 @@ impl Server {
         self.id
     }
 
-    /// Destroys the ioreq server (once; later calls do nothing). Also done
-    /// when the server is dropped.
+    /// Destroys the ioreq server (once; later calls do nothing): the
+    /// kernel's doorbells go first, then the pages are unmapped and the
+    /// server destroyed. Also done when the server is dropped. Serving
+    /// after it answers nothing.
     pub fn detach(&mut self) -> Result<(), Error> {
-        if !std::mem::replace(&mut self.attached, false) {
-            return Ok(());
-        }
-        self.dm
-            .destroy_ioreq_server(self.domid, self.id)
-            .map_err(Error::from)
+        self.kicks.clear();
+        drop(self.server.take());
+        Ok(())
     }
 
     /// The requests answered so far, by kind (`pio 12, mmio 3, ...`).
@@ -554,18 +550,31 @@ impl Server {
     /// ring. Returns how many it served.
     pub fn service(&mut self) -> Result<usize, Error> {
         let mut n = 0;
+        if self.server.is_none() {
+            return Ok(0);
+        }
         for v in 0..self.vcpu_ports.len() {
-            let slot = self.pages.slot(v as u32).expect("bound vCPUs have slots");
+            let slot = self
+                .pages()
+                .and_then(|p| p.slot(v as u32))
+                .expect("bound vCPUs have slots");
             if let Some(req) = slot.begin() {
                 let data = self.handle(&req);
                 self.carry_out();
-                let slot = self.pages.slot(v as u32).expect("bound vCPUs have slots");
+                let slot = self
+                    .pages()
+                    .and_then(|p| p.slot(v as u32))
+                    .expect("bound vCPUs have slots");
                 slot.complete(data);
                 self.ev.notify(self.vcpu_ports[v])?;
                 n += 1;
             }
         }
-        while let Some(b) = self.pages.buffered().and_then(|r| r.pop()) {
+        while let Some(b) = self
+            .pages()
+            .and_then(IoreqPages::buffered)
+            .and_then(|r| r.pop())
+        {
             self.handle_buffered(b);
             self.carry_out();
             n += 1;
