@@ -33,10 +33,16 @@ pub struct Bed {
     pub tag: String,
 }
 
-/// C programs of `tests/dom0/c` built for dom0, against Xen's headers and
-/// Debian's libraries: (name, the Xen library it links).
-pub const DOM0_C_PROGRAMS: &[(&str, &str)] =
-    &[("dmcheck", "xendevicemodel"), ("rawdom", "xenctrl")];
+/// C programs of `tests/dom0/c` built for every dom0, against Xen's
+/// headers and Debian's libraries: (name, the Xen library it links, whose
+/// soname is the same in every release).
+const DOM0_C_PROGRAMS: &[(&str, &str)] = &[("dmcheck", "xendevicemodel")];
+
+/// C programs built only against a release's own headers and libraries
+/// (the cross builds): libxenctrl's soname names its release, so the host
+/// build (Debian 12's) could not run on another release's dom0. `rawdom`
+/// serves the privcmd suite on an auto-translated (Arm) dom0 only.
+const RELEASE_C_PROGRAMS: &[(&str, &str)] = &[("rawdom", "xenctrl")];
 
 /// The project's packages that run in dom0.
 const DOM0_PACKAGES: &[&str] = &["xdm-suites", "xendevicemodel-c", "xen-thin-dm"];
@@ -81,7 +87,7 @@ pub fn host_programs(ctx: &Ctx) -> Result<Vec<Item>> {
         }
         Ok("built".into())
     })?;
-    dom0_items(ctx, &rel, &c_dir)
+    dom0_items(ctx, &rel, &c_dir, DOM0_C_PROGRAMS)
 }
 
 /// dom0's programs for another architecture ([`crate::cross`]); the C
@@ -99,7 +105,7 @@ fn cross_programs(ctx: &Ctx, dist: &Dist) -> Result<Vec<Item>> {
             let log = ctx.log(&format!("dom0-c-{}.log", arch.name()));
             let _ = std::fs::remove_file(&log);
             let libs = dist.root.join("usr/lib").join(arch.tuple());
-            for (prog, lib) in DOM0_C_PROGRAMS {
+            for (prog, lib) in DOM0_C_PROGRAMS.iter().chain(RELEASE_C_PROGRAMS) {
                 cmd(format!("{}-gcc", arch.tuple()))
                     .args(["-O2", "-Wall", "-Werror", "-o"])
                     .arg(c_dir.join(prog))
@@ -115,12 +121,22 @@ fn cross_programs(ctx: &Ctx, dist: &Dist) -> Result<Vec<Item>> {
             Ok(format!("built for {}", arch.rust_target()))
         },
     )?;
-    dom0_items(ctx, &rel, &c_dir)
+    let all: Vec<(&str, &str)> = DOM0_C_PROGRAMS
+        .iter()
+        .chain(RELEASE_C_PROGRAMS)
+        .copied()
+        .collect();
+    dom0_items(ctx, &rel, &c_dir, &all)
 }
 
 /// The image's entries for the programs built into `rel` (Rust) and
 /// `c_dir` (C), and the suites' scripts.
-fn dom0_items(ctx: &Ctx, rel: &std::path::Path, c_dir: &std::path::Path) -> Result<Vec<Item>> {
+fn dom0_items(
+    ctx: &Ctx,
+    rel: &std::path::Path,
+    c_dir: &std::path::Path,
+    c_programs: &[(&str, &str)],
+) -> Result<Vec<Item>> {
     let mut items = vec![
         Item::new(rel.join("xdm-suite"), "/usr/bin/xdm-suite"),
         Item::new(rel.join("xen-thin-dm"), contract::THIN_DM),
@@ -131,7 +147,7 @@ fn dom0_items(ctx: &Ctx, rel: &std::path::Path, c_dir: &std::path::Path) -> Resu
             &format!("{}/libxendevicemodel.so.1", contract::OUR_LIB_DIR),
         ),
     ];
-    for (prog, _) in DOM0_C_PROGRAMS {
+    for (prog, _) in c_programs {
         items.push(Item::new(
             c_dir.join(prog),
             &format!("{}/{prog}", contract::LIBEXEC),

@@ -37,7 +37,8 @@ pub const THIN_DM: &str = "/usr/libexec/xdm/xen-thin-dm";
 pub const THIN_DM_BACKEND: &str = "/usr/libexec/xdm/xen-thin-dm-backend";
 /// The C twin of `dmcheck-rs` (tests/dom0/c, built against libxendevicemodel).
 pub const DMCHECK: &str = "/usr/libexec/xdm/dmcheck";
-/// A domain with a given id, through libxenctrl (tests/dom0/c).
+/// A domain with a given id, through libxenctrl (tests/dom0/c; in the
+/// images of releases built for their own libraries: the arm64 bed).
 pub const RAWDOM: &str = "/usr/libexec/xdm/rawdom";
 /// The placeholder device model of guests served by none.
 pub const FAKE_DM: &str = "/usr/libexec/xdm/fake-dm";
