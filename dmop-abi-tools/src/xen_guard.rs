@@ -123,26 +123,14 @@ pub fn header(manifest: &Manifest, test_retire: &[u32]) -> Result<String, String
         }
         checked.push(s.name.clone());
         let who = format!("frozen DMOP {}", ops.join(", "));
-        let _ = writeln!(structs, "/* {who}: struct {} */", s.name);
-        let _ = writeln!(
-            structs,
-            "_Static_assert(sizeof(struct {}) == {}, \"{who}: struct {} must be {} (frozen by dmop-abi)\");",
-            s.name,
-            s.size,
-            s.name,
-            bytes(s.size)
+        let what = format!("{who}: struct {}", s.name);
+        struct_checks(
+            &mut structs,
+            s,
+            &who,
+            &what,
+            &format!(" of struct {}", s.name),
         );
-        for f in s.fields.iter().filter(|f| !f.implicit) {
-            field_checks(
-                &mut structs,
-                &s.name,
-                &f.name,
-                f.offset,
-                Some(f.size),
-                &format!("{who}: field {} of struct {}", f.name, s.name),
-            );
-        }
-        let _ = writeln!(structs);
     }
     // Other structs of the DMOP header (modified_memory's extents...).
     for s in view
@@ -155,25 +143,7 @@ pub fn header(manifest: &Manifest, test_retire: &[u32]) -> Result<String, String
         }
         checked.push(s.name.clone());
         let who = format!("frozen DMOP argument struct {}", s.name);
-        let _ = writeln!(structs, "/* {who} */");
-        let _ = writeln!(
-            structs,
-            "_Static_assert(sizeof(struct {}) == {}, \"{who} must be {} (frozen by dmop-abi)\");",
-            s.name,
-            s.size,
-            bytes(s.size)
-        );
-        for f in s.fields.iter().filter(|f| !f.implicit) {
-            field_checks(
-                &mut structs,
-                &s.name,
-                &f.name,
-                f.offset,
-                Some(f.size),
-                &format!("{who}: field {}", f.name),
-            );
-        }
-        let _ = writeln!(structs);
+        struct_checks(&mut structs, s, &who, &who, "");
     }
 
     let mut retired_list = String::new();
@@ -257,6 +227,37 @@ fn bytes(n: u64) -> String {
     } else {
         format!("{n} bytes")
     }
+}
+
+/// The checks of one struct: a comment naming it (`what`), its size, and
+/// each named field's offset and size (`{who}: field F{field_of}`), then
+/// a blank line.
+fn struct_checks(
+    h: &mut String,
+    s: &crate::manifest::StructView,
+    who: &str,
+    what: &str,
+    field_of: &str,
+) {
+    let _ = writeln!(h, "/* {what} */");
+    let _ = writeln!(
+        h,
+        "_Static_assert(sizeof(struct {}) == {}, \"{what} must be {} (frozen by dmop-abi)\");",
+        s.name,
+        s.size,
+        bytes(s.size)
+    );
+    for f in s.fields.iter().filter(|f| !f.implicit) {
+        field_checks(
+            h,
+            &s.name,
+            &f.name,
+            f.offset,
+            Some(f.size),
+            &format!("{who}: field {}{field_of}", f.name),
+        );
+    }
+    let _ = writeln!(h);
 }
 
 fn field_checks(h: &mut String, s: &str, f: &str, offset: u64, size: Option<u64>, what: &str) {
