@@ -96,10 +96,8 @@ pub fn library(ctx: &Ctx) -> Result<Vec<Ratio>> {
                 .args(["build", "-q", "--release", "-p", "xendevicemodel-c"])
                 .dir(&ctx.root)
                 .run()?;
-            std::fs::copy(
-                ctx.root.join("target/release/libxendevicemodel_c.so"),
-                dir.join("ours/libxendevicemodel.so.1"),
-            )?;
+            let so = crate::dropin::link(ctx, &ctx.root.join("target/release"), "cc", "")?;
+            std::fs::copy(so, dir.join("ours/libxendevicemodel.so.1"))?;
             std::fs::write(dir.join("capture_abi.h"), capture_abi::header())?;
             let log = ctx.log("bench-library.log");
             cmd("gcc")

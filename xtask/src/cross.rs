@@ -99,19 +99,6 @@ pub fn sysroot(ctx: &Ctx, arch: Arch) -> Result<PathBuf> {
     Ok(sysroot)
 }
 
-/// Writes `text` to `path` unless it is already there: replaced whole
-/// (a temporary file renamed), so a concurrent reader never sees half.
-fn write_if_changed(path: &std::path::Path, text: &str, mode: u32) -> Result<()> {
-    if std::fs::read_to_string(path).ok().as_deref() == Some(text) {
-        return Ok(());
-    }
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, text)?;
-    std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(mode))?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
-}
-
 /// `cargo build --release -p PKG...` for `dist`'s architecture, in its own
 /// target directory (`target/<arch>`: the host build uses another rustc).
 /// Returns the directory the release artifacts land in.
@@ -120,24 +107,6 @@ pub fn cargo_build(ctx: &Ctx, dist: &Dist, pkgs: &[&str], features: &[&str]) -> 
     let sysroot = sysroot(ctx, arch)?;
     let target_dir = ctx.root.join("target").join(arch.name());
     std::fs::create_dir_all(&target_dir)?;
-    // The version-script wrapper, with the cross compiler as its cc (its
-    // name ends in -gcc, so that rustc passes gcc-style arguments); this
-    // checkout's own.
-    let wrapper = target_dir.join(format!("{}-versioned-gcc", arch.tuple()));
-    let quote =
-        |p: &std::path::Path| format!("'{}'", p.display().to_string().replace('\'', "'\\''"));
-    write_if_changed(
-        &wrapper,
-        &format!(
-            "#!/bin/sh\nCC={}-gcc exec {} \"$@\"\n",
-            arch.tuple(),
-            quote(
-                &ctx.root
-                    .join("libxendevicemodel-rs/capi/versioned-link-gcc")
-            )
-        ),
-        0o755,
-    )?;
     let libs = dist.root.join("usr/lib").join(arch.tuple());
     let var = arch.rust_target().to_uppercase().replace('-', "_");
     let rustflags = format!(
@@ -150,7 +119,10 @@ pub fn cargo_build(ctx: &Ctx, dist: &Dist, pkgs: &[&str], features: &[&str]) -> 
         .args(["build", "-q", "--release", "--target", arch.rust_target()])
         .env("RUSTC", "/usr/bin/rustc")
         .env("CARGO_TARGET_DIR", &target_dir)
-        .env(format!("CARGO_TARGET_{var}_LINKER"), &wrapper)
+        .env(
+            format!("CARGO_TARGET_{var}_LINKER"),
+            format!("{}-gcc", arch.tuple()),
+        )
         .env(format!("CARGO_TARGET_{var}_RUSTFLAGS"), &rustflags)
         // Either would override the flags above (and drop the sysroot).
         .env_remove("RUSTFLAGS")

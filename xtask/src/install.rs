@@ -37,14 +37,12 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Result<()> {
                 .args(["build", "-q", "--release", "-p", "xendevicemodel-c"])
                 .dir(&ctx.root)
                 .run()?;
+            let so = crate::dropin::link(ctx, &ctx.root.join("target/release"), "cc", "")?;
             let libdir = prefix.join("lib");
             let root = destdir.join(libdir.strip_prefix("/").unwrap_or(&libdir));
             std::fs::create_dir_all(root.join("pkgconfig"))?;
             let real = root.join("libxendevicemodel.so.1.4");
-            std::fs::copy(
-                ctx.root.join("target/release/libxendevicemodel_c.so"),
-                &real,
-            )?;
+            std::fs::copy(so, &real)?;
             for (link, to) in [
                 ("libxendevicemodel.so.1", "libxendevicemodel.so.1.4"),
                 ("libxendevicemodel.so", "libxendevicemodel.so.1"),

@@ -10,6 +10,7 @@ mod bench;
 mod cross;
 mod ctx;
 mod deps;
+mod dropin;
 mod fuzz;
 mod guest;
 mod host;

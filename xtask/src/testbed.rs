@@ -75,6 +75,7 @@ pub fn host_programs(ctx: &Ctx) -> Result<Vec<Item>> {
             c = c.args(["--features", f]);
         }
         c.dir(&ctx.root).run()?;
+        crate::dropin::link(ctx, &rel, "gcc", "")?;
         // C programs built against Xen 4.17's headers and Debian's libraries.
         std::fs::create_dir_all(&c_dir)?;
         for (prog, lib) in DOM0_C_PROGRAMS {
@@ -105,6 +106,12 @@ fn cross_programs(ctx: &Ctx, dist: &Dist) -> Result<Vec<Item>> {
             let log = ctx.log(&format!("dom0-c-{}.log", arch.name()));
             let _ = std::fs::remove_file(&log);
             let libs = dist.root.join("usr/lib").join(arch.tuple());
+            crate::dropin::link(
+                ctx,
+                &rel,
+                &format!("{}-gcc", arch.tuple()),
+                &format!("-L{} -Wl,-rpath-link,{}", libs.display(), libs.display()),
+            )?;
             for (prog, lib) in DOM0_C_PROGRAMS.iter().chain(RELEASE_C_PROGRAMS) {
                 cmd(format!("{}-gcc", arch.tuple()))
                     .args(["-O2", "-Wall", "-Werror", "-o"])
@@ -143,7 +150,7 @@ fn dom0_items(
         Item::new(rel.join("xen-thin-dm-backend"), contract::THIN_DM_BACKEND),
         Item::new(ctx.root.join("tests/dom0/fake-dm"), contract::FAKE_DM),
         Item::new(
-            rel.join("libxendevicemodel_c.so"),
+            rel.join("xendevicemodel-c").join(crate::dropin::SONAME),
             &format!("{}/libxendevicemodel.so.1", contract::OUR_LIB_DIR),
         ),
     ];

@@ -14,17 +14,36 @@ mod capture_abi;
 
 const DEBIAN_LIB: &str = "/usr/lib/x86_64-linux-gnu/libxendevicemodel.so.1";
 
-/// The directory cargo put our cdylib in (next to `deps/`).
-fn our_cdylib() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap();
-    let so = dir.join("libxendevicemodel_c.so");
-    assert!(
-        so.exists(),
-        "{} not built: `cargo build -p xendevicemodel-c` first (cargo xtask test does)",
-        so.display()
-    );
-    so
+/// Our libxendevicemodel.so.1, linked once per run by the crate's own
+/// `link-so` from the static library cargo built (next to `deps/`): the
+/// same step that makes the library dom0 runs.
+fn our_library() -> PathBuf {
+    static LINKED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    LINKED
+        .get_or_init(|| {
+            let exe = std::env::current_exe().unwrap();
+            let dir = exe.parent().and_then(Path::parent).unwrap();
+            let a = dir.join("libxendevicemodel_c.a");
+            assert!(
+                a.exists(),
+                "{} not built: `cargo build -p xendevicemodel-c` first (cargo xtask test does)",
+                a.display()
+            );
+            // Not next to the archive: cargo puts that directory on the
+            // tests' LD_LIBRARY_PATH, where it would shadow Debian's.
+            let out = dir.join("xendevicemodel-c");
+            std::fs::create_dir_all(&out).unwrap();
+            let so = out.join("libxendevicemodel.so.1");
+            let tmp = out.join(format!("libxendevicemodel.so.1.{}", std::process::id()));
+            sh(
+                Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("link-so"))
+                    .arg(&a)
+                    .arg(&tmp),
+            );
+            std::fs::rename(&tmp, &so).unwrap();
+            so
+        })
+        .clone()
 }
 
 fn sh(cmd: &mut Command) -> String {
@@ -54,7 +73,7 @@ fn dynsyms(lib: &Path) -> Vec<String> {
 #[test]
 #[ignore = "needs libxen-dev and readelf: cargo xtask test runs it"]
 fn exports_the_same_symbols_and_versions_as_debian() {
-    let ours = dynsyms(&our_cdylib());
+    let ours = dynsyms(&our_library());
     let theirs = dynsyms(Path::new(DEBIAN_LIB));
     assert_eq!(
         theirs.len(),
@@ -68,7 +87,7 @@ fn exports_the_same_symbols_and_versions_as_debian() {
             .find(|l| l.contains("SONAME"))
             .map(str::to_string)
     };
-    assert_eq!(soname(&our_cdylib()), soname(Path::new(DEBIAN_LIB)));
+    assert_eq!(soname(&our_library()), soname(Path::new(DEBIAN_LIB)));
 }
 
 struct Harness {
@@ -96,7 +115,7 @@ impl Harness {
         }
         let ours = dir.path().join("ours");
         std::fs::create_dir(&ours).unwrap();
-        std::fs::copy(our_cdylib(), ours.join("libxendevicemodel.so.1")).unwrap();
+        std::fs::copy(our_library(), ours.join("libxendevicemodel.so.1")).unwrap();
         Self { dir }
     }
 
