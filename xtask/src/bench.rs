@@ -67,7 +67,7 @@ pub fn print(results: &[Ratio]) {
     }
 }
 
-#[path = "../../libxendevicemodel-rs/capi/tests/c/capture_abi.rs"]
+#[path = "../../lib/xendevicemodel-c/tests/c/capture_abi.rs"]
 mod capture_abi;
 
 fn callgrind_total(file: &Path) -> Result<u64> {
@@ -105,7 +105,7 @@ pub fn library(ctx: &Ctx) -> Result<Vec<Ratio>> {
                 .arg(&dir)
                 .arg("-o")
                 .arg(dir.join("shim.so"))
-                .arg(ctx.root.join("libxendevicemodel-rs/capi/tests/c/capture.c"))
+                .arg(ctx.root.join("lib/xendevicemodel-c/tests/c/capture.c"))
                 .arg("-ldl")
                 .run_logged(&log, "compiling the ioctl shim")?;
             cmd("gcc")

@@ -12,7 +12,7 @@ use crate::ctx::{Ctx, Result};
 use crate::sh::cmd;
 
 /// The crate's directory, its link step and its version map.
-const CRATE_DIR: &str = "libxendevicemodel-rs/capi";
+const CRATE_DIR: &str = "lib/xendevicemodel-c";
 
 /// The library's file name (and soname).
 pub const SONAME: &str = "libxendevicemodel.so.1";

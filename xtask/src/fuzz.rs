@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-//! The fuzz targets (`fuzz/`): cargo-afl installed into the cache, the
+//! The fuzz targets (`tests/xdm-fuzz/`): cargo-afl installed into the cache, the
 //! targets built instrumented, and each fuzzed for a bounded time from its
 //! seeds (the harnesses' own tests, seeds replayed, run with the
 //! workspace's). A crash fails the step, naming the
@@ -13,7 +13,7 @@ use crate::sh::cmd;
 
 /// cargo-afl's version (it builds AFL++ when it is installed).
 pub const CARGO_AFL_VERSION: &str = "0.18.2";
-/// The targets, in `fuzz/src/bin`.
+/// The targets, in `tests/xdm-fuzz/src/bin`.
 pub const TARGETS: &[&str] = &["blk_requests", "mmio_transport"];
 /// Seconds each target is fuzzed in `cargo xtask test` (`XDM_FUZZ_SECS`).
 const DEFAULT_SECS: u64 = 20;

@@ -52,8 +52,7 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Result<()> {
                 symlink(to, l)?;
             }
             let pc = std::fs::read_to_string(
-                ctx.root
-                    .join("libxendevicemodel-rs/capi/xendevicemodel.pc.in"),
+                ctx.root.join("lib/xendevicemodel-c/xendevicemodel.pc.in"),
             )?
             .replace("@PREFIX@", &prefix.display().to_string())
             .replace("@LIBDIR@", &libdir.display().to_string())

@@ -55,7 +55,7 @@ usage: cargo xtask <command>
   dkms-tree DIR write privcmd-restrict's source tree for DKMS
   deps          install the host packages and bindgen-cli
   kernel        build the dom0 kernel
-  abi-freeze    record the code's ABI in dmop-abi/abi/frozen.toml (--check: report only)
+  abi-freeze    record the code's ABI in abi/dmop-abi/abi/frozen.toml (--check: report only)
   xen-patches refresh [--check]
                 rewrite the guard header patch 1 adds from the manifest
                 (--check: only say whether it is current)

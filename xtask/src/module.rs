@@ -38,10 +38,10 @@ pub struct Modules {
 pub fn build(ctx: &Ctx, kernel: &Kernel, kernel_key: &str, arch: Arch) -> Result<Modules> {
     let key = Key::new("privcmd-restrict")
         .str(kernel_key)
-        .dir(&ctx.root.join("privcmd-restrict/src"))?
-        .dir(&ctx.root.join("privcmd-restrict/c"))?
-        .file(&ctx.root.join("privcmd-restrict/Kbuild"))?
-        .dir(&ctx.root.join("dmop-abi/src/abi"))?
+        .dir(&ctx.root.join("kernel/privcmd-restrict/src"))?
+        .dir(&ctx.root.join("kernel/privcmd-restrict/c"))?
+        .file(&ctx.root.join("kernel/privcmd-restrict/Kbuild"))?
+        .dir(&ctx.root.join("abi/dmop-abi/src/abi"))?
         .finish();
     // Each architecture's builds apart: one never evicts the other's.
     let (dir, log) = if arch.is_host() {
@@ -111,7 +111,7 @@ fn lint(ctx: &Ctx, kernel: &Kernel) -> Result<()> {
                 n += 1;
             }
         }
-        c.run().map_err(|e| crate::ctx::Error(format!("checkpatch found problems in privcmd-restrict/c (above): {e}")))?;
+        c.run().map_err(|e| crate::ctx::Error(format!("checkpatch found problems in kernel/privcmd-restrict/c (above): {e}")))?;
         cmd("rustfmt")
             .args(["--check", "--edition", "2021", "--config-path"])
             .arg(ksrc.join(".rustfmt.toml"))
@@ -119,7 +119,7 @@ fn lint(ctx: &Ctx, kernel: &Kernel) -> Result<()> {
             .arg(module.join("src/kunit.rs"))
             .arg(module.join("src/hcbench.rs"))
             .run()
-            .map_err(|e| crate::ctx::Error(format!("privcmd-restrict/src is not formatted as the kernel's rustfmt wants (diff above): {e}")))?;
+            .map_err(|e| crate::ctx::Error(format!("kernel/privcmd-restrict/src is not formatted as the kernel's rustfmt wants (diff above): {e}")))?;
         Ok(format!("{n} C files clean, Rust formatted"))
     })
 }
