@@ -769,18 +769,16 @@ impl DeviceModel {
         let Some(fd) = self.raw_fd() else {
             return false;
         };
-        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-        // SAFETY: fstat of our descriptor into a buffer of its size.
-        if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
+        // SAFETY: `self` keeps the descriptor open while borrowed here.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        let Ok(st) = rustix::fs::fstat(fd) else {
             return false;
-        }
-        // SAFETY: fstat succeeded, so it filled the struct.
-        let st = unsafe { st.assume_init() };
-        st.st_mode & libc::S_IFMT == libc::S_IFCHR
+        };
+        rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::CharacterDevice
             && std::path::Path::new(&format!(
                 "/sys/dev/char/{}:{}/bindings",
-                libc::major(st.st_rdev),
-                libc::minor(st.st_rdev)
+                rustix::fs::major(st.st_rdev),
+                rustix::fs::minor(st.st_rdev)
             ))
             .exists()
     }

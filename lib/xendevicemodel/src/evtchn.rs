@@ -22,6 +22,7 @@ pub const EVTCHN_PATH: &str = "/dev/xen/evtchn";
 /// ```no_run
 /// use xendevicemodel::EventChannel;
 /// use dmop_abi::types::{DomId, EvtchnPort};
+use zerocopy::IntoBytes;
 ///
 /// let ev = EventChannel::open()?;
 /// ev.restrict(DomId(5))?;
@@ -133,49 +134,28 @@ impl EventChannel {
     /// [`unmask`](Self::unmask)); returns how many. Blocks unless the
     /// descriptor is non-blocking and returns `EAGAIN` then.
     pub fn pending(&self, out: &mut [EvtchnPort]) -> Result<usize> {
-        // SAFETY: EvtchnPort is a transparent u32; the kernel writes u32s.
-        let r = unsafe {
-            libc::read(
-                self.shared.raw(),
-                out.as_mut_ptr().cast(),
-                std::mem::size_of_val(out),
-            )
-        };
-        if r < 0 {
-            return Err(Error::last("read pending ports"));
-        }
-        Ok(r as usize / 4)
+        let n = rustix::io::read(self.shared.fd(), out.as_mut_bytes())
+            .map_err(sys::errno("read pending ports"))?;
+        Ok(n / 4)
     }
 
     /// Unmasks a local port so that it can fire again.
     pub fn unmask(&self, port: EvtchnPort) -> Result<()> {
-        let v = port.0;
-        // SAFETY: writes the 4 bytes of `v`.
-        let r = unsafe { libc::write(self.shared.raw(), (&raw const v).cast(), 4) };
-        if r != 4 {
-            return Err(Error::last("unmask"));
+        let n =
+            rustix::io::write(self.shared.fd(), port.as_bytes()).map_err(sys::errno("unmask"))?;
+        if n != 4 {
+            return Err(Error::new("unmask", libc::EIO));
         }
         Ok(())
     }
 
     /// Makes reads non-blocking (for use with poll/epoll).
     pub fn set_nonblocking(&self, nonblocking: bool) -> Result<()> {
-        let fd = self.shared.raw();
-        // SAFETY: fcntl on our descriptor.
-        let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-        if fl < 0 {
-            return Err(Error::last("fcntl"));
-        }
-        let fl = if nonblocking {
-            fl | libc::O_NONBLOCK
-        } else {
-            fl & !libc::O_NONBLOCK
-        };
-        // SAFETY: as above.
-        if unsafe { libc::fcntl(fd, libc::F_SETFL, fl) } < 0 {
-            return Err(Error::last("fcntl"));
-        }
-        Ok(())
+        use rustix::fs::{fcntl_getfl, fcntl_setfl, OFlags};
+        let fd = self.shared.fd();
+        let mut fl = fcntl_getfl(fd).map_err(sys::errno("fcntl"))?;
+        fl.set(OFlags::NONBLOCK, nonblocking);
+        fcntl_setfl(fd, fl).map_err(sys::errno("fcntl"))
     }
 }
 

@@ -7,7 +7,6 @@
 //! be restricted is replaced by `/dev/null` (so nothing can use it
 //! unrestricted any more) and reported.
 
-use std::ffi::CString;
 use std::fmt;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex, Weak};
@@ -120,23 +119,16 @@ impl Shared {
 
     /// Replaces the descriptor by /dev/null: every later use fails.
     fn neutralize(&self) -> std::result::Result<(), i32> {
-        let null = CString::new("/dev/null").expect("no NUL");
-        // SAFETY: a valid path; open has no other preconditions.
-        let n = unsafe { libc::open(null.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
-        if n < 0 {
-            return Err(std::io::Error::last_os_error()
-                .raw_os_error()
-                .unwrap_or(libc::EIO));
-        }
-        // SAFETY: `n` was just opened and is owned here.
-        let n = unsafe { OwnedFd::from_raw_fd(n) };
-        // SAFETY: dup3 onto a descriptor this struct owns; it stays owned and open.
-        let r = unsafe { libc::dup3(n.as_raw_fd(), self.raw(), libc::O_CLOEXEC) };
-        if r < 0 {
-            return Err(std::io::Error::last_os_error()
-                .raw_os_error()
-                .unwrap_or(libc::EIO));
-        }
+        use rustix::fs::{Mode, OFlags};
+        let null = rustix::fs::open("/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| e.raw_os_error())?;
+        // dup3 wants the target as an `OwnedFd` it may replace; this is a
+        // second one for the number `self.fd` owns, never dropped, so the
+        // number is still closed once, by `self.fd`.
+        // SAFETY: `self.fd` keeps the number open for the whole call.
+        let mut same = std::mem::ManuallyDrop::new(unsafe { OwnedFd::from_raw_fd(self.raw()) });
+        rustix::io::dup3(&null, &mut same, rustix::io::DupFlags::CLOEXEC)
+            .map_err(|e| e.raw_os_error())?;
         *lock(&self.state) = State::Neutralized;
         Ok(())
     }

@@ -115,14 +115,11 @@ impl Ioeventfd {
     /// The writes matched since the last call (0 if none): reads the eventfd.
     pub fn take(&self) -> Result<u64> {
         let mut v = [0u8; 8];
-        // SAFETY: an 8-byte read from our eventfd into our buffer.
-        let n = unsafe { libc::read(self.eventfd.as_raw_fd(), v.as_mut_ptr().cast(), v.len()) };
-        if n == v.len() as isize {
-            return Ok(u64::from_ne_bytes(v));
-        }
-        match std::io::Error::last_os_error().raw_os_error() {
-            Some(libc::EAGAIN) => Ok(0),
-            e => Err(Error::new("ioeventfd read", e.unwrap_or(libc::EIO))),
+        match rustix::io::read(&self.eventfd, &mut v) {
+            Ok(8) => Ok(u64::from_ne_bytes(v)),
+            Ok(_) => Err(Error::new("ioeventfd read", libc::EIO)),
+            Err(rustix::io::Errno::AGAIN) => Ok(0),
+            Err(e) => Err(Error::new("ioeventfd read", e.raw_os_error())),
         }
     }
 
@@ -175,7 +172,8 @@ impl DeviceModel {
         rule: IoeventfdMatch,
     ) -> Result<Ioeventfd> {
         let shared = self.shared("ioeventfd")?;
-        let eventfd = crate::sys::eventfd(libc::EFD_NONBLOCK, "ioeventfd eventfd")?;
+        let eventfd =
+            crate::sys::eventfd(rustix::event::EventfdFlags::NONBLOCK, "ioeventfd eventfd")?;
         let (addr, addr_len, vq, flags) = rule.fields();
         let ports: Vec<u32> = ports.iter().map(|p| p.0).collect();
         let mut arg = PrivcmdIoeventfd {

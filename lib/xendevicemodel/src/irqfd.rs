@@ -54,17 +54,11 @@ impl Irqfd {
     /// Signals the eventfd (adds 1), as a backend's other threads would.
     pub fn signal(&self) -> Result<()> {
         let one = 1u64.to_ne_bytes();
-        // SAFETY: an 8-byte write from our buffer to our eventfd.
-        let n = unsafe { libc::write(self.eventfd.as_raw_fd(), one.as_ptr().cast(), one.len()) };
-        if n != one.len() as isize {
-            return Err(Error::new(
-                "irqfd signal",
-                std::io::Error::last_os_error()
-                    .raw_os_error()
-                    .unwrap_or(libc::EIO),
-            ));
+        match rustix::io::write(&self.eventfd, &one) {
+            Ok(8) => Ok(()),
+            Ok(_) => Err(Error::new("irqfd signal", libc::EIO)),
+            Err(e) => Err(Error::new("irqfd signal", e.raw_os_error())),
         }
-        Ok(())
     }
 
     /// The guest the DMOP is made on.
@@ -137,7 +131,7 @@ impl DeviceModel {
     /// `EOPNOTSUPP` on a handle without a privcmd descriptor.
     pub fn irqfd(&self, domid: DomId, op: &XenDmOp) -> Result<Irqfd> {
         let shared = self.shared("irqfd")?;
-        let eventfd = crate::sys::eventfd(0, "irqfd eventfd")?;
+        let eventfd = crate::sys::eventfd(rustix::event::EventfdFlags::empty(), "irqfd eventfd")?;
         irqfd_ioctl(&shared, &eventfd, domid, op, IrqfdFlags(0), "irqfd")?;
         Ok(Irqfd {
             shared,

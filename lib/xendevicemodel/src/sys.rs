@@ -1,8 +1,14 @@
 // SPDX-License-Identifier: MIT
-//! The raw calls: open, ioctl, mmap. Numbers and structs come from dmop-abi.
+//! The calls into the kernel, through rustix: open, ioctl, mmap, eventfd.
+//! The ioctl numbers and structs come from dmop-abi; the one piece written
+//! here is [`RawIoctl`], since Xen's ioctls return a count (DM_OP,
+//! MMAPBATCH) that rustix's ready-made ioctl kinds discard.
 
-use std::ffi::CString;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
+
+use rustix::fs::{Mode, OFlags};
+use rustix::ioctl::{Ioctl, IoctlOutput, Opcode};
+use rustix::mm::{MapFlags, ProtFlags};
 
 use dmop_abi::evtchn::{self, EvtchnRestrictDomid};
 use dmop_abi::privcmd::{self, PrivcmdDmOp, PrivcmdDmOpBuf};
@@ -12,34 +18,63 @@ use crate::error::{Error, Result};
 
 /// Opens a device node read-write and close-on-exec.
 pub(crate) fn open(path: &str, op: &'static str) -> Result<OwnedFd> {
-    let c = CString::new(path).map_err(|_| Error::new(op, libc::EINVAL))?;
-    // SAFETY: `c` is a valid C string; open has no other preconditions.
-    let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
-    if fd < 0 {
-        return Err(Error::last(op));
-    }
-    // SAFETY: `fd` was just returned by open and belongs to nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    rustix::fs::open(path, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()).map_err(errno(op))
 }
 
-/// `ioctl(fd, cmd, arg)`.
+/// Maps rustix's error to the crate's, for `op`.
+pub(crate) fn errno(op: &'static str) -> impl Fn(rustix::io::Errno) -> Error {
+    move |e| Error::new(op, e.raw_os_error())
+}
+
+/// An ioctl with a pointer argument whose return value is the answer.
+struct RawIoctl {
+    opcode: Opcode,
+    arg: *mut libc::c_void,
+}
+
+// SAFETY: `as_ptr` gives the caller's pointer unchanged, `IS_MUTATING`
+// holds for every ioctl here (the kernel may write through the pointer),
+// and the output is the call's return value, which needs no pointer.
+unsafe impl Ioctl for RawIoctl {
+    type Output = i32;
+    const IS_MUTATING: bool = true;
+
+    fn opcode(&self) -> Opcode {
+        self.opcode
+    }
+
+    fn as_ptr(&mut self) -> *mut libc::c_void {
+        self.arg
+    }
+
+    unsafe fn output_from_ptr(
+        out: IoctlOutput,
+        _arg: *mut libc::c_void,
+    ) -> rustix::io::Result<i32> {
+        Ok(out)
+    }
+}
+
+/// `ioctl(fd, cmd, arg)`, returning what the kernel returned.
 ///
 /// # Safety
 ///
-/// `arg` must be valid for what `cmd` reads and writes through it.
+/// `fd` must be open across the call, and `arg` valid for what `cmd` reads
+/// and writes through it.
 pub(crate) unsafe fn ioctl(
     fd: RawFd,
     cmd: u32,
     arg: *mut libc::c_void,
     op: &'static str,
 ) -> Result<i32> {
-    // SAFETY: forwarded from the caller.
-    let r = unsafe { libc::ioctl(fd, cmd as libc::Ioctl, arg) };
-    if r < 0 {
-        Err(Error::last(op))
-    } else {
-        Ok(r)
-    }
+    // SAFETY: the caller keeps `fd` open across the call.
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    let call = RawIoctl {
+        opcode: cmd as Opcode,
+        arg,
+    };
+    // SAFETY: forwarded from the caller: `arg` is valid for `cmd`.
+    unsafe { rustix::ioctl::ioctl(fd, call) }.map_err(errno(op))
 }
 
 /// `IOCTL_PRIVCMD_DM_OP` with `bufs`, each handed to the kernel by address
@@ -140,49 +175,39 @@ unsafe impl Sync for Mmap {}
 impl Mmap {
     /// `mmap(NULL, len, READ|WRITE, SHARED, fd, 0)`.
     pub(crate) fn new(fd: RawFd, len: usize, op: &'static str) -> Result<Self> {
-        // SAFETY: a fresh mapping chosen by the kernel; no existing memory is touched.
+        // SAFETY: the caller's descriptor, open across the call.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        // SAFETY: a fresh mapping where the kernel chooses; no existing
+        // memory is touched.
         let p = unsafe {
-            libc::mmap(
+            rustix::mm::mmap(
                 std::ptr::null_mut(),
                 len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::SHARED,
                 fd,
                 0,
             )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(Error::last(op));
         }
+        .map_err(errno(op))?;
         Ok(Self { ptr: p.cast(), len })
     }
 }
 
 impl Drop for Mmap {
     fn drop(&mut self) {
-        // SAFETY: this struct owns the mapping [ptr, ptr + len).
-        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+        // SAFETY: this struct owns the mapping [ptr, ptr + len), and
+        // nothing borrows it past the struct.
+        let _ = unsafe { rustix::mm::munmap(self.ptr.cast(), self.len) };
     }
 }
 
-/// The page size.
 /// A new eventfd (count 0, close-on-exec, plus `flags`).
-pub(crate) fn eventfd(flags: libc::c_int, op: &'static str) -> Result<OwnedFd> {
-    // SAFETY: eventfd with flags only.
-    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | flags) };
-    if fd < 0 {
-        return Err(Error::last(op));
-    }
-    // SAFETY: a fresh descriptor we own.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+pub(crate) fn eventfd(flags: rustix::event::EventfdFlags, op: &'static str) -> Result<OwnedFd> {
+    rustix::event::eventfd(0, rustix::event::EventfdFlags::CLOEXEC | flags).map_err(errno(op))
 }
 
+/// The page size (the process's auxiliary vector: no system call).
 pub(crate) fn page_size() -> usize {
-    // SAFETY: sysconf has no preconditions.
-    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if p > 0 {
-        p as usize
-    } else {
-        4096
-    }
+    rustix::param::page_size()
 }
