@@ -18,7 +18,7 @@ pub fn copy_sources(root: &Path, to: &Path) -> Result<()> {
     std::fs::create_dir_all(to)?;
     let mut c = cmd("cp").arg("-rL");
     for s in SOURCES {
-        c = c.arg(root.join("privcmd-restrict").join(s));
+        c = c.arg(root.join("kernel/privcmd-restrict").join(s));
     }
     c.arg(to).run()
 }
@@ -100,7 +100,7 @@ pub fn build(ctx: &Ctx, kernel: &Kernel, kernel_key: &str, arch: Arch) -> Result
 /// the Rust (the crate roots; their modules follow).
 fn lint(ctx: &Ctx, kernel: &Kernel) -> Result<()> {
     let ksrc = kernel.build.join("source");
-    let module = ctx.root.join("privcmd-restrict");
+    let module = ctx.root.join("kernel/privcmd-restrict");
     ctx.step("module: checkpatch and the kernel's rustfmt", || {
         let mut c = cmd("perl").arg(ksrc.join("scripts/checkpatch.pl")).args(["--no-tree", "--terse", "--show-types", "-f"]);
         let mut n = 0;
