@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use dmop_abi::evtchn::{self, EvtchnBindInterdomain, EvtchnNotify, EvtchnUnbind};
 use dmop_abi::types::{DomId, EvtchnPort};
+use zerocopy::IntoBytes;
 
 use crate::error::{Error, Result};
 use crate::handle::{HandleKind, Shared};
@@ -22,7 +23,6 @@ pub const EVTCHN_PATH: &str = "/dev/xen/evtchn";
 /// ```no_run
 /// use xendevicemodel::EventChannel;
 /// use dmop_abi::types::{DomId, EvtchnPort};
-use zerocopy::IntoBytes;
 ///
 /// let ev = EventChannel::open()?;
 /// ev.restrict(DomId(5))?;
