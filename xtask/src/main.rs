@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
 //! `cargo xtask`: sets up, boots and tests the project.
 //!
+//! It takes the facts it shares with the product from the crates that own
+//! them (dmop-abi, xen-thin-dm's board and test platform, the suites'
+//! contract); nothing depends on it.
+//!
 //! The two commands the README names are `cargo xtask demo` and
 //! `cargo xtask test`; each installs and builds what it needs, caching
 //! under `target/testbed` (or `$XDM_CACHE`), and prints the time per step.

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 //! The tools that keep `dmop-abi` frozen, and the checker distributions run.
 //!
+//! No product crate depends on it.
+//!
 //! `dmop-abi` is the ABI alone (`no_std`, `zerocopy` only). Everything that
 //! reads, compares or generates lives here, with the `std` dependencies it
 //! needs:

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
 //! xen-thin-dm: a thin, deprivileged Xen device model.
 //!
+//! It depends on the project's libraries and rust-vmm's virtio crates, never
+//! on the test bed (`tests/`); a production build has no escape self-test
+//! (that is the cargo feature `escape-test`).
+//!
 //! It serves an HVM guest's emulated devices from dom0 through an ioreq
 //! server, on top of the project's layers: [`dmop_abi`] for the ABI,
 //! [`xendevicemodel`] for DMOPs, ioreq pages and event channels, and the

@@ -2,6 +2,8 @@
 //! The privcmd-restrict module's decisions (`src/policy.rs`), compiled on
 //! the host exactly as the module includes them, with dmop-abi's source
 //! mounted at the same path, and unit-tested here.
+//!
+//! It has no dependencies: it is the module's own code, on the host.
 #![allow(dead_code)]
 
 #[path = "../../privcmd-restrict/src/dmop_abi/mod.rs"]

@@ -2,6 +2,9 @@
 //! privcmd-restrict: a privcmd device for device models, whose file
 //! descriptors are confined to one domain.
 //!
+//! It depends on the kernel and on dmop-abi's ABI source (mounted as the
+//! `dmop_abi` module) only: no crate from crates.io.
+//!
 //! `/dev/xen/privcmd-restrict` speaks the Linux privcmd ioctl ABI
 //! (`include/uapi/xen/privcmd.h`) for RESTRICT, DM_OP, MMAP_RESOURCE and
 //! MMAPBATCH_V2 with the C driver's semantics, never allows HYPERCALL, and

@@ -3,6 +3,9 @@
 //! `xendevicemodel.h`, symbol versions `VERS_1.0` to `VERS_1.4`) on top of
 //! the `xendevicemodel` crate.
 //!
+//! It depends on the `xendevicemodel` crate and on the C libraries Xen's own
+//! library links (libxencall, libxentoolcore, libxentoollog), nothing else.
+//!
 //! Behaviour follows the C library: `open` registers the handle with
 //! libxentoolcore (so `xentoolcore_restrict_all` restricts it), opens
 //! libxencall, opens `/dev/xen/privcmd` and probes `IOCTL_PRIVCMD_DM_OP`;

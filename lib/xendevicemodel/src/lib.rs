@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 //! The Xen device-model library, in Rust.
 //!
+//! It depends on dmop-abi (the ABI), rustix and libc only: never on a device
+//! model, the test bed, or Xen's C libraries (those are the drop-in's).
+//!
 //! Everything a device model needs to serve an HVM guest from dom0, and to
 //! confine itself to that guest:
 //!

@@ -2,6 +2,9 @@
 //! A small xenstore client: the wire protocol of `xen/io/xs_wire.h` over
 //! xenstored's Unix socket or `/dev/xen/xenbus`.
 //!
+//! It depends on dmop-abi (the wire's numbers) and libc only: it speaks the
+//! protocol itself, with no Xen C library and nothing of a device model.
+//!
 //! Message numbers and the header come from dmop-abi (`xs_wire`).
 //!
 //! # Example

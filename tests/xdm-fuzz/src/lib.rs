@@ -6,6 +6,8 @@
 //! memfd, and asserts what must hold whatever the guest does: no panic,
 //! the disk never grows, a read-only disk never changes.
 //!
+//! Test code: it uses xen-thin-dm's devices; no product crate depends on it.
+//!
 //! The targets (`src/bin`) wrap them for cargo-afl; `cargo xtask test`
 //! builds them with `cargo afl build` and runs each for a bounded time,
 //! and its unit tests replay the seeds without AFL.

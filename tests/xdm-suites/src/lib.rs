@@ -4,6 +4,9 @@
 //! test-bed contract from [`contract`] (the suites' names, where the dom0
 //! image puts what they use), so that both sides read one definition.
 //!
+//! Test code: it may use every crate of the project; no product crate
+//! depends on it.
+//!
 //! Each suite prints TAP and returns 0 only when every check passed; the
 //! host's `cargo xtask vm` turns that into its own exit status.
 
