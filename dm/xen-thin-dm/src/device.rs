@@ -233,8 +233,9 @@ pub struct PciFunction {
     /// Where the next capability goes; the last one's `next` byte.
     cap_end: usize,
     cap_last_next: Option<usize>,
-    /// Registers the device answers itself ([`Space::Config`]).
-    window: Option<RangeInclusive<u16>>,
+    /// Registers the device answers itself ([`Space::Config`]); the
+    /// windows do not overlap.
+    windows: Vec<RangeInclusive<u16>>,
 }
 
 impl PciFunction {
@@ -251,7 +252,7 @@ impl PciFunction {
             bar_sizes: [0; 6],
             cap_end: PCI_CAP_START,
             cap_last_next: None,
-            window: None,
+            windows: Vec::new(),
         }
     }
 
@@ -415,23 +416,50 @@ impl PciFunction {
     /// # Panics
     ///
     /// If `range` reaches into the standard header (below 0x40) or past
-    /// config space, or a window was claimed already: a device bug.
+    /// config space, or overlaps a window claimed before: a device bug.
     pub fn claim_window(&mut self, range: RangeInclusive<u16>) {
         assert!(
-            *range.start() >= 0x40 && *range.end() < 0x100,
+            *range.start() >= 0x40 && *range.end() < 0x100 && range.start() <= range.end(),
             "config window {range:#x?} outside the capabilities"
         );
-        assert!(self.window.is_none(), "one config window per function");
-        self.window = Some(range);
+        assert!(
+            !self
+                .windows
+                .iter()
+                .any(|w| w.start() <= range.end() && range.start() <= w.end()),
+            "config window {range:#x?} overlaps another"
+        );
+        self.windows.push(range);
     }
 
-    /// Whether an access of `size` bytes at `reg` is wholly inside the
-    /// device's window.
+    /// Whether an access of `size` bytes at `reg` is wholly inside one of
+    /// the device's windows.
     pub fn in_window(&self, reg: u16, size: u8) -> bool {
         let last = reg.checked_add(u16::from(size.max(1)) - 1);
-        self.window
-            .as_ref()
-            .is_some_and(|w| w.contains(&reg) && last.is_some_and(|l| w.contains(&l)))
+        self.windows
+            .iter()
+            .any(|w| w.contains(&reg) && last.is_some_and(|l| w.contains(&l)))
+    }
+
+    /// Sets capability bytes the device keeps itself (in a window it
+    /// claimed), so that an access that straddles the window's edge, and
+    /// so reads the header's copy, sees them as the device does.
+    ///
+    /// # Panics
+    ///
+    /// If the bytes are not all inside a claimed window: a device bug.
+    pub fn set_window_bytes(&mut self, at: u16, bytes: &[u8]) {
+        let end = at as usize + bytes.len();
+        assert!(
+            bytes.is_empty()
+                || self
+                    .windows
+                    .iter()
+                    .any(|w| w.contains(&at) && w.contains(&((end - 1) as u16))),
+            "config bytes {at:#x}+{} outside the device's windows",
+            bytes.len()
+        );
+        self.cfg[at as usize..end].copy_from_slice(bytes);
     }
 }
 

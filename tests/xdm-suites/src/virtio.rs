@@ -353,6 +353,12 @@ fn pci_boot(t: &mut Tap, size: u64) {
             && log.contains("PCI link 0 routed to ISA IRQ 5"),
         "",
     );
+    let msis = served(&log, "msi");
+    t.check(
+        "boot 3 (virtio-pci): Linux enabled MSI-X, and the devices interrupted it with messages (Xen's inject_msi), not INTx",
+        msis > 0,
+        format_args!("{msis} MSI messages in the device model's summary"),
+    );
     t.check(
         "boot 3 (virtio-pci): the console and the rng worked",
         console.contains("XDM-GUEST: hello through virtio-console")
@@ -383,6 +389,19 @@ fn pci_boot(t: &mut Tap, size: u64) {
     }
 }
 
+/// How many of `kind` the device model's last "requests served: ..."
+/// line counts (0 if none).
+pub(crate) fn served(log: &str, kind: &str) -> u64 {
+    log.lines()
+        .filter_map(|l| l.split("requests served: ").nth(1))
+        .next_back()
+        .and_then(|r| {
+            r.split(", ")
+                .find_map(|kv| kv.strip_prefix(kind)?.strip_prefix(' ')?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// The device model's "escape attempts: A of B refused", from its log.
 pub(crate) fn escapes_refused(log: &str) -> Option<(u32, u32)> {
     log.lines()
@@ -399,4 +418,16 @@ pub(crate) fn escapes_refused(log: &str) -> Option<(u32, u32)> {
 pub(crate) fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn served_reads_one_kind_of_the_last_summary() {
+        let log = "xen-thin-dm: requests served: mmio 3\nxen-thin-dm: requests served: mmio 40, msi 12, pio 7\n";
+        assert_eq!(super::served(log, "msi"), 12);
+        assert_eq!(super::served(log, "mmio"), 40);
+        assert_eq!(super::served(log, "ms"), 0);
+        assert_eq!(super::served("", "msi"), 0);
+    }
 }

@@ -373,7 +373,10 @@ impl Server {
                     self.dm
                         .set_pci_intx_level(self.domid, 0, 0, slot, pin, u8::from(level))
                 }
-                Action::Msi(addr, data) => self.dm.inject_msi(self.domid, addr, data),
+                Action::Msi(addr, data) => {
+                    *self.counts.entry("msi").or_default() += 1;
+                    self.dm.inject_msi(self.domid, addr, data)
+                }
                 Action::Shutdown(reason, code) => {
                     self.stop = Some(Exit::GuestShutdown(reason, code));
                     self.dm.shutdown(self.domid, reason)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //! The virtio-pci transport, modern interface (virtio 1.x, section 4.1):
 //! a PCI function (vendor 0x1af4, device 0x1040 + the virtio id) whose
-//! capabilities point into one 16 KiB memory BAR the guest places:
+//! capabilities point into one 32 KiB memory BAR the guest places:
 //!
 //! | BAR offset | structure |
 //! |---|---|
@@ -9,11 +9,20 @@
 //! | 0x1000 | ISR status (read to clear) |
 //! | 0x2000 | device configuration |
 //! | 0x3000 | notifications: queue `q` at `q * 4` |
+//! | 0x4000 | MSI-X table: one vector per queue, plus one for configuration changes |
+//! | 0x5000 | MSI-X pending bits |
 //!
-//! Interrupts are INTx (pin A, through `set_pci_intx_level`): no MSI-X
-//! capability, so drivers read `VIRTIO_MSI_NO_VECTOR` and use the line.
-//! The command register's INTx Disable holds the line low and its Bus
-//! Master Enable gates the queues (no guest RAM touched without it); the
+//! Interrupts are MSI-X messages once the driver enables MSI-X (each
+//! sent with Xen's `inject_msi` DMOP to the address and data the driver
+//! wrote in the table; a masked vector's message waits in the pending
+//! bits until it is unmasked), and INTx (pin A, through
+//! `set_pci_intx_level`) otherwise. A driver that assigns a vector the
+//! table does not have reads `VIRTIO_MSI_NO_VECTOR` back, and an event
+//! with no vector sends nothing, as the spec has it. A device reset
+//! (status 0) unassigns every vector; the table and the MSI-X enable are
+//! the PCI function's and stay. With INTx, the command register's INTx
+//! Disable holds the line low; whatever the interrupt, its Bus Master
+//! Enable gates the queues (no guest RAM touched without it); the
 //! status register's Interrupt Status mirrors the ISR. The
 //! `VIRTIO_PCI_CAP_PCI_CFG` capability (which the spec requires; Linux
 //! does not use it, firmware such as SeaBIOS does when the BAR is out of
@@ -32,7 +41,7 @@
 
 use virtio_queue::QueueT;
 
-use super::core::{Core, QueueReg};
+use super::core::{Core, QueueReg, INT_CONFIG, INT_VRING};
 use super::VirtioDevice;
 use crate::device::{all_ones, Access, Ctx, Device, PciFunction, Space};
 
@@ -43,7 +52,7 @@ pub const DEVICE_BASE: u16 = 0x1040;
 /// The BAR that holds every structure, and its size.
 pub const BAR: u8 = 0;
 /// Its size.
-pub const BAR_SIZE: u32 = 0x4000;
+pub const BAR_SIZE: u32 = 0x8000;
 
 /// `cfg_type` of a `struct virtio_pci_cap`.
 pub const CAP_COMMON_CFG: u8 = 1;
@@ -70,6 +79,20 @@ pub const DEVICE_OFFSET: u32 = 0x2000;
 pub const NOTIFY_OFFSET: u32 = 0x3000;
 /// Bytes between two queues' notify addresses.
 pub const NOTIFY_OFF_MULTIPLIER: u32 = 4;
+/// The MSI-X table, in the same BAR.
+pub const MSIX_TABLE_OFFSET: u32 = 0x4000;
+/// The MSI-X pending bits, in the same BAR.
+pub const MSIX_PBA_OFFSET: u32 = 0x5000;
+/// The MSI-X capability id.
+pub const PCI_CAP_ID_MSIX: u8 = 0x11;
+/// MSI-X message control: MSI-X Enable.
+pub const MSIX_ENABLE: u16 = 1 << 15;
+/// MSI-X message control: Function Mask.
+pub const MSIX_MASKALL: u16 = 1 << 14;
+/// MSI-X vector control: Mask Bit.
+pub const MSIX_VECTOR_MASKED: u32 = 1;
+/// Bytes per MSI-X table entry.
+const MSIX_ENTRY: u64 = 16;
 
 /// `struct virtio_pci_common_cfg` field offsets.
 pub mod common {
@@ -107,8 +130,136 @@ pub mod common {
     pub const Q_USEDLO: u64 = 0x30;
 }
 
-/// What reads of an MSI-X vector give: no vector (INTx is used).
-const NO_VECTOR: u16 = 0xffff;
+/// `VIRTIO_MSI_NO_VECTOR`: no vector assigned.
+pub const NO_VECTOR: u16 = 0xffff;
+
+/// The function's MSI-X state: the table and pending bits in the BAR,
+/// the enable and function mask in config space, and which vector each
+/// virtio event uses (virtio's common configuration).
+struct Msix {
+    /// Where the capability starts in config space.
+    cap: u16,
+    /// `MSIX_ENABLE` and `MSIX_MASKALL` as the driver set them.
+    control: u16,
+    /// Per vector: message address low and high, data, vector control.
+    table: Vec<[u32; 4]>,
+    /// Pending bits, one per vector (at most 64 vectors).
+    pba: u64,
+    /// `config_msix_vector`.
+    config_vector: u16,
+    /// `queue_msix_vector`, per queue.
+    queue_vectors: Vec<u16>,
+}
+
+impl Msix {
+    fn new(cap: u16, queues: usize) -> Self {
+        let vectors = (queues + 1).min(64);
+        Self {
+            cap,
+            control: 0,
+            table: vec![[0, 0, 0, MSIX_VECTOR_MASKED]; vectors],
+            pba: 0,
+            config_vector: NO_VECTOR,
+            queue_vectors: vec![NO_VECTOR; queues],
+        }
+    }
+
+    fn enabled(&self) -> bool {
+        self.control & MSIX_ENABLE != 0
+    }
+
+    /// Message control as the driver reads it: the table size (N - 1)
+    /// and the two bits it may set.
+    fn control_word(&self) -> u16 {
+        (self.table.len() as u16 - 1) | self.control
+    }
+
+    /// The vector a driver's write assigns: one of the table's, or none.
+    fn checked(&self, v: u16) -> u16 {
+        if usize::from(v) < self.table.len() {
+            v
+        } else {
+            NO_VECTOR
+        }
+    }
+
+    /// Vector `v`'s message, sent, or pending while it or the function is
+    /// masked. `NO_VECTOR` (or any vector not in the table) sends nothing.
+    fn signal(&mut self, v: u16, ctx: &mut Ctx<'_>) {
+        let Some(e) = self.table.get(usize::from(v)) else {
+            return;
+        };
+        if self.control & MSIX_MASKALL != 0 || e[3] & MSIX_VECTOR_MASKED != 0 {
+            self.pba |= 1 << v;
+            return;
+        }
+        ctx.inject_msi(u64::from(e[0]) | u64::from(e[1]) << 32, e[2]);
+    }
+
+    /// Sends the pending messages whose vectors are no longer masked.
+    fn flush(&mut self, ctx: &mut Ctx<'_>) {
+        if !self.enabled() || self.control & MSIX_MASKALL != 0 {
+            return;
+        }
+        for (v, e) in self.table.iter().enumerate() {
+            if self.pba & (1 << v) != 0 && e[3] & MSIX_VECTOR_MASKED == 0 {
+                self.pba &= !(1 << v);
+                ctx.inject_msi(u64::from(e[0]) | u64::from(e[1]) << 32, e[2]);
+            }
+        }
+    }
+
+    /// A read of the table or the pending bits (`off` from the table's
+    /// start): aligned dwords and qwords only, as the PCI spec allows.
+    fn read(&self, off: u64, size: u8) -> u64 {
+        let table_end = self.table.len() as u64 * MSIX_ENTRY;
+        let pba = u64::from(MSIX_PBA_OFFSET - MSIX_TABLE_OFFSET);
+        if !matches!(size, 4 | 8) || off % u64::from(size) != 0 {
+            return all_ones(size);
+        }
+        let dword = |at: u64| -> u64 {
+            if at < table_end {
+                u64::from(self.table[(at / MSIX_ENTRY) as usize][(at % MSIX_ENTRY / 4) as usize])
+            } else if (pba..pba + 8).contains(&at) {
+                (self.pba >> ((at - pba) * 8)) & 0xffff_ffff
+            } else {
+                0xffff_ffff
+            }
+        };
+        let lo = dword(off);
+        if size == 8 {
+            lo | dword(off + 4) << 32
+        } else {
+            lo
+        }
+    }
+
+    /// A write of the table (the pending bits are read-only); unmasking
+    /// sends what was pending.
+    fn write(&mut self, off: u64, size: u8, value: u64, ctx: &mut Ctx<'_>) {
+        let table_end = self.table.len() as u64 * MSIX_ENTRY;
+        if !matches!(size, 4 | 8) || off % u64::from(size) != 0 || off >= table_end {
+            return;
+        }
+        let words: &[(u64, u32)] = if size == 8 {
+            &[(off, value as u32), (off + 4, (value >> 32) as u32)]
+        } else {
+            &[(off, value as u32)]
+        };
+        for &(at, v) in words {
+            let e = &mut self.table[(at / MSIX_ENTRY) as usize];
+            match at % MSIX_ENTRY / 4 {
+                // The address is dword-aligned: its low two bits read zero.
+                0 => e[0] = v & !3,
+                1 => e[1] = v,
+                2 => e[2] = v,
+                // Only the mask bit of the vector control is defined.
+                _ => e[3] = v & MSIX_VECTOR_MASKED,
+            }
+        }
+        self.flush(ctx);
+    }
+}
 
 /// A virtio device on the virtio-pci transport.
 pub struct VirtioPci<D: VirtioDevice> {
@@ -121,6 +272,7 @@ pub struct VirtioPci<D: VirtioDevice> {
     /// Its bytes from `cap.bar` (cap + 4) to the end of `pci_cfg_data`
     /// (cap + 20), as the driver last wrote them.
     cfg_window: [u8; 16],
+    msix: Msix,
 }
 
 /// Where `cap.bar`, `cap.offset`, `cap.length` and `pci_cfg_data` sit in
@@ -177,6 +329,14 @@ impl<D: VirtioDevice> VirtioPci<D> {
         let cfg_cap =
             u16::from(func.add_capability(PCI_CAP_ID_VNDR, &cap_body(CAP_PCI_CFG, 0, 0, &[0; 4])));
         func.claim_window(cfg_cap + 4..=cfg_cap + 19);
+        let msix = Msix::new(0, dev.queue_max_sizes().len());
+        let mut body = msix.control_word().to_le_bytes().to_vec();
+        body.extend((MSIX_TABLE_OFFSET | u32::from(BAR)).to_le_bytes());
+        body.extend((MSIX_PBA_OFFSET | u32::from(BAR)).to_le_bytes());
+        let msix_cap = u16::from(func.add_capability(PCI_CAP_ID_MSIX, &body));
+        // Message control is the device's: the driver's enable and mask
+        // change how it interrupts.
+        func.claim_window(msix_cap + 2..=msix_cap + 3);
         let name = format!("virtio-pci {}", dev.name());
         Self {
             core: Core::new(dev, name),
@@ -185,7 +345,45 @@ impl<D: VirtioDevice> VirtioPci<D> {
             line: false,
             cfg_cap,
             cfg_window: [0; 16],
+            msix: Msix {
+                cap: msix_cap,
+                ..msix
+            },
         }
+    }
+
+    /// A config-space access to MSI-X's message control (`reg` absolute,
+    /// inside it): the driver sets Enable and Function Mask; the table
+    /// size is read-only. Enabling MSI-X drops the INTx line, and
+    /// unmasking sends what was pending.
+    fn msix_control_io(
+        &mut self,
+        reg: u64,
+        size: u8,
+        write: Option<u64>,
+        ctx: &mut Ctx<'_>,
+    ) -> u64 {
+        let at = reg.saturating_sub(u64::from(self.msix.cap) + 2) as usize;
+        let n = usize::from(size);
+        let mut bytes = self.msix.control_word().to_le_bytes();
+        let Some(v) = write else {
+            let mut b = [0u8; 8];
+            b[..n.min(2 - at.min(2))].copy_from_slice(&bytes[at.min(2)..(at + n).min(2)]);
+            return u64::from_le_bytes(b);
+        };
+        for (i, b) in v.to_le_bytes()[..n].iter().enumerate() {
+            if let Some(slot) = bytes.get_mut(at + i) {
+                *slot = *b;
+            }
+        }
+        self.msix.control = u16::from_le_bytes(bytes) & (MSIX_ENABLE | MSIX_MASKALL);
+        self.func
+            .set_window_bytes(self.msix.cap + 2, &self.msix.control_word().to_le_bytes());
+        if self.msix.enabled() {
+            self.lower(ctx);
+            self.msix.flush(ctx);
+        }
+        0
     }
 
     /// The BAR access the window's registers name, if it is one the
@@ -263,6 +461,17 @@ impl<D: VirtioDevice> VirtioPci<D> {
         }
     }
 
+    /// A config-space access the machine routed here (one of the
+    /// function's windows): `VIRTIO_PCI_CAP_PCI_CFG`'s, or MSI-X's message
+    /// control.
+    fn config_io(&mut self, a: Access, write: Option<u64>, ctx: &mut Ctx<'_>) -> u64 {
+        let ctl = u64::from(self.msix.cap) + 2;
+        if (ctl..ctl + 2).contains(&a.addr) {
+            return self.msix_control_io(a.addr, a.size, write, ctx);
+        }
+        self.window_io(a.addr, a.size, write, ctx)
+    }
+
     /// The device behind the transport.
     pub fn device(&self) -> &D {
         &self.core.dev
@@ -273,12 +482,28 @@ impl<D: VirtioDevice> VirtioPci<D> {
         self.core.errors
     }
 
-    /// The INTA line follows the ISR (held low while the guest disabled
-    /// INTx; the status register's Interrupt Status says it anyway); a new
-    /// cause while it is up is a fresh edge (down, then up), for an
-    /// edge-triggered PIC.
-    fn interrupt(&mut self, causes: u32, ctx: &mut Ctx<'_>) {
+    /// Delivers `causes` (a used ring of `queue` moved, the configuration
+    /// changed). With MSI-X enabled: the message of the event's vector
+    /// (the ISR keeps only the configuration bit, as the spec asks).
+    /// Otherwise the INTA line follows the ISR (held low while the guest
+    /// disabled INTx; the status register's Interrupt Status says it
+    /// anyway); a new cause while it is up is a fresh edge (down, then
+    /// up), for an edge-triggered PIC.
+    fn interrupt(&mut self, causes: u32, queue: Option<u32>, ctx: &mut Ctx<'_>) {
         if causes == 0 {
+            return;
+        }
+        if self.msix.enabled() {
+            if causes & INT_CONFIG != 0 {
+                self.isr |= INT_CONFIG;
+                self.msix.signal(self.msix.config_vector, ctx);
+            }
+            if causes & INT_VRING != 0 {
+                let v = queue
+                    .and_then(|q| self.msix.queue_vectors.get(q as usize).copied())
+                    .unwrap_or(NO_VECTOR);
+                self.msix.signal(v, ctx);
+            }
             return;
         }
         self.isr |= causes;
@@ -309,7 +534,7 @@ impl<D: VirtioDevice> VirtioPci<D> {
             return;
         }
         let causes = self.core.notify(index, ctx.memory());
-        self.interrupt(causes, ctx);
+        self.interrupt(causes, Some(index), ctx);
     }
 
     /// The common configuration as the driver reads it.
@@ -329,13 +554,14 @@ impl<D: VirtioDevice> VirtioPci<D> {
             _ => 0,
         };
         put(GF, &gf.to_le_bytes());
-        put(MSIX, &NO_VECTOR.to_le_bytes());
+        put(MSIX, &self.msix.config_vector.to_le_bytes());
         put(NUMQ, &(c.queues.len() as u16).to_le_bytes());
         put(STATUS, &[c.status as u8]);
         put(CFGGENERATION, &[c.config_generation as u8]);
         put(Q_SELECT, &(c.queue_sel as u16).to_le_bytes());
-        put(Q_MSIX, &NO_VECTOR.to_le_bytes());
         let sel = c.queue_sel as u16;
+        let qv = self.msix.queue_vectors.get(usize::from(sel)).copied();
+        put(Q_MSIX, &qv.unwrap_or(NO_VECTOR).to_le_bytes());
         if let Some(q) = c.queue() {
             put(Q_SIZE, &q.size().to_le_bytes());
             put(Q_ENABLE, &u16::from(q.ready()).to_le_bytes());
@@ -395,14 +621,27 @@ impl<D: VirtioDevice> VirtioPci<D> {
                     if v & 0xff == 0 {
                         self.isr = 0;
                         self.lower(ctx);
+                        self.msix.config_vector = NO_VECTOR;
+                        self.msix.queue_vectors.fill(NO_VECTOR);
                     }
                     causes
                 }
-                // No MSI-X: the vectors stay NO_VECTOR.
+                (MSIX, 2) => {
+                    self.msix.config_vector = self.msix.checked(v as u16);
+                    0
+                }
+                (Q_MSIX, 2) => {
+                    let v = self.msix.checked(v as u16);
+                    let sel = self.core.queue_sel as usize;
+                    if let Some(q) = self.msix.queue_vectors.get_mut(sel) {
+                        *q = v;
+                    }
+                    0
+                }
                 _ => 0,
             }
         };
-        self.interrupt(causes, ctx);
+        self.interrupt(causes, None, ctx);
     }
 }
 
@@ -421,7 +660,7 @@ impl<D: VirtioDevice> Device for VirtioPci<D> {
 
     fn read(&mut self, a: Access, ctx: &mut Ctx<'_>) -> u64 {
         if a.space == Space::Config {
-            return self.window_io(a.addr, a.size, None, ctx);
+            return self.config_io(a, None, ctx);
         }
         if a.space != Space::Bar(BAR) {
             return all_ones(a.size);
@@ -451,12 +690,16 @@ impl<D: VirtioDevice> Device for VirtioPci<D> {
             self.core.dev.read_config(off - device, &mut b[..n]);
             return u64::from_le_bytes(b);
         }
+        let table = u64::from(MSIX_TABLE_OFFSET);
+        if (table..table + 0x2000).contains(&off) {
+            return self.msix.read(off - table, a.size);
+        }
         all_ones(a.size)
     }
 
     fn write(&mut self, a: Access, value: u64, ctx: &mut Ctx<'_>) {
         if a.space == Space::Config {
-            self.window_io(a.addr, a.size, Some(value), ctx);
+            self.config_io(a, Some(value), ctx);
             return;
         }
         if a.space != Space::Bar(BAR) {
@@ -475,6 +718,9 @@ impl<D: VirtioDevice> Device for VirtioPci<D> {
             self.core
                 .dev
                 .write_config(off - device, &value.to_le_bytes()[..n]);
+        } else if (u64::from(MSIX_TABLE_OFFSET)..u64::from(MSIX_PBA_OFFSET)).contains(&off) {
+            self.msix
+                .write(off - u64::from(MSIX_TABLE_OFFSET), a.size, value, ctx);
         } else if (notify..notify + 0x1000).contains(&off) {
             // The address names the queue; the value (without
             // VIRTIO_F_NOTIFICATION_DATA) carries nothing more.
@@ -498,7 +744,12 @@ impl<D: VirtioDevice> Device for VirtioPci<D> {
             self.core.pending = 0;
             return;
         }
-        let causes = self.core.serve_pending(ctx.memory());
-        self.interrupt(causes, ctx);
+        // Queue by queue: with MSI-X each has its own vector.
+        for index in 0..self.core.queues.len() as u32 {
+            if self.core.pending & (1 << index) != 0 {
+                let causes = self.core.notify(index, ctx.memory());
+                self.interrupt(causes, Some(index), ctx);
+            }
+        }
     }
 }
