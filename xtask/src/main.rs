@@ -377,7 +377,7 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
                 "--workspace",
                 "--all-targets",
                 "--features",
-                "xen-thin-dm/escape-test,xendevicemodel/log",
+                "xen-thin-dm/escape-test,xen-thin-dm/test-platform,xendevicemodel/log",
                 "--",
                 "-D",
                 "warnings",
@@ -389,7 +389,7 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
     ctx.step("host: rustdoc (warnings are errors)", || {
         cmd("cargo")
             .args(["doc", "-q", "--no-deps", "--workspace"])
-            .args(["--features", "xen-thin-dm/escape-test,xendevicemodel/log"])
+            .args(["--features", "xen-thin-dm/escape-test,xen-thin-dm/test-platform,xendevicemodel/log"])
             .env("RUSTDOCFLAGS", "-D warnings")
             .dir(&ctx.root)
             .run()?;
@@ -431,7 +431,7 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
         || {
             cmd("cargo")
                 .args(["build", "-q", "--workspace"])
-                .args(["--features", "xen-thin-dm/escape-test,xendevicemodel/log"])
+                .args(["--features", "xen-thin-dm/escape-test,xen-thin-dm/test-platform,xendevicemodel/log"])
                 .dir(&ctx.root)
                 .run()?;
             Ok("built".into())
@@ -440,7 +440,7 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
     ctx.step("host: cargo test (all, ignored included)", || {
         cmd("cargo")
             .args(["test", "-q", "--workspace"])
-            .args(["--features", "xen-thin-dm/escape-test,xendevicemodel/log"])
+            .args(["--features", "xen-thin-dm/escape-test,xen-thin-dm/test-platform,xendevicemodel/log"])
             .args(["--", "--include-ignored"])
             .env("DMOP_ABI_LINUX_HEADERS", &uapi)
             .dir(&ctx.root)
@@ -448,7 +448,7 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
         Ok("passed".into())
     })?;
     ctx.step(
-        "host: xen-thin-dm as a production build (no escape self-test)",
+        "host: xen-thin-dm as a production build (no escape self-test, no test platform)",
         || {
             cmd("cargo")
                 .args([

@@ -49,7 +49,7 @@ const DOM0_PACKAGES: &[&str] = &["xdm-suites", "xendevicemodel-c", "xen-thin-dm"
 
 /// Their features in the bed: the device model's escape self-test, which
 /// the suites and the demo run (a production build has none of it).
-const DOM0_FEATURES: &[&str] = &["xen-thin-dm/escape-test"];
+const DOM0_FEATURES: &[&str] = &["xen-thin-dm/escape-test", "xen-thin-dm/test-platform"];
 
 /// The project's programs that run in dom0, built for `dist`'s
 /// architecture (on x86_64, for the host: dom0 runs the same Debian

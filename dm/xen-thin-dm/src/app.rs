@@ -29,7 +29,9 @@ use std::process::ExitCode;
 
 use crate::board::Board;
 use crate::cli::{self, Command, Options, Privcmd};
-use crate::devices::{Budget, Capped, DebugExit, HostBridge, PciCounter, Scratch, Uart16550};
+use crate::devices::{Budget, Capped, HostBridge, Uart16550};
+#[cfg(feature = "test-platform")]
+use crate::devices::{DebugExit, PciCounter, Scratch};
 #[cfg(feature = "escape-test")]
 use crate::escape;
 use crate::forwarder::{self, Forwarder};
@@ -37,13 +39,16 @@ use crate::logger;
 use crate::virtio::{
     BlockBackend, VirtioBlk, VirtioConsole, VirtioDevice, VirtioMmio, VirtioPci, VirtioRng,
 };
-use crate::{board, depriv, testplatform, Device, Exit, Guest, Machine, Server};
+#[cfg(feature = "test-platform")]
+use crate::testplatform;
+use crate::{board, depriv, Device, Exit, Guest, Machine, Server};
 #[cfg(feature = "escape-test")]
 use dmop_abi::types::DomId;
 use xendevicemodel::{DeviceModel, EventChannel, PRIVCMD_PATH, PRIVCMD_RESTRICT_PATH};
 use xenstore_client::Xenstore;
 
 /// The PCI slot of the counter device.
+#[cfg(feature = "test-platform")]
 const PCI_COUNTER_SLOT: u8 = 3;
 
 /// A line of the device model's log. Never panics: once the guest runs,
@@ -269,15 +274,19 @@ fn machine(
             None => Uart16550::com1(out),
         };
         devices.push(Box::new(uart));
+    }
+    #[cfg(feature = "test-platform")]
+    if !arm {
         devices.push(Box::new(DebugExit::new(testplatform::DEBUG_EXIT_PORT)));
         devices.push(Box::new(Scratch::default()));
-    }
-    // The test platform's PCI counter sits on the PCI link of the fourth
-    // virtio-pci slot (slot 3 and slot 7 both use link 3): on an
-    // edge-triggered line one device holding it up would hide the other's
-    // edges, so with the virtio devices on PCI the counter is left out.
-    if !arm && !o.virtio_pci {
-        devices.push(Box::new(PciCounter::new(PCI_COUNTER_SLOT)));
+        // The PCI counter sits on the PCI link of the fourth virtio-pci
+        // slot (slot 3 and slot 7 both use link 3): on an edge-triggered
+        // line one device holding it up would hide the other's edges, so
+        // with the virtio devices on PCI the counter is left out.
+        if !o.virtio_pci {
+            devices.push(Box::new(PciCounter::new(PCI_COUNTER_SLOT)));
+        }
+        say("test platform (cargo feature test-platform): debug-exit port, scratch registers, PCI counter");
     }
     // The virtio devices take the board's slots in order: disks, console, rng.
     let mut place = Placer {
