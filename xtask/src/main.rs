@@ -389,7 +389,10 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
     ctx.step("host: rustdoc (warnings are errors)", || {
         cmd("cargo")
             .args(["doc", "-q", "--no-deps", "--workspace"])
-            .args(["--features", "xen-thin-dm/escape-test,xen-thin-dm/test-platform,xendevicemodel/log"])
+            .args([
+                "--features",
+                "xen-thin-dm/escape-test,xen-thin-dm/test-platform,xendevicemodel/log",
+            ])
             .env("RUSTDOCFLAGS", "-D warnings")
             .dir(&ctx.root)
             .run()?;
@@ -431,7 +434,10 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
         || {
             cmd("cargo")
                 .args(["build", "-q", "--workspace"])
-                .args(["--features", "xen-thin-dm/escape-test,xen-thin-dm/test-platform,xendevicemodel/log"])
+                .args([
+                    "--features",
+                    "xen-thin-dm/escape-test,xen-thin-dm/test-platform,xendevicemodel/log",
+                ])
                 .dir(&ctx.root)
                 .run()?;
             Ok("built".into())
@@ -440,7 +446,10 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
     ctx.step("host: cargo test (all, ignored included)", || {
         cmd("cargo")
             .args(["test", "-q", "--workspace"])
-            .args(["--features", "xen-thin-dm/escape-test,xen-thin-dm/test-platform,xendevicemodel/log"])
+            .args([
+                "--features",
+                "xen-thin-dm/escape-test,xen-thin-dm/test-platform,xendevicemodel/log",
+            ])
             .args(["--", "--include-ignored"])
             .env("DMOP_ABI_LINUX_HEADERS", &uapi)
             .dir(&ctx.root)

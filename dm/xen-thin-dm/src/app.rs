@@ -36,11 +36,11 @@ use crate::devices::{DebugExit, PciCounter, Scratch};
 use crate::escape;
 use crate::forwarder::{self, Forwarder};
 use crate::logger;
+#[cfg(feature = "test-platform")]
+use crate::testplatform;
 use crate::virtio::{
     BlockBackend, VirtioBlk, VirtioConsole, VirtioDevice, VirtioMmio, VirtioPci, VirtioRng,
 };
-#[cfg(feature = "test-platform")]
-use crate::testplatform;
 use crate::{board, depriv, Device, Exit, Guest, Machine, Server};
 #[cfg(feature = "escape-test")]
 use dmop_abi::types::DomId;

@@ -123,9 +123,9 @@ pub enum Guest {
 
 /// An attached ioreq server.
 pub struct Server {
-    dm: DeviceModel,
+    /// The guest, bound: every DMOP the loop makes is on it alone.
+    guest: xendevicemodel::Guest,
     ev: EventChannel,
-    domid: DomId,
     id: IoservId,
     /// The ioreq server and its mapped pages, until [`Server::detach`].
     server: Option<IoreqServer>,
@@ -146,7 +146,7 @@ pub struct Server {
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
-            .field("domid", &self.domid)
+            .field("domid", &self.guest.domid())
             .field("id", &self.id)
             .field("machine", &self.machine)
             .finish()
@@ -214,7 +214,8 @@ impl Server {
         };
         // The server is destroyed (its pages unmapped first) if anything
         // below fails: it is dropped with the error.
-        let server = xendevicemodel::Guest::new(dm.clone(), domid)?.create_ioreq_server(mode)?;
+        let bound = xendevicemodel::Guest::new(dm, domid)?;
+        let server = bound.create_ioreq_server(mode)?;
         let id = server.id();
         for r in machine.port_ranges() {
             server.map_io_range(range_type(true), *r.start(), *r.end())?;
@@ -238,9 +239,8 @@ impl Server {
         };
         ev.set_nonblocking(true)?;
         Ok(Self {
-            dm,
+            guest: bound,
             ev,
-            domid,
             id,
             server: Some(server),
             vcpu_ports,
@@ -275,7 +275,10 @@ impl Server {
             let Some(pages) = self.pages() else {
                 return Err(xendevicemodel::Error::new("ioeventfd", libc::ENODEV));
             };
-            let fd = self.dm.ioeventfd(pages, &self.vcpu_ports, rule)?;
+            let fd = self
+                .guest
+                .device_model()
+                .ioeventfd(pages, &self.vcpu_ports, rule)?;
             kicks.push((fd, device, index));
         }
         self.kicks = kicks;
@@ -365,21 +368,19 @@ impl Server {
     fn carry_out(&mut self) {
         for a in self.machine.take_actions() {
             let r = match a {
-                Action::IsaIrq(irq, level) => {
-                    self.dm.set_isa_irq_level(self.domid, irq, u8::from(level))
-                }
-                Action::Irq(irq, level) => self.dm.set_irq_level(self.domid, irq, u8::from(level)),
+                Action::IsaIrq(irq, level) => self.guest.set_isa_irq_level(irq, u8::from(level)),
+                Action::Irq(irq, level) => self.guest.set_irq_level(irq, u8::from(level)),
                 Action::PciIntx(slot, pin, level) => {
-                    self.dm
-                        .set_pci_intx_level(self.domid, 0, 0, slot, pin, u8::from(level))
+                    self.guest
+                        .set_pci_intx_level(0, 0, slot, pin, u8::from(level))
                 }
                 Action::Msi(addr, data) => {
                     *self.counts.entry("msi").or_default() += 1;
-                    self.dm.inject_msi(self.domid, addr, data)
+                    self.guest.inject_msi(addr, data)
                 }
                 Action::Shutdown(reason, code) => {
                     self.stop = Some(Exit::GuestShutdown(reason, code));
-                    self.dm.shutdown(self.domid, reason)
+                    self.guest.shutdown(reason)
                 }
             };
             if let Err(e) = r {
@@ -389,25 +390,17 @@ impl Server {
     }
 
     fn map_bars(&mut self, change: BarChange) {
+        let Some(server) = self.server.as_ref() else {
+            // Detached: nothing is claimed any more.
+            return;
+        };
         for r in change.unmapped {
-            if let Err(e) = self.dm.unmap_io_range_from_ioreq_server(
-                self.domid,
-                self.id,
-                IoRangeType::MEMORY,
-                *r.start(),
-                *r.end(),
-            ) {
+            if let Err(e) = server.unmap_io_range(IoRangeType::MEMORY, *r.start(), *r.end()) {
                 log(&format!("releasing BAR {r:#x?}: {e}"));
             }
         }
         for r in change.mapped {
-            if let Err(e) = self.dm.map_io_range_to_ioreq_server(
-                self.domid,
-                self.id,
-                IoRangeType::MEMORY,
-                *r.start(),
-                *r.end(),
-            ) {
+            if let Err(e) = server.map_io_range(IoRangeType::MEMORY, *r.start(), *r.end()) {
                 log(&format!(
                     "claiming BAR {r:#x?}: {e}: the BAR stays unmapped"
                 ));
@@ -499,12 +492,12 @@ impl Server {
             if read {
                 let v = self.one(ty, a, size, None);
                 bytes[..n].copy_from_slice(&v.to_le_bytes()[..n]);
-                if !self.maps.write(&self.dm, self.domid, gpa, &bytes[..n]) {
+                if !self.maps.write(&self.guest, gpa, &bytes[..n]) {
                     self.refused(gpa);
                     break;
                 }
             } else {
-                if !self.maps.read(&self.dm, self.domid, gpa, &mut bytes[..n]) {
+                if !self.maps.read(&self.guest, gpa, &mut bytes[..n]) {
                     self.refused(gpa);
                     break;
                 }
@@ -735,12 +728,12 @@ impl Server {
 
     /// The guest's domain.
     pub fn domid(&self) -> DomId {
-        self.domid
+        self.guest.domid()
     }
 
     /// The device-model handle.
     pub fn dm(&self) -> &DeviceModel {
-        &self.dm
+        self.guest.device_model()
     }
 
     /// Whether the buffered port is bound.
