@@ -995,7 +995,7 @@ fn ioeventfd(st: &FileState, arg: usize) -> Result<c_long> {
     st.restriction.check(req.dom, &LIVES)?;
     // An unrestricted fd's domain too must be a guest: Xen is told it as
     // the owner of the frame to map.
-    if !req.dom.is_ordinary() || req.dom == DomId(0) {
+    if !req.dom.is_guest() {
         return Err(code::EINVAL);
     }
     // The ports, read once (at most MAX_IOREQ_VCPUS: `of` checked).

@@ -449,7 +449,7 @@ impl BindingTable {
     /// whether the domain lives): not root, not the invalid uid, an
     /// ordinary guest, not dom0.
     pub(crate) fn bindable(uid: Kuid, domid: DomId) -> Result<(), Refusal> {
-        if uid == Kuid::ROOT || uid == Kuid::INVALID || !domid.is_ordinary() || domid == DomId(0) {
+        if uid == Kuid::ROOT || uid == Kuid::INVALID || !domid.is_guest() {
             return Err(Refusal::Inval);
         }
         Ok(())

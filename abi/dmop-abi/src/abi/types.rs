@@ -32,6 +32,13 @@ impl DomId {
     pub const fn is_ordinary(self) -> bool {
         self.0 < Self::FIRST_RESERVED.0
     }
+
+    /// Whether this id can name a guest: an ordinary domain other than
+    /// dom0 (what a device model serves, and what privcmd-restrict binds
+    /// and maps).
+    pub const fn is_guest(self) -> bool {
+        self.is_ordinary() && self.0 != 0
+    }
 }
 
 c_enum! {
