@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-//! A new device in about fifty lines: a bank of eight LEDs on port 0x720.
+//! A new device in about fifty lines: a bank of eight LEDs on one port,
+//! which this device model places at 0x720.
 //! The guest writes a byte to light them; reads give the byte back; bit 7
 //! set in a write also raises ISA IRQ 5 ("look at me").
 //!
@@ -9,10 +10,9 @@
 //! `cargo run --example led_bank -- --selftest` drives it through a
 //! machine the way a guest would.
 
-use std::ops::RangeInclusive;
 use std::process::ExitCode;
 
-use xen_thin_dm::{Access, Ctx, Device, Machine};
+use xen_thin_dm::{Access, Ctx, Device, Machine, Placed, Region};
 
 const PORT: u64 = 0x720;
 const IRQ: u8 = 5;
@@ -27,8 +27,8 @@ impl Device for LedBank {
         "led bank"
     }
 
-    fn ports(&self) -> Vec<RangeInclusive<u64>> {
-        vec![PORT..=PORT]
+    fn regions(&self) -> Vec<Region> {
+        vec![Region::Ports(1)]
     }
 
     fn read(&mut self, _: Access, _: &mut Ctx<'_>) -> u64 {
@@ -48,8 +48,8 @@ impl Device for LedBank {
 
 fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("--selftest") {
-        let mut m =
-            Machine::new(vec![Box::new(LedBank::default())]).expect("one device cannot overlap");
+        let mut m = Machine::new(vec![Placed::at(LedBank::default(), &[PORT])])
+            .expect("one device cannot overlap");
         m.port(PORT, 1, Some(0x81));
         assert_eq!(m.port(PORT, 1, None), 0x81);
         assert_eq!(
@@ -58,5 +58,5 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    xen_thin_dm::app::main_with(|_| vec![Box::new(LedBank::default())])
+    xen_thin_dm::app::main_with(|_| vec![Placed::at(LedBank::default(), &[PORT])])
 }

@@ -41,7 +41,7 @@ use crate::testplatform;
 use crate::virtio::{
     BlockBackend, VirtioBlk, VirtioConsole, VirtioDevice, VirtioMmio, VirtioPci, VirtioRng,
 };
-use crate::{board, depriv, Device, Exit, Guest, Machine, Server};
+use crate::{board, depriv, Exit, Guest, Machine, Placed, Server};
 #[cfg(feature = "escape-test")]
 use dmop_abi::types::DomId;
 use xendevicemodel::{DeviceModel, EventChannel, PRIVCMD_PATH, PRIVCMD_RESTRICT_PATH};
@@ -98,7 +98,7 @@ impl<E: std::fmt::Display> From<E> for Fatal {
 ///     xen_thin_dm::app::main_with(|_options| Vec::new())
 /// }
 /// ```
-pub fn main_with(extra: impl FnOnce(&Options) -> Vec<Box<dyn Device>>) -> ExitCode {
+pub fn main_with(extra: impl FnOnce(&Options) -> Vec<Placed>) -> ExitCode {
     close_inherited();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let env = std::env::var("XEN_DOMAIN_ID").ok();
@@ -258,7 +258,7 @@ fn console_out(
 /// The machine, its disks and PCI links.
 fn machine(
     o: &Options,
-    extra: Vec<Box<dyn Device>>,
+    extra: Vec<Placed>,
     logged: Option<&std::fs::File>,
 ) -> Result<Built, Fatal> {
     let mut disk_fds = Vec::new();
@@ -266,25 +266,31 @@ fn machine(
     let budget = Budget::new(o.max_file_size);
     let arm = o.board == Board::Arm;
     // An Arm guest has no ports and no PCI here: only its virtio disks.
-    let mut devices: Vec<Box<dyn Device>> = Vec::new();
+    let mut devices: Vec<Placed> = Vec::new();
     if !arm {
         let (out, fd) = console_out(o, &budget, logged)?;
         let uart = match fd {
             Some(fd) => Uart16550::com1(out).holding_fd(fd),
             None => Uart16550::com1(out),
         };
-        devices.push(Box::new(uart));
+        devices.push(Placed::at(uart, &[board::COM1]));
     }
     #[cfg(feature = "test-platform")]
     if !arm {
-        devices.push(Box::new(DebugExit::new(testplatform::DEBUG_EXIT_PORT)));
-        devices.push(Box::new(Scratch::default()));
+        devices.push(Placed::at(
+            DebugExit::new(),
+            &[testplatform::DEBUG_EXIT_PORT],
+        ));
+        devices.push(Placed::at(
+            Scratch::default(),
+            &[testplatform::SCRATCH_PORT, testplatform::SCRATCH_MMIO],
+        ));
         // The PCI counter sits on the PCI link of the fourth virtio-pci
         // slot (slot 3 and slot 7 both use link 3): on an edge-triggered
         // line one device holding it up would hide the other's edges, so
         // with the virtio devices on PCI the counter is left out.
         if !o.virtio_pci {
-            devices.push(Box::new(PciCounter::new(PCI_COUNTER_SLOT)));
+            devices.push(Placed::pci(PciCounter::new(PCI_COUNTER_SLOT)));
         }
         say("test platform (cargo feature test-platform): debug-exit port, scratch registers, PCI counter");
     }
@@ -336,7 +342,10 @@ fn machine(
     }
     let mut devices = place.devices;
     if place.pci && place.n > 0 {
-        devices.push(Box::new(HostBridge::new(board::HOST_BRIDGE_SLOT)));
+        devices.push(Placed::at(
+            HostBridge::new(board::HOST_BRIDGE_SLOT),
+            &[board::PCI_CONFIG_ADDRESS],
+        ));
     }
     devices.extend(extra);
     Ok(Built {
@@ -364,7 +373,7 @@ struct Placer {
     arm: bool,
     pci: bool,
     n: usize,
-    devices: Vec<Box<dyn Device>>,
+    devices: Vec<Placed>,
     /// virtio-mmio: what the guest's command line needs.
     cmdline: Vec<String>,
     /// virtio-pci: the INTx links used, with their IRQs.
@@ -382,7 +391,7 @@ impl Placer {
                 "{what} on virtio-mmio at {base:#x}, GIC SPI {spi} (libxl's slot {n}, in the guest's device tree)"
             ));
             self.devices
-                .push(Box::new(VirtioMmio::on_gic(dev, base, spi)));
+                .push(Placed::at(VirtioMmio::on_gic(dev, spi), &[base]));
         } else if self.pci {
             let (slot, link, irq) = board::virtio_pci_slot(n).ok_or_else(full)?;
             say(&format!(
@@ -391,13 +400,14 @@ impl Placer {
             if !self.links.contains(&(link, irq)) {
                 self.links.push((link, irq));
             }
-            self.devices.push(Box::new(VirtioPci::new(dev, slot, irq)));
+            self.devices
+                .push(Placed::pci(VirtioPci::new(dev, slot, irq)));
         } else {
             let (base, irq) = board::virtio_mmio_slot(n).ok_or_else(full)?;
-            let t = VirtioMmio::new(dev, base, irq);
+            let t = VirtioMmio::new(dev, irq);
             say(&format!("{what} on virtio-mmio at {base:#x}, IRQ {irq}"));
-            self.cmdline.extend(t.cmdline());
-            self.devices.push(Box::new(t));
+            self.cmdline.extend(t.cmdline(base));
+            self.devices.push(Placed::at(t, &[base]));
         }
         Ok(())
     }
@@ -466,7 +476,7 @@ impl EscapeTest {
 /// leaves no server behind.
 fn run(
     o: &Options,
-    extra: Vec<Box<dyn Device>>,
+    extra: Vec<Placed>,
     logger: &mut Option<logger::Logger>,
 ) -> Result<ExitCode, Fatal> {
     introduce(o);
@@ -511,7 +521,7 @@ fn introduce(o: &Options) {
 /// nodes are opened (with `--restrict-at-open`, already confined).
 fn open(
     o: &Options,
-    extra: Vec<Box<dyn Device>>,
+    extra: Vec<Placed>,
     logger: &mut Option<logger::Logger>,
 ) -> Result<Opened, Fatal> {
     let dom = o.domid;

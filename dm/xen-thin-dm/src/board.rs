@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
-//! Where the board puts the devices that are not the test platform's: the
-//! virtio-mmio slots, their interrupt lines, and what a guest is told to
-//! find them; the virtio-pci slots, the host bridge, and the PCI links'
-//! ISA IRQs.
+//! Where the board puts the devices that are not the test platform's
+//! (devices know only their regions' sizes; the board's addresses place
+//! them, see [`crate::Placed`]): COM1, the PCI configuration address
+//! register, the virtio-mmio slots, their interrupt lines, and what a
+//! guest is told to find them; the virtio-pci slots, the host bridge, and
+//! the PCI links' ISA IRQs.
 //!
 //! The window sits below the IOAPIC (0xfec00000) and above the test
 //! platform's scratch page (0xfe800000 and up), in the part of the 4 GiB
@@ -12,6 +14,12 @@
 //! SCI's 9, and not 5, 10 or 11, which hvmloader routes Xen's PCI INTx
 //! links to (`PCI_ISA_IRQ_MASK`, 0x0c20): a PCI device's level-triggered
 //! interrupt would share the line with an edge the transport pulses.
+
+/// COM1's ports (8, from here), where a PC has its first UART.
+pub const COM1: u64 = 0x3f8;
+/// The PCI configuration address register (4 ports, from here), which
+/// the host bridge answers.
+pub const PCI_CONFIG_ADDRESS: u64 = 0xcf8;
 
 /// The first virtio-mmio slot.
 pub const VIRTIO_MMIO_BASE: u64 = 0xfe00_0000;

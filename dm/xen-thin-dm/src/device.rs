@@ -2,6 +2,13 @@
 //! What a device is: the [`Device`] trait, the [`Ctx`] a device acts
 //! through, and [`PciFunction`], a standard PCI configuration header with
 //! BAR sizing, for devices that sit on PCI.
+//!
+//! A device never knows where it sits. It names its fixed regions by
+//! kind and size ([`Device::regions`]); a board places them
+//! ([`crate::Placed`], with the addresses of [`crate::board`] or
+//! [`crate::testplatform`]), and the device sees each access as the
+//! region's index and the offset in it, as it sees a BAR the guest
+//! placed.
 
 use std::ops::RangeInclusive;
 
@@ -11,10 +18,12 @@ use vm_memory::GuestMemoryMmap;
 /// Where an access lands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Space {
-    /// An I/O port (the address is the port).
-    Port,
-    /// A fixed MMIO range (the address is guest-physical).
-    Mmio,
+    /// Region `n` of [`Device::regions`], a range of I/O ports (the
+    /// address is the offset in it).
+    Port(u8),
+    /// Region `n` of [`Device::regions`], a fixed MMIO range (the address
+    /// is the offset in it).
+    Mmio(u8),
     /// Memory BAR `n` of the device's PCI function (the address is the offset in it).
     Bar(u8),
     /// The config space of the device's PCI function, inside the window the
@@ -23,12 +32,21 @@ pub enum Space {
     Config,
 }
 
+/// A fixed region a device answers, by size; a board places it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Region {
+    /// This many I/O ports.
+    Ports(u64),
+    /// This many bytes of MMIO.
+    Mmio(u64),
+}
+
 /// One access of the guest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Access {
     /// Where.
     pub space: Space,
-    /// Port, address or BAR offset.
+    /// The offset in the region or BAR, or the config register.
     pub addr: u64,
     /// Bytes: 1, 2, 4 or 8.
     pub size: u8,
@@ -120,8 +138,8 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// A device: claims ports and MMIO (and a PCI function) and answers the
-/// guest's accesses to them.
+/// A device: names the regions it answers (and a PCI function) and
+/// answers the guest's accesses to them.
 ///
 /// Everything has a default but [`name`](Self::name): a device overrides
 /// what it uses. See `examples/led_bank.rs` for one in about fifty lines.
@@ -129,13 +147,10 @@ pub trait Device: Send {
     /// A name for logs.
     fn name(&self) -> &str;
 
-    /// The I/O port ranges it claims (inclusive).
-    fn ports(&self) -> Vec<RangeInclusive<u64>> {
-        Vec::new()
-    }
-
-    /// The fixed MMIO ranges it claims (inclusive).
-    fn mmio(&self) -> Vec<RangeInclusive<u64>> {
+    /// Its fixed regions: port ranges and MMIO ranges by size, which a
+    /// board places ([`crate::Placed`]). An access to region `n` arrives as
+    /// [`Space::Port`]`(n)` or [`Space::Mmio`]`(n)` with the offset in it.
+    fn regions(&self) -> Vec<Region> {
         Vec::new()
     }
 
@@ -178,7 +193,9 @@ pub trait Device: Send {
     /// completes at once and the device is told afterwards, through
     /// [`doorbell`](Self::doorbell) with the rule's index in this list.
     /// Where the node has none, the writes come as ordinary accesses.
-    fn doorbells(&self) -> Vec<xendevicemodel::IoeventfdMatch> {
+    /// Each rule is in region `n` of [`regions`](Self::regions), its
+    /// address an offset there (the machine adds where the region sits).
+    fn doorbells(&self) -> Vec<(u8, xendevicemodel::IoeventfdMatch)> {
         Vec::new()
     }
 

@@ -11,18 +11,20 @@
 //! `privcmd-restrict` node when it is loaded. Before it reads the first
 //! request it confines itself to its guest ([`depriv`]), failing closed.
 //!
-//! A device is a [`Device`]: the ports, MMIO ranges or PCI function it
-//! claims, and what it answers. [`Machine`] routes the guest's accesses to
+//! A device is a [`Device`]: the regions (ports, MMIO ranges) or the PCI
+//! function it answers, by size, and what it answers. It never knows where
+//! it sits: a board places its regions ([`Placed`], with [`board`]'s or
+//! [`testplatform`]'s addresses) and it sees the offset in each, as it
+//! sees a BAR the guest placed. [`Machine`] routes the guest's accesses to
 //! devices; [`Server`] is the ioreq server that feeds it.
 //!
 //! # Example
 //!
-//! A device that answers a port with a constant and counts writes, in a
-//! machine (no Xen needed to try it):
+//! A device that answers a port with a constant and counts writes, placed
+//! at port 0x710 in a machine (no Xen needed to try it):
 //!
 //! ```
-//! use std::ops::RangeInclusive;
-//! use xen_thin_dm::{Access, Ctx, Device, Machine};
+//! use xen_thin_dm::{Access, Ctx, Device, Machine, Placed, Region};
 //!
 //! #[derive(Default)]
 //! struct Answer {
@@ -33,10 +35,11 @@
 //!     fn name(&self) -> &str {
 //!         "answer"
 //!     }
-//!     fn ports(&self) -> Vec<RangeInclusive<u64>> {
-//!         vec![0x710..=0x710]
+//!     fn regions(&self) -> Vec<Region> {
+//!         vec![Region::Ports(1)]
 //!     }
-//!     fn read(&mut self, _: Access, _: &mut Ctx<'_>) -> u64 {
+//!     fn read(&mut self, a: Access, _: &mut Ctx<'_>) -> u64 {
+//!         assert_eq!(a.addr, 0, "the offset in its one port");
 //!         42
 //!     }
 //!     fn write(&mut self, _: Access, _: u64, _: &mut Ctx<'_>) {
@@ -44,7 +47,7 @@
 //!     }
 //! }
 //!
-//! let mut m = Machine::new(vec![Box::new(Answer::default())])?;
+//! let mut m = Machine::new(vec![Placed::at(Answer::default(), &[0x710])])?;
 //! assert_eq!(m.port(0x710, 1, None), 42);
 //! assert_eq!(m.port(0x711, 1, None), 0xff, "nothing there: all ones");
 //! # Ok::<(), xen_thin_dm::Error>(())
@@ -65,7 +68,7 @@ pub mod logger;
 mod server;
 pub mod virtio;
 
-pub use device::{all_ones, Access, Action, Ctx, Device, PciFunction, Space};
-pub use server::{BarChange, Error, Exit, Guest, Machine, Server};
+pub use device::{all_ones, Access, Action, Ctx, Device, PciFunction, Region, Space};
+pub use server::{BarChange, Error, Exit, Guest, Machine, Placed, Server};
 
 pub mod testplatform;

@@ -31,7 +31,6 @@ use xen_thin_dm::{Access, Action, Ctx, Device, Space};
 
 /// Guest RAM of the harnesses.
 pub const RAM: usize = 0x10000;
-const BASE: u64 = 0xfe00_0000;
 const IRQ: u8 = 6;
 /// Where [`blk_requests`] puts its queue.
 pub const DESC: u64 = 0x0;
@@ -84,7 +83,7 @@ impl Bed {
         .expect("a disk of whole sectors");
         let mem = GuestMemoryMmap::<()>::from_ranges(&[(GuestAddress(0), RAM)]).expect("RAM");
         Self {
-            dev: VirtioMmio::new(VirtioBlk::new(backend), BASE, IRQ),
+            dev: VirtioMmio::new(VirtioBlk::new(backend), IRQ),
             mem,
             actions: Vec::new(),
             file,
@@ -96,8 +95,10 @@ impl Bed {
     fn access(&mut self, off: u64, size: u8, write: Option<u64>) -> u64 {
         let mut ctx = Ctx::new(&mut self.actions, None).with_memory(Some(&self.mem));
         let a = Access {
-            space: Space::Mmio,
-            addr: BASE + off,
+            // The offset in its one region, as the machine routes it (any
+            // offset at all here, beyond the window too).
+            space: Space::Mmio(0),
+            addr: off,
             size,
         };
         let v = match write {

@@ -3,21 +3,19 @@
 //! shuts the guest down (`XEN_DMOP_remote_shutdown`): poweroff for 0, crash
 //! otherwise, and reports the code.
 
-use std::ops::RangeInclusive;
-
 use dmop_abi::dmop::ShutdownReason;
 
-use crate::device::{Access, Ctx, Device};
+use crate::device::{Access, Ctx, Device, Region};
 
-/// The debug-exit port at `port` (two bytes wide).
-pub struct DebugExit {
-    port: u64,
-}
+/// The debug-exit port (two bytes wide; the test platform puts it at
+/// 0x501, QEMU's isa-debug-exit default).
+#[derive(Debug, Default)]
+pub struct DebugExit;
 
 impl DebugExit {
-    /// The port (0x501, QEMU's isa-debug-exit default).
-    pub fn new(port: u64) -> Self {
-        Self { port }
+    /// The device; a board places its port.
+    pub fn new() -> Self {
+        Self
     }
 }
 
@@ -26,8 +24,8 @@ impl Device for DebugExit {
         "debug-exit"
     }
 
-    fn ports(&self) -> Vec<RangeInclusive<u64>> {
-        vec![self.port..=self.port + 1]
+    fn regions(&self) -> Vec<Region> {
+        vec![Region::Ports(2)]
     }
 
     fn read(&mut self, _: Access, _: &mut Ctx<'_>) -> u64 {

@@ -6,18 +6,14 @@
 //! (Linux's `pci_sanity_check`), so a machine whose devices sit on PCI
 //! has one.
 //!
-//! It also answers the configuration address register (ports 0xcf8-0xcfb):
+//! It also answers the configuration address register (4 ports, which the
+//! board places at 0xcf8, [`crate::board::PCI_CONFIG_ADDRESS`]):
 //! Xen notes what the guest writes there to route the data port's accesses
 //! (0xcfc) to the server that claimed the function, but leaves the port
 //! itself to the device model, and Linux reads it back before it trusts
 //! the mechanism (`pci_check_type1`).
 
-use std::ops::RangeInclusive;
-
-use crate::device::{Access, Ctx, Device, PciFunction};
-
-/// The configuration address register's ports.
-const CONFIG_ADDRESS: RangeInclusive<u64> = 0xcf8..=0xcfb;
+use crate::device::{Access, Ctx, Device, PciFunction, Region};
 
 /// Intel's PCI vendor id.
 const INTEL: u16 = 0x8086;
@@ -52,13 +48,12 @@ impl Device for HostBridge {
         Some(&mut self.func)
     }
 
-    fn ports(&self) -> Vec<RangeInclusive<u64>> {
-        vec![CONFIG_ADDRESS]
+    fn regions(&self) -> Vec<Region> {
+        vec![Region::Ports(4)]
     }
 
     fn read(&mut self, a: Access, _: &mut Ctx<'_>) -> u64 {
-        let shift = 8 * (a.addr - CONFIG_ADDRESS.start());
-        u64::from(self.address) >> shift
+        u64::from(self.address) >> (8 * a.addr.min(3))
     }
 
     fn write(&mut self, a: Access, value: u64, _: &mut Ctx<'_>) {
@@ -66,7 +61,7 @@ impl Device for HostBridge {
         // routes the data port by: the guest never reads back an address
         // other than the one its accesses go to. (0xcf9, the PIIX's reset
         // control, is not emulated: its writes do nothing.)
-        if a.addr == *CONFIG_ADDRESS.start() && a.size == 4 {
+        if a.addr == 0 && a.size == 4 {
             self.address = value as u32;
         }
     }
@@ -82,21 +77,22 @@ mod tests {
         let mut b = HostBridge::new(0);
         let mut actions = Vec::new();
         let mut ctx = Ctx::new(&mut actions, None);
+        // Offsets in the four ports (0xcf8 to 0xcfb on the board).
         let at = |addr, size| Access {
-            space: Space::Port,
+            space: Space::Port(0),
             addr,
             size,
         };
-        b.write(at(0xcfb, 1), 0x01, &mut ctx);
-        b.write(at(0xcf8, 4), 0x8000_0000, &mut ctx);
-        assert_eq!(b.read(at(0xcf8, 4), &mut ctx), 0x8000_0000);
-        b.write(at(0xcfa, 1), 0x12, &mut ctx);
+        b.write(at(3, 1), 0x01, &mut ctx);
+        b.write(at(0, 4), 0x8000_0000, &mut ctx);
+        assert_eq!(b.read(at(0, 4), &mut ctx), 0x8000_0000);
+        b.write(at(2, 1), 0x12, &mut ctx);
         assert_eq!(
-            b.read(at(0xcf8, 4), &mut ctx),
+            b.read(at(0, 4), &mut ctx),
             0x8000_0000,
             "only dword writes set it, as Xen routes by them"
         );
-        assert_eq!(b.read(at(0xcfb, 1), &mut ctx) & 0xff, 0x80);
+        assert_eq!(b.read(at(3, 1), &mut ctx) & 0xff, 0x80);
         assert_eq!(b.pci().unwrap().read(0x0a, 2), 0x0600, "a host bridge");
     }
 }

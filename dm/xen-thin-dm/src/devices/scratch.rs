@@ -2,12 +2,13 @@
 //! The scratch device the test guest exercises: a 4-byte register file and
 //! an identification register on ports, and a 4 KiB page of MMIO memory.
 
-use std::ops::RangeInclusive;
-
-use crate::device::{Access, Ctx, Device, Space};
+use crate::device::{Access, Ctx, Device, Region, Space};
 use crate::testplatform;
 
-/// Registers at `TG_SCRATCH_PORT` (4 bytes) and `TG_SCRATCH_ID_PORT`, memory at `TG_SCRATCH_MMIO`.
+/// Where the id register is among the scratch ports.
+const ID_OFFSET: u64 = testplatform::SCRATCH_ID_PORT - testplatform::SCRATCH_PORT;
+
+/// Registers (4 bytes) and an id register on ports, and a page of memory.
 pub struct Scratch {
     regs: [u8; 4],
     mem: Vec<u8>,
@@ -43,49 +44,30 @@ impl Device for Scratch {
         "scratch"
     }
 
-    fn ports(&self) -> Vec<RangeInclusive<u64>> {
-        vec![testplatform::SCRATCH_PORT..=testplatform::SCRATCH_ID_PORT + 3]
-    }
-
-    fn mmio(&self) -> Vec<RangeInclusive<u64>> {
-        vec![testplatform::SCRATCH_MMIO..=testplatform::SCRATCH_MMIO + 0xfff]
+    /// The registers (4 bytes, then the 4-byte id) and the memory page;
+    /// the test platform places them at `TG_SCRATCH_PORT` and
+    /// `TG_SCRATCH_MMIO`.
+    fn regions(&self) -> Vec<Region> {
+        vec![Region::Ports(ID_OFFSET + 4), Region::Mmio(4096)]
     }
 
     fn read(&mut self, a: Access, _: &mut Ctx<'_>) -> u64 {
         match a.space {
-            Space::Port if a.addr >= testplatform::SCRATCH_ID_PORT => load(
+            Space::Port(_) if a.addr >= ID_OFFSET => load(
                 &testplatform::SCRATCH_ID.to_le_bytes()[..4],
-                (a.addr - testplatform::SCRATCH_ID_PORT) as usize,
+                (a.addr - ID_OFFSET) as usize,
                 a.size,
             ),
-            Space::Port => load(
-                &self.regs,
-                (a.addr - testplatform::SCRATCH_PORT) as usize,
-                a.size,
-            ),
-            _ => load(
-                &self.mem,
-                (a.addr - testplatform::SCRATCH_MMIO) as usize,
-                a.size,
-            ),
+            Space::Port(_) => load(&self.regs, a.addr as usize, a.size),
+            _ => load(&self.mem, a.addr as usize, a.size),
         }
     }
 
     fn write(&mut self, a: Access, value: u64, _: &mut Ctx<'_>) {
         match a.space {
-            Space::Port if a.addr >= testplatform::SCRATCH_ID_PORT => {}
-            Space::Port => store(
-                &mut self.regs,
-                (a.addr - testplatform::SCRATCH_PORT) as usize,
-                a.size,
-                value,
-            ),
-            _ => store(
-                &mut self.mem,
-                (a.addr - testplatform::SCRATCH_MMIO) as usize,
-                a.size,
-                value,
-            ),
+            Space::Port(_) if a.addr >= ID_OFFSET => {}
+            Space::Port(_) => store(&mut self.regs, a.addr as usize, a.size, value),
+            _ => store(&mut self.mem, a.addr as usize, a.size, value),
         }
     }
 }

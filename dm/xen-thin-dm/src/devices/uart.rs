@@ -3,9 +3,8 @@
 //! model's stdout or a log file); nothing is ever received.
 
 use std::io::Write;
-use std::ops::RangeInclusive;
 
-use crate::device::{Access, Ctx, Device};
+use crate::device::{Access, Ctx, Device, Region};
 
 const THR: u64 = 0; // transmit (read: receive buffer)
 const IER: u64 = 1;
@@ -22,10 +21,9 @@ const IIR_NONE: u8 = 0x01;
 const IIR_THRI: u8 = 0x02;
 const IIR_FIFO: u8 = 0xc0;
 
-/// A 16550A at `base` (8 ports) on ISA IRQ `irq`.
+/// A 16550A (8 ports, which a board places) on ISA IRQ `irq`.
 pub struct Uart16550 {
     fd: Option<std::os::fd::RawFd>,
-    base: u64,
     irq: u8,
     out: Box<dyn Write + Send>,
     line: Vec<u8>,
@@ -41,16 +39,16 @@ pub struct Uart16550 {
 }
 
 impl Uart16550 {
-    /// COM1 (0x3f8, IRQ 4) writing to `out`, a line at a time.
+    /// COM1's UART (IRQ 4; the board places it at 0x3f8,
+    /// [`crate::board::COM1`]) writing to `out`, a line at a time.
     pub fn com1(out: Box<dyn Write + Send>) -> Self {
-        Self::new(0x3f8, 4, out)
+        Self::new(4, out)
     }
 
-    /// A UART at `base` on `irq`.
-    pub fn new(base: u64, irq: u8, out: Box<dyn Write + Send>) -> Self {
+    /// A UART on `irq`.
+    pub fn new(irq: u8, out: Box<dyn Write + Send>) -> Self {
         Self {
             fd: None,
-            base,
             irq,
             out,
             line: Vec::new(),
@@ -91,8 +89,8 @@ impl Device for Uart16550 {
         "16550 UART"
     }
 
-    fn ports(&self) -> Vec<RangeInclusive<u64>> {
-        vec![self.base..=self.base + 7]
+    fn regions(&self) -> Vec<Region> {
+        vec![Region::Ports(8)]
     }
 
     fn fds(&self) -> Vec<std::os::fd::RawFd> {
@@ -101,7 +99,7 @@ impl Device for Uart16550 {
 
     fn read(&mut self, a: Access, ctx: &mut Ctx<'_>) -> u64 {
         let dlab = self.lcr & LCR_DLAB != 0;
-        let v = match a.addr - self.base {
+        let v = match a.addr {
             THR if dlab => self.dll,
             IER if dlab => self.dlm,
             THR => 0,
@@ -129,7 +127,7 @@ impl Device for Uart16550 {
     fn write(&mut self, a: Access, value: u64, ctx: &mut Ctx<'_>) {
         let b = value as u8;
         let dlab = self.lcr & LCR_DLAB != 0;
-        match a.addr - self.base {
+        match a.addr {
             THR if dlab => self.dll = b,
             IER if dlab => self.dlm = b,
             THR => {
@@ -170,10 +168,12 @@ mod tests {
         }
     }
 
+    /// Port `p` of COM1 (0x3f8 + `p - 0x3f8` on the board): the access
+    /// the machine makes, at the offset.
     fn port(p: u64) -> Access {
         Access {
-            space: Space::Port,
-            addr: p,
+            space: Space::Port(0),
+            addr: p - 0x3f8,
             size: 1,
         }
     }

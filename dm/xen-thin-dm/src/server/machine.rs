@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 //! The machine: routes a guest's accesses to the devices that claim them
-//! (ports, MMIO, PCI configuration space, placed BARs). No Xen involved, so
+//! (the regions a board placed, PCI configuration space, the BARs the
+//! guest placed), as the region and the offset in it. No Xen involved, so
 //! it is unit tested on its own.
 
 use std::collections::HashMap;
@@ -8,16 +9,56 @@ use std::ops::RangeInclusive;
 
 use xendevicemodel::IoeventfdMatch;
 
-use crate::device::{all_ones, Access, Action, Ctx, Device, Space};
+use crate::device::{all_ones, Access, Action, Ctx, Device, Region, Space};
 use crate::guest_ram::GuestRam;
 
 use super::Error;
 
+/// A device and where a board put its fixed regions.
+pub struct Placed {
+    device: Box<dyn Device>,
+    bases: Vec<u64>,
+}
+
+impl Placed {
+    /// `device` with its [`Device::regions`] at `bases`, in the same order.
+    ///
+    /// ```
+    /// use xen_thin_dm::devices::DebugExit;
+    /// use xen_thin_dm::{Machine, Placed};
+    ///
+    /// let m = Machine::new(vec![Placed::at(DebugExit::new(), &[0x501])])?;
+    /// assert_eq!(m.port_ranges(), vec![0x501..=0x502]);
+    /// # Ok::<(), xen_thin_dm::Error>(())
+    /// ```
+    pub fn at(device: impl Device + 'static, bases: &[u64]) -> Self {
+        Self::boxed(Box::new(device), bases)
+    }
+
+    /// The same, for a device already boxed.
+    pub fn boxed(device: Box<dyn Device>, bases: &[u64]) -> Self {
+        Self {
+            device,
+            bases: bases.to_vec(),
+        }
+    }
+
+    /// A device without fixed regions (one on PCI: the guest places its
+    /// BARs).
+    pub fn pci(device: impl Device + 'static) -> Self {
+        Self::at(device, &[])
+    }
+}
+
 /// The devices and where each answers.
 pub struct Machine {
     devices: Vec<Box<dyn Device>>,
-    ports: Vec<(RangeInclusive<u64>, usize)>,
-    mmio: Vec<(RangeInclusive<u64>, usize)>,
+    /// Where each device's regions sit, in [`Device::regions`]'s order.
+    bases: Vec<Vec<u64>>,
+    /// Placed port ranges: range, device, region.
+    ports: Vec<(RangeInclusive<u64>, usize, u8)>,
+    /// Placed MMIO ranges: range, device, region.
+    mmio: Vec<(RangeInclusive<u64>, usize, u8)>,
     /// Placed memory BARs: range, device, BAR index.
     bars: Vec<(RangeInclusive<u64>, usize, u8)>,
     pci: HashMap<u8, usize>,
@@ -51,43 +92,97 @@ pub struct BarChange {
     pub mapped: Vec<RangeInclusive<u64>>,
 }
 
+/// A doorbell rule of a region (its address an offset) at the guest
+/// address `base` the region sits at; none if it would wrap, or for a kind
+/// of rule this device model does not know.
+fn rebase(rule: IoeventfdMatch, base: u64) -> Option<IoeventfdMatch> {
+    Some(match rule {
+        IoeventfdMatch::MmioQueueNotify {
+            base: b,
+            len,
+            queue,
+        } => IoeventfdMatch::MmioQueueNotify {
+            base: base.checked_add(b)?,
+            len,
+            queue,
+        },
+        IoeventfdMatch::Write { addr, len } => IoeventfdMatch::Write {
+            addr: base.checked_add(addr)?,
+            len,
+        },
+        IoeventfdMatch::WriteValue { addr, len, value } => IoeventfdMatch::WriteValue {
+            addr: base.checked_add(addr)?,
+            len,
+            value,
+        },
+        _ => return None,
+    })
+}
+
 fn overlaps(a: &RangeInclusive<u64>, b: &RangeInclusive<u64>) -> bool {
     a.start() <= b.end() && b.start() <= a.end()
 }
 
 impl Machine {
-    /// A machine of `devices`; fails if two claim overlapping ranges or one PCI slot.
-    pub fn new(mut devices: Vec<Box<dyn Device>>) -> Result<Self, Error> {
-        let mut ports: Vec<(RangeInclusive<u64>, usize)> = Vec::new();
-        let mut mmio: Vec<(RangeInclusive<u64>, usize)> = Vec::new();
+    /// A machine of the `placed` devices; fails if a device was given
+    /// another number of places than it has regions, a region is empty or
+    /// runs past the end of the address space, two overlap, or two devices
+    /// share a PCI slot.
+    pub fn new(placed: Vec<Placed>) -> Result<Self, Error> {
+        let mut ports: Vec<(RangeInclusive<u64>, usize, u8)> = Vec::new();
+        let mut mmio: Vec<(RangeInclusive<u64>, usize, u8)> = Vec::new();
         let mut pci = HashMap::new();
-        for (i, d) in devices.iter_mut().enumerate() {
-            for r in d.ports() {
-                if let Some((o, j)) = ports.iter().find(|(o, _)| overlaps(o, &r)) {
-                    return Err(Error(format!(
-                        "ports {r:#x?} of {} overlap {o:#x?} of device {j}",
-                        d.name()
-                    )));
-                }
-                ports.push((r, i));
+        let mut devices = Vec::new();
+        let mut bases = Vec::new();
+        for (
+            i,
+            Placed {
+                mut device,
+                bases: at,
+            },
+        ) in placed.into_iter().enumerate()
+        {
+            let d = &mut device;
+            let regions = d.regions();
+            if regions.len() != at.len() || regions.len() > usize::from(u8::MAX) {
+                return Err(Error(format!(
+                    "{} has {} regions, placed at {}",
+                    d.name(),
+                    regions.len(),
+                    at.len()
+                )));
             }
-            for r in d.mmio() {
-                if let Some((o, _)) = mmio.iter().find(|(o, _)| overlaps(o, &r)) {
+            for (k, (region, &base)) in regions.iter().zip(&at).enumerate() {
+                let (len, list, what) = match *region {
+                    Region::Ports(n) => (n, &mut ports, "ports"),
+                    Region::Mmio(n) => (n, &mut mmio, "MMIO"),
+                };
+                let Some(end) = len.checked_sub(1).and_then(|l| base.checked_add(l)) else {
                     return Err(Error(format!(
-                        "MMIO {r:#x?} of {} overlaps {o:#x?}",
+                        "{what} of {} at {base:#x}: {len} bytes do not fit",
+                        d.name()
+                    )));
+                };
+                let r = base..=end;
+                if let Some((o, j, _)) = list.iter().find(|(o, _, _)| overlaps(o, &r)) {
+                    return Err(Error(format!(
+                        "{what} {r:#x?} of {} overlap {o:#x?} of device {j}",
                         d.name()
                     )));
                 }
-                mmio.push((r, i));
+                list.push((r, i, k as u8));
             }
             if let Some(f) = d.pci() {
                 if pci.insert(f.slot, i).is_some() {
                     return Err(Error(format!("two devices in PCI slot {}", f.slot)));
                 }
             }
+            devices.push(device);
+            bases.push(at);
         }
         Ok(Self {
             devices,
+            bases,
             ports,
             mmio,
             bars: Vec::new(),
@@ -106,12 +201,12 @@ impl Machine {
 
     /// Port ranges to claim.
     pub fn port_ranges(&self) -> Vec<RangeInclusive<u64>> {
-        self.ports.iter().map(|(r, _)| r.clone()).collect()
+        self.ports.iter().map(|(r, _, _)| r.clone()).collect()
     }
 
     /// Fixed MMIO ranges to claim.
     pub fn mmio_ranges(&self) -> Vec<RangeInclusive<u64>> {
-        self.mmio.iter().map(|(r, _)| r.clone()).collect()
+        self.mmio.iter().map(|(r, _, _)| r.clone()).collect()
     }
 
     /// PCI slots to claim.
@@ -169,18 +264,23 @@ impl Machine {
         })
     }
 
-    /// Every device's doorbells ([`Device::doorbells`]): device, index, rule.
+    /// Every device's doorbells ([`Device::doorbells`]): device, index,
+    /// and the rule at the guest address its region sits at. A rule in a
+    /// region the device does not have, or one that would wrap, is left
+    /// out: its writes come as ordinary accesses.
     pub fn doorbells(&self) -> Vec<(usize, usize, IoeventfdMatch)> {
-        self.devices
-            .iter()
-            .enumerate()
-            .flat_map(|(d, dev)| {
-                dev.doorbells()
-                    .into_iter()
-                    .enumerate()
-                    .map(move |(i, m)| (d, i, m))
-            })
-            .collect()
+        let mut v = Vec::new();
+        for (d, dev) in self.devices.iter().enumerate() {
+            for (i, (region, rule)) in dev.doorbells().into_iter().enumerate() {
+                let placed = self.bases[d]
+                    .get(usize::from(region))
+                    .and_then(|&base| rebase(rule, base));
+                if let Some(rule) = placed {
+                    v.push((d, i, rule));
+                }
+            }
+        }
+        v
     }
 
     /// Doorbell `index` of device `device` rang.
@@ -215,14 +315,14 @@ impl Machine {
         match self
             .ports
             .iter()
-            .find(|(r, _)| r.contains(&port))
-            .map(|(_, i)| *i)
+            .find(|(r, _, _)| r.contains(&port))
+            .map(|(r, i, k)| (*r.start(), *i, *k))
         {
-            Some(i) => self.call(
+            Some((start, i, k)) => self.call(
                 i,
                 Access {
-                    space: Space::Port,
-                    addr: port,
+                    space: Space::Port(k),
+                    addr: port - start,
                     size,
                 },
                 write,
@@ -233,17 +333,17 @@ impl Machine {
 
     /// An MMIO access.
     pub fn mmio(&mut self, addr: u64, size: u8, write: Option<u64>) -> u64 {
-        if let Some(i) = self
+        if let Some((start, i, k)) = self
             .mmio
             .iter()
-            .find(|(r, _)| r.contains(&addr))
-            .map(|(_, i)| *i)
+            .find(|(r, _, _)| r.contains(&addr))
+            .map(|(r, i, k)| (*r.start(), *i, *k))
         {
             return self.call(
                 i,
                 Access {
-                    space: Space::Mmio,
-                    addr,
+                    space: Space::Mmio(k),
+                    addr: addr - start,
                     size,
                 },
                 write,
@@ -311,7 +411,7 @@ impl Machine {
                 // not decoded: claiming it would fail, and releasing it
                 // later would release the other's claim.
                 placed.retain(|(r, _)| {
-                    !self.mmio.iter().any(|(m, _)| overlaps(m, r))
+                    !self.mmio.iter().any(|(m, _, _)| overlaps(m, r))
                         && !self.bars.iter().any(|(b, d, _)| *d != i && overlaps(b, r))
                 });
                 let old: Vec<RangeInclusive<u64>> = self

@@ -47,7 +47,7 @@ impl From<xendevicemodel::Error> for Error {
 mod machine;
 mod map_cache;
 
-pub use machine::{BarChange, Machine};
+pub use machine::{BarChange, Machine, Placed};
 use map_cache::MapCache;
 
 /// A line on stderr that never panics (the log may be full: it is a file
@@ -756,11 +756,19 @@ mod tests {
 
     fn machine() -> Machine {
         Machine::new(vec![
-            Box::new(Scratch::default()),
-            Box::new(PciCounter::new(3)),
-            Box::new(DebugExit::new(0x501)),
+            scratch(),
+            Placed::pci(PciCounter::new(3)),
+            Placed::at(DebugExit::new(), &[0x501]),
         ])
         .unwrap()
+    }
+
+    /// The scratch device where the test platform puts it.
+    fn scratch() -> Placed {
+        Placed::at(
+            Scratch::default(),
+            &[testplatform::SCRATCH_PORT, testplatform::SCRATCH_MMIO],
+        )
     }
 
     #[test]
@@ -780,12 +788,22 @@ mod tests {
 
     #[test]
     fn overlapping_devices_are_refused() {
-        let e = Machine::new(vec![
-            Box::new(Scratch::default()),
-            Box::new(Scratch::default()),
-        ])
-        .unwrap_err();
+        let e = Machine::new(vec![scratch(), scratch()]).unwrap_err();
         assert!(e.0.contains("overlap"), "{e}");
+    }
+
+    #[test]
+    fn a_device_placed_wrongly_is_refused() {
+        // One base for two regions.
+        let e = Machine::new(vec![Placed::at(Scratch::default(), &[0x700])]).unwrap_err();
+        assert!(e.0.contains("2 regions, placed at 1"), "{e}");
+        // A region that would run past the end of the address space.
+        let e = Machine::new(vec![Placed::at(
+            Scratch::default(),
+            &[0x700, u64::MAX - 0xff],
+        )])
+        .unwrap_err();
+        assert!(e.0.contains("do not fit"), "{e}");
     }
 
     #[test]

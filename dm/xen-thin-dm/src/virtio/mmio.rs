@@ -5,14 +5,12 @@
 //! its command line (`virtio_mmio.device=4K@BASE:IRQ`), or an SPI of Arm's
 //! GIC, where the toolstack's device tree describes it.
 
-use std::ops::RangeInclusive;
-
 use virtio_bindings::virtio_mmio::*;
 use virtio_queue::QueueT;
 
 use super::core::{Core, QueueReg};
 use super::VirtioDevice;
-use crate::device::{all_ones, Access, Ctx, Device};
+use crate::device::{all_ones, Access, Ctx, Device, Region};
 
 /// "virt", little-endian.
 const MAGIC: u32 = 0x7472_6976;
@@ -47,10 +45,10 @@ pub fn kernel_arg(base: u64, irq: u8) -> String {
     format!("virtio_mmio.device=4K@{base:#x}:{irq}")
 }
 
-/// A virtio device on the virtio-mmio transport.
+/// A virtio device on the virtio-mmio transport: one MMIO region, which a
+/// board places (a slot of [`crate::board`]).
 pub struct VirtioMmio<D: VirtioDevice> {
     core: Core<D>,
-    base: u64,
     window: u64,
     irq: Line,
     interrupt_status: u32,
@@ -58,34 +56,33 @@ pub struct VirtioMmio<D: VirtioDevice> {
 }
 
 impl<D: VirtioDevice> VirtioMmio<D> {
-    /// `dev` with its registers at `base` (a page) and its interrupt on
-    /// ISA IRQ `irq`.
-    pub fn new(dev: D, base: u64, irq: u8) -> Self {
-        Self::with_line(dev, base, WINDOW, Line::Isa(irq))
+    /// `dev` with its registers in a page and its interrupt on ISA IRQ
+    /// `irq`.
+    pub fn new(dev: D, irq: u8) -> Self {
+        Self::with_line(dev, WINDOW, Line::Isa(irq))
     }
 
-    /// `dev` as a guest on Arm sees it: its registers at `base`
-    /// (0x200 bytes, libxl's window) and its interrupt on GIC SPI `spi`.
+    /// `dev` as a guest on Arm sees it: its registers in 0x200 bytes
+    /// (libxl's window) and its interrupt on GIC SPI `spi`.
     ///
     /// ```
     /// use xen_thin_dm::virtio::{VirtioMmio, VirtioRng};
-    /// use xen_thin_dm::Device;
+    /// use xen_thin_dm::{Device, Region};
     ///
     /// let rng = VirtioRng::new(std::fs::File::open("/dev/urandom")?);
-    /// let t = VirtioMmio::on_gic(rng, 0x0200_0000, 33);
-    /// assert_eq!(t.mmio(), vec![0x0200_0000..=0x0200_01ff]);
-    /// assert_eq!(t.cmdline(), None);
+    /// let t = VirtioMmio::on_gic(rng, 33);
+    /// assert_eq!(t.regions(), vec![Region::Mmio(0x200)]);
+    /// assert!(!t.isa_line());
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn on_gic(dev: D, base: u64, spi: u32) -> Self {
-        Self::with_line(dev, base, GIC_WINDOW, Line::Spi(spi))
+    pub fn on_gic(dev: D, spi: u32) -> Self {
+        Self::with_line(dev, GIC_WINDOW, Line::Spi(spi))
     }
 
-    fn with_line(dev: D, base: u64, window: u64, irq: Line) -> Self {
+    fn with_line(dev: D, window: u64, irq: Line) -> Self {
         let name = format!("virtio-mmio {}", dev.name());
         Self {
             core: Core::new(dev, name),
-            base,
             window,
             irq,
             interrupt_status: 0,
@@ -93,13 +90,18 @@ impl<D: VirtioDevice> VirtioMmio<D> {
         }
     }
 
-    /// What Linux's command line needs to find it ([`kernel_arg`]), for an
-    /// ISA line; none on a GIC, where the device tree names it.
-    pub fn cmdline(&self) -> Option<String> {
+    /// What Linux's command line needs to find it at `base` ([`kernel_arg`]),
+    /// for an ISA line; none on a GIC, where the device tree names it.
+    pub fn cmdline(&self, base: u64) -> Option<String> {
         match self.irq {
-            Line::Isa(irq) => Some(kernel_arg(self.base, irq)),
+            Line::Isa(irq) => Some(kernel_arg(base, irq)),
             Line::Spi(_) => None,
         }
+    }
+
+    /// Whether its interrupt is an ISA line (a PC's), not a GIC's SPI.
+    pub fn isa_line(&self) -> bool {
+        matches!(self.irq, Line::Isa(_))
     }
 
     fn set_line(&self, ctx: &mut Ctx<'_>, level: bool) {
@@ -225,8 +227,8 @@ impl<D: VirtioDevice> Device for VirtioMmio<D> {
         &self.core.name
     }
 
-    fn mmio(&self) -> Vec<RangeInclusive<u64>> {
-        vec![self.base..=self.base + self.window - 1]
+    fn regions(&self) -> Vec<Region> {
+        vec![Region::Mmio(self.window)]
     }
 
     fn needs_guest_memory(&self) -> bool {
@@ -234,7 +236,7 @@ impl<D: VirtioDevice> Device for VirtioMmio<D> {
     }
 
     fn read(&mut self, a: Access, _: &mut Ctx<'_>) -> u64 {
-        let off = a.addr.wrapping_sub(self.base);
+        let off = a.addr;
         if off >= u64::from(VIRTIO_MMIO_CONFIG) {
             let mut b = [0u8; 8];
             let n = usize::from(a.size.min(8));
@@ -250,7 +252,7 @@ impl<D: VirtioDevice> Device for VirtioMmio<D> {
     }
 
     fn write(&mut self, a: Access, value: u64, ctx: &mut Ctx<'_>) {
-        let off = a.addr.wrapping_sub(self.base);
+        let off = a.addr;
         if off >= u64::from(VIRTIO_MMIO_CONFIG) {
             let n = usize::from(a.size.min(8));
             self.core.dev.write_config(
@@ -269,12 +271,16 @@ impl<D: VirtioDevice> Device for VirtioMmio<D> {
         self.core.dev.fds()
     }
 
-    fn doorbells(&self) -> Vec<xendevicemodel::IoeventfdMatch> {
+    fn doorbells(&self) -> Vec<(u8, xendevicemodel::IoeventfdMatch)> {
         (0..self.core.queues.len())
-            .map(|q| xendevicemodel::IoeventfdMatch::MmioQueueNotify {
-                base: self.base,
-                len: 4,
-                queue: q as u16,
+            .map(|q| {
+                // At the region's start: the machine adds where it sits.
+                let rule = xendevicemodel::IoeventfdMatch::MmioQueueNotify {
+                    base: 0,
+                    len: 4,
+                    queue: q as u16,
+                };
+                (0, rule)
             })
             .collect()
     }

@@ -59,9 +59,9 @@ impl Bed {
         let blk = VirtioBlk::new(disk);
         Self {
             dev: if gic {
-                VirtioMmio::on_gic(blk, BASE, SPI)
+                VirtioMmio::on_gic(blk, SPI)
             } else {
-                VirtioMmio::new(blk, BASE, IRQ)
+                VirtioMmio::new(blk, IRQ)
             },
             mem,
             actions: Vec::new(),
@@ -73,8 +73,8 @@ impl Bed {
     fn rd(&mut self, reg: u32) -> u32 {
         let mut ctx = Ctx::new(&mut self.actions, None).with_memory(Some(&self.mem));
         let a = Access {
-            space: Space::Mmio,
-            addr: BASE + u64::from(reg),
+            space: Space::Mmio(0),
+            addr: u64::from(reg),
             size: 4,
         };
         self.dev.read(a, &mut ctx) as u32
@@ -83,8 +83,8 @@ impl Bed {
     fn wr(&mut self, reg: u32, v: u32) {
         let mut ctx = Ctx::new(&mut self.actions, None).with_memory(Some(&self.mem));
         let a = Access {
-            space: Space::Mmio,
-            addr: BASE + u64::from(reg),
+            space: Space::Mmio(0),
+            addr: u64::from(reg),
             size: 4,
         };
         self.dev.write(a, u64::from(v), &mut ctx);
@@ -206,7 +206,7 @@ const SPI: u32 = 33;
 #[test]
 fn on_a_gic_the_interrupt_is_an_spi_and_the_window_libxls() {
     let mut b = Bed::on_gic();
-    assert_eq!(b.dev.mmio(), vec![BASE..=BASE + 0x1ff]);
+    assert_eq!(b.dev.regions(), vec![crate::Region::Mmio(0x200)]);
     b.set_up();
     assert_eq!(b.rd(VIRTIO_MMIO_CONFIG), 64, "capacity in sectors");
     assert_eq!(
@@ -580,14 +580,13 @@ fn buffers_a_driver_keeps_adding_are_served_later_not_forgotten() {
             left: 100,
             served: 0,
         },
-        BASE,
         IRQ,
     );
     let mut wr = |dev: &mut VirtioMmio<Flood>, reg: u32, v: u32| {
         let mut ctx = Ctx::new(&mut actions, None).with_memory(Some(&mem));
         let a = Access {
-            space: Space::Mmio,
-            addr: BASE + u64::from(reg),
+            space: Space::Mmio(0),
+            addr: u64::from(reg),
             size: 4,
         };
         dev.write(a, u64::from(v), &mut ctx);
@@ -689,11 +688,15 @@ fn a_doorbell_is_a_queue_notify_the_kernel_answered() {
     b.set_up();
     assert_eq!(
         b.dev.doorbells(),
-        vec![xendevicemodel::IoeventfdMatch::MmioQueueNotify {
-            base: BASE,
-            len: 4,
-            queue: 0
-        }]
+        vec![(
+            0,
+            xendevicemodel::IoeventfdMatch::MmioQueueNotify {
+                base: 0,
+                len: 4,
+                queue: 0
+            }
+        )],
+        "at the start of its region, wherever that is"
     );
     b.mem.write_obj(VIRTIO_BLK_T_IN, GuestAddress(HDR)).unwrap();
     b.mem.write_obj(3u64, GuestAddress(HDR + 8)).unwrap();
@@ -973,8 +976,12 @@ fn virtio_pci_cfg_window_reaches_the_bar() {
     let mut file = tempfile();
     file.write_all(&vec![0u8; DISK as usize]).unwrap();
     let disk = BlockBackend::from_file(file, DISK, false, std::path::Path::new("d")).unwrap();
-    let mut m =
-        crate::Machine::new(vec![Box::new(VirtioPci::new(VirtioBlk::new(disk), 4, 10))]).unwrap();
+    let mut m = crate::Machine::new(vec![crate::Placed::pci(VirtioPci::new(
+        VirtioBlk::new(disk),
+        4,
+        10,
+    ))])
+    .unwrap();
     let sbdf = dmop_abi::dmop::pci_sbdf(0, 0, 4, 0) as u32;
     let mut cfg = |reg: u16, size: u8, w: Option<u32>| m.pci_config(sbdf, reg, size, w).0;
     // Find the capability as a driver would.
@@ -1243,4 +1250,33 @@ fn virtio_pci_msix_sends_each_event_to_its_vector() {
         u64::from(NO_VECTOR)
     );
     assert_eq!(io(&mut dev, bar, t, 4, None).0, 0xfee0_0000);
+}
+
+/// The machine puts a device's doorbells where the board placed its
+/// region, and routes its accesses there as offsets.
+#[test]
+fn the_machine_places_doorbells_and_accesses_where_the_region_sits() {
+    use super::VirtioRng;
+    let rng = VirtioRng::new(std::fs::File::open("/dev/urandom").unwrap());
+    let mut m =
+        crate::Machine::new(vec![crate::Placed::at(VirtioMmio::new(rng, IRQ), &[BASE])]).unwrap();
+    assert_eq!(m.mmio_ranges(), vec![BASE..=BASE + 0xfff]);
+    assert_eq!(
+        m.doorbells(),
+        vec![(
+            0,
+            0,
+            xendevicemodel::IoeventfdMatch::MmioQueueNotify {
+                base: BASE,
+                len: 4,
+                queue: 0
+            }
+        )]
+    );
+    assert_eq!(
+        m.mmio(BASE + u64::from(VIRTIO_MMIO_MAGIC_VALUE), 4, None),
+        0x7472_6976,
+        "\"virt\" at the placed base"
+    );
+    assert_eq!(m.mmio(BASE - 4, 4, None), 0xffff_ffff, "nothing below it");
 }
