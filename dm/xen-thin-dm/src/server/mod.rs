@@ -20,7 +20,8 @@ use dmop_abi::dmop::{BufioreqMode, IoRangeType, ShutdownReason};
 use dmop_abi::ioreq::{Ioreq, IoreqDir, IoreqType};
 use dmop_abi::types::{DomId, EvtchnPort, IoservId};
 use xendevicemodel::{
-    BufferedRequest, DeviceModel, EventChannel, Ioeventfd, IoeventfdMatch, IoreqPages, IoreqServer,
+    BoundPort, BufferedRequest, DeviceModel, EventChannel, Ioeventfd, IoeventfdMatch, IoreqPages,
+    IoreqServer,
 };
 
 use crate::device::{all_ones, Action};
@@ -129,8 +130,10 @@ pub struct Server {
     id: IoservId,
     /// The ioreq server and its mapped pages, until [`Server::detach`].
     server: Option<IoreqServer>,
-    vcpu_ports: Vec<EvtchnPort>,
-    buf_port: Option<EvtchnPort>,
+    /// Each vCPU's port, then the buffered ring's, unbound when dropped
+    /// (after the server, whose drop destroys the ioreq server first).
+    vcpu_ports: Vec<BoundPort>,
+    buf_port: Option<BoundPort>,
     machine: Machine,
     maps: MapCache,
     verbose: bool,
@@ -230,10 +233,10 @@ impl Server {
         let mut vcpu_ports = Vec::new();
         for v in 0..vcpus {
             let remote = server.pages().slot(v).expect("within nr_vcpus").vp_eport();
-            vcpu_ports.push(ev.bind_interdomain(domid, remote)?);
+            vcpu_ports.push(ev.bind(domid, remote)?);
         }
         let buf_port = if buffered {
-            Some(ev.bind_interdomain(domid, server.info()?.bufioreq_port)?)
+            Some(ev.bind(domid, server.info()?.bufioreq_port)?)
         } else {
             None
         };
@@ -275,10 +278,8 @@ impl Server {
             let Some(pages) = self.pages() else {
                 return Err(xendevicemodel::Error::new("ioeventfd", libc::ENODEV));
             };
-            let fd = self
-                .guest
-                .device_model()
-                .ioeventfd(pages, &self.vcpu_ports, rule)?;
+            let ports: Vec<EvtchnPort> = self.vcpu_ports.iter().map(BoundPort::port).collect();
+            let fd = self.guest.device_model().ioeventfd(pages, &ports, rule)?;
             kicks.push((fd, device, index));
         }
         self.kicks = kicks;
@@ -562,7 +563,7 @@ impl Server {
                     .and_then(|p| p.slot(v as u32))
                     .expect("bound vCPUs have slots");
                 slot.complete(data);
-                self.ev.notify(self.vcpu_ports[v])?;
+                self.vcpu_ports[v].notify()?;
                 n += 1;
             }
         }
