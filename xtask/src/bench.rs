@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use dmop_abi_tools::capture_shim;
+
 use crate::ctx::{Context, Ctx, Result};
 use crate::deps;
 use crate::sh::cmd;
@@ -67,9 +69,6 @@ pub fn print(results: &[Ratio]) {
     }
 }
 
-#[path = "../../lib/xendevicemodel-c/tests/c/capture_abi.rs"]
-mod capture_abi;
-
 fn callgrind_total(file: &Path) -> Result<u64> {
     let text = std::fs::read_to_string(file).ctx(format!("reading {}", file.display()))?;
     text.lines()
@@ -98,7 +97,7 @@ pub fn library(ctx: &Ctx) -> Result<Vec<Ratio>> {
                 .run()?;
             let so = crate::dropin::link(ctx, &ctx.root.join("target/release"), "cc", "")?;
             std::fs::copy(so, dir.join("ours/libxendevicemodel.so.1"))?;
-            std::fs::write(dir.join("capture_abi.h"), capture_abi::header())?;
+            std::fs::write(dir.join("capture_abi.h"), capture_shim::header())?;
             let log = ctx.log("bench-library.log");
             cmd("gcc")
                 .args(["-shared", "-fPIC", "-O2", "-I"])

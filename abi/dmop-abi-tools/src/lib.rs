@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: MIT
 //! The tools that keep `dmop-abi` frozen, and the checker distributions run.
 //!
-//! No product crate depends on it.
-//!
 //! `dmop-abi` is the ABI alone (`no_std`, `zerocopy` only). Everything that
 //! reads, compares or generates lives here, with the `std` dependencies it
 //! needs:
@@ -17,7 +15,11 @@
 //!   three architectures, compiled with the kernel's rustc and read back
 //!   from the objects (what `dmop-abi-freeze` records);
 //! - [`xen_guard`]: the hypervisor guard's header for the xen-patches
-//!   series, generated from the manifest.
+//!   series, generated from the manifest;
+//! - [`capture_shim`]: the header of the drop-in tests' ioctl-capturing
+//!   shim. With the frozen table ([`manifest`]) and the guard header, every
+//!   generator of ABI facts is here; the test guest's header is the test
+//!   board's own (xen-thin-dm's `testplatform`).
 //!
 //! The binaries are `dmop-abi-check` (distributions), `dmop-abi-freeze`
 //! (`cargo xtask abi-freeze`, in this workspace) and `dmop-abi-xen-guard`.
@@ -45,6 +47,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod capture_shim;
 pub mod cross;
 pub mod headers;
 pub mod manifest;

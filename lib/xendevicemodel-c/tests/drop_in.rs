@@ -9,8 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-#[path = "c/capture_abi.rs"]
-mod capture_abi;
+use dmop_abi_tools::capture_shim;
 
 const DEBIAN_LIB: &str = "/usr/lib/x86_64-linux-gnu/libxendevicemodel.so.1";
 
@@ -98,7 +97,7 @@ impl Harness {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let c = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c");
-        std::fs::write(dir.path().join("capture_abi.h"), capture_abi::header()).unwrap();
+        std::fs::write(dir.path().join("capture_abi.h"), capture_shim::header()).unwrap();
         sh(Command::new("gcc")
             .args(["-shared", "-fPIC", "-O1", "-Wall", "-Werror", "-I"])
             .arg(dir.path())

@@ -2,7 +2,8 @@
 /*
  * LD_PRELOAD shim: answers /dev/xen/privcmd without Xen and records every
  * ioctl on it (the DM_OP buffers byte for byte) into $CAPTURE_FILE.
- * Numbers and offsets come from capture_abi.h, generated from dmop-abi.
+ * Numbers and offsets come from capture_abi.h, generated from dmop-abi
+ * (dmop_abi_tools::capture_shim).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>

@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: MIT
-//! `capture_abi.h` for the ioctl-capturing shim `capture.c`: the privcmd
-//! numbers and offsets it needs, from dmop-abi. Included (`#[path]`) by the
-//! drop-in tests and by `cargo xtask bench`, the shim's two users.
+//! `capture_abi.h` for the ioctl-capturing shim
+//! (`lib/xendevicemodel-c/tests/c/capture.c`): the privcmd numbers and
+//! offsets it needs, from dmop-abi. Its users are the drop-in's tests and
+//! `cargo xtask bench`.
+//!
+//! ```
+//! let h = dmop_abi_tools::capture_shim::header();
+//! assert!(h.contains("#define XDM_DM_OP_BUF_SIZE 16\n"));
+//! ```
 
 use dmop_abi::layout::StructLayout;
 use dmop_abi::privcmd::{self, PrivcmdDmOp, PrivcmdDmOpBuf};
