@@ -158,6 +158,8 @@ fn abi_freeze(ctx: &Ctx, rest: &[String]) -> Result<()> {
                 "dmop-abi-tools",
                 "--bin",
                 "dmop-abi-freeze",
+                "--features",
+                "freeze",
                 "--",
             ])
             .env("RUSTFLAGS", "--cfg dmop_abi_unfrozen")
@@ -377,7 +379,7 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
                 "--workspace",
                 "--all-targets",
                 "--features",
-                "xen-thin-dm/escape-test,xen-thin-dm/test-platform,xendevicemodel/log",
+                "xen-thin-dm/escape-test,xen-thin-dm/test-platform,xendevicemodel/log,dmop-abi-tools/freeze",
                 "--",
                 "-D",
                 "warnings",
@@ -391,7 +393,7 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
             .args(["doc", "-q", "--no-deps", "--workspace"])
             .args([
                 "--features",
-                "xen-thin-dm/escape-test,xen-thin-dm/test-platform,xendevicemodel/log",
+                "xen-thin-dm/escape-test,xen-thin-dm/test-platform,xendevicemodel/log,dmop-abi-tools/freeze",
             ])
             .env("RUSTDOCFLAGS", "-D warnings")
             .dir(&ctx.root)
@@ -436,7 +438,7 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
                 .args(["build", "-q", "--workspace"])
                 .args([
                     "--features",
-                    "xen-thin-dm/escape-test,xen-thin-dm/test-platform,xendevicemodel/log",
+                    "xen-thin-dm/escape-test,xen-thin-dm/test-platform,xendevicemodel/log,dmop-abi-tools/freeze",
                 ])
                 .dir(&ctx.root)
                 .run()?;
@@ -448,7 +450,7 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<()> {
             .args(["test", "-q", "--workspace"])
             .args([
                 "--features",
-                "xen-thin-dm/escape-test,xen-thin-dm/test-platform,xendevicemodel/log",
+                "xen-thin-dm/escape-test,xen-thin-dm/test-platform,xendevicemodel/log,dmop-abi-tools/freeze",
             ])
             .args(["--", "--include-ignored"])
             .env("DMOP_ABI_LINUX_HEADERS", &uapi)

@@ -22,7 +22,8 @@
 //!   board's own (xen-thin-dm's `testplatform`).
 //!
 //! The binaries are `dmop-abi-check` (distributions), `dmop-abi-freeze`
-//! (`cargo xtask abi-freeze`, in this workspace) and `dmop-abi-xen-guard`.
+//! (feature `freeze`: `cargo xtask abi-freeze`, in this workspace, the
+//! only place it works) and `dmop-abi-xen-guard`.
 //! Nothing in a product depends on this crate.
 //!
 //! # Example

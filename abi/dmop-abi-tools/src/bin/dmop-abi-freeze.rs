@@ -33,6 +33,13 @@ fn main() -> ExitCode {
     // and the host's layouts come from the tool, the other architectures'
     // from that crate's sources.
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dmop-abi");
+    if !root.join("src/abi").is_dir() {
+        eprintln!(
+            "dmop-abi-freeze: no dmop-abi sources at {}: the tool freezes the workspace it was built in (cargo xtask abi-freeze)",
+            root.display()
+        );
+        return ExitCode::from(2);
+    }
     let manifest_path = root.join("abi/frozen.toml");
     let frozen_rs_path = root.join("src/abi/frozen.rs");
     let work = cli
