@@ -67,42 +67,10 @@ pub fn machine_archive() -> Result<(String, Option<String>)> {
         let Ok(text) = std::fs::read_to_string(&f) else {
             continue;
         };
-        if f.extension().is_some_and(|x| x == "sources") {
-            for stanza in text.split("\n\n") {
-                let field = |k: &str| {
-                    stanza.lines().find_map(|l| {
-                        let (name, v) = l.split_once(':')?;
-                        name.trim()
-                            .eq_ignore_ascii_case(k)
-                            .then(|| v.trim().to_string())
-                    })
-                };
-                let has = |k: &str, w: &str| {
-                    field(k).is_some_and(|v| v.split_whitespace().any(|x| x == w))
-                };
-                if has("Types", "deb")
-                    && has("Suites", SRC_SUITE)
-                    && has("Components", SRC_COMPONENT)
-                {
-                    if let Some(uri) =
-                        field("URIs").and_then(|u| u.split_whitespace().next().map(str::to_string))
-                    {
-                        found = found.or(Some((uri, field("Signed-By"))));
-                    }
-                }
-            }
-        } else if f.extension().is_some_and(|x| x == "list") || f.ends_with("sources.list") {
-            for l in text.lines() {
-                let w: Vec<&str> = l
-                    .split_whitespace()
-                    .filter(|w| !w.starts_with('['))
-                    .collect();
-                if let ["deb", uri, suite, comps @ ..] = &w[..] {
-                    if *suite == SRC_SUITE && comps.contains(&SRC_COMPONENT) && !l.contains('[') {
-                        found = found.or(Some((uri.to_string(), None)));
-                    }
-                }
-            }
+        let deb822 = f.extension().is_some_and(|x| x == "sources");
+        let one_line = f.extension().is_some_and(|x| x == "list") || f.ends_with("sources.list");
+        if deb822 || one_line {
+            found = found.or_else(|| archive_in(&text, deb822));
         }
     }
     found.ok_or_else(|| {
@@ -110,6 +78,64 @@ pub fn machine_archive() -> Result<(String, Option<String>)> {
             "the machine's apt sources name no archive for {SRC_SUITE} {SRC_COMPONENT}: cannot fetch Debian's Xen source"
         ))
     })
+}
+
+/// The first archive an apt sources file's text names for [`SRC_SUITE`]'s
+/// [`SRC_COMPONENT`] binary packages, with its Signed-By: deb822 stanzas
+/// (`Enabled: no` skipped) or one-line entries (`deb [options] URI SUITE
+/// COMPONENT...`, `signed-by=` taken from the options).
+fn archive_in(text: &str, deb822: bool) -> Option<(String, Option<String>)> {
+    if deb822 {
+        for stanza in text.split("\n\n") {
+            let field = |k: &str| {
+                stanza.lines().find_map(|l| {
+                    let (name, v) = l.split_once(':')?;
+                    name.trim()
+                        .eq_ignore_ascii_case(k)
+                        .then(|| v.trim().to_string())
+                })
+            };
+            let has =
+                |k: &str, w: &str| field(k).is_some_and(|v| v.split_whitespace().any(|x| x == w));
+            let enabled = field("Enabled").is_none_or(|v| !v.eq_ignore_ascii_case("no"));
+            if enabled
+                && has("Types", "deb")
+                && has("Suites", SRC_SUITE)
+                && has("Components", SRC_COMPONENT)
+            {
+                if let Some(uri) =
+                    field("URIs").and_then(|u| u.split_whitespace().next().map(str::to_string))
+                {
+                    return Some((uri, field("Signed-By")));
+                }
+            }
+        }
+        return None;
+    }
+    for l in text.lines() {
+        let l = l.split('#').next().unwrap_or("").trim();
+        let Some(rest) = l.strip_prefix("deb ").map(str::trim_start) else {
+            continue;
+        };
+        let (options, rest) = match rest.strip_prefix('[') {
+            Some(r) => match r.split_once(']') {
+                Some((o, r)) => (o, r),
+                None => continue,
+            },
+            None => ("", rest),
+        };
+        let signed_by = options
+            .split_whitespace()
+            .find_map(|o| o.strip_prefix("signed-by="))
+            .map(str::to_string);
+        let w: Vec<&str> = rest.split_whitespace().collect();
+        if let [uri, suite, comps @ ..] = &w[..] {
+            if *suite == SRC_SUITE && comps.contains(&SRC_COMPONENT) {
+                return Some((uri.to_string(), signed_by));
+            }
+        }
+    }
+    None
 }
 
 /// apt options for a private state named `name` under the cache: one
@@ -766,6 +792,33 @@ pub fn guard_rejects_altered_layout(ctx: &Ctx, patched: &Patched) -> Result<()> 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_archive_is_read_from_either_format_with_its_options() {
+        use super::archive_in;
+        let deb822 = "Types: deb\nURIs: http://off.example/debian\nSuites: bookworm\nComponents: main\nEnabled: no\n\n\
+                      Types: deb deb-src\nURIs: http://deb.example/debian\nSuites: bookworm bookworm-updates\n\
+                      Components: main contrib\nSigned-By: /k.gpg\n";
+        assert_eq!(
+            archive_in(deb822, true),
+            Some(("http://deb.example/debian".into(), Some("/k.gpg".into()))),
+            "a disabled stanza is skipped"
+        );
+        let one = "# deb http://commented.example/debian bookworm main\n\
+                   deb-src http://src.example/debian bookworm main\n\
+                   deb [ arch=amd64 signed-by=/usr/share/keyrings/k.gpg ] http://m.example/debian bookworm main # mirror\n";
+        assert_eq!(
+            archive_in(one, false),
+            Some((
+                "http://m.example/debian".into(),
+                Some("/usr/share/keyrings/k.gpg".into())
+            ))
+        );
+        assert_eq!(
+            archive_in("deb http://x.example/debian trixie main\n", false),
+            None
+        );
+    }
+
     use super::*;
 
     fn series_patch() -> String {
