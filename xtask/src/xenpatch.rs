@@ -86,7 +86,17 @@ pub fn machine_archive() -> Result<(String, Option<String>)> {
 /// COMPONENT...`, `signed-by=` taken from the options).
 fn archive_in(text: &str, deb822: bool) -> Option<(String, Option<String>)> {
     if deb822 {
-        for stanza in text.split("\n\n") {
+        // Stanzas are separated by blank lines (whitespace only, CRLF too).
+        let mut stanzas = vec![String::new()];
+        for l in text.lines() {
+            if l.trim().is_empty() {
+                stanzas.push(String::new());
+            } else if let Some(s) = stanzas.last_mut() {
+                s.push_str(l);
+                s.push('\n');
+            }
+        }
+        for stanza in &stanzas {
             let field = |k: &str| {
                 stanza.lines().find_map(|l| {
                     let (name, v) = l.split_once(':')?;
@@ -97,7 +107,8 @@ fn archive_in(text: &str, deb822: bool) -> Option<(String, Option<String>)> {
             };
             let has =
                 |k: &str, w: &str| field(k).is_some_and(|v| v.split_whitespace().any(|x| x == w));
-            let enabled = field("Enabled").is_none_or(|v| !v.eq_ignore_ascii_case("no"));
+            let enabled = field("Enabled")
+                .is_none_or(|v| !v.eq_ignore_ascii_case("no") && !v.eq_ignore_ascii_case("false"));
             if enabled
                 && has("Types", "deb")
                 && has("Suites", SRC_SUITE)
@@ -114,7 +125,11 @@ fn archive_in(text: &str, deb822: bool) -> Option<(String, Option<String>)> {
     }
     for l in text.lines() {
         let l = l.split('#').next().unwrap_or("").trim();
-        let Some(rest) = l.strip_prefix("deb ").map(str::trim_start) else {
+        let Some(rest) = l
+            .strip_prefix("deb")
+            .filter(|r| r.starts_with(char::is_whitespace))
+            .map(str::trim_start)
+        else {
             continue;
         };
         let (options, rest) = match rest.strip_prefix('[') {
@@ -816,6 +831,18 @@ mod tests {
         assert_eq!(
             archive_in("deb http://x.example/debian trixie main\n", false),
             None
+        );
+        assert_eq!(
+            archive_in("deb\thttp://t.example/debian bookworm main\r\n", false),
+            Some(("http://t.example/debian".into(), None)),
+            "a tab after deb, CRLF"
+        );
+        let crlf = "Types: deb\r\nURIs: http://a.example/debian\r\nSuites: bookworm\r\nComponents: main\r\nEnabled: false\r\n \r\n\
+                    Types: deb\r\nURIs: http://b.example/debian\r\nSuites: bookworm\r\nComponents: main\r\n";
+        assert_eq!(
+            archive_in(crlf, true),
+            Some(("http://b.example/debian".into(), None)),
+            "CRLF, a whitespace-only separator, Enabled: false"
         );
     }
 

@@ -134,9 +134,11 @@ pub enum Command {
 pub const USAGE: &str = "\
 usage: xen-thin-dm -d DOMID [options]   (also --domid N, -xen-domid N, or XEN_DOMAIN_ID)
 
-A deprivileged device model for one Xen HVM guest: a 16550 UART (COM1),
-a debug-exit port (0x501), the test platform's scratch devices and a PCI
-counter device. It confines itself to the guest before it reads a request.
+A deprivileged device model for one Xen guest: a 16550 UART (COM1) and
+the virtio devices the options name (and, in a build with the cargo
+feature test-platform, the test platform's debug-exit port 0x501, scratch
+devices and PCI counter). It confines itself to the guest before it reads
+a request.
 
 options:
   --uid N, --gid N       run as this uid/gid (default 40000 + DOMID)

@@ -53,8 +53,9 @@ impl Placed {
 /// The devices and where each answers.
 pub struct Machine {
     devices: Vec<Box<dyn Device>>,
-    /// Where each device's regions sit, in [`Device::regions`]'s order.
-    bases: Vec<Vec<u64>>,
+    /// Each device's regions and where they sit, in [`Device::regions`]'s
+    /// order.
+    bases: Vec<Vec<(Region, u64)>>,
     /// Placed port ranges: range, device, region.
     ports: Vec<(RangeInclusive<u64>, usize, u8)>,
     /// Placed MMIO ranges: range, device, region.
@@ -90,6 +91,21 @@ pub struct BarChange {
     pub unmapped: Vec<RangeInclusive<u64>>,
     /// Ranges newly decoded.
     pub mapped: Vec<RangeInclusive<u64>>,
+}
+
+/// Whether a doorbell rule's write (its address an offset) lies inside a
+/// region of `len` bytes.
+fn rule_within(rule: &IoeventfdMatch, len: u64) -> bool {
+    let (at, n) = match *rule {
+        // QueueNotify is at 0x50 of the device's registers.
+        IoeventfdMatch::MmioQueueNotify { base, len, .. } => (base.checked_add(0x50), len),
+        IoeventfdMatch::Write { addr, len } | IoeventfdMatch::WriteValue { addr, len, .. } => {
+            (Some(addr), len)
+        }
+        _ => return false,
+    };
+    at.and_then(|a| a.checked_add(u64::from(n)))
+        .is_some_and(|end| end <= len)
 }
 
 /// A doorbell rule of a region (its address an offset) at the guest
@@ -163,6 +179,12 @@ impl Machine {
                         d.name()
                     )));
                 };
+                if what == "ports" && end > 0xffff {
+                    return Err(Error(format!(
+                        "ports of {} at {base:#x}: past port 0xffff",
+                        d.name()
+                    )));
+                }
                 let r = base..=end;
                 if let Some((o, j, _)) = list.iter().find(|(o, _, _)| overlaps(o, &r)) {
                     return Err(Error(format!(
@@ -178,7 +200,7 @@ impl Machine {
                 }
             }
             devices.push(device);
-            bases.push(at);
+            bases.push(regions.into_iter().zip(at).collect());
         }
         Ok(Self {
             devices,
@@ -265,16 +287,20 @@ impl Machine {
     }
 
     /// Every device's doorbells ([`Device::doorbells`]): device, index,
-    /// and the rule at the guest address its region sits at. A rule in a
-    /// region the device does not have, or one that would wrap, is left
-    /// out: its writes come as ordinary accesses.
+    /// and the rule at the guest address its region sits at. A rule that is
+    /// not inside an MMIO region of the device (ioeventfds are for MMIO
+    /// writes), or that would wrap, is left out: its writes come as
+    /// ordinary accesses.
     pub fn doorbells(&self) -> Vec<(usize, usize, IoeventfdMatch)> {
         let mut v = Vec::new();
         for (d, dev) in self.devices.iter().enumerate() {
             for (i, (region, rule)) in dev.doorbells().into_iter().enumerate() {
-                let placed = self.bases[d]
-                    .get(usize::from(region))
-                    .and_then(|&base| rebase(rule, base));
+                let placed = match self.bases[d].get(usize::from(region)) {
+                    Some(&(Region::Mmio(len), base)) if rule_within(&rule, len) => {
+                        rebase(rule, base)
+                    }
+                    _ => None,
+                };
                 if let Some(rule) = placed {
                     v.push((d, i, rule));
                 }
@@ -399,6 +425,26 @@ impl Machine {
             };
             return (self.call(i, a, write.map(u64::from)), BarChange::default());
         }
+        // A write across a window's edge (a dword at an MSI-X capability,
+        // whose message control is the device's): the window's bytes go
+        // to the device one by one, the rest to the header (where
+        // capability bytes are read-only).
+        if let Some(v) = write {
+            let inside: Vec<u16> = (0..u16::from(size.min(4)))
+                .filter_map(|b| reg.checked_add(b))
+                .filter(|&r| f.in_window(r, 1))
+                .collect();
+            for r in inside {
+                let byte = (v >> (8 * (r - reg))) & 0xff;
+                let a = Access {
+                    space: Space::Config,
+                    addr: u64::from(r),
+                    size: 1,
+                };
+                self.call(i, a, Some(u64::from(byte)));
+            }
+        }
+        let f = self.devices[i].pci().expect("registered as PCI");
         match write {
             None => (u64::from(f.read(reg, size)), BarChange::default()),
             Some(v) => {

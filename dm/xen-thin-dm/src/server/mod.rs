@@ -130,8 +130,10 @@ pub struct Server {
     id: IoservId,
     /// The ioreq server and its mapped pages, until [`Server::detach`].
     server: Option<IoreqServer>,
-    /// Each vCPU's port, then the buffered ring's, unbound when dropped
-    /// (after the server, whose drop destroys the ioreq server first).
+    /// Each vCPU's port, then the buffered ring's. Dropping one unbinds
+    /// it while the device model may still do so; once deprivileged the
+    /// seccomp filter refuses the unbind (it is no call the loop needs),
+    /// and the ports go when the event channel descriptor closes.
     vcpu_ports: Vec<BoundPort>,
     buf_port: Option<BoundPort>,
     machine: Machine,
@@ -805,6 +807,9 @@ mod tests {
         )])
         .unwrap_err();
         assert!(e.0.contains("do not fit"), "{e}");
+        // Ports beyond the 64 Ki a guest has.
+        let e = Machine::new(vec![Placed::at(DebugExit::new(), &[0xffff])]).unwrap_err();
+        assert!(e.0.contains("past port 0xffff"), "{e}");
     }
 
     #[test]

@@ -15,7 +15,10 @@
 //! Interrupts are MSI-X messages once the driver enables MSI-X (each
 //! sent with Xen's `inject_msi` DMOP to the address and data the driver
 //! wrote in the table; a masked vector's message waits in the pending
-//! bits until it is unmasked), and INTx (pin A, through
+//! bits until it is unmasked, and so does any message while the guest
+//! has Bus Master Enable off; a message Xen remaps to a pirq, vector byte
+//! 0, ignores the mask bits, which a Linux guest on Xen's pirqs never
+//! clears), and INTx (pin A, through
 //! `set_pci_intx_level`) otherwise. A driver that assigns a vector the
 //! table does not have reads `VIRTIO_MSI_NO_VECTOR` back, and an event
 //! with no vector sends nothing, as the spec has it. A device reset
@@ -183,26 +186,39 @@ impl Msix {
         }
     }
 
+    /// Whether vector `e`'s message must wait: it or the function is
+    /// masked. Not for a message Xen remaps to a pirq (vector byte 0 in the
+    /// data, an address written): a Linux HVM guest using Xen's pirqs
+    /// masks those through its event channels and never clears the mask
+    /// bits, as QEMU's Xen code knows too.
+    fn masked(&self, e: &[u32; 4]) -> bool {
+        let pirq = e[2] & 0xff == 0 && (e[0] | e[1]) != 0;
+        !pirq && (self.control & MSIX_MASKALL != 0 || e[3] & MSIX_VECTOR_MASKED != 0)
+    }
+
     /// Vector `v`'s message, sent, or pending while it or the function is
-    /// masked. `NO_VECTOR` (or any vector not in the table) sends nothing.
-    fn signal(&mut self, v: u16, ctx: &mut Ctx<'_>) {
+    /// masked or the function may not master the bus (`bus_master`: an
+    /// MSI is a memory write). `NO_VECTOR` (or any vector not in the
+    /// table) sends nothing.
+    fn signal(&mut self, v: u16, bus_master: bool, ctx: &mut Ctx<'_>) {
         let Some(e) = self.table.get(usize::from(v)) else {
             return;
         };
-        if self.control & MSIX_MASKALL != 0 || e[3] & MSIX_VECTOR_MASKED != 0 {
+        if !bus_master || self.masked(e) {
             self.pba |= 1 << v;
             return;
         }
         ctx.inject_msi(u64::from(e[0]) | u64::from(e[1]) << 32, e[2]);
     }
 
-    /// Sends the pending messages whose vectors are no longer masked.
-    fn flush(&mut self, ctx: &mut Ctx<'_>) {
-        if !self.enabled() || self.control & MSIX_MASKALL != 0 {
+    /// Sends the pending messages that may go now.
+    fn flush(&mut self, bus_master: bool, ctx: &mut Ctx<'_>) {
+        if !self.enabled() || !bus_master {
             return;
         }
-        for (v, e) in self.table.iter().enumerate() {
-            if self.pba & (1 << v) != 0 && e[3] & MSIX_VECTOR_MASKED == 0 {
+        for v in 0..self.table.len() {
+            let e = self.table[v];
+            if self.pba & (1 << v) != 0 && !self.masked(&e) {
                 self.pba &= !(1 << v);
                 ctx.inject_msi(u64::from(e[0]) | u64::from(e[1]) << 32, e[2]);
             }
@@ -236,7 +252,7 @@ impl Msix {
 
     /// A write of the table (the pending bits are read-only); unmasking
     /// sends what was pending.
-    fn write(&mut self, off: u64, size: u8, value: u64, ctx: &mut Ctx<'_>) {
+    fn write(&mut self, off: u64, size: u8, value: u64, bus_master: bool, ctx: &mut Ctx<'_>) {
         let table_end = self.table.len() as u64 * MSIX_ENTRY;
         if !matches!(size, 4 | 8) || off % u64::from(size) != 0 || off >= table_end {
             return;
@@ -257,7 +273,7 @@ impl Msix {
                 _ => e[3] = v & MSIX_VECTOR_MASKED,
             }
         }
-        self.flush(ctx);
+        self.flush(bus_master, ctx);
     }
 }
 
@@ -381,7 +397,7 @@ impl<D: VirtioDevice> VirtioPci<D> {
             .set_window_bytes(self.msix.cap + 2, &self.msix.control_word().to_le_bytes());
         if self.msix.enabled() {
             self.lower(ctx);
-            self.msix.flush(ctx);
+            self.msix.flush(self.func.bus_master(), ctx);
         }
         0
     }
@@ -494,15 +510,18 @@ impl<D: VirtioDevice> VirtioPci<D> {
             return;
         }
         if self.msix.enabled() {
+            let bm = self.func.bus_master();
+            // What waited for the bus master bit goes first.
+            self.msix.flush(bm, ctx);
             if causes & INT_CONFIG != 0 {
                 self.isr |= INT_CONFIG;
-                self.msix.signal(self.msix.config_vector, ctx);
+                self.msix.signal(self.msix.config_vector, bm, ctx);
             }
             if causes & INT_VRING != 0 {
                 let v = queue
                     .and_then(|q| self.msix.queue_vectors.get(q as usize).copied())
                     .unwrap_or(NO_VECTOR);
-                self.msix.signal(v, ctx);
+                self.msix.signal(v, bm, ctx);
             }
             return;
         }
@@ -623,6 +642,8 @@ impl<D: VirtioDevice> VirtioPci<D> {
                         self.lower(ctx);
                         self.msix.config_vector = NO_VECTOR;
                         self.msix.queue_vectors.fill(NO_VECTOR);
+                        // Nothing of the old driver's is delivered later.
+                        self.msix.pba = 0;
                     }
                     causes
                 }
@@ -719,8 +740,9 @@ impl<D: VirtioDevice> Device for VirtioPci<D> {
                 .dev
                 .write_config(off - device, &value.to_le_bytes()[..n]);
         } else if (u64::from(MSIX_TABLE_OFFSET)..u64::from(MSIX_PBA_OFFSET)).contains(&off) {
+            let bm = self.func.bus_master();
             self.msix
-                .write(off - u64::from(MSIX_TABLE_OFFSET), a.size, value, ctx);
+                .write(off - u64::from(MSIX_TABLE_OFFSET), a.size, value, bm, ctx);
         } else if (notify..notify + 0x1000).contains(&off) {
             // The address names the queue; the value (without
             // VIRTIO_F_NOTIFICATION_DATA) carries nothing more.
@@ -744,12 +766,19 @@ impl<D: VirtioDevice> Device for VirtioPci<D> {
             self.core.pending = 0;
             return;
         }
-        // Queue by queue: with MSI-X each has its own vector.
+        // Queue by queue: with MSI-X each has its own vector; with INTx
+        // one edge says it all.
+        let mut all = 0;
         for index in 0..self.core.queues.len() as u32 {
             if self.core.pending & (1 << index) != 0 {
                 let causes = self.core.notify(index, ctx.memory());
-                self.interrupt(causes, Some(index), ctx);
+                if self.msix.enabled() {
+                    self.interrupt(causes, Some(index), ctx);
+                } else {
+                    all |= causes;
+                }
             }
         }
+        self.interrupt(all, None, ctx);
     }
 }
