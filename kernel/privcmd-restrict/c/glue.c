@@ -167,10 +167,17 @@ long prm_hypercall_memory_op(unsigned int cmd, void *arg)
  * stable op that answers -ESRCH exactly then (a domain still dying, kept
  * by mappings of its pages, is known). Any other error counts as gone.
  */
-bool prm_domain_gone(u16 dom)
+/* XENMEM_current_reservation of dom: its page count, or Xen's error. */
+static long prm_domain_query(domid_t dom)
 {
 	domid_t d = dom;
-	long rc = prm_hypercall_memory_op(XENMEM_current_reservation, &d);
+
+	return prm_hypercall_memory_op(XENMEM_current_reservation, &d);
+}
+
+bool prm_domain_gone(u16 dom)
+{
+	long rc = prm_domain_query(dom);
 
 	/* Fail closed: an XSM policy that refuses the query ends the fds too. */
 	if (rc < 0 && rc != -ESRCH)
@@ -187,9 +194,7 @@ bool prm_domain_gone(u16 dom)
  */
 static bool prm_domain_unknown(domid_t dom)
 {
-	domid_t d = dom;
-
-	return prm_hypercall_memory_op(XENMEM_current_reservation, &d) == -ESRCH;
+	return prm_domain_query(dom) == -ESRCH;
 }
 
 /*
