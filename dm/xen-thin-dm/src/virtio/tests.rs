@@ -966,22 +966,28 @@ fn virtio_pci_is_driven_as_linux_drives_it() {
     );
 }
 
+/// A machine with a virtio-blk (an empty disk) on virtio-pci at 00:04.0.
+fn pci_blk_machine() -> crate::Machine {
+    use super::pci::VirtioPci;
+    let mut file = tempfile();
+    file.write_all(&vec![0u8; DISK as usize]).unwrap();
+    let disk = BlockBackend::from_file(file, DISK, false, std::path::Path::new("d")).unwrap();
+    crate::Machine::new(vec![crate::Placed::pci(VirtioPci::new(
+        VirtioBlk::new(disk),
+        4,
+        10,
+    ))])
+    .unwrap()
+}
+
 /// `VIRTIO_PCI_CAP_PCI_CFG`: the BAR reached through config space alone,
 /// as firmware does when the BAR is out of its reach (memory decoding off
 /// here), routed by the machine to the device; accesses the window cannot
 /// make do nothing and read all ones.
 #[test]
 fn virtio_pci_cfg_window_reaches_the_bar() {
-    use super::pci::{common, VirtioPci, CAP_PCI_CFG};
-    let mut file = tempfile();
-    file.write_all(&vec![0u8; DISK as usize]).unwrap();
-    let disk = BlockBackend::from_file(file, DISK, false, std::path::Path::new("d")).unwrap();
-    let mut m = crate::Machine::new(vec![crate::Placed::pci(VirtioPci::new(
-        VirtioBlk::new(disk),
-        4,
-        10,
-    ))])
-    .unwrap();
+    use super::pci::{common, CAP_PCI_CFG};
+    let mut m = pci_blk_machine();
     let sbdf = dmop_abi::dmop::pci_sbdf(0, 0, 4, 0) as u32;
     let mut cfg = |reg: u16, size: u8, w: Option<u32>| m.pci_config(sbdf, reg, size, w).0;
     // Find the capability as a driver would.
@@ -1312,16 +1318,8 @@ fn the_machine_places_doorbells_and_accesses_where_the_region_sits() {
 /// the machine; the read-only bytes stay.
 #[test]
 fn a_dword_write_across_msix_control_reaches_the_device() {
-    use super::pci::{VirtioPci, PCI_CAP_ID_MSIX};
-    let mut file = tempfile();
-    file.write_all(&vec![0u8; DISK as usize]).unwrap();
-    let disk = BlockBackend::from_file(file, DISK, false, std::path::Path::new("d")).unwrap();
-    let mut m = crate::Machine::new(vec![crate::Placed::pci(VirtioPci::new(
-        VirtioBlk::new(disk),
-        4,
-        10,
-    ))])
-    .unwrap();
+    use super::pci::PCI_CAP_ID_MSIX;
+    let mut m = pci_blk_machine();
     let sbdf = dmop_abi::dmop::pci_sbdf(0, 0, 4, 0) as u32;
     let mut cfg = |reg: u16, size: u8, w: Option<u32>| m.pci_config(sbdf, reg, size, w).0;
     let mut cap = cfg(0x34, 1, None) as u16;
