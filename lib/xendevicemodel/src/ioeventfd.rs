@@ -52,7 +52,58 @@ pub enum IoeventfdMatch {
     },
 }
 
+/// Where virtio-mmio's QueueNotify register is, from the device's base.
+const MMIO_QUEUE_NOTIFY: u64 = 0x50;
+
 impl IoeventfdMatch {
+    /// The guest write it matches: its address and its length in bytes
+    /// (`None` if the address wraps).
+    ///
+    /// ```
+    /// use xendevicemodel::IoeventfdMatch;
+    ///
+    /// let rule = IoeventfdMatch::MmioQueueNotify { base: 0xfe00_0000, len: 4, queue: 0 };
+    /// assert_eq!(rule.written(), Some((0xfe00_0050, 4)));
+    /// ```
+    pub fn written(&self) -> Option<(u64, u32)> {
+        match *self {
+            Self::MmioQueueNotify { base, len, .. } => {
+                Some((base.checked_add(MMIO_QUEUE_NOTIFY)?, len))
+            }
+            Self::Write { addr, len } | Self::WriteValue { addr, len, .. } => Some((addr, len)),
+        }
+    }
+
+    /// The same rule `by` bytes higher in guest memory (`None` if it
+    /// would wrap): a rule written for a device's registers at 0, moved to
+    /// where they sit.
+    ///
+    /// ```
+    /// use xendevicemodel::IoeventfdMatch;
+    ///
+    /// let rule = IoeventfdMatch::Write { addr: 0x3000, len: 2 };
+    /// assert_eq!(rule.moved(0xe000_0000), Some(IoeventfdMatch::Write { addr: 0xe000_3000, len: 2 }));
+    /// assert_eq!(rule.moved(u64::MAX), None);
+    /// ```
+    pub fn moved(self, by: u64) -> Option<Self> {
+        Some(match self {
+            Self::MmioQueueNotify { base, len, queue } => Self::MmioQueueNotify {
+                base: base.checked_add(by)?,
+                len,
+                queue,
+            },
+            Self::Write { addr, len } => Self::Write {
+                addr: addr.checked_add(by)?,
+                len,
+            },
+            Self::WriteValue { addr, len, value } => Self::WriteValue {
+                addr: addr.checked_add(by)?,
+                len,
+                value,
+            },
+        })
+    }
+
     /// `(addr, addr_len, vq, flags)` of the ioctl.
     fn fields(self) -> (u64, u32, u32, u32) {
         match self {

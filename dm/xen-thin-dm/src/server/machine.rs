@@ -93,48 +93,6 @@ pub struct BarChange {
     pub mapped: Vec<RangeInclusive<u64>>,
 }
 
-/// Whether a doorbell rule's write (its address an offset) lies inside a
-/// region of `len` bytes.
-fn rule_within(rule: &IoeventfdMatch, len: u64) -> bool {
-    let (at, n) = match *rule {
-        // QueueNotify is at 0x50 of the device's registers.
-        IoeventfdMatch::MmioQueueNotify { base, len, .. } => (base.checked_add(0x50), len),
-        IoeventfdMatch::Write { addr, len } | IoeventfdMatch::WriteValue { addr, len, .. } => {
-            (Some(addr), len)
-        }
-        _ => return false,
-    };
-    at.and_then(|a| a.checked_add(u64::from(n)))
-        .is_some_and(|end| end <= len)
-}
-
-/// A doorbell rule of a region (its address an offset) at the guest
-/// address `base` the region sits at; none if it would wrap, or for a kind
-/// of rule this device model does not know.
-fn rebase(rule: IoeventfdMatch, base: u64) -> Option<IoeventfdMatch> {
-    Some(match rule {
-        IoeventfdMatch::MmioQueueNotify {
-            base: b,
-            len,
-            queue,
-        } => IoeventfdMatch::MmioQueueNotify {
-            base: base.checked_add(b)?,
-            len,
-            queue,
-        },
-        IoeventfdMatch::Write { addr, len } => IoeventfdMatch::Write {
-            addr: base.checked_add(addr)?,
-            len,
-        },
-        IoeventfdMatch::WriteValue { addr, len, value } => IoeventfdMatch::WriteValue {
-            addr: base.checked_add(addr)?,
-            len,
-            value,
-        },
-        _ => return None,
-    })
-}
-
 fn overlaps(a: &RangeInclusive<u64>, b: &RangeInclusive<u64>) -> bool {
     a.start() <= b.end() && b.start() <= a.end()
 }
@@ -296,8 +254,14 @@ impl Machine {
         for (d, dev) in self.devices.iter().enumerate() {
             for (i, (region, rule)) in dev.doorbells().into_iter().enumerate() {
                 let placed = match self.bases[d].get(usize::from(region)) {
-                    Some(&(Region::Mmio(len), base)) if rule_within(&rule, len) => {
-                        rebase(rule, base)
+                    // Inside the region (its write as an offset), then moved
+                    // to where the region sits.
+                    Some(&(Region::Mmio(len), base))
+                        if rule.written().is_some_and(|(at, n)| {
+                            at.checked_add(u64::from(n)).is_some_and(|end| end <= len)
+                        }) =>
+                    {
+                        rule.moved(base)
                     }
                     _ => None,
                 };

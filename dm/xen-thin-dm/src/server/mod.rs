@@ -276,11 +276,11 @@ impl Server {
     /// there are.
     pub fn attach_doorbells(&mut self) -> Result<usize, xendevicemodel::Error> {
         let mut kicks = Vec::new();
+        let ports: Vec<EvtchnPort> = self.vcpu_ports.iter().map(BoundPort::port).collect();
         for (device, index, rule) in self.machine.doorbells() {
             let Some(pages) = self.pages() else {
                 return Err(xendevicemodel::Error::new("ioeventfd", libc::ENODEV));
             };
-            let ports: Vec<EvtchnPort> = self.vcpu_ports.iter().map(BoundPort::port).collect();
             let fd = self.guest.device_model().ioeventfd(pages, &ports, rule)?;
             kicks.push((fd, device, index));
         }

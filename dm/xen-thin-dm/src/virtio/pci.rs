@@ -213,7 +213,8 @@ impl Msix {
 
     /// Sends the pending messages that may go now.
     fn flush(&mut self, bus_master: bool, ctx: &mut Ctx<'_>) {
-        if !self.enabled() || !bus_master {
+        // Nothing pending is the common case: every interrupt looks.
+        if self.pba == 0 || !self.enabled() || !bus_master {
             return;
         }
         for v in 0..self.table.len() {
