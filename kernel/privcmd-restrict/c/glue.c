@@ -162,11 +162,6 @@ long prm_hypercall_memory_op(unsigned int cmd, void *arg)
 	return rc;
 }
 
-/*
- * Whether Xen no longer knows domain dom. XENMEM_current_reservation is a
- * stable op that answers -ESRCH exactly then (a domain still dying, kept
- * by mappings of its pages, is known). Any other error counts as gone.
- */
 /* XENMEM_current_reservation of dom: its page count, or Xen's error. */
 static long prm_domain_query(domid_t dom)
 {
@@ -175,6 +170,11 @@ static long prm_domain_query(domid_t dom)
 	return prm_hypercall_memory_op(XENMEM_current_reservation, &d);
 }
 
+/*
+ * Whether Xen no longer knows domain dom. XENMEM_current_reservation is a
+ * stable op that answers -ESRCH exactly then (a domain still dying, kept
+ * by mappings of its pages, is known). Any other error counts as gone.
+ */
 bool prm_domain_gone(u16 dom)
 {
 	long rc = prm_domain_query(dom);
